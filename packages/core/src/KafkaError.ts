@@ -1,0 +1,189 @@
+/**
+ * Tagged errors. Each carries the facts as fields, says whether a retry can help, and keeps the
+ * driver's error as `cause`. The kafka package maps kafkajs errors to these in one place.
+ */
+import { Data } from "effect"
+import type { TopicPartition } from "./TopicPartition.js"
+
+/** Which protocol API a failure came from. */
+export type ApiName =
+  | "Metadata"
+  | "Fetch"
+  | "ListOffsets"
+  | "FindCoordinator"
+  | "JoinGroup"
+  | "SyncGroup"
+  | "Heartbeat"
+  | "LeaveGroup"
+  | "OffsetCommit"
+  | "OffsetFetch"
+
+/** How a request failed below the protocol level. */
+export type TransportReason = "Network" | "Timeout" | "NotLeader" | "Unknown"
+
+/**
+ * The broker answered OFFSET_OUT_OF_RANGE (error code 1) for a fetch at `requestedOffset`:
+ * it lies outside `[logStartOffset, highWatermark]`.
+ */
+export class OffsetOutOfRange extends Data.TaggedError("OffsetOutOfRange")<{
+  readonly topic: string
+  readonly partition: number
+  readonly requestedOffset: bigint
+}> {
+  override get message(): string {
+    return `Offset ${this.requestedOffset} is out of range for ${this.topic}-${this.partition}`
+  }
+}
+
+/**
+ * A ListOffsets call failed (network, timeout, leadership moved). Distinct from
+ * `OffsetOutOfRange`: when it happens while healing an out-of-range fetch, `outOfRange` carries the
+ * facts of the fetch that was being healed.
+ */
+export class ListOffsetsError extends Data.TaggedError("ListOffsetsError")<{
+  readonly partitions: ReadonlyArray<TopicPartition>
+  readonly reason: TransportReason
+  readonly retriable: boolean
+  readonly outOfRange?: OffsetOutOfRange
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const parts = this.partitions.map((tp) => `${tp.topic}-${tp.partition}`).join(", ")
+    const healing = this.outOfRange
+      ? ` while recovering ${this.outOfRange.topic}-${this.outOfRange.partition} from out-of-range offset ${this.outOfRange.requestedOffset}`
+      : ""
+    return `ListOffsets failed (${this.reason}) for ${parts}${healing}`
+  }
+}
+
+/** A whole Fetch request failed below the protocol level (connection, timeout, leadership). */
+export class FetchError extends Data.TaggedError("FetchError")<{
+  readonly partitions: ReadonlyArray<TopicPartition>
+  readonly reason: TransportReason
+  readonly retriable: boolean
+  readonly brokerId?: number
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `Fetch failed (${this.reason})${this.brokerId === undefined ? "" : ` at broker ${this.brokerId}`}`
+  }
+}
+
+/** TOPIC_AUTHORIZATION_FAILED (29). Never healed, never retried. */
+export class TopicAuthorizationFailed extends Data.TaggedError("TopicAuthorizationFailed")<{
+  readonly topic: string
+  readonly api: ApiName
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `Not authorized to access topic ${this.topic} (${this.api})`
+  }
+}
+
+/** UNKNOWN_TOPIC_OR_PARTITION (3), or a topic that metadata does not list. */
+export class UnknownTopicOrPartition extends Data.TaggedError("UnknownTopicOrPartition")<{
+  readonly topic: string
+  readonly partition?: number
+  readonly api: ApiName
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return this.partition === undefined
+      ? `Unknown topic ${this.topic}`
+      : `Unknown topic or partition ${this.topic}-${this.partition}`
+  }
+}
+
+/** Any other error code a broker answered with, kept with its code and name. */
+export class BrokerError extends Data.TaggedError("BrokerError")<{
+  readonly api: ApiName
+  readonly code: number
+  readonly name: string
+  readonly retriable: boolean
+  readonly topic?: string
+  readonly partition?: number
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const where = this.topic === undefined ? "" : ` for ${this.topic}${this.partition === undefined ? "" : `-${this.partition}`}`
+    return `${this.api} answered ${this.name} (${this.code})${where}`
+  }
+}
+
+/** A seek or position named a partition that is not assigned to this consumer. */
+export class PartitionNotAssigned extends Data.TaggedError("PartitionNotAssigned")<{
+  readonly topic: string
+  readonly partition: number
+  readonly operation: string
+}> {
+  override get message(): string {
+    return `${this.operation}: partition ${this.topic}-${this.partition} is not assigned to this consumer`
+  }
+}
+
+/**
+ * The broker keeps answering OFFSET_OUT_OF_RANGE for an offset inside the range it lists.
+ * Recovery gives up after `attempts` rather than loop.
+ */
+export class OffsetRecoveryExhausted extends Data.TaggedError("OffsetRecoveryExhausted")<{
+  readonly topic: string
+  readonly partition: number
+  readonly requestedOffset: bigint
+  readonly earliest: bigint
+  readonly latest: bigint
+  readonly attempts: number
+}> {
+  override get message(): string {
+    return `${this.topic}-${this.partition}: broker still answers out of range at ${this.requestedOffset} inside [${this.earliest}, ${this.latest}] after ${this.attempts} attempts`
+  }
+}
+
+/** A configuration value is invalid. Names the field and the value. */
+export class InvalidConfig extends Data.TaggedError("InvalidConfig")<{
+  readonly field: string
+  readonly value: unknown
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Invalid config ${this.field}=${formatValue(this.value)}: ${this.reason}`
+  }
+}
+
+/** A broker answer could not be decoded or does not make sense. */
+export class CorruptResponse extends Data.TaggedError("CorruptResponse")<{
+  readonly api: ApiName
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `Corrupt ${this.api} response: ${this.reason}`
+  }
+}
+
+const formatValue = (value: unknown): string => {
+  if (typeof value === "bigint") return `${value}n`
+  if (typeof value === "string") return JSON.stringify(value)
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/** An error that a single partition of a Fetch answer can carry. */
+export type PartitionFetchError =
+  | OffsetOutOfRange
+  | TopicAuthorizationFailed
+  | UnknownTopicOrPartition
+  | BrokerError
+
+/** What `OffsetLister.list` can fail with. */
+export type ListOffsetsFailure =
+  | ListOffsetsError
+  | TopicAuthorizationFailed
+  | UnknownTopicOrPartition
+  | BrokerError
+  | CorruptResponse
+
+/** What `Fetcher.fetch` can fail with as a whole. */
+export type FetchFailure = FetchError | CorruptResponse

@@ -1,0 +1,46 @@
+/**
+ * A partition of a topic: the unit of assignment, position and leadership.
+ */
+import { Schema } from "effect"
+
+export interface TopicPartition {
+  readonly topic: string
+  readonly partition: number
+}
+
+export const make = (topic: string, partition: number): TopicPartition => ({ topic, partition })
+
+/** A string key, for `Map`s on the hot path (object keys compare by identity). */
+export const key = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`
+
+export const fromKey = (k: string): TopicPartition => {
+  const i = k.lastIndexOf("\u0000")
+  return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)) }
+}
+
+export const equals = (a: TopicPartition, b: TopicPartition): boolean =>
+  a.topic === b.topic && a.partition === b.partition
+
+/** `topic-partition`, as Kafka's tools print it. */
+export const format = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`
+
+export const Order = (a: TopicPartition, b: TopicPartition): number =>
+  a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition
+
+export const TopicPartitionSchema = Schema.Struct({
+  topic: Schema.NonEmptyString,
+  partition: Schema.Int.pipe(Schema.nonNegative()),
+})
+
+/** Groups partitions by topic, keeping the order of first appearance. */
+export const groupByTopic = (
+  partitions: Iterable<TopicPartition>,
+): Map<string, Array<number>> => {
+  const out = new Map<string, Array<number>>()
+  for (const tp of partitions) {
+    const list = out.get(tp.topic)
+    if (list) list.push(tp.partition)
+    else out.set(tp.topic, [tp.partition])
+  }
+  return out
+}

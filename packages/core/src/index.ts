@@ -1,0 +1,6 @@
+export * as ConsumerRecord from "./ConsumerRecord.js"
+export * as Fetcher from "./Fetcher.js"
+export * as KafkaError from "./KafkaError.js"
+export * as OffsetLister from "./OffsetLister.js"
+export * as OffsetSpec from "./OffsetSpec.js"
+export * as TopicPartition from "./TopicPartition.js"
