@@ -1,1 +1,1 @@
-export {}
+export * as TestBroker from "./TestBroker.js"
