@@ -1,0 +1,120 @@
+/** API keys, the versions this broker serves, and where each API's flexible versions begin. */
+
+export const ApiKey = {
+  Produce: 0,
+  Fetch: 1,
+  ListOffsets: 2,
+  Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
+  ApiVersions: 18,
+  CreateTopics: 19,
+  DeleteTopics: 20,
+  DeleteRecords: 21,
+} as const
+
+export type ApiKeyName = keyof typeof ApiKey
+
+/** The name of each known API key. */
+export const apiNames: ReadonlyMap<number, string> = new Map(Object.entries(ApiKey).map(([name, key]) => [key, name]))
+
+export interface VersionRange {
+  readonly min: number
+  readonly max: number
+}
+
+/**
+ * What ApiVersions advertises. Clients pick min(their max, ours): kafkajs 2.2.4 and librdkafka 2.0.2
+ * land on these maxima (except OffsetFetch, where kafkajs stops at 4). Produce starts at 3 and Fetch
+ * at 4 because only RecordBatch v2 is spoken (no down-conversion to message sets).
+ */
+export const supported: ReadonlyMap<number, VersionRange> = new Map([
+  [ApiKey.Produce, { min: 3, max: 7 }],
+  [ApiKey.Fetch, { min: 4, max: 11 }],
+  [ApiKey.ListOffsets, { min: 0, max: 5 }],
+  [ApiKey.Metadata, { min: 0, max: 8 }],
+  [ApiKey.OffsetCommit, { min: 0, max: 7 }],
+  [ApiKey.OffsetFetch, { min: 0, max: 5 }],
+  [ApiKey.FindCoordinator, { min: 0, max: 2 }],
+  [ApiKey.JoinGroup, { min: 0, max: 5 }],
+  [ApiKey.Heartbeat, { min: 0, max: 3 }],
+  [ApiKey.LeaveGroup, { min: 0, max: 3 }],
+  [ApiKey.SyncGroup, { min: 0, max: 3 }],
+  [ApiKey.DescribeGroups, { min: 0, max: 4 }],
+  [ApiKey.ListGroups, { min: 0, max: 2 }],
+  [ApiKey.ApiVersions, { min: 0, max: 3 }],
+  [ApiKey.CreateTopics, { min: 0, max: 4 }],
+  [ApiKey.DeleteTopics, { min: 0, max: 3 }],
+  [ApiKey.DeleteRecords, { min: 0, max: 1 }],
+])
+
+/** First flexible version of each API (Kafka's `flexibleVersions`). */
+const flexibleFrom: ReadonlyMap<number, number> = new Map([
+  [ApiKey.Produce, 9],
+  [ApiKey.Fetch, 12],
+  [ApiKey.ListOffsets, 6],
+  [ApiKey.Metadata, 9],
+  [ApiKey.OffsetCommit, 8],
+  [ApiKey.OffsetFetch, 6],
+  [ApiKey.FindCoordinator, 3],
+  [ApiKey.JoinGroup, 6],
+  [ApiKey.Heartbeat, 4],
+  [ApiKey.LeaveGroup, 4],
+  [ApiKey.SyncGroup, 4],
+  [ApiKey.DescribeGroups, 5],
+  [ApiKey.ListGroups, 3],
+  [ApiKey.ApiVersions, 3],
+  [ApiKey.CreateTopics, 5],
+  [ApiKey.DeleteTopics, 4],
+  [ApiKey.DeleteRecords, 2],
+])
+
+export const isFlexible = (apiKey: number, version: number): boolean => {
+  const from = flexibleFrom.get(apiKey)
+  return from !== undefined && version >= from
+}
+
+export const isSupported = (apiKey: number, version: number): boolean => {
+  const range = supported.get(apiKey)
+  return range !== undefined && version >= range.min && version <= range.max
+}
+
+/** Kafka error codes used here. */
+export const ErrorCode = {
+  NONE: 0,
+  OFFSET_OUT_OF_RANGE: 1,
+  CORRUPT_MESSAGE: 2,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  INVALID_FETCH_SIZE: 4,
+  LEADER_NOT_AVAILABLE: 5,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
+  MESSAGE_TOO_LARGE: 10,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  NOT_COORDINATOR: 16,
+  INVALID_TOPIC_EXCEPTION: 17,
+  ILLEGAL_GENERATION: 22,
+  INCONSISTENT_GROUP_PROTOCOL: 23,
+  INVALID_GROUP_ID: 24,
+  UNKNOWN_MEMBER_ID: 25,
+  INVALID_SESSION_TIMEOUT: 26,
+  REBALANCE_IN_PROGRESS: 27,
+  TOPIC_AUTHORIZATION_FAILED: 29,
+  UNSUPPORTED_VERSION: 35,
+  TOPIC_ALREADY_EXISTS: 36,
+  INVALID_PARTITIONS: 37,
+  INVALID_REPLICATION_FACTOR: 38,
+  INVALID_REQUEST: 42,
+  UNSUPPORTED_FOR_MESSAGE_FORMAT: 43,
+  NON_EMPTY_GROUP: 68,
+  GROUP_ID_NOT_FOUND: 69,
+  UNSUPPORTED_COMPRESSION_TYPE: 76,
+  MEMBER_ID_REQUIRED: 79,
+} as const
