@@ -5,11 +5,12 @@
  * and says so in `capabilities`. The consumer side is core's ports (`Fetcher`, `OffsetLister`, …),
  * provided by the same layer.
  */
-import type { KafkaError, TopicPartition } from "@kafka-effect/core"
-import { Context, type Duration, type Effect } from "effect"
+import { type ConsumerRecord, Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import { Context, type Duration, Effect, Layer } from "effect"
+import * as BrokerModel from "./BrokerModel.js"
 
-/** The APIs a fault or a latency can be attached to. */
-export type FaultApi = KafkaError.ApiName
+/** The APIs a fault or a latency can be attached to (core's `ApiName` plus the broker-side APIs). */
+export type FaultApi = BrokerModel.Api
 
 export type Fault =
   /** The connection closes before an answer (kafkajs: KafkaJSConnectionClosedError). */
@@ -22,7 +23,8 @@ export type Fault =
 export interface ProducedRecord {
   readonly key?: string | Uint8Array | null
   readonly value: string | Uint8Array | null
-  readonly headers?: Readonly<Record<string, string | Uint8Array>>
+  /** A map, or a list (header keys may repeat, as on the wire). */
+  readonly headers?: Readonly<Record<string, string | Uint8Array>> | ReadonlyArray<ConsumerRecord.RecordHeader>
   /** Milliseconds since the epoch; defaults to the broker's Clock. */
   readonly timestamp?: number
 }
@@ -41,6 +43,10 @@ export interface RequestLogEntry {
   readonly partitions: ReadonlyArray<TopicPartition.TopicPartition>
   /** "ok", or the fault/error that was answered. */
   readonly outcome: "ok" | "fault"
+  /** The request-level fault (Network, Timeout), when one failed the request. */
+  readonly fault?: Fault
+  /** Partition error codes in the answer, injected or the broker's own (e.g. 1, OFFSET_OUT_OF_RANGE). */
+  readonly errors?: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly code: number }>
 }
 
 export interface Capabilities {
@@ -88,3 +94,171 @@ export class TestBroker extends Context.Tag("@kafka-effect/testkit/TestBroker")<
     readonly clearRequests: Effect.Effect<void>
   }
 >() {}
+
+type Service = TestBroker["Type"]
+
+/** The control service over the model in context. Control operations on unknown partitions are defects. */
+export const make: Effect.Effect<Service, never, BrokerModel.BrokerModel> = Effect.gen(function* () {
+  const model = yield* BrokerModel.BrokerModel
+  const service: Service = {
+    capabilities: { deleteRecords: true, compact: true, truncate: true, latency: true, faults: true, requestLog: true },
+    createTopic: (topic, partitions) => Effect.orDie(model.createTopic(topic, partitions)),
+    produce: (topic, partition, records) => Effect.orDie(model.produce(TopicPartition.make(topic, partition), records)),
+    deleteRecords: (tp, beforeOffset) => Effect.orDie(Effect.asVoid(model.deleteRecords(tp, beforeOffset))),
+    compact: (tp) => Effect.orDie(model.compact(tp)),
+    truncate: (tp, toOffset) => Effect.orDie(model.truncate(tp, toOffset)),
+    failNext: model.failNext,
+    setLatency: model.setLatency,
+    partitionState: (tp) =>
+      Effect.orDie(
+        Effect.map(model.partitionState(tp), (s) => ({
+          logStartOffset: s.logStartOffset,
+          highWatermark: s.highWatermark,
+          offsets: s.offsets,
+        })),
+      ),
+    requests: model.requests,
+    clearRequests: model.clearRequests,
+  }
+  return service
+})
+
+/** Maps a partition error code of a Fetch or ListOffsets answer to core's tagged error. */
+export const partitionError = (
+  api: KafkaError.ApiName,
+  topic: string,
+  partition: number,
+  code: number,
+  requestedOffset: bigint,
+): KafkaError.PartitionFetchError => {
+  switch (code) {
+    case 1:
+      return new KafkaError.OffsetOutOfRange({ topic, partition, requestedOffset })
+    case 29:
+      return new KafkaError.TopicAuthorizationFailed({ topic, api })
+    case 3:
+      return new KafkaError.UnknownTopicOrPartition({ topic, partition, api })
+    default:
+      return toBrokerError(api, { topic, partition, code })
+  }
+}
+
+/** core's `Fetcher` over the model in context: one model Fetch per call, records from the requested offset. */
+export const makeFetcher: Effect.Effect<Fetcher.Fetcher["Type"], never, BrokerModel.BrokerModel> = Effect.gen(
+  function* () {
+    const model = yield* BrokerModel.BrokerModel
+    return {
+      fetch: (request) =>
+        model.fetch(request).pipe(
+          Effect.map((results) =>
+            results.map((r, i): Fetcher.PartitionFetchResult =>
+              r._tag === "Records"
+                ? {
+                    _tag: "Records",
+                    topic: r.topic,
+                    partition: r.partition,
+                    records: r.records,
+                    highWatermark: r.highWatermark,
+                    logStartOffset: r.logStartOffset,
+                    nextOffset: r.nextOffset,
+                  }
+                : {
+                    _tag: "Error",
+                    topic: r.topic,
+                    partition: r.partition,
+                    error: partitionError("Fetch", r.topic, r.partition, r.code, request.partitions[i].offset),
+                  },
+            ),
+          ),
+          Effect.catchTag("RequestFault", (fault) =>
+            Effect.fail(
+              new KafkaError.FetchError({
+                partitions: request.partitions.map((p) => TopicPartition.make(p.topic, p.partition)),
+                reason: fault.reason,
+                retriable: true,
+                cause: fault,
+              }),
+            ),
+          ),
+        ),
+    }
+  },
+)
+
+/** core's `OffsetLister` over the model in context. The first partition error fails the whole call. */
+export const makeOffsetLister: Effect.Effect<OffsetLister.OffsetLister["Type"], never, BrokerModel.BrokerModel> =
+  Effect.gen(function* () {
+    const model = yield* BrokerModel.BrokerModel
+    return {
+      list: (partitions, spec) =>
+        model.listOffsets(partitions, spec).pipe(
+          Effect.catchTag("RequestFault", (fault) =>
+            Effect.fail(
+              new KafkaError.ListOffsetsError({ partitions, reason: fault.reason, retriable: true, cause: fault }),
+            ),
+          ),
+          Effect.flatMap((results): Effect.Effect<ReadonlyArray<OffsetLister.PartitionOffset>, KafkaError.ListOffsetsFailure> => {
+            const failed = results.find((r) => r.code !== 0)
+            if (failed === undefined) {
+              return Effect.succeed(
+                results.map((r): OffsetLister.PartitionOffset => ({
+                  topic: r.topic,
+                  partition: r.partition,
+                  offset: r.offset,
+                })),
+              )
+            }
+            switch (failed.code) {
+              case 6:
+                return Effect.fail(new KafkaError.ListOffsetsError({ partitions, reason: "NotLeader", retriable: true }))
+              case 29:
+                return Effect.fail(new KafkaError.TopicAuthorizationFailed({ topic: failed.topic, api: "ListOffsets" }))
+              case 3:
+                return Effect.fail(
+                  new KafkaError.UnknownTopicOrPartition({
+                    topic: failed.topic,
+                    partition: failed.partition,
+                    api: "ListOffsets",
+                  }),
+                )
+              default:
+                return Effect.fail(toBrokerError("ListOffsets", failed))
+            }
+          }),
+        ),
+    }
+  })
+
+const toBrokerError = (
+  api: KafkaError.ApiName,
+  r: { readonly topic: string; readonly partition: number; readonly code: number },
+): KafkaError.BrokerError => {
+  const info = BrokerModel.errorCodeInfo(r.code)
+  return new KafkaError.BrokerError({
+    api,
+    code: r.code,
+    name: info.name,
+    retriable: info.retriable,
+    topic: r.topic,
+    partition: r.partition,
+  })
+}
+
+export type LayerOptions = BrokerModel.Options
+
+/** The test broker's faces (control, core's `Fetcher` and `OffsetLister`) over the model in context. */
+export const layerFromModel: Layer.Layer<TestBroker | Fetcher.Fetcher | OffsetLister.OffsetLister, never, BrokerModel.BrokerModel> =
+  Layer.mergeAll(
+    Layer.effect(TestBroker, make),
+    Layer.effect(Fetcher.Fetcher, makeFetcher),
+    Layer.effect(OffsetLister.OffsetLister, makeOffsetLister),
+  )
+
+/**
+ * A fresh in-memory broker: `TestBroker` (control), core's `Fetcher` and `OffsetLister`, and the
+ * `BrokerModel` they share.
+ */
+export const layer = (
+  options: LayerOptions = {},
+): Layer.Layer<TestBroker | Fetcher.Fetcher | OffsetLister.OffsetLister | BrokerModel.BrokerModel> =>
+  Layer.provideMerge(layerFromModel, BrokerModel.layer(options))

@@ -1,1 +1,2 @@
+export * as BrokerModel from "./BrokerModel.js"
 export * as TestBroker from "./TestBroker.js"
