@@ -1,0 +1,100 @@
+/**
+ * Partition assignors: pure functions the group leader runs over every member's subscription.
+ * Their names are the protocol names the coordinator matches across members, so a group can mix
+ * clients: "range" and "roundrobin" are Java's and librdkafka's names (librdkafka's default is
+ * "range,roundrobin"), "RoundRobinAssigner" is kafkajs's (its only default). The coordinator picks a
+ * protocol that every member offers, so offering all three lets this consumer join a group of
+ * kafkajs consumers or of librdkafka/Java consumers.
+ */
+import * as TopicPartition from "../TopicPartition.js"
+import type { Subscription } from "./MemberProtocol.js"
+
+export interface AssignorMember {
+  readonly memberId: string
+  readonly subscription: Subscription
+}
+
+export interface Assignor {
+  /** The protocol name sent in JoinGroup. */
+  readonly name: string
+  /** Every member gets an entry (possibly empty). Partitions of a topic come in ascending order. */
+  readonly assign: (
+    members: ReadonlyArray<AssignorMember>,
+    partitionCounts: ReadonlyMap<string, number>,
+  ) => ReadonlyMap<string, ReadonlyArray<TopicPartition.TopicPartition>>
+}
+
+const byMemberId = (a: AssignorMember, b: AssignorMember): number =>
+  a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0
+
+const emptyResult = (members: ReadonlyArray<AssignorMember>): Map<string, Array<TopicPartition.TopicPartition>> =>
+  new Map(members.map((m) => [m.memberId, []]))
+
+const sortedTopics = (members: ReadonlyArray<AssignorMember>, partitionCounts: ReadonlyMap<string, number>) =>
+  [...new Set(members.flatMap((m) => m.subscription.topics))].filter((t) => partitionCounts.has(t)).sort()
+
+/**
+ * Java's RangeAssignor: per topic, the subscribed members sorted by member id take consecutive
+ * ranges; the first `partitions % members` take one more.
+ */
+export const range: Assignor = {
+  name: "range",
+  assign: (members, partitionCounts) => {
+    const out = emptyResult(members)
+    const sorted = [...members].sort(byMemberId)
+    for (const topic of sortedTopics(members, partitionCounts)) {
+      const count = partitionCounts.get(topic) ?? 0
+      const subscribed = sorted.filter((m) => m.subscription.topics.includes(topic))
+      const per = Math.floor(count / subscribed.length)
+      const extra = count % subscribed.length
+      subscribed.forEach((m, i) => {
+        const start = per * i + Math.min(i, extra)
+        const length = per + (i < extra ? 1 : 0)
+        const list = out.get(m.memberId)
+        for (let p = start; p < start + length; p++) list?.push(TopicPartition.make(topic, p))
+      })
+    }
+    return out
+  },
+}
+
+const roundRobinWith = (name: string): Assignor => ({
+  name,
+  assign: (members, partitionCounts) => {
+    const out = emptyResult(members)
+    const sorted = [...members].sort(byMemberId)
+    if (sorted.length === 0) return out
+    let next = 0
+    for (const topic of sortedTopics(members, partitionCounts)) {
+      const count = partitionCounts.get(topic) ?? 0
+      for (let p = 0; p < count; p++) {
+        // The next member in the circle that subscribes to this topic (one exists: the topic came from a subscription).
+        for (let tries = 0; tries < sorted.length; tries++) {
+          const m = sorted[next % sorted.length]
+          next++
+          if (m.subscription.topics.includes(topic)) {
+            out.get(m.memberId)?.push(TopicPartition.make(topic, p))
+            break
+          }
+        }
+      }
+    }
+    return out
+  },
+})
+
+/**
+ * Java's RoundRobinAssignor: every partition of every subscribed topic (topics sorted, partitions
+ * ascending) goes to the next member, in member-id order, that subscribes to its topic.
+ */
+export const roundRobin: Assignor = roundRobinWith("roundrobin")
+
+/**
+ * kafkajs's default protocol name. kafkajs's own algorithm deals the partitions of the leader's
+ * topics round the sorted members; with equal subscriptions this is the same deal as
+ * `roundRobin` (topics sorted), and it never gives a member a topic it did not subscribe to.
+ */
+export const kafkajsRoundRobin: Assignor = roundRobinWith("RoundRobinAssigner")
+
+/** Offered in this order: range first (Java's and librdkafka's default), then the round-robins. */
+export const defaults: ReadonlyArray<Assignor> = [range, roundRobin, kafkajsRoundRobin]

@@ -1,0 +1,632 @@
+/**
+ * Consumer-group membership, in Effect: the state machine Unjoined → Joining → Syncing → Stable →
+ * Rebalancing → Joining …, a heartbeat fiber, session and rebalance timeouts on the Clock, rejoining
+ * on REBALANCE_IN_PROGRESS / UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION, the leader's assignment, the
+ * rebalance listener, and commits (auto-commit of what was processed, manual commits, commit on
+ * revoke and on close). Closing the scope commits and leaves the group.
+ *
+ * The membership decides which partitions this member owns and where a newly assigned partition
+ * starts (its committed offset, when the group has one). It tells the consumer through a
+ * `GroupHandler`: `suspend` (a rebalance begins: deliver nothing more from these partitions) and
+ * `apply` (the new assignment: drop the revoked ones with their pending seeks, add the new ones,
+ * resume the kept ones with their positions).
+ *
+ * The rebalance protocol is eager: before rejoining, the member stops delivery from all it owns,
+ * runs `onRevoked` for all of it and commits; after the SyncGroup, partitions it keeps resume where
+ * they were (their pending seeks stay), the others go.
+ */
+import {
+  Clock,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Fiber,
+  Option,
+  Queue,
+  Ref,
+  Schedule,
+  type Scope,
+  Stream,
+  SubscriptionRef,
+} from "effect"
+import * as TopicPartition from "../TopicPartition.js"
+import * as Assignor from "./Assignor.js"
+import {
+  type CommittedOffset,
+  type Coordinator,
+  GroupCoordinator,
+  type JoinGroupResponse,
+  type OffsetToCommit,
+  TopicMetadata,
+} from "./GroupCoordinator.js"
+import {
+  type GroupFailure,
+  GroupTransportError,
+  isCoordinatorError,
+  isRejoinError,
+  type MemberProtocolError,
+  RebalanceInProgress,
+  UnsupportedAssignor,
+} from "./GroupError.js"
+import * as MemberProtocol from "./MemberProtocol.js"
+
+type TP = TopicPartition.TopicPartition
+
+/** Where a member is in the group protocol. */
+export type MemberState = Data.TaggedEnum<{
+  Unjoined: {}
+  Joining: { readonly memberId: string }
+  Syncing: { readonly memberId: string; readonly generationId: number; readonly leader: boolean }
+  Stable: {
+    readonly memberId: string
+    readonly generationId: number
+    readonly leader: boolean
+    readonly protocol: string
+    readonly assignment: ReadonlyArray<TP>
+  }
+  /** A rebalance began: delivery is suspended, `onRevoked` and the commit run, then the member rejoins. */
+  Rebalancing: { readonly memberId: string; readonly generationId: number; readonly reason: RejoinReason }
+  /** The scope closed: committed and left the group. */
+  Left: {}
+}>
+
+export const MemberState = Data.taggedEnum<MemberState>()
+
+export type RejoinReason =
+  /** The coordinator answered REBALANCE_IN_PROGRESS (another member joined or left). */
+  | "RebalanceInProgress"
+  /** The subscription changed. */
+  | "SubscriptionChanged"
+  /** UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION: this member was fenced; its partitions are lost. */
+  | "Fenced"
+  /** No heartbeat got through for a whole session timeout: the coordinator has dropped us. */
+  | "SessionTimeout"
+
+/** A partition newly assigned to this member, with the offset the group committed for it. */
+export interface AddedPartition {
+  readonly topic: string
+  readonly partition: number
+  /** `undefined` when the group has no committed offset: the consumer's `autoOffsetReset` decides. */
+  readonly committed: bigint | undefined
+}
+
+export interface AssignmentChange {
+  readonly generationId: number
+  readonly memberId: string
+  /** The whole new assignment. */
+  readonly assigned: ReadonlyArray<TP>
+  /** Owned before, not any more: drop their positions and pending seeks. */
+  readonly revoked: ReadonlyArray<TP>
+  /** Owned before and still: keep positions and pending seeks, resume delivery. */
+  readonly kept: ReadonlyArray<TP>
+  /** New: start at `committed`, else where a pending seek or `autoOffsetReset` says. */
+  readonly added: ReadonlyArray<AddedPartition>
+}
+
+/** What the consumer gives the membership: how to stop and restart delivery. */
+export interface GroupHandler {
+  /**
+   * A rebalance (or shutdown) begins: deliver nothing more from these partitions, and discard any
+   * fetch in flight for them. Positions and pending seeks stay.
+   */
+  readonly suspend: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
+  /** Take the new assignment. Runs after `suspend`, before `onAssigned`. */
+  readonly apply: (change: AssignmentChange) => Effect.Effect<void>
+}
+
+/** The user's rebalance listener. Its Effects run inside the rebalance; a defect is logged, never fatal. */
+export interface RebalanceListener {
+  /** Before the partitions go (delivery is already suspended): the place to commit. */
+  readonly onRevoked?: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
+  /** After the new assignment is taken: the place to seek. */
+  readonly onAssigned?: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
+  /** The member was fenced or its session expired: the partitions are gone, committing is too late. */
+  readonly onLost?: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
+}
+
+export interface GroupOptions {
+  readonly groupId: string
+  readonly topics: ReadonlyArray<string>
+  /** Default 30 seconds (kafkajs's default). */
+  readonly sessionTimeout?: Duration.DurationInput
+  /** How long the coordinator waits for all members to rejoin. Default 60 seconds. */
+  readonly rebalanceTimeout?: Duration.DurationInput
+  /** Default 3 seconds. */
+  readonly heartbeatInterval?: Duration.DurationInput
+  /** In order of preference. Default `Assignor.defaults` (range, roundrobin, RoundRobinAssigner). */
+  readonly assignors?: ReadonlyArray<Assignor.Assignor>
+  /** Default true. */
+  readonly autoCommit?: boolean
+  /** Default 5 seconds. */
+  readonly autoCommitInterval?: Duration.DurationInput
+  /**
+   * Backoff for coordinator errors, transport errors and rejoins. Default exponential from 100 ms,
+   * jittered, capped at 5 seconds.
+   */
+  readonly retrySchedule?: Schedule.Schedule<unknown, unknown>
+  readonly listener?: RebalanceListener
+}
+
+/** A group failure after which the member cannot go on (authorization, no common assignor, …). */
+export type FatalGroupError = GroupFailure | UnsupportedAssignor | MemberProtocolError
+
+export interface Membership {
+  readonly groupId: string
+  readonly state: Effect.Effect<MemberState>
+  /** The current state and every change after it. */
+  readonly states: Stream.Stream<MemberState>
+  /** The partitions this member owns now (empty while unjoined). */
+  readonly assignment: Effect.Effect<ReadonlyArray<TP>>
+  /** Waits until the member is Stable in a generation newer than `after` (default: any). */
+  readonly awaitStable: (after?: number) => Effect.Effect<Extract<MemberState, { _tag: "Stable" }>>
+  /**
+   * Records handed to the user and processed: their offsets + 1 become committable. Synchronous
+   * bookkeeping over the whole array, no Effect per record. Records of partitions this member does
+   * not own are ignored.
+   */
+  readonly markProcessed: (records: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: bigint }>) => Effect.Effect<void>
+  /**
+   * Commits `offsets` (the next offset to consume per partition), or, without an argument, what
+   * was processed and not committed yet. Fails with `RebalanceInProgress` while the member has no
+   * generation.
+   */
+  readonly commit: (offsets?: ReadonlyArray<OffsetToCommit>) => Effect.Effect<void, GroupFailure>
+  /** The group's committed offsets for these partitions. */
+  readonly committed: (partitions: ReadonlyArray<TP>) => Effect.Effect<ReadonlyArray<CommittedOffset>, GroupFailure>
+  /** Replaces the subscription and rejoins. */
+  readonly subscribe: (topics: ReadonlyArray<string>) => Effect.Effect<void>
+  /** Fails when the membership hits a fatal error; never succeeds. */
+  readonly failure: Effect.Effect<never, FatalGroupError>
+}
+
+const defaultRetry: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis").pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("5 seconds")),
+)
+
+interface Generation {
+  readonly generationId: number
+  readonly memberId: string
+}
+
+type StableOutcome = { readonly _tag: "Rejoin"; readonly reason: RejoinReason }
+
+const isRetriableTransport = (e: FatalGroupError): boolean =>
+  (e._tag === "GroupTransportError" && e.retriable) || isCoordinatorError(e)
+
+const safely = (label: string, effect: Effect.Effect<void>): Effect.Effect<void> =>
+  effect.pipe(
+    Effect.catchAllCause((cause) => Effect.logWarning(`Rebalance listener ${label} failed`, cause)),
+  )
+
+/**
+ * Joins the group and keeps the membership for the lifetime of the scope. Returns once the
+ * background fibers run (the first assignment comes later: see `awaitStable`).
+ */
+export const make = (
+  options: GroupOptions,
+  handler: GroupHandler,
+): Effect.Effect<Membership, never, GroupCoordinator | TopicMetadata | Scope.Scope> =>
+  Effect.gen(function* () {
+    const coordinatorPort = yield* GroupCoordinator
+    const metadata = yield* TopicMetadata
+    const groupId = options.groupId
+    const sessionTimeout = Duration.decode(options.sessionTimeout ?? "30 seconds")
+    const rebalanceTimeout = Duration.decode(options.rebalanceTimeout ?? "60 seconds")
+    const heartbeatInterval = Duration.decode(options.heartbeatInterval ?? "3 seconds")
+    const assignors = options.assignors ?? Assignor.defaults
+    const autoCommit = options.autoCommit ?? true
+    const autoCommitInterval = Duration.decode(options.autoCommitInterval ?? "5 seconds")
+    const retrySchedule = options.retrySchedule ?? defaultRetry
+    const listener = options.listener ?? {}
+
+    const stateRef = yield* SubscriptionRef.make<MemberState>(MemberState.Unjoined())
+    const topicsRef = yield* Ref.make<ReadonlyArray<string>>([...new Set(options.topics)])
+    const coordinatorRef = yield* Ref.make<Option.Option<Coordinator>>(Option.none())
+    const rejoinRequests = yield* Queue.sliding<RejoinReason>(1)
+    const failed = yield* Deferred.make<never, FatalGroupError>()
+    const commitLock = yield* Effect.makeSemaphore(1)
+
+    // Plain mutable bookkeeping, touched only inside Effect.sync.
+    let memberId = ""
+    let generation: Generation | undefined
+    let owned: ReadonlyArray<TP> = []
+    let ownedKeys = new Set<string>()
+    const processed = new Map<string, bigint>()
+    const committedByUs = new Map<string, bigint>()
+
+    const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.annotateLogs(effect, { groupId, memberId })
+
+    const setState = (s: MemberState) => SubscriptionRef.set(stateRef, s)
+
+    const coordinator = Effect.flatMap(Ref.get(coordinatorRef), (known) =>
+      Option.match(known, {
+        onSome: Effect.succeed,
+        onNone: () =>
+          coordinatorPort.findCoordinator(groupId).pipe(Effect.tap((c) => Ref.set(coordinatorRef, Option.some(c)))),
+      }),
+    )
+
+    /** One request at the coordinator; a coordinator or transport error forgets the coordinator. */
+    const atCoordinator = <A>(request: (c: Coordinator) => Effect.Effect<A, GroupFailure>) =>
+      Effect.flatMap(coordinator, request).pipe(
+        Effect.tapError((e) =>
+          isRetriableTransport(e) ? Ref.set(coordinatorRef, Option.none()) : Effect.void,
+        ),
+      )
+
+    /** The same, retried on the schedule while the coordinator is away or the network fails. */
+    const atCoordinatorRetried = <A>(request: (c: Coordinator) => Effect.Effect<A, GroupFailure>) =>
+      atCoordinator(request).pipe(Effect.retry({ schedule: retrySchedule, while: isRetriableTransport }))
+
+    const setOwned = (partitions: ReadonlyArray<TP>) =>
+      Effect.sync(() => {
+        owned = [...partitions].sort(TopicPartition.Order)
+        ownedKeys = new Set(owned.map(TopicPartition.key))
+        for (const k of [...processed.keys()]) if (!ownedKeys.has(k)) processed.delete(k)
+        for (const k of [...committedByUs.keys()]) if (!ownedKeys.has(k)) committedByUs.delete(k)
+      })
+
+    // ---- commits -------------------------------------------------------------------------------
+
+    const dirtyOffsets = (partitions: ReadonlyArray<TP>): Array<OffsetToCommit> => {
+      const out: Array<OffsetToCommit> = []
+      for (const tp of partitions) {
+        const k = TopicPartition.key(tp)
+        const offset = processed.get(k)
+        if (offset !== undefined && offset !== committedByUs.get(k)) out.push({ topic: tp.topic, partition: tp.partition, offset })
+      }
+      return out
+    }
+
+    const commitOffsets = (offsets: ReadonlyArray<OffsetToCommit>) =>
+      commitLock.withPermits(1)(
+        Effect.gen(function* () {
+          if (offsets.length === 0) return
+          const gen = generation
+          if (gen === undefined) {
+            return yield* new RebalanceInProgress({ groupId, api: "OffsetCommit", retriable: true })
+          }
+          yield* atCoordinatorRetried((c) =>
+            coordinatorPort.offsetCommit({
+              groupId,
+              coordinator: c,
+              generationId: gen.generationId,
+              memberId: gen.memberId,
+              offsets,
+            }),
+          )
+          for (const o of offsets) committedByUs.set(TopicPartition.key(o), o.offset)
+          yield* Effect.logDebug("Committed offsets").pipe(
+            Effect.annotateLogs({ generationId: gen.generationId, offsets: offsets.map((o) => `${o.topic}-${o.partition}@${o.offset}`).join(",") }),
+          )
+        }),
+      )
+
+    const commitProcessed = (partitions: ReadonlyArray<TP>) =>
+      Effect.suspend(() => commitOffsets(dirtyOffsets(partitions)))
+
+    /** A commit that may fail without stopping the rebalance or the shutdown; the failure is logged. */
+    const commitBestEffort = (partitions: ReadonlyArray<TP>, when: string) =>
+      commitProcessed(partitions).pipe(
+        Effect.catchAll((e) =>
+          Effect.logWarning(`Commit ${when} failed; the next owner restarts from the last committed offset`).pipe(
+            Effect.annotateLogs({ error: e._tag, message: e.message }),
+          ),
+        ),
+      )
+
+    // ---- revoke / lose -------------------------------------------------------------------------
+
+    const revokeAll = (reason: RejoinReason) =>
+      Effect.gen(function* () {
+        const gen = generation
+        if (gen !== undefined) yield* setState(MemberState.Rebalancing({ memberId: gen.memberId, generationId: gen.generationId, reason }))
+        const partitions = owned
+        if (partitions.length === 0) return
+        yield* handler.suspend(partitions)
+        if (reason === "Fenced" || reason === "SessionTimeout") {
+          // Too late to commit: another member may own these already.
+          yield* Effect.logWarning("Partitions lost").pipe(Effect.annotateLogs({ reason, partitions: partitions.map(TopicPartition.format).join(",") }))
+          generation = undefined
+          yield* safely("onLost", listener.onLost?.(partitions) ?? Effect.void)
+          yield* Effect.uninterruptible(
+            Effect.zipRight(
+              handler.apply({ generationId: -1, memberId, assigned: [], revoked: partitions, kept: [], added: [] }),
+              setOwned([]),
+            ),
+          )
+          return
+        }
+        yield* safely("onRevoked", listener.onRevoked?.(partitions) ?? Effect.void)
+        yield* commitBestEffort(partitions, "on revoke")
+      })
+
+    // ---- join and sync -------------------------------------------------------------------------
+
+    const leaderAssign = (join: JoinGroupResponse) =>
+      Effect.gen(function* () {
+        const assignor = assignors.find((a) => a.name === join.protocolName)
+        if (assignor === undefined) {
+          return yield* new UnsupportedAssignor({ groupId, protocol: join.protocolName, available: assignors.map((a) => a.name) })
+        }
+        const members = yield* Effect.forEach(join.members, (m) =>
+          Effect.map(MemberProtocol.decodeSubscription(m.metadata), (subscription) => ({ memberId: m.memberId, subscription })),
+        )
+        const topics = [...new Set(members.flatMap((m) => m.subscription.topics))].sort()
+        const counts = yield* metadata.partitionCounts(topics)
+        const result = assignor.assign(members, counts)
+        yield* Effect.logInfo("Assigned partitions as group leader").pipe(
+          Effect.annotateLogs({
+            generationId: join.generationId,
+            protocol: join.protocolName,
+            assignment: [...result].map(([id, tps]) => `${id}=[${tps.map(TopicPartition.format).join(",")}]`).join(" "),
+          }),
+        )
+        return join.members.map((m) => ({
+          memberId: m.memberId,
+          assignment: MemberProtocol.encodeAssignment({ partitions: result.get(m.memberId) ?? [] }),
+        }))
+      })
+
+    /** JoinGroup until it answers; MEMBER_ID_REQUIRED and UNKNOWN_MEMBER_ID adjust the member id. */
+    const joinOnce = Effect.gen(function* () {
+      const topics = yield* Ref.get(topicsRef)
+      const protocols = assignors.map((a) => ({ name: a.name, metadata: MemberProtocol.encodeSubscription({ topics }) }))
+      yield* setState(MemberState.Joining({ memberId }))
+      const timeoutMs = Duration.toMillis(rebalanceTimeout) + 5000
+      return yield* atCoordinator((c) =>
+        coordinatorPort
+          .joinGroup({
+            groupId,
+            coordinator: c,
+            sessionTimeoutMs: Duration.toMillis(sessionTimeout),
+            rebalanceTimeoutMs: Duration.toMillis(rebalanceTimeout),
+            memberId,
+            protocolType: "consumer",
+            protocols,
+          })
+          .pipe(
+            Effect.timeoutFail({
+              duration: Duration.millis(timeoutMs),
+              onTimeout: () => new GroupTransportError({ groupId, api: "JoinGroup", reason: "Timeout", retriable: true }),
+            }),
+          ),
+      )
+    })
+
+    type Synced = { readonly join: JoinGroupResponse; readonly assignment: ReadonlyArray<TP> }
+
+    const joinAndSync: Effect.Effect<Synced, FatalGroupError> = Effect.gen(function* () {
+      const join = yield* joinOnce
+      memberId = join.memberId
+      const leader = join.leaderId === join.memberId
+      yield* setState(MemberState.Syncing({ memberId, generationId: join.generationId, leader }))
+      const assignments = leader ? yield* leaderAssign(join) : []
+      const sync = yield* atCoordinator((c) =>
+        coordinatorPort.syncGroup({ groupId, coordinator: c, generationId: join.generationId, memberId, assignments }),
+      )
+      const decoded = yield* MemberProtocol.decodeAssignment(sync.assignment)
+      const topics = new Set(yield* Ref.get(topicsRef))
+      const foreign = decoded.partitions.filter((tp) => !topics.has(tp.topic))
+      if (foreign.length > 0) {
+        yield* Effect.logWarning("Assignment holds topics this member did not subscribe to; ignoring them").pipe(
+          Effect.annotateLogs({ partitions: foreign.map(TopicPartition.format).join(",") }),
+        )
+      }
+      const assignment = decoded.partitions.filter((tp) => topics.has(tp.topic)).sort(TopicPartition.Order)
+      return { join, assignment }
+    }).pipe(
+      Effect.tapError((e) =>
+        Effect.sync(() => {
+          // UNKNOWN_MEMBER_ID: join again as a new member. MEMBER_ID_REQUIRED: with the id the coordinator gave.
+          if (e._tag === "UnknownMemberId") memberId = ""
+          if (e._tag === "MemberIdRequired") memberId = e.memberId
+        }),
+      ),
+      Effect.retry({
+        schedule: retrySchedule,
+        while: (e) => isRejoinError(e) || isRetriableTransport(e),
+      }),
+    )
+
+    const takeAssignment = (synced: Synced) =>
+      Effect.gen(function* () {
+        const { join, assignment } = synced
+        const newKeys = new Set(assignment.map(TopicPartition.key))
+        const revoked = owned.filter((tp) => !newKeys.has(TopicPartition.key(tp)))
+        const kept = owned.filter((tp) => newKeys.has(TopicPartition.key(tp)))
+        const addedTps = assignment.filter((tp) => !ownedKeys.has(TopicPartition.key(tp)))
+        generation = { generationId: join.generationId, memberId: join.memberId }
+        const committed =
+          addedTps.length === 0
+            ? []
+            : yield* atCoordinatorRetried((c) => coordinatorPort.offsetFetch({ groupId, coordinator: c, partitions: addedTps }))
+        const byKey = new Map(committed.map((c) => [TopicPartition.key(c), c.offset]))
+        const added = addedTps.map((tp) => ({ topic: tp.topic, partition: tp.partition, committed: byKey.get(TopicPartition.key(tp)) }))
+        yield* Effect.uninterruptible(
+          Effect.zipRight(
+            handler.apply({ generationId: join.generationId, memberId: join.memberId, assigned: assignment, revoked, kept, added }),
+            setOwned(assignment),
+          ),
+        )
+        yield* setState(
+          MemberState.Stable({
+            memberId: join.memberId,
+            generationId: join.generationId,
+            leader: join.leaderId === join.memberId,
+            protocol: join.protocolName,
+            assignment,
+          }),
+        )
+        yield* Effect.logInfo("Joined group").pipe(
+          Effect.annotateLogs({
+            generationId: join.generationId,
+            leader: join.leaderId === join.memberId,
+            assignment: assignment.map(TopicPartition.format).join(","),
+          }),
+        )
+        yield* safely("onAssigned", listener.onAssigned?.(assignment) ?? Effect.void)
+      })
+
+    // ---- heartbeats ----------------------------------------------------------------------------
+
+    /**
+     * Heartbeats every `heartbeatInterval` until the coordinator asks for a rejoin, the member is
+     * fenced, or no heartbeat got through for a session timeout.
+     */
+    const heartbeatLoop = (gen: Generation): Effect.Effect<StableOutcome> =>
+      Effect.gen(function* () {
+        let lastOk = yield* Clock.currentTimeMillis
+        while (true) {
+          yield* Effect.sleep(heartbeatInterval)
+          const result = yield* Effect.either(
+            atCoordinator((c) =>
+              coordinatorPort
+                .heartbeat({ groupId, coordinator: c, generationId: gen.generationId, memberId: gen.memberId })
+                .pipe(
+                  Effect.timeoutFail({
+                    duration: sessionTimeout,
+                    onTimeout: () => new GroupTransportError({ groupId, api: "Heartbeat", reason: "Timeout", retriable: true }),
+                  }),
+                ),
+            ),
+          )
+          const now = yield* Clock.currentTimeMillis
+          if (result._tag === "Right") {
+            lastOk = now
+            continue
+          }
+          const e = result.left
+          if (e._tag === "RebalanceInProgress") return { _tag: "Rejoin", reason: "RebalanceInProgress" } as const
+          if (e._tag === "UnknownMemberId" || e._tag === "IllegalGeneration") return { _tag: "Rejoin", reason: "Fenced" } as const
+          if (now - lastOk >= Duration.toMillis(sessionTimeout)) return { _tag: "Rejoin", reason: "SessionTimeout" } as const
+          yield* Effect.logWarning("Heartbeat failed").pipe(Effect.annotateLogs({ error: e._tag, message: e.message }))
+        }
+      })
+
+    /** Keeps the session alive while the member revokes (heartbeats answer REBALANCE_IN_PROGRESS then). */
+    const keepAlive = (gen: Generation) =>
+      atCoordinator((c) => coordinatorPort.heartbeat({ groupId, coordinator: c, generationId: gen.generationId, memberId: gen.memberId })).pipe(
+        Effect.ignore,
+        Effect.repeat(Schedule.spaced(heartbeatInterval)),
+        Effect.delay(heartbeatInterval),
+      )
+
+    // ---- the main loop -------------------------------------------------------------------------
+
+    const cycle = (reason: RejoinReason | undefined): Effect.Effect<RejoinReason, FatalGroupError> =>
+      Effect.gen(function* () {
+        if (reason !== undefined) {
+          const gen = generation
+          const alive = gen === undefined || reason === "Fenced" || reason === "SessionTimeout" ? undefined : yield* Effect.fork(keepAlive(gen))
+          yield* revokeAll(reason)
+          if (alive) yield* Fiber.interrupt(alive)
+          if (reason === "Fenced" || reason === "SessionTimeout") {
+            memberId = ""
+            generation = undefined
+          }
+        }
+        const synced = yield* joinAndSync
+        yield* takeAssignment(synced)
+        const gen = generation
+        if (gen === undefined) return "Fenced" as const
+        const outcome = yield* Effect.raceFirst(
+          heartbeatLoop(gen),
+          Effect.map(Queue.take(rejoinRequests), (r): StableOutcome => ({ _tag: "Rejoin", reason: r })),
+        )
+        yield* Effect.logInfo("Rejoining group").pipe(Effect.annotateLogs({ reason: outcome.reason, generationId: gen.generationId }))
+        return outcome.reason
+      })
+
+    const runLoop = Effect.iterate(undefined as RejoinReason | undefined, {
+      while: () => true,
+      body: (reason) => cycle(reason),
+    }).pipe(
+      Effect.tapError((e) =>
+        Effect.logError("Group membership failed").pipe(Effect.annotateLogs({ error: e._tag, message: e.message })),
+      ),
+      Effect.catchAll((e) => Deferred.fail(failed, e)),
+      annotate,
+    )
+
+    const autoCommitLoop = Effect.suspend(() =>
+      generation === undefined
+        ? Effect.void
+        : commitProcessed(owned).pipe(
+            Effect.catchAll((e) => Effect.logWarning("Auto-commit failed").pipe(Effect.annotateLogs({ error: e._tag, message: e.message }))),
+          ),
+    ).pipe(Effect.repeat(Schedule.spaced(autoCommitInterval)), Effect.delay(autoCommitInterval), annotate)
+
+    // Finalizers run in reverse order: this one runs first, and stops the fibers itself.
+    const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        for (const f of fibers) yield* Fiber.interrupt(f)
+        const partitions = owned
+        if (generation !== undefined && partitions.length > 0) {
+          yield* handler.suspend(partitions)
+          yield* safely("onRevoked", listener.onRevoked?.(partitions) ?? Effect.void)
+          yield* commitBestEffort(partitions, "on close")
+        }
+        if (memberId !== "") {
+          const id = memberId
+          yield* atCoordinator((c) => coordinatorPort.leaveGroup({ groupId, coordinator: c, memberId: id })).pipe(
+            Effect.timeout(sessionTimeout),
+            Effect.catchAll((e) => Effect.logWarning("LeaveGroup failed").pipe(Effect.annotateLogs({ error: String(e) }))),
+          )
+        }
+        if (partitions.length > 0) {
+          yield* handler.apply({ generationId: -1, memberId, assigned: [], revoked: partitions, kept: [], added: [] })
+          yield* setOwned([])
+        }
+        generation = undefined
+        memberId = ""
+        yield* setState(MemberState.Left())
+        yield* Effect.logInfo("Left group")
+      }).pipe(annotate),
+    )
+    fibers.push(yield* Effect.forkDaemon(runLoop))
+    if (autoCommit) fibers.push(yield* Effect.forkDaemon(autoCommitLoop))
+
+    const awaitStable = (after = Number.NEGATIVE_INFINITY) =>
+      stateRef.changes.pipe(
+        Stream.filter((s): s is Extract<MemberState, { _tag: "Stable" }> => s._tag === "Stable" && s.generationId > after),
+        Stream.runHead,
+        Effect.flatMap(Effect.orDie),
+      )
+
+    return {
+      groupId,
+      state: SubscriptionRef.get(stateRef),
+      states: stateRef.changes,
+      assignment: Effect.sync(() => owned),
+      awaitStable,
+      markProcessed: (records) =>
+        Effect.sync(() => {
+          for (let i = 0; i < records.length; i++) {
+            const r = records[i]
+            const k = TopicPartition.key(r)
+            if (ownedKeys.has(k)) processed.set(k, r.offset + 1n)
+          }
+        }),
+      commit: Effect.fn("GroupMembership.commit")(function* (offsets?: ReadonlyArray<OffsetToCommit>) {
+        if (offsets === undefined) return yield* commitProcessed(owned)
+        yield* commitOffsets(offsets)
+        for (const o of offsets) {
+          const k = TopicPartition.key(o)
+          if (ownedKeys.has(k)) processed.set(k, o.offset)
+        }
+      }),
+      committed: Effect.fn("GroupMembership.committed")(function* (partitions: ReadonlyArray<TP>) {
+        return yield* atCoordinatorRetried((c) => coordinatorPort.offsetFetch({ groupId, coordinator: c, partitions }))
+      }),
+      subscribe: Effect.fn("GroupMembership.subscribe")(function* (topics: ReadonlyArray<string>) {
+        yield* Ref.set(topicsRef, [...new Set(topics)])
+        yield* Queue.offer(rejoinRequests, "SubscriptionChanged")
+      }),
+      failure: Deferred.await(failed),
+    } satisfies Membership
+  })

@@ -1,0 +1,5 @@
+export * as Assignor from "./Assignor.js"
+export * as GroupCoordinator from "./GroupCoordinator.js"
+export * as GroupError from "./GroupError.js"
+export * as GroupMembership from "./GroupMembership.js"
+export * as MemberProtocol from "./MemberProtocol.js"
