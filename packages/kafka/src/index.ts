@@ -1,1 +1,1 @@
-export {}
+export * as KafkaClient from "./KafkaClient.js"

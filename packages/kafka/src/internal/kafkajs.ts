@@ -1,0 +1,249 @@
+/**
+ * The one typed boundary to kafkajs's untyped internals (`kafkajs/src/...`). kafkajs 2.2.4 is frozen,
+ * so these shapes will not move. Every `as` cast in the package lives in this file.
+ */
+import { createRequire } from "node:module"
+
+const require = createRequire(import.meta.url)
+
+// ---------------------------------------------------------------------------------------------
+// logging
+
+/** One entry as kafkajs's `logCreator` receives it. */
+export interface LogEntry {
+  readonly namespace: string
+  readonly level: number
+  readonly label: string
+  readonly log: { readonly message: string; readonly timestamp: string } & Record<string, unknown>
+}
+
+/** kafkajs's namespaced logger (opaque: we only create it and hand it to the cluster). */
+export interface Logger {
+  readonly namespace: (name: string) => Logger
+}
+
+export const LogLevel = { NOTHING: 0, ERROR: 1, WARN: 2, INFO: 4, DEBUG: 5 } as const
+
+export const createLogger: (options: {
+  readonly level: number
+  readonly logCreator: (level: number) => (entry: LogEntry) => void
+}) => Logger = (require("kafkajs/src/loggers") as { createLogger: never }).createLogger
+
+// ---------------------------------------------------------------------------------------------
+// network
+
+/** Opaque: `socketFactory()` from kafkajs, handed to the cluster. */
+export interface SocketFactory {
+  readonly _SocketFactory: unique symbol
+}
+
+export const socketFactory: () => SocketFactory = require("kafkajs/src/network/socketFactory") as never
+
+// ---------------------------------------------------------------------------------------------
+// protocol
+
+/** kafkajs's byte reader over a response buffer. */
+export interface Decoder {
+  offset: number
+  readonly buffer: Buffer
+  readInt8(): number
+  readInt16(): number
+  readInt32(): number
+  readInt64(): { toString(): string }
+  readString(): string | null
+  readBytes(length?: number): Buffer
+  readArray<A>(reader: (decoder: Decoder) => A): Array<A>
+  canReadBytes(length: number): boolean
+  slice(size: number): Decoder
+  forward(size: number): void
+}
+
+export const Decoder: new (buffer: Buffer) => Decoder = require("kafkajs/src/protocol/decoder") as never
+
+/** A record as kafkajs's RecordBatch decoder yields it. Int64 values are decimal strings. */
+export interface DecodedRecord {
+  readonly offset: string
+  readonly timestamp: string
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  readonly headers: Readonly<Record<string, Buffer | null | ReadonlyArray<Buffer | null>>>
+}
+
+/** A record batch (magic 2) as kafkajs decodes it, batch-level facts kept. */
+export interface DecodedRecordBatch {
+  readonly firstOffset: string
+  readonly lastOffsetDelta: number
+  readonly producerId: string
+  readonly inTransaction: boolean
+  readonly isControlBatch: boolean
+  readonly records: ReadonlyArray<DecodedRecord>
+}
+
+/** Decodes one record batch at the decoder's position (throws KafkaJSPartialMessageError on a cut batch). */
+export const decodeRecordBatch: (decoder: Decoder) => Promise<DecodedRecordBatch> = require(
+  "kafkajs/src/protocol/recordBatch/v0/decoder",
+) as never
+
+export interface ProtocolResponse<A> {
+  readonly decode: (payload: Buffer) => Promise<A>
+  readonly parse: (decoded: A) => Promise<A>
+}
+
+export interface ProtocolRequestHeader {
+  readonly apiKey: number
+  readonly apiName: string
+  readonly apiVersion: number
+}
+
+/** What `broker.lookupRequest(apiKey, definition)(args)` returns. */
+export interface ProtocolRequest {
+  readonly request: ProtocolRequestHeader
+  readonly response: ProtocolResponse<unknown>
+  readonly requestTimeout?: number
+}
+
+/** A request definition from `kafkajs/src/protocol/requests` (opaque). */
+export interface RequestDefinition {
+  readonly _RequestDefinition: unique symbol
+}
+
+export interface FetchRequestArgs {
+  readonly replicaId: number
+  readonly isolationLevel: number
+  readonly maxWaitTime: number
+  readonly minBytes: number
+  readonly maxBytes: number
+  readonly topics: ReadonlyArray<{
+    readonly topic: string
+    readonly partitions: ReadonlyArray<{ readonly partition: number; readonly fetchOffset: string; readonly maxBytes: number }>
+  }>
+}
+
+export interface ListOffsetsRequestArgs {
+  readonly replicaId: number
+  readonly isolationLevel: number
+  readonly topics: ReadonlyArray<{
+    readonly topic: string
+    readonly partitions: ReadonlyArray<{ readonly partition: number; readonly timestamp: number }>
+  }>
+}
+
+/** The decoded ListOffsets answer (v1+: one `offset`; v0: `offsets`). */
+export interface ListOffsetsResponse {
+  readonly responses: ReadonlyArray<{
+    readonly topic: string
+    readonly partitions: ReadonlyArray<{
+      readonly partition: number
+      readonly errorCode: number
+      readonly offset?: string
+      readonly offsets?: ReadonlyArray<string>
+    }>
+  }>
+}
+
+const requests = (require("kafkajs/src/protocol/requests") as { requests: Record<string, RequestDefinition> })
+  .requests
+export const FetchDefinition: RequestDefinition = requests.Fetch!
+export const ListOffsetsDefinition: RequestDefinition = requests.ListOffsets!
+export const ApiKeys: { readonly Fetch: number; readonly ListOffsets: number; readonly Metadata: number } =
+  require("kafkajs/src/protocol/requests/apiKeys") as never
+
+export interface ErrorCodeInfo {
+  readonly type: string
+  readonly code: number
+  readonly retriable: boolean
+  readonly message: string
+}
+
+export const errorCodes: ReadonlyArray<ErrorCodeInfo> = (
+  require("kafkajs/src/protocol/error") as { errorCodes: ReadonlyArray<ErrorCodeInfo> }
+).errorCodes
+
+// ---------------------------------------------------------------------------------------------
+// cluster and brokers
+
+export interface ConnectionPool {
+  readonly host: string
+  readonly port: number
+  send(request: ProtocolRequest): Promise<unknown>
+}
+
+export interface Broker {
+  readonly nodeId: number | null
+  readonly connectionPool: ConnectionPool
+  lookupRequest(apiKey: number, definition: RequestDefinition): (args: never) => ProtocolRequest
+  isConnected(): boolean
+  disconnect(): Promise<void>
+}
+
+/** Builds a Fetch request for `broker`'s negotiated version. */
+export const fetchRequest = (broker: Broker, args: FetchRequestArgs): ProtocolRequest =>
+  (broker.lookupRequest(ApiKeys.Fetch, FetchDefinition) as (args: FetchRequestArgs) => ProtocolRequest)(args)
+
+/** Builds a ListOffsets request for `broker`'s negotiated version. */
+export const listOffsetsRequest = (broker: Broker, args: ListOffsetsRequestArgs): ProtocolRequest =>
+  (broker.lookupRequest(ApiKeys.ListOffsets, ListOffsetsDefinition) as (args: ListOffsetsRequestArgs) => ProtocolRequest)(
+    args,
+  )
+
+/** Sends a request and returns what `response.decode` made of the answer. */
+export const send = <A>(broker: Broker, request: ProtocolRequest, response: ProtocolResponse<A>): Promise<A> =>
+  broker.connectionPool.send({ ...request, response: response as ProtocolResponse<unknown> }) as Promise<A>
+
+/** kafkajs's own ListOffsets decode (it does not throw on partition errors; its `parse` does). */
+export const decodeListOffsets = (request: ProtocolRequest, payload: Buffer): Promise<ListOffsetsResponse> =>
+  request.response.decode(payload) as Promise<ListOffsetsResponse>
+
+export interface PartitionMetadata {
+  readonly partitionId: number
+  readonly leader: number | null
+  readonly partitionErrorCode: number
+}
+
+export interface ClusterOptions {
+  readonly logger: Logger
+  readonly socketFactory: SocketFactory
+  readonly brokers: ReadonlyArray<string>
+  readonly clientId: string
+  readonly ssl: unknown
+  readonly sasl: unknown
+  readonly connectionTimeout: number
+  readonly authenticationTimeout: number
+  readonly requestTimeout: number
+  readonly enforceRequestTimeout: boolean
+  readonly metadataMaxAge: number
+  readonly retry: { readonly retries: number }
+  readonly allowAutoTopicCreation: boolean
+  readonly maxInFlightRequests: number | null
+  readonly isolationLevel: number
+  readonly offsets: Map<string, unknown>
+}
+
+export interface Cluster {
+  connect(): Promise<void>
+  disconnect(): Promise<void>
+  isConnected(): boolean
+  refreshMetadata(): Promise<void>
+  addMultipleTargetTopics(topics: ReadonlyArray<string>): Promise<void>
+  findTopicPartitionMetadata(topic: string): ReadonlyArray<PartitionMetadata>
+  findLeaderForPartitions(topic: string, partitions: ReadonlyArray<number>): Record<string, Array<number>>
+  findBroker(options: { readonly nodeId: number | string }): Promise<Broker>
+  readonly targetTopics: Set<string>
+}
+
+export const Cluster: new (options: ClusterOptions) => Cluster = require("kafkajs/src/cluster") as never
+
+// ---------------------------------------------------------------------------------------------
+// errors (instances of kafkajs's error classes, read structurally)
+
+export interface KafkaJSErrorLike {
+  readonly name: string
+  readonly message: string
+  readonly retriable?: boolean
+  readonly type?: string
+  readonly code?: number | string
+  readonly cause?: unknown
+}
+
+export const isKafkaJSError = (u: unknown): u is KafkaJSErrorLike =>
+  u instanceof Error && typeof u.name === "string" && u.name.startsWith("KafkaJS")
