@@ -149,6 +149,19 @@ export class InvalidConfig extends Data.TaggedError("InvalidConfig")<{
   }
 }
 
+/**
+ * A partition has no committed offset and `autoOffsetReset` is `none`: the consumer does not guess
+ * where to start. Seek the partition to give it a position.
+ */
+export class NoOffsetForPartition extends Data.TaggedError("NoOffsetForPartition")<{
+  readonly topic: string
+  readonly partition: number
+}> {
+  override get message(): string {
+    return `${this.topic}-${this.partition} has no committed offset and autoOffsetReset is none`
+  }
+}
+
 /** A broker answer could not be decoded or does not make sense. */
 export class CorruptResponse extends Data.TaggedError("CorruptResponse")<{
   readonly api: ApiName

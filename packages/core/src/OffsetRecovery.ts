@@ -1,0 +1,213 @@
+/**
+ * Healing an `OffsetOutOfRange` fetch answer: one ListOffsets round trip (earliest and latest, in
+ * parallel) for the partitions that are out of range, then a new position by policy. The type
+ * shows the policy: a `Recovery<never>` heals (its stream has no `OffsetOutOfRange` in the error
+ * channel), `Recovery<OffsetOutOfRange>` (policy `fail`) hands the error to the caller.
+ *
+ * A failure of that ListOffsets is retried on `listOffsetsRetry` while it is retriable; when the
+ * schedule gives up the failure carries the out-of-range facts (`ListOffsetsError.outOfRange`).
+ */
+import { Context, Data, Duration, Effect, Layer, Schedule } from "effect"
+import {
+  ListOffsetsError,
+  type ListOffsetsFailure,
+  OffsetOutOfRange,
+  OffsetRecoveryExhausted,
+} from "./KafkaError.js"
+import { OffsetLister } from "./OffsetLister.js"
+import type { ListOffsetsSpec } from "./OffsetSpec.js"
+import type { FetchPosition } from "./SubscriptionState.js"
+import * as TopicPartition from "./TopicPartition.js"
+
+export type Policy = "nearest" | "earliest" | "latest" | "fail"
+export type HealingPolicy = Exclude<Policy, "fail">
+
+/** A partition the broker answered out of range for, and how often it did so inside the listed range before. */
+export interface OutOfRange {
+  readonly position: FetchPosition
+  readonly error: OffsetOutOfRange
+  /** Earlier out-of-range answers in a row for this position that lay inside the listed range. */
+  readonly previousAttempts: number
+}
+
+export type Decision = Data.TaggedEnum<{
+  /** Move to `newOffset`: `skipped` offsets will never be delivered (0 when moving back). */
+  Reset: {
+    readonly position: FetchPosition
+    readonly requestedOffset: bigint
+    readonly earliest: bigint
+    readonly latest: bigint
+    readonly newOffset: bigint
+    readonly skipped: bigint
+  }
+  /** The requested offset lies inside the listed range: fetch it again as it is. */
+  Refetch: {
+    readonly position: FetchPosition
+    readonly requestedOffset: bigint
+    readonly earliest: bigint
+    readonly latest: bigint
+    readonly attempt: number
+  }
+}>
+export const Decision = Data.taggedEnum<Decision>()
+
+/** The ListOffsets retry schedule's type: it sees every failure, but only retriable ones reach it. */
+export type ListOffsetsRetry = Schedule.Schedule<unknown, ListOffsetsFailure>
+
+export interface Recovery<out E> {
+  readonly policy: Policy
+  readonly listOffsetsRetry: ListOffsetsRetry
+  /** Out-of-range answers inside the listed range tolerated per position; `undefined`: the consumer's `maxRecoveryAttempts`. */
+  readonly maxAttempts: number | undefined
+  readonly recover: (
+    outOfRange: ReadonlyArray<OutOfRange>,
+    maxAttempts: number,
+  ) => Effect.Effect<ReadonlyArray<Decision>, E | ListOffsetsFailure | OffsetRecoveryExhausted, OffsetLister>
+}
+
+/** Exponential from 100ms, doubling, jittered, each delay capped at 5s, at most 8 retries. */
+export const defaultListOffsetsRetry: ListOffsetsRetry = Schedule.exponential("100 millis", 2).pipe(
+  Schedule.jittered,
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(5))),
+  Schedule.intersect(Schedule.recurs(8)),
+)
+
+export interface Options {
+  readonly listOffsetsRetry?: ListOffsetsRetry
+  readonly maxAttempts?: number
+}
+
+/** Whether retrying a ListOffsets failure can help. */
+export const isRetriable = (e: ListOffsetsFailure): boolean =>
+  e._tag === "ListOffsetsError" || e._tag === "BrokerError" ? e.retriable : false
+
+/** `OffsetLister.list` retried on `schedule` while the failure is retriable. */
+export const listWithRetry = (
+  partitions: ReadonlyArray<TopicPartition.TopicPartition>,
+  spec: ListOffsetsSpec,
+  schedule: ListOffsetsRetry,
+) =>
+  Effect.flatMap(OffsetLister, (lister) =>
+    lister.list(partitions, spec).pipe(Effect.retry({ schedule, while: isRetriable })),
+  )
+
+const toMap = (entries: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: bigint }>) => {
+  const m = new Map<string, bigint>()
+  for (const e of entries) m.set(TopicPartition.key(e), e.offset)
+  return m
+}
+
+/** Earliest and latest of many partitions: the two ListOffsets requests go out together, one round trip. */
+export const listRange = (
+  partitions: ReadonlyArray<TopicPartition.TopicPartition>,
+  schedule: ListOffsetsRetry,
+) =>
+  Effect.flatMap(OffsetLister, (lister) =>
+    Effect.all([lister.list(partitions, "earliest"), lister.list(partitions, "latest")], {
+      concurrency: 2,
+    }).pipe(
+      Effect.retry({ schedule, while: isRetriable }),
+      Effect.map(([earliest, latest]) => ({ earliest: toMap(earliest), latest: toMap(latest) })),
+    ),
+  )
+
+const target = (policy: HealingPolicy, requested: bigint, earliest: bigint, latest: bigint): bigint => {
+  switch (policy) {
+    case "earliest":
+      return earliest
+    case "latest":
+      return latest
+    case "nearest":
+      return requested < earliest ? earliest : latest
+  }
+}
+
+const healing = (policy: HealingPolicy, options: Options = {}): Recovery<never> => {
+  const listOffsetsRetry = options.listOffsetsRetry ?? defaultListOffsetsRetry
+  return {
+    policy,
+    listOffsetsRetry,
+    maxAttempts: options.maxAttempts,
+    recover: (outOfRange, maxAttempts) =>
+      Effect.gen(function* () {
+        if (outOfRange.length === 0) return []
+        const partitions = outOfRange.map((o) => TopicPartition.make(o.position.topic, o.position.partition))
+        const range = yield* listRange(partitions, listOffsetsRetry).pipe(
+          Effect.mapError((e) =>
+            e._tag === "ListOffsetsError" && e.outOfRange === undefined
+              ? new ListOffsetsError({ ...e, outOfRange: outOfRange[0]!.error })
+              : e,
+          ),
+        )
+        const decisions: Array<Decision> = []
+        for (const o of outOfRange) {
+          const k = TopicPartition.key(o.position)
+          const earliest = range.earliest.get(k) ?? 0n
+          const latest = range.latest.get(k) ?? earliest
+          const requestedOffset = o.position.offset
+          if (requestedOffset >= earliest && requestedOffset <= latest) {
+            const attempt = o.previousAttempts + 1
+            if (attempt >= maxAttempts) {
+              return yield* new OffsetRecoveryExhausted({
+                topic: o.position.topic,
+                partition: o.position.partition,
+                requestedOffset,
+                earliest,
+                latest,
+                attempts: attempt,
+              })
+            }
+            decisions.push(Decision.Refetch({ position: o.position, requestedOffset, earliest, latest, attempt }))
+            continue
+          }
+          const newOffset = target(policy, requestedOffset, earliest, latest)
+          const skipped = newOffset > requestedOffset ? newOffset - requestedOffset : 0n
+          decisions.push(
+            Decision.Reset({ position: o.position, requestedOffset, earliest, latest, newOffset, skipped }),
+          )
+        }
+        return decisions
+      }),
+  }
+}
+
+/** Out of range below the log start → the log start; above the end → the end. The default. */
+export const nearest = (options?: Options): Recovery<never> => healing("nearest", options)
+/** Out of range → the log start. */
+export const earliest = (options?: Options): Recovery<never> => healing("earliest", options)
+/** Out of range → the log end. */
+export const latest = (options?: Options): Recovery<never> => healing("latest", options)
+
+/** No healing: the stream fails with the typed `OffsetOutOfRange`, and nothing is listed. */
+export const fail = (options?: Options): Recovery<OffsetOutOfRange> => ({
+  policy: "fail",
+  listOffsetsRetry: options?.listOffsetsRetry ?? defaultListOffsetsRetry,
+  maxAttempts: options?.maxAttempts,
+  recover: (outOfRange) =>
+    outOfRange.length === 0
+      ? Effect.succeed([])
+      : Effect.fail(
+          new OffsetOutOfRange({
+            topic: outOfRange[0]!.error.topic,
+            partition: outOfRange[0]!.error.partition,
+            requestedOffset: outOfRange[0]!.error.requestedOffset,
+          }),
+        ),
+})
+
+/** A recovery by policy name; `fail` gives `Recovery<OffsetOutOfRange>`, the others `Recovery<never>`. */
+export function make(policy: "fail", options?: Options): Recovery<OffsetOutOfRange>
+export function make(policy: HealingPolicy, options?: Options): Recovery<never>
+export function make(policy: Policy, options?: Options): Recovery<never> | Recovery<OffsetOutOfRange> {
+  return policy === "fail" ? fail(options) : healing(policy, options)
+}
+
+/**
+ * The healing recovery a `Consumer.layer` uses when it is provided (otherwise the consumer's
+ * `offsetRecovery` setting decides). Only healing policies: a failing one is chosen in code with
+ * `Consumer.make({ recovery: OffsetRecovery.fail() })`, so the stream's type shows it.
+ */
+export class OffsetRecovery extends Context.Tag("@kafka-effect/core/OffsetRecovery")<OffsetRecovery, Recovery<never>>() {}
+
+export const layer = (policy: HealingPolicy = "nearest", options?: Options): Layer.Layer<OffsetRecovery> =>
+  Layer.succeed(OffsetRecovery, healing(policy, options))

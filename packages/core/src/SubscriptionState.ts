@@ -1,0 +1,441 @@
+/**
+ * What a consumer knows about its partitions: the assignment, the position of each partition with
+ * an epoch, pending resets, paused partitions, and seeks recorded before the first assignment.
+ *
+ * One `Ref` holds it all; every operation is one atomic update. The fetch loop reads fetch
+ * positions with their epochs, and applies an answer only where the epoch is still the same: a
+ * seek, a reset or a reassignment in between bumps the epoch and the stale answer is dropped.
+ */
+import { Chunk, Effect, Option, Queue, Ref } from "effect"
+import type { AutoOffsetReset } from "./ConsumerConfig.js"
+import type { ConsumerRecord } from "./ConsumerRecord.js"
+import type { PartitionFetchResult } from "./Fetcher.js"
+import { PartitionNotAssigned, type PartitionFetchError } from "./KafkaError.js"
+import type { ListOffsetsSpec } from "./OffsetSpec.js"
+import * as TopicPartition from "./TopicPartition.js"
+
+type TP = TopicPartition.TopicPartition
+
+/**
+ * Where a partition's position comes from while it has none: `earliest`/`latest` are resolved with
+ * ListOffsets; `none` means no committed offset and `autoOffsetReset=none` (fetching fails).
+ */
+export type PendingReset = ListOffsetsSpec | "none"
+
+/** A seek recorded before the first assignment. */
+export type Intent =
+  | { readonly _tag: "Exact"; readonly offset: bigint }
+  | { readonly _tag: "Reset"; readonly spec: ListOffsetsSpec }
+
+export interface PartitionState {
+  readonly topic: string
+  readonly partition: number
+  /** The next offset to fetch; `undefined` while a reset is pending. */
+  readonly position: bigint | undefined
+  readonly pendingReset: PendingReset | undefined
+  /** Bumped by every seek, reset and reassignment: answers to older fetches are dropped. */
+  readonly epoch: number
+  readonly paused: boolean
+  /** From the last fetch answer, for lag. */
+  readonly highWatermark: bigint | undefined
+  readonly logStartOffset: bigint | undefined
+  /** Out-of-range answers in a row for an offset inside the listed range (see `OffsetRecovery`). */
+  readonly recoveryAttempts: number
+}
+
+/** A partition to fetch, with the epoch of its position. */
+export interface FetchPosition {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: bigint
+  readonly epoch: number
+}
+
+/** A partition whose position waits for a ListOffsets answer. */
+export interface PendingPosition {
+  readonly topic: string
+  readonly partition: number
+  readonly spec: PendingReset
+  readonly epoch: number
+}
+
+export interface FetchOutcome {
+  /** The records to deliver, in the order of the answer, none below the position they were fetched at. */
+  readonly records: Chunk.Chunk<ConsumerRecord>
+  /** Per-partition errors whose position is still current. */
+  readonly errors: ReadonlyArray<{ readonly position: FetchPosition; readonly error: PartitionFetchError }>
+  /** Partitions whose answer was dropped (a seek, reset, pause or revoke happened meanwhile). */
+  readonly stale: number
+}
+
+interface State {
+  readonly assigned: ReadonlyMap<string, PartitionState>
+  readonly everAssigned: boolean
+  /** `seekToBeginning()`/`seekToEnd()` with no partitions, before the first assignment. */
+  readonly intentAll: ListOffsetsSpec | undefined
+  readonly intents: ReadonlyMap<string, Intent>
+}
+
+export interface SubscriptionState {
+  readonly autoOffsetReset: AutoOffsetReset
+  /**
+   * Replaces the assignment. Partitions that stay keep their position, pending reset and pause;
+   * new ones start from `committed` when it has an offset for them, from a seek recorded before the
+   * first assignment, or else from `autoOffsetReset`. Dropped partitions lose everything.
+   */
+  readonly assign: (
+    partitions: ReadonlyArray<TP>,
+    committed?: ReadonlyMap<string, bigint>,
+  ) => Effect.Effect<void>
+  /** Adds partitions to the assignment (incremental rebalance); already assigned ones are kept as they are. */
+  readonly addPartitions: (
+    partitions: ReadonlyArray<TP>,
+    committed?: ReadonlyMap<string, bigint>,
+  ) => Effect.Effect<void>
+  /** Removes partitions (revoked); their pending seeks go with them. */
+  readonly revokePartitions: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
+  readonly assignment: Effect.Effect<ReadonlyArray<TP>>
+  readonly isAssigned: (tp: TP) => Effect.Effect<boolean>
+  /** Sets the position (lazily: the next fetch goes there). Before the first assignment, recorded. */
+  readonly seek: (tp: TP, offset: bigint) => Effect.Effect<void, PartitionNotAssigned>
+  /**
+   * Marks partitions for a reset to `spec`, resolved by the next fetch cycle or `position`. No
+   * partitions: every assigned one (before the first assignment: every one that will be assigned).
+   */
+  readonly requestReset: (
+    spec: ListOffsetsSpec,
+    partitions?: ReadonlyArray<TP>,
+  ) => Effect.Effect<void, PartitionNotAssigned>
+  readonly pause: (partitions: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned>
+  readonly resume: (partitions: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned>
+  readonly paused: Effect.Effect<ReadonlyArray<TP>>
+  readonly get: (tp: TP) => Effect.Effect<PartitionState, PartitionNotAssigned>
+  readonly partitions: Effect.Effect<ReadonlyArray<PartitionState>>
+  readonly intents: Effect.Effect<{ readonly all: ListOffsetsSpec | undefined; readonly partitions: ReadonlyMap<string, Intent> }>
+  /** Assigned, not paused, with a position: what the next fetch asks for. */
+  readonly fetchPositions: Effect.Effect<ReadonlyArray<FetchPosition>>
+  /** Assigned, not paused (unless `partitions` are named), waiting for a reset. */
+  readonly pendingResets: (partitions?: ReadonlyArray<TP>) => Effect.Effect<ReadonlyArray<PendingPosition>>
+  /** Sets resolved positions, where the epoch is still that of the pending reset. Returns how many were set. */
+  readonly completeResets: (
+    resolved: ReadonlyArray<{ readonly pending: PendingPosition; readonly offset: bigint }>,
+  ) => Effect.Effect<number>
+  /**
+   * Applies a fetch answer: drops what is stale or below the position, advances positions (to
+   * `nextOffset` when the answer gives one), keeps high watermarks. One update for the whole answer.
+   */
+  readonly applyFetch: (
+    sent: ReadonlyArray<FetchPosition>,
+    results: ReadonlyArray<PartitionFetchResult>,
+  ) => Effect.Effect<FetchOutcome>
+  /**
+   * Moves a partition that the broker said was out of range at `position` to `offset` (a new epoch).
+   * No effect, and `false`, when the position moved meanwhile.
+   */
+  readonly resetPosition: (position: FetchPosition, offset: bigint) => Effect.Effect<boolean>
+  /** Counts one more out-of-range answer inside the listed range; returns the count. */
+  readonly countRecoveryAttempt: (position: FetchPosition) => Effect.Effect<number>
+  /** Waits until the state changes (seek, assign, resume, …) or `timeoutMs` passes. */
+  readonly awaitChange: (timeoutMs: number) => Effect.Effect<void>
+}
+
+const initial: State = { assigned: new Map(), everAssigned: false, intentAll: undefined, intents: new Map() }
+
+const fresh = (tp: TP, epoch: number): PartitionState => ({
+  topic: tp.topic,
+  partition: tp.partition,
+  position: undefined,
+  pendingReset: undefined,
+  epoch,
+  paused: false,
+  highWatermark: undefined,
+  logStartOffset: undefined,
+  recoveryAttempts: 0,
+})
+
+const notAssigned = (tp: TP, operation: string) =>
+  new PartitionNotAssigned({ topic: tp.topic, partition: tp.partition, operation })
+
+export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Effect.Effect<SubscriptionState> =>
+  Effect.gen(function* () {
+    const ref = yield* Ref.make(initial)
+    const wake = yield* Queue.sliding<void>(1)
+    const notify = Queue.offer(wake, undefined)
+    // Epochs only grow, across reassignments too, so an answer for a revoked-then-reassigned
+    // partition is still recognised as stale.
+    let epochCounter = 0
+    const nextEpoch = () => ++epochCounter
+
+    const withPosition = (p: PartitionState, position: bigint): PartitionState => ({
+      ...p,
+      position,
+      pendingReset: undefined,
+      epoch: nextEpoch(),
+      recoveryAttempts: 0,
+    })
+
+    const withReset = (p: PartitionState, spec: PendingReset): PartitionState => ({
+      ...p,
+      position: undefined,
+      pendingReset: spec,
+      epoch: nextEpoch(),
+      recoveryAttempts: 0,
+    })
+
+    const startOf = (state: State, tp: TP, committed: ReadonlyMap<string, bigint> | undefined): PartitionState => {
+      const k = TopicPartition.key(tp)
+      const base = fresh(tp, nextEpoch())
+      const intent = state.intents.get(k)
+      if (intent !== undefined) {
+        return intent._tag === "Exact"
+          ? { ...base, position: intent.offset }
+          : { ...base, pendingReset: intent.spec }
+      }
+      if (!state.everAssigned && state.intentAll !== undefined) return { ...base, pendingReset: state.intentAll }
+      const offset = committed?.get(k)
+      if (offset !== undefined) return { ...base, position: offset }
+      return { ...base, pendingReset: options.autoOffsetReset }
+    }
+
+    const addTo = (
+      state: State,
+      keep: ReadonlyMap<string, PartitionState>,
+      partitions: ReadonlyArray<TP>,
+      committed: ReadonlyMap<string, bigint> | undefined,
+    ): State => {
+      const assigned = new Map<string, PartitionState>()
+      const intents = new Map(state.intents)
+      for (const [k, p] of keep) assigned.set(k, p)
+      for (const tp of partitions) {
+        const k = TopicPartition.key(tp)
+        if (assigned.has(k)) continue
+        assigned.set(k, startOf(state, tp, committed))
+        intents.delete(k)
+      }
+      return { assigned, everAssigned: true, intentAll: undefined, intents }
+    }
+
+    const update = <A, E>(f: (state: State) => readonly [A, State] | E, isError: (u: readonly [A, State] | E) => u is E) =>
+      Ref.modify(ref, (state): readonly [readonly [A, State] | E, State] => {
+        const out = f(state)
+        return isError(out) ? [out, state] : [out, out[1]]
+      }).pipe(
+        Effect.flatMap((out) => (isError(out) ? Effect.fail(out) : Effect.as(notify, out[0]))),
+      )
+    const isNotAssigned = (u: unknown): u is PartitionNotAssigned => u instanceof PartitionNotAssigned
+
+    const firstUnassigned = (state: State, partitions: ReadonlyArray<TP>): TP | undefined =>
+      partitions.find((tp) => !state.assigned.has(TopicPartition.key(tp)))
+
+    const assign: SubscriptionState["assign"] = (partitions, committed) =>
+      Ref.update(ref, (state) => {
+        const wanted = new Set(partitions.map(TopicPartition.key))
+        const keep = new Map<string, PartitionState>()
+        for (const [k, p] of state.assigned) if (wanted.has(k)) keep.set(k, p)
+        return addTo(state, keep, partitions, committed)
+      }).pipe(Effect.zipRight(notify))
+
+    const addPartitions: SubscriptionState["addPartitions"] = (partitions, committed) =>
+      Ref.update(ref, (state) => addTo(state, state.assigned, partitions, committed)).pipe(Effect.zipRight(notify))
+
+    const revokePartitions: SubscriptionState["revokePartitions"] = (partitions) =>
+      Ref.update(ref, (state) => {
+        const assigned = new Map(state.assigned)
+        for (const tp of partitions) assigned.delete(TopicPartition.key(tp))
+        return { ...state, assigned }
+      }).pipe(Effect.zipRight(notify))
+
+    const seek: SubscriptionState["seek"] = (tp, offset) =>
+      update((state): readonly [undefined, State] | PartitionNotAssigned => {
+        const k = TopicPartition.key(tp)
+        const p = state.assigned.get(k)
+        if (p !== undefined) {
+          const assigned = new Map(state.assigned)
+          assigned.set(k, withPosition(p, offset))
+          return [undefined, { ...state, assigned }]
+        }
+        if (state.everAssigned) return notAssigned(tp, "seek")
+        const intents = new Map(state.intents)
+        intents.set(k, { _tag: "Exact", offset })
+        return [undefined, { ...state, intents }]
+      }, isNotAssigned)
+
+    const requestReset: SubscriptionState["requestReset"] = (spec, partitions) =>
+      update((state): readonly [undefined, State] | PartitionNotAssigned => {
+        const operation = spec === "earliest" ? "seekToBeginning" : "seekToEnd"
+        if (!state.everAssigned) {
+          if (partitions === undefined) return [undefined, { ...state, intentAll: spec, intents: new Map() }]
+          const intents = new Map(state.intents)
+          for (const tp of partitions) intents.set(TopicPartition.key(tp), { _tag: "Reset", spec })
+          return [undefined, { ...state, intents }]
+        }
+        const missing = partitions === undefined ? undefined : firstUnassigned(state, partitions)
+        if (missing !== undefined) return notAssigned(missing, operation)
+        const assigned = new Map(state.assigned)
+        const keys = partitions === undefined ? [...state.assigned.keys()] : partitions.map(TopicPartition.key)
+        for (const k of keys) {
+          const p = assigned.get(k)
+          if (p !== undefined) assigned.set(k, withReset(p, spec))
+        }
+        return [undefined, { ...state, assigned }]
+      }, isNotAssigned)
+
+    const setPaused = (partitions: ReadonlyArray<TP>, paused: boolean) =>
+      update((state): readonly [undefined, State] | PartitionNotAssigned => {
+        const missing = firstUnassigned(state, partitions)
+        if (missing !== undefined) return notAssigned(missing, paused ? "pause" : "resume")
+        const assigned = new Map(state.assigned)
+        for (const tp of partitions) {
+          const k = TopicPartition.key(tp)
+          const p = assigned.get(k)
+          if (p !== undefined) assigned.set(k, { ...p, paused })
+        }
+        return [undefined, { ...state, assigned }]
+      }, isNotAssigned)
+
+    const fetchPositions = Effect.map(Ref.get(ref), (state) => {
+      const out: Array<FetchPosition> = []
+      for (const p of state.assigned.values()) {
+        if (!p.paused && p.position !== undefined) {
+          out.push({ topic: p.topic, partition: p.partition, offset: p.position, epoch: p.epoch })
+        }
+      }
+      return out
+    })
+
+    const pendingResets: SubscriptionState["pendingResets"] = (partitions) =>
+      Effect.map(Ref.get(ref), (state) => {
+        const out: Array<PendingPosition> = []
+        const candidates =
+          partitions === undefined
+            ? [...state.assigned.values()].filter((p) => !p.paused)
+            : partitions.flatMap((tp) => {
+                const p = state.assigned.get(TopicPartition.key(tp))
+                return p === undefined ? [] : [p]
+              })
+        for (const p of candidates) {
+          if (p.pendingReset !== undefined) {
+            out.push({ topic: p.topic, partition: p.partition, spec: p.pendingReset, epoch: p.epoch })
+          }
+        }
+        return out
+      })
+
+    const completeResets: SubscriptionState["completeResets"] = (resolved) =>
+      Ref.modify(ref, (state): readonly [number, State] => {
+        const assigned = new Map(state.assigned)
+        let n = 0
+        for (const { pending, offset } of resolved) {
+          const k = TopicPartition.key(pending)
+          const p = assigned.get(k)
+          if (p === undefined || p.epoch !== pending.epoch || p.pendingReset === undefined) continue
+          assigned.set(k, { ...p, position: offset, pendingReset: undefined })
+          n++
+        }
+        return [n, n === 0 ? state : { ...state, assigned }]
+      })
+
+    const applyFetch: SubscriptionState["applyFetch"] = (sent, results) =>
+      Ref.modify(ref, (state): readonly [FetchOutcome, State] => {
+        const sentByKey = new Map<string, FetchPosition>()
+        for (const s of sent) sentByKey.set(TopicPartition.key(s), s)
+        const assigned = new Map(state.assigned)
+        const chunks: Array<Chunk.Chunk<ConsumerRecord>> = []
+        const errors: Array<{ position: FetchPosition; error: PartitionFetchError }> = []
+        let stale = 0
+        for (const result of results) {
+          const k = TopicPartition.key(result)
+          const position = sentByKey.get(k)
+          const p = assigned.get(k)
+          if (position === undefined) continue
+          if (p === undefined || p.epoch !== position.epoch || p.position !== position.offset || p.paused) {
+            stale++
+            continue
+          }
+          if (result._tag === "Error") {
+            errors.push({ position, error: result.error })
+            continue
+          }
+          const records = result.records
+          // Batches start at their base offset: drop what lies below the position.
+          let from = 0
+          while (from < records.length && records[from]!.offset < position.offset) from++
+          let next = position.offset
+          if (from < records.length) {
+            next = records[records.length - 1]!.offset + 1n
+            chunks.push(Chunk.unsafeFromArray(from === 0 ? records : records.slice(from)))
+          }
+          if (result.nextOffset !== undefined && result.nextOffset > next) next = result.nextOffset
+          assigned.set(k, {
+            ...p,
+            position: next,
+            highWatermark: result.highWatermark,
+            logStartOffset: result.logStartOffset ?? p.logStartOffset,
+            recoveryAttempts: 0,
+          })
+        }
+        const records = chunks.length === 1 ? chunks[0]! : Chunk.flatten(Chunk.unsafeFromArray(chunks))
+        return [{ records, errors, stale }, { ...state, assigned }]
+      })
+
+    const resetPosition: SubscriptionState["resetPosition"] = (position, offset) =>
+      Ref.modify(ref, (state): readonly [boolean, State] => {
+        const k = TopicPartition.key(position)
+        const p = state.assigned.get(k)
+        if (p === undefined || p.epoch !== position.epoch || p.position !== position.offset) return [false, state]
+        const assigned = new Map(state.assigned)
+        assigned.set(k, withPosition(p, offset))
+        return [true, { ...state, assigned }]
+      })
+
+    const countRecoveryAttempt: SubscriptionState["countRecoveryAttempt"] = (position) =>
+      Ref.modify(ref, (state): readonly [number, State] => {
+        const k = TopicPartition.key(position)
+        const p = state.assigned.get(k)
+        if (p === undefined || p.epoch !== position.epoch) return [0, state]
+        const assigned = new Map(state.assigned)
+        const attempts = p.recoveryAttempts + 1
+        assigned.set(k, { ...p, recoveryAttempts: attempts })
+        return [attempts, { ...state, assigned }]
+      })
+
+    const get: SubscriptionState["get"] = (tp) =>
+      Effect.flatMap(Ref.get(ref), (state) => {
+        const p = state.assigned.get(TopicPartition.key(tp))
+        return p === undefined ? Effect.fail(notAssigned(tp, "position")) : Effect.succeed(p)
+      })
+
+    const self: SubscriptionState = {
+      autoOffsetReset: options.autoOffsetReset,
+      assign,
+      addPartitions,
+      revokePartitions,
+      assignment: Effect.map(Ref.get(ref), (s) => [...s.assigned.values()].map((p) => TopicPartition.make(p.topic, p.partition))),
+      isAssigned: (tp) => Effect.map(Ref.get(ref), (s) => s.assigned.has(TopicPartition.key(tp))),
+      seek,
+      requestReset,
+      pause: (partitions) => setPaused(partitions, true),
+      resume: (partitions) => setPaused(partitions, false),
+      paused: Effect.map(Ref.get(ref), (s) =>
+        [...s.assigned.values()].filter((p) => p.paused).map((p) => TopicPartition.make(p.topic, p.partition)),
+      ),
+      get,
+      partitions: Effect.map(Ref.get(ref), (s) => [...s.assigned.values()]),
+      intents: Effect.map(Ref.get(ref), (s) => ({ all: s.intentAll, partitions: s.intents })),
+      fetchPositions,
+      pendingResets,
+      completeResets,
+      applyFetch,
+      resetPosition,
+      countRecoveryAttempt,
+      awaitChange: (timeoutMs) => Queue.take(wake).pipe(Effect.timeoutOption(timeoutMs), Effect.asVoid),
+    }
+    return self
+  })
+
+/** The partitions of `states` as `TopicPartition`s. */
+export const toTopicPartitions = (states: ReadonlyArray<{ readonly topic: string; readonly partition: number }>) =>
+  states.map((p) => TopicPartition.make(p.topic, p.partition))
+
+/** `Some(offset)` when the partition has a position. */
+export const positionOf = (p: PartitionState): Option.Option<bigint> => Option.fromNullable(p.position)
