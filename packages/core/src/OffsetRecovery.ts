@@ -7,7 +7,7 @@
  * A failure of that ListOffsets is retried on `listOffsetsRetry` while it is retriable; when the
  * schedule gives up the failure carries the out-of-range facts (`ListOffsetsError.outOfRange`).
  */
-import { Context, Data, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Data, Duration, Effect, Either, Layer, Schedule } from "effect"
 import {
   ListOffsetsError,
   type ListOffsetsFailure,
@@ -103,11 +103,20 @@ export const listRange = (
   schedule: ListOffsetsRetry,
 ) =>
   Effect.flatMap(OffsetLister, (lister) =>
+    // Both requests always complete (no interruption of the other on a failure), so each round
+    // trip costs exactly two requests and injected faults are used up deterministically.
     Effect.all([lister.list(partitions, "earliest"), lister.list(partitions, "latest")], {
       concurrency: 2,
+      mode: "either",
     }).pipe(
+      Effect.flatMap(([earliest, latest]) =>
+        Either.isLeft(earliest)
+          ? Effect.fail(earliest.left)
+          : Either.isLeft(latest)
+            ? Effect.fail(latest.left)
+            : Effect.succeed({ earliest: toMap(earliest.right), latest: toMap(latest.right) }),
+      ),
       Effect.retry({ schedule, while: isRetriable }),
-      Effect.map(([earliest, latest]) => ({ earliest: toMap(earliest), latest: toMap(latest) })),
     ),
   )
 
