@@ -209,6 +209,10 @@ const writeRecord = (w: Writer, record: BatchRecord, baseOffset: bigint, baseTim
 }
 
 export interface EncodeBatchOptions {
+  /** Defaults to the first record's offset; lower when compaction removed the batch's first records. */
+  readonly baseOffset?: bigint
+  /** Defaults to the last record's offset; higher when compaction removed the batch's last records. */
+  readonly lastOffset?: bigint
   readonly compression?: CompressionType
   readonly partitionLeaderEpoch?: number
   readonly producerId?: bigint
@@ -223,7 +227,8 @@ export interface EncodeBatchOptions {
  */
 export const encodeBatch = (records: ReadonlyArray<BatchRecord>, options: EncodeBatchOptions = {}): Uint8Array => {
   if (records.length === 0) throw new Malformed("a batch needs at least one record")
-  const baseOffset = records[0].offset
+  const baseOffset = options.baseOffset ?? records[0].offset
+  const lastOffset = options.lastOffset ?? records[records.length - 1].offset
   let baseTimestamp = records[0].timestamp
   let maxTimestamp = records[0].timestamp
   for (const r of records) {
@@ -243,7 +248,7 @@ export const encodeBatch = (records: ReadonlyArray<BatchRecord>, options: Encode
   let attributes = compressionCode[compression]
   if (options.logAppendTime === true) attributes |= Attributes.timestampLogAppendTime
   w.int16(attributes)
-  w.int32(Number(records[records.length - 1].offset - baseOffset))
+  w.int32(Number(lastOffset - baseOffset))
   w.int64(BigInt(baseTimestamp))
   w.int64(BigInt(maxTimestamp))
   w.int64(options.producerId ?? -1n)

@@ -1,0 +1,205 @@
+/**
+ * The embedded Kafka broker: the testkit's in-memory `BrokerModel` served over TCP in the Kafka
+ * wire protocol, one listener (port) per broker of the model, partition leaders spread over them.
+ * Real clients (kafkajs, librdkafka/kcat, Python clients) talk to it; a test controls it through the
+ * same `TestBroker` contract as the in-memory broker, because both share the model.
+ *
+ * Shape after franz-go's kfake: a real listener over an in-memory cluster with control hooks.
+ * Each connection answers its requests in order, one at a time, as Kafka does.
+ */
+import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
+import * as Socket from "@effect/platform/Socket"
+import type { SocketServerError } from "@effect/platform/SocketServer"
+import type { Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import { Context, Effect, Layer, Queue, type Scope } from "effect"
+import * as BrokerModel from "../BrokerModel.js"
+import * as TestBroker from "../TestBroker.js"
+import * as GroupCoordinator from "./GroupCoordinator.js"
+import * as Handlers from "./Handlers.js"
+
+export interface Options {
+  /** Brokers (listeners) when this layer builds the model. Default 1. */
+  readonly brokers?: number
+  /** Partitions of topics created by Metadata auto-creation or CreateTopics with -1. Default 1. */
+  readonly partitions?: number
+  /** Port of the first broker; the others take the next ones. Default 0: any free port for each. */
+  readonly port?: number
+  /** Interface to bind and to advertise. Default 127.0.0.1. */
+  readonly host?: string
+  /** Topics created at start: name → partition count. */
+  readonly topics?: Readonly<Record<string, number>>
+  /** Metadata requests create unknown topics (auto.create.topics.enable). Default true. */
+  readonly autoCreateTopics?: boolean
+  readonly clusterId?: string
+  readonly group?: GroupCoordinator.Options
+  /** Largest request frame accepted (socket.request.max.bytes); a larger one closes the connection. Default 100 MiB. */
+  readonly maxRequestBytes?: number
+}
+
+export interface Listener {
+  readonly nodeId: number
+  readonly host: string
+  readonly port: number
+}
+
+export class EmbeddedBroker extends Context.Tag("@kafka-effect/testkit/EmbeddedBroker")<
+  EmbeddedBroker,
+  {
+    /** `host:port` of every broker, comma separated: what clients take as bootstrap servers. */
+    readonly bootstrap: string
+    readonly brokers: ReadonlyArray<string>
+    readonly listeners: ReadonlyArray<Listener>
+    /** Moves a partition's leadership (clients get NOT_LEADER_OR_FOLLOWER from the old leader and refresh metadata). */
+    readonly moveLeader: (tp: TopicPartition.TopicPartition, brokerId: number) => Effect.Effect<void, BrokerModel.BrokerModelError>
+    /** Connections open right now, over all listeners. */
+    readonly connections: Effect.Effect<number>
+  }
+>() {}
+
+/** Splits a byte stream into size-prefixed frames. */
+export class FrameDecoder {
+  private buf = new Uint8Array(64 * 1024)
+  private start = 0
+  private end = 0
+
+  constructor(private readonly maxFrame: number) {}
+
+  /** The complete frames (without size prefix) this chunk finishes; "TooLarge" for an oversized frame. */
+  push(chunk: Uint8Array): Array<Uint8Array> | "TooLarge" {
+    if (this.end + chunk.byteLength > this.buf.byteLength) {
+      const live = this.end - this.start
+      const size = Math.max(this.buf.byteLength, (live + chunk.byteLength) * 2)
+      const next = size === this.buf.byteLength ? this.buf : new Uint8Array(size)
+      next.set(this.buf.subarray(this.start, this.end), 0)
+      this.buf = next
+      this.start = 0
+      this.end = live
+    }
+    this.buf.set(chunk, this.end)
+    this.end += chunk.byteLength
+    const frames: Array<Uint8Array> = []
+    for (;;) {
+      const available = this.end - this.start
+      if (available < 4) break
+      const b = this.buf
+      const s = this.start
+      const size = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0
+      if (size > this.maxFrame) return "TooLarge"
+      if (available < 4 + size) break
+      frames.push(this.buf.slice(s + 4, s + 4 + size))
+      this.start = s + 4 + size
+    }
+    if (this.start === this.end) {
+      this.start = 0
+      this.end = 0
+    }
+    return frames
+  }
+}
+
+const serveConnection =
+  (ctx: Handlers.Context, maxFrame: number, open: { count: number }) =>
+  (socket: Socket.Socket): Effect.Effect<void> =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        open.count += 1
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            open.count -= 1
+          }),
+        )
+        const write = yield* socket.writer
+        const frames = yield* Queue.unbounded<Uint8Array>()
+        const decoder = new FrameDecoder(maxFrame)
+        const worker = Effect.gen(function* () {
+          for (;;) {
+            const frame = yield* Queue.take(frames)
+            const outcome = yield* Handlers.handle(ctx, frame)
+            switch (outcome._tag) {
+              case "Reply":
+                yield* write(outcome.frame)
+                break
+              case "NoReply":
+                break
+              case "Close":
+                yield* Effect.logDebug("Embedded broker: closing a connection").pipe(Effect.annotateLogs({ reason: outcome.reason }))
+                yield* write(new Socket.CloseEvent())
+                return yield* Effect.never
+              case "Hang":
+                return yield* Effect.never
+            }
+          }
+        })
+        yield* Effect.forkScoped(Effect.ignore(worker))
+        yield* socket
+          .run((chunk) => {
+            const complete = decoder.push(chunk)
+            if (complete === "TooLarge") return Effect.ignore(write(new Socket.CloseEvent()))
+            for (const f of complete) Queue.unsafeOffer(frames, f)
+          })
+          .pipe(Effect.ignore)
+      }),
+    )
+
+/**
+ * Binds one listener per broker of the model in context and serves it until the scope closes.
+ * The model's broker addresses are set to the bound ports (what Metadata advertises).
+ */
+export const make = (
+  options: Options = {},
+): Effect.Effect<EmbeddedBroker["Type"], SocketServerError, BrokerModel.BrokerModel | Scope.Scope> =>
+  Effect.gen(function* () {
+    const model = yield* BrokerModel.BrokerModel
+    const host = options.host ?? "127.0.0.1"
+    const coordinator = yield* GroupCoordinator.make(options.group)
+    const open = { count: 0 }
+    const maxFrame = options.maxRequestBytes ?? 100 * 1024 * 1024
+    const listeners: Array<Listener> = []
+    for (const node of model.brokers) {
+      const port = options.port === undefined || options.port === 0 ? 0 : options.port + node.nodeId
+      const server = yield* NodeSocketServer.make({ host, port })
+      const bound = server.address._tag === "TcpAddress" ? server.address.port : port
+      yield* Effect.orDie(model.setBrokerAddress(node.nodeId, host, bound))
+      listeners.push({ nodeId: node.nodeId, host, port: bound })
+      const ctx: Handlers.Context = {
+        model,
+        coordinator,
+        nodeId: node.nodeId,
+        clientHost: `/${host}`,
+        autoCreatePartitions: options.autoCreateTopics === false ? undefined : (options.partitions ?? 1),
+      }
+      yield* Effect.forkScoped(server.run(serveConnection(ctx, maxFrame, open)))
+    }
+    const brokers = listeners.map((l) => `${l.host}:${l.port}`)
+    yield* Effect.logDebug(`Embedded broker listening on ${brokers.join(",")}`)
+    return {
+      bootstrap: brokers.join(","),
+      brokers,
+      listeners,
+      moveLeader: model.moveLeader,
+      connections: Effect.sync(() => open.count),
+    }
+  })
+
+/** The wire broker over the `BrokerModel` in context. */
+export const layerFromModel = (options: Options = {}): Layer.Layer<EmbeddedBroker, SocketServerError, BrokerModel.BrokerModel> =>
+  Layer.scoped(EmbeddedBroker, make(options))
+
+/**
+ * A fresh model served over TCP: `EmbeddedBroker` (addresses), `TestBroker` (control: produce,
+ * faults, latency, compaction, DeleteRecords, truncation, the request log), core's `Fetcher` and
+ * `OffsetLister` over the same model, and the `BrokerModel` itself.
+ */
+export const layer = (
+  options: Options = {},
+): Layer.Layer<
+  EmbeddedBroker | TestBroker.TestBroker | Fetcher.Fetcher | OffsetLister.OffsetLister | BrokerModel.BrokerModel,
+  SocketServerError
+> => {
+  const model = BrokerModel.layer({
+    brokers: options.brokers ?? 1,
+    ...(options.topics === undefined ? {} : { topics: options.topics }),
+    ...(options.clusterId === undefined ? {} : { clusterId: options.clusterId }),
+  })
+  return Layer.provideMerge(Layer.merge(layerFromModel(options), TestBroker.layerFromModel), model)
+}

@@ -1,0 +1,712 @@
+/**
+ * Answers one request frame of the embedded broker from the shared model. Decoding and encoding
+ * are plain functions (protocol/*); this module maps requests onto `BrokerModel` operations (so
+ * the request log, latency and injected faults apply over the wire exactly as in memory) and onto
+ * the group coordinator.
+ */
+import type { ConsumerRecord } from "@kafka-effect/core"
+import { TopicPartition } from "@kafka-effect/core"
+import { Effect } from "effect"
+import type * as BrokerModel from "../BrokerModel.js"
+import type { ProducedRecord } from "../TestBroker.js"
+import type { GroupCoordinator } from "./GroupCoordinator.js"
+import { ApiKey, ErrorCode, isSupported, supported } from "./protocol/ApiKeys.js"
+import { Malformed, Reader, Truncated, Writer } from "./protocol/Codec.js"
+import { UnsupportedCompression } from "./protocol/Compression.js"
+import * as M from "./protocol/Messages.js"
+import { crcValid, decodeRecords, encodeBatch, magicOf, splitBatches } from "./protocol/RecordBatch.js"
+
+/** What the connection does with a request. */
+export type Outcome =
+  | { readonly _tag: "Reply"; readonly frame: Uint8Array }
+  /** Produce with acks=0: no answer. */
+  | { readonly _tag: "NoReply" }
+  /** An injected Network fault, or a request that cannot be parsed: the connection closes. */
+  | { readonly _tag: "Close"; readonly reason: string }
+  /** An injected Timeout: no answer, and the connection answers nothing more. */
+  | { readonly _tag: "Hang" }
+
+export interface Context {
+  readonly model: BrokerModel.Service
+  readonly coordinator: GroupCoordinator
+  readonly nodeId: number
+  readonly clientHost: string
+  /** Partitions of a topic created by Metadata (auto.create.topics.enable); undefined disables it. */
+  readonly autoCreatePartitions: number | undefined
+}
+
+const reply = (apiKey: number, version: number, correlationId: number, body: (w: Writer) => void): Outcome => {
+  const w = new Writer(256)
+  const sizeAt = w.reserve(4)
+  M.encodeResponseHeader(w, apiKey, version, correlationId)
+  body(w)
+  w.setInt32At(sizeAt, w.length - 4)
+  return { _tag: "Reply", frame: w.subarray() }
+}
+
+const apiVersionsList = Array.from(supported, ([apiKey, r]) => ({ apiKey, minVersion: r.min, maxVersion: r.max }))
+
+type RequestFault = BrokerModel.RequestFault
+
+const faultOutcome = (fault: RequestFault): Outcome =>
+  fault.reason === "Network" ? { _tag: "Close", reason: `injected ${fault.api} network fault` } : { _tag: "Hang" }
+
+/** Answers one request frame (without its size prefix). */
+export const handle = (ctx: Context, frame: Uint8Array): Effect.Effect<Outcome> =>
+  Effect.suspend(() => {
+    const r = new Reader(frame)
+    let header: M.RequestHeader
+    try {
+      header = M.decodeRequestHeader(r)
+    } catch (cause) {
+      return Effect.succeed<Outcome>({ _tag: "Close", reason: `unreadable request header: ${String(cause)}` })
+    }
+    const { apiKey, apiVersion: v, correlationId } = header
+    if (!isSupported(apiKey, v)) return Effect.succeed(unsupported(header))
+    let decoded: Effect.Effect<Outcome, RequestFault>
+    try {
+      decoded = dispatch(ctx, header, r)
+    } catch (cause) {
+      if (cause instanceof Truncated || cause instanceof Malformed) {
+        return Effect.as(
+          Effect.logWarning("Embedded broker: malformed request, closing the connection").pipe(
+            Effect.annotateLogs({ apiKey, apiVersion: v, correlationId, error: cause.message }),
+          ),
+          { _tag: "Close", reason: cause.message } satisfies Outcome,
+        )
+      }
+      throw cause
+    }
+    return Effect.catchTag(decoded, "RequestFault", (fault) => Effect.succeed(faultOutcome(fault)))
+  })
+
+/**
+ * A version below our minimum of an API we know is answered in that version's own shape with
+ * UNSUPPORTED_VERSION; ApiVersions at a version above ours gets the v0 body with the list (clients
+ * retry with a version from it); anything else gets the correlation id and UNSUPPORTED_VERSION.
+ */
+const unsupported = (h: M.RequestHeader): Outcome => {
+  const code = ErrorCode.UNSUPPORTED_VERSION
+  const cid = h.correlationId
+  if (h.apiKey === ApiKey.ApiVersions) {
+    return reply(ApiKey.ApiVersions, 0, cid, (w) =>
+      M.encodeApiVersionsResponse(w, 0, { errorCode: code, apiKeys: apiVersionsList, throttleTimeMs: 0 }),
+    )
+  }
+  const range = supported.get(h.apiKey)
+  if (range !== undefined && h.apiVersion < range.min && h.apiKey === ApiKey.Produce) {
+    return reply(h.apiKey, h.apiVersion, cid, (w) => M.encodeProduceResponse(w, h.apiVersion, { responses: [], throttleTimeMs: 0 }))
+  }
+  if (range !== undefined && h.apiVersion < range.min && h.apiKey === ApiKey.Fetch) {
+    return reply(h.apiKey, h.apiVersion, cid, (w) =>
+      M.encodeFetchResponse(w, h.apiVersion, { throttleTimeMs: 0, errorCode: code, sessionId: 0, responses: [] }),
+    )
+  }
+  return reply(h.apiKey, 0, cid, (w) => {
+    w.int16(code)
+  })
+}
+
+const dispatch = (ctx: Context, h: M.RequestHeader, r: Reader): Effect.Effect<Outcome, RequestFault> => {
+  const v = h.apiVersion
+  const cid = h.correlationId
+  const clientId = h.clientId ?? ""
+  switch (h.apiKey) {
+    case ApiKey.ApiVersions: {
+      M.decodeApiVersionsRequest(r, v)
+      return Effect.map(
+        ctx.model.serve("ApiVersions", [], () => Effect.void, { brokerId: ctx.nodeId }),
+        () =>
+          reply(h.apiKey, v, cid, (w) =>
+            M.encodeApiVersionsResponse(w, v, { errorCode: 0, apiKeys: apiVersionsList, throttleTimeMs: 0 }),
+          ),
+      )
+    }
+    case ApiKey.Metadata:
+      return metadata(ctx, h, M.decodeMetadataRequest(r, v))
+    case ApiKey.Produce:
+      return produce(ctx, h, M.decodeProduceRequest(r, v))
+    case ApiKey.Fetch:
+      return fetch(ctx, h, M.decodeFetchRequest(r, v))
+    case ApiKey.ListOffsets:
+      return listOffsets(ctx, h, M.decodeListOffsetsRequest(r, v))
+    case ApiKey.FindCoordinator: {
+      const req = M.decodeFindCoordinatorRequest(r, v)
+      return ctx.model.serve(
+        "FindCoordinator",
+        [],
+        (sc) =>
+          Effect.sync(() => {
+            const node = ctx.model.brokers[coordinatorFor(req.key, ctx.model.brokers.length)]
+            const errorCode = sc.requestCode ?? (req.keyType === 0 ? 0 : ErrorCode.COORDINATOR_NOT_AVAILABLE)
+            return reply(h.apiKey, v, cid, (w) =>
+              M.encodeFindCoordinatorResponse(w, v, {
+                throttleTimeMs: 0,
+                errorCode,
+                errorMessage: null,
+                nodeId: errorCode === 0 ? node.nodeId : -1,
+                host: errorCode === 0 ? node.host : "",
+                port: errorCode === 0 ? node.port : -1,
+              }),
+            )
+          }),
+        { brokerId: ctx.nodeId },
+      )
+    }
+    case ApiKey.JoinGroup: {
+      const req = M.decodeJoinGroupRequest(r, v)
+      return groupRequest(ctx, "JoinGroup", req.groupId, (code) =>
+        Effect.map(
+          code !== 0
+            ? Effect.succeed({ errorCode: code, generationId: -1, protocolName: "", leader: "", memberId: req.memberId, members: [] })
+            : ctx.coordinator.join({ ...req, clientId, clientHost: ctx.clientHost }),
+          (res) => reply(h.apiKey, v, cid, (w) => M.encodeJoinGroupResponse(w, v, { throttleTimeMs: 0, ...res })),
+        ),
+      )
+    }
+    case ApiKey.SyncGroup: {
+      const req = M.decodeSyncGroupRequest(r, v)
+      return groupRequest(ctx, "SyncGroup", req.groupId, (code) =>
+        Effect.map(code !== 0 ? Effect.succeed({ errorCode: code, assignment: new Uint8Array(0) }) : ctx.coordinator.sync(req), (res) =>
+          reply(h.apiKey, v, cid, (w) => M.encodeSyncGroupResponse(w, v, { throttleTimeMs: 0, ...res })),
+        ),
+      )
+    }
+    case ApiKey.Heartbeat: {
+      const req = M.decodeHeartbeatRequest(r, v)
+      return groupRequest(ctx, "Heartbeat", req.groupId, (code) =>
+        Effect.map(
+          code !== 0 ? Effect.succeed(code) : ctx.coordinator.heartbeat(req.groupId, req.generationId, req.memberId),
+          (errorCode) => reply(h.apiKey, v, cid, (w) => M.encodeHeartbeatResponse(w, v, { throttleTimeMs: 0, errorCode })),
+        ),
+      )
+    }
+    case ApiKey.LeaveGroup: {
+      const req = M.decodeLeaveGroupRequest(r, v)
+      return groupRequest(ctx, "LeaveGroup", req.groupId, (code) =>
+        Effect.map(
+          code !== 0
+            ? Effect.succeed(req.members.map(() => code))
+            : ctx.coordinator.leave(
+                req.groupId,
+                req.members.map((m) => m.memberId),
+              ),
+          (codes) =>
+            reply(h.apiKey, v, cid, (w) =>
+              M.encodeLeaveGroupResponse(w, v, {
+                throttleTimeMs: 0,
+                // v0-2 answer for their one member; v3+ per member with a top-level NONE.
+                errorCode: v <= 2 ? (codes[0] ?? 0) : code,
+                members: req.members.map((m, i) => ({ ...m, errorCode: codes[i] })),
+              }),
+            ),
+        ),
+      )
+    }
+    case ApiKey.OffsetCommit:
+      return offsetCommit(ctx, h, M.decodeOffsetCommitRequest(r, v))
+    case ApiKey.OffsetFetch:
+      return offsetFetch(ctx, h, M.decodeOffsetFetchRequest(r, v))
+    case ApiKey.DescribeGroups: {
+      const req = M.decodeDescribeGroupsRequest(r, v)
+      return Effect.map(
+        Effect.forEach(req.groups, (groupId) =>
+          Effect.map(ctx.coordinator.describe(groupId), (d): M.DescribedGroup => {
+            if (coordinatorFor(groupId, ctx.model.brokers.length) !== ctx.nodeId) {
+              return { errorCode: ErrorCode.NOT_COORDINATOR, groupId, groupState: "", protocolType: "", protocolData: "", members: [] }
+            }
+            if (d === undefined) return { errorCode: 0, groupId, groupState: "Dead", protocolType: "", protocolData: "", members: [] }
+            return {
+              errorCode: 0,
+              groupId,
+              groupState: d.state,
+              protocolType: d.protocolType,
+              protocolData: d.protocolName,
+              members: d.members.map((m) => ({ ...m, memberMetadata: m.metadata, memberAssignment: m.assignment })),
+            }
+          }),
+        ),
+        (groups) => reply(h.apiKey, v, cid, (w) => M.encodeDescribeGroupsResponse(w, v, { throttleTimeMs: 0, groups })),
+      )
+    }
+    case ApiKey.ListGroups:
+      return Effect.map(ctx.coordinator.list, (all) =>
+        reply(h.apiKey, v, cid, (w) =>
+          M.encodeListGroupsResponse(w, v, {
+            throttleTimeMs: 0,
+            errorCode: 0,
+            groups: all.filter((g) => coordinatorFor(g.groupId, ctx.model.brokers.length) === ctx.nodeId),
+          }),
+        ),
+      )
+    case ApiKey.CreateTopics:
+      return createTopics(ctx, h, M.decodeCreateTopicsRequest(r, v))
+    case ApiKey.DeleteTopics: {
+      const req = M.decodeDeleteTopicsRequest(r, v)
+      return ctx.model.serve(
+        "DeleteTopics",
+        [],
+        (sc) =>
+          Effect.map(
+            Effect.forEach(req.topicNames, (name) =>
+              sc.requestCode !== undefined
+                ? Effect.succeed({ name, errorCode: sc.requestCode })
+                : ctx.model.deleteTopic(name).pipe(
+                    Effect.as({ name, errorCode: 0 }),
+                    Effect.catchTag("BrokerModelError", (e) => Effect.succeed({ name, errorCode: e.code })),
+                  ),
+            ),
+            (responses) => reply(h.apiKey, v, cid, (w) => M.encodeDeleteTopicsResponse(w, v, { throttleTimeMs: 0, responses })),
+          ),
+        { brokerId: ctx.nodeId },
+      )
+    }
+    case ApiKey.DeleteRecords:
+      return deleteRecords(ctx, h, M.decodeDeleteRecordsRequest(r, v))
+    default:
+      return Effect.succeed(unsupported(h))
+  }
+}
+
+/** The coordinator of a group: a stable hash of its id over the brokers, as Kafka's __consumer_offsets partitioning. */
+export const coordinatorFor = (groupId: string, brokers: number): number => {
+  let hash = 0
+  for (let i = 0; i < groupId.length; i++) hash = (Math.imul(31, hash) + groupId.charCodeAt(i)) | 0
+  return (hash & 0x7fffffff) % brokers
+}
+
+const groupRequest = (
+  ctx: Context,
+  api: "JoinGroup" | "SyncGroup" | "Heartbeat" | "LeaveGroup",
+  groupId: string,
+  answer: (code: number) => Effect.Effect<Outcome>,
+): Effect.Effect<Outcome, RequestFault> =>
+  ctx.model.serve(
+    api,
+    [],
+    (sc) =>
+      answer(
+        sc.requestCode ??
+          (coordinatorFor(groupId, ctx.model.brokers.length) === ctx.nodeId ? 0 : ErrorCode.NOT_COORDINATOR),
+      ),
+    { brokerId: ctx.nodeId },
+  )
+
+const metadata = (ctx: Context, h: M.RequestHeader, req: M.MetadataRequest): Effect.Effect<Outcome, RequestFault> =>
+  ctx.model.serve(
+    "Metadata",
+    [],
+    (sc) =>
+      Effect.gen(function* () {
+        if (req.topics !== null && req.allowAutoTopicCreation && ctx.autoCreatePartitions !== undefined) {
+          const known = new Set((yield* ctx.model.metadata(req.topics)).map((t) => t.name))
+          for (const name of req.topics) {
+            if (!known.has(name) && validTopicName(name)) {
+              yield* Effect.ignore(ctx.model.createTopic(name, ctx.autoCreatePartitions))
+            }
+          }
+        }
+        const found = yield* ctx.model.metadata(req.topics ?? undefined)
+        const byName = new Map(found.map((t) => [t.name, t]))
+        const names = req.topics ?? found.map((t) => t.name)
+        const topics: Array<M.MetadataTopic> = names.map((name) => {
+          const t = byName.get(name)
+          if (t === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, isInternal: false, partitions: [] }
+          return {
+            errorCode: sc.requestCode ?? 0,
+            name,
+            isInternal: false,
+            partitions: t.partitions.map((p) => ({
+              errorCode: sc.injectedCode(TopicPartition.make(name, p.partition)) ?? 0,
+              partitionIndex: p.partition,
+              leaderId: p.leader,
+              leaderEpoch: p.leaderEpoch,
+              replicaNodes: p.replicas,
+              isrNodes: p.isr,
+              offlineReplicas: [],
+            })),
+          }
+        })
+        return reply(h.apiKey, h.apiVersion, h.correlationId, (w) =>
+          M.encodeMetadataResponse(w, h.apiVersion, {
+            throttleTimeMs: 0,
+            brokers: ctx.model.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+            clusterId: ctx.model.clusterId,
+            controllerId: ctx.model.controllerId,
+            topics,
+          }),
+        )
+      }),
+    { brokerId: ctx.nodeId },
+  )
+
+const validTopicName = (name: string): boolean => name.length > 0 && name.length <= 249 && /^[a-zA-Z0-9._-]+$/.test(name)
+
+/** A produced batch checked and decoded, ready for the model. */
+interface IncomingBatch {
+  readonly raw: Uint8Array
+  readonly records: Array<ProducedRecord>
+  readonly attributes: number
+  readonly producerId: bigint
+  readonly producerEpoch: number
+  readonly baseSequence: number
+}
+
+const checkBatches = (records: Uint8Array | null): Array<IncomingBatch> | number => {
+  if (records === null || records.byteLength === 0) return ErrorCode.CORRUPT_MESSAGE
+  const raws = splitBatches(records)
+  if (raws.length === 0) return ErrorCode.CORRUPT_MESSAGE
+  const out: Array<IncomingBatch> = []
+  for (const raw of raws) {
+    if (magicOf(raw) !== 2) return ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT
+    if (!crcValid(raw)) return ErrorCode.CORRUPT_MESSAGE
+    try {
+      const { header, records: decoded } = decodeRecords(raw)
+      out.push({
+        raw: raw.slice(),
+        records: decoded.map((d) => ({ key: d.key, value: d.value, headers: d.headers, timestamp: d.timestamp })),
+        attributes: header.attributes,
+        producerId: header.producerId,
+        producerEpoch: header.producerEpoch,
+        baseSequence: header.baseSequence,
+      })
+    } catch (cause) {
+      if (cause instanceof UnsupportedCompression) return ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+      return ErrorCode.CORRUPT_MESSAGE
+    }
+  }
+  return out
+}
+
+const produce = (ctx: Context, h: M.RequestHeader, req: M.ProduceRequest): Effect.Effect<Outcome, RequestFault> => {
+  const tps = req.topics.flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p.index)))
+  return ctx.model.serve(
+    "Produce",
+    tps,
+    (sc) =>
+      Effect.gen(function* () {
+        const errors: Array<BrokerModel.PartitionErrorCode> = []
+        const responses: M.ProduceResponse["responses"] = yield* Effect.forEach(req.topics, (t) =>
+          Effect.map(
+            Effect.forEach(t.partitions, (p) =>
+              Effect.gen(function* () {
+                const tp = TopicPartition.make(t.name, p.index)
+                const fail = (errorCode: number): M.ProducePartitionResponse => {
+                  errors.push({ topic: t.name, partition: p.index, code: errorCode })
+                  return { index: p.index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n }
+                }
+                const injected = sc.injectedCode(tp)
+                if (injected !== undefined) return fail(injected)
+                const state = yield* Effect.either(ctx.model.partitionState(tp))
+                if (state._tag === "Left") return fail(state.left.code)
+                if (state.right.leader !== ctx.nodeId) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+                const batches = checkBatches(p.records)
+                if (typeof batches === "number") return fail(batches)
+                let baseOffset = -1n
+                for (const b of batches) {
+                  const base = yield* Effect.either(
+                    ctx.model.produce(tp, b.records, {
+                      attributes: b.attributes,
+                      producerId: b.producerId,
+                      producerEpoch: b.producerEpoch,
+                      baseSequence: b.baseSequence,
+                      raw: b.raw,
+                    }),
+                  )
+                  if (base._tag === "Left") return fail(base.left.code)
+                  // The stored bytes carry the offset the log gave them (the CRC does not cover it).
+                  new DataView(b.raw.buffer, b.raw.byteOffset, b.raw.byteLength).setBigInt64(0, base.right)
+                  if (baseOffset < 0n) baseOffset = base.right
+                }
+                const after = yield* Effect.either(ctx.model.partitionState(tp))
+                return {
+                  index: p.index,
+                  errorCode: 0,
+                  baseOffset,
+                  logAppendTimeMs: -1n,
+                  logStartOffset: after._tag === "Right" ? after.right.logStartOffset : -1n,
+                }
+              }),
+            ),
+            (partitions) => ({ name: t.name, partitions }),
+          ),
+        )
+        sc.reportErrors(errors)
+        if (req.acks === 0) return { _tag: "NoReply" } satisfies Outcome
+        return reply(h.apiKey, h.apiVersion, h.correlationId, (w) =>
+          M.encodeProduceResponse(w, h.apiVersion, { responses, throttleTimeMs: 0 }),
+        )
+      }),
+    { brokerId: ctx.nodeId },
+  )
+}
+
+/** Encoded batches that have no bytes as produced (control-API produce, compaction, truncation). */
+const encodedBatches = new WeakMap<ReadonlyArray<ConsumerRecord.ConsumerRecord>, Uint8Array>()
+
+const batchBytes = (batch: BrokerModel.RecordBatch): Uint8Array | undefined => {
+  const raw = batch.raw
+  if (raw !== undefined && raw.byteLength >= 61) {
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength)
+    if (view.getBigInt64(0) === batch.baseOffset) return raw
+    const copy = raw.slice()
+    new DataView(copy.buffer).setBigInt64(0, batch.baseOffset)
+    return copy
+  }
+  if (batch.records.length === 0) return undefined
+  const cached = encodedBatches.get(batch.records)
+  if (cached !== undefined) return cached
+  const bytes = encodeBatch(batch.records, {
+    baseOffset: batch.baseOffset,
+    lastOffset: batch.lastOffset,
+    partitionLeaderEpoch: batch.partitionLeaderEpoch,
+    producerId: batch.producerId,
+    producerEpoch: batch.producerEpoch,
+    baseSequence: batch.baseSequence,
+    logAppendTime: (batch.attributes & 0x08) !== 0,
+  })
+  encodedBatches.set(batch.records, bytes)
+  return bytes
+}
+
+const fetch = (ctx: Context, h: M.RequestHeader, req: M.FetchRequest): Effect.Effect<Outcome, RequestFault> => {
+  const partitions = req.topics.flatMap((t) =>
+    t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes })),
+  )
+  return Effect.map(
+    ctx.model.fetch({
+      partitions,
+      maxWaitMs: req.maxWaitMs,
+      minBytes: req.minBytes,
+      maxBytes: req.maxBytes,
+      granularity: "batch",
+      brokerId: ctx.nodeId,
+    }),
+    (results) => {
+      let i = 0
+      const responses = req.topics.map((t) => ({
+        topic: t.topic,
+        partitions: t.partitions.map((): M.FetchResponsePartition => {
+          const res = results[i++]
+          if (res._tag === "Error") {
+            return {
+              partition: res.partition,
+              errorCode: res.code,
+              highWatermark: res.highWatermark,
+              lastStableOffset: res.highWatermark,
+              logStartOffset: res.logStartOffset,
+              records: [],
+            }
+          }
+          const records: Array<Uint8Array> = []
+          for (const b of res.batches) {
+            const bytes = batchBytes(b)
+            if (bytes !== undefined) records.push(bytes)
+          }
+          return {
+            partition: res.partition,
+            errorCode: 0,
+            highWatermark: res.highWatermark,
+            lastStableOffset: res.lastStableOffset,
+            logStartOffset: res.logStartOffset,
+            records,
+          }
+        }),
+      }))
+      return reply(h.apiKey, h.apiVersion, h.correlationId, (w) =>
+        M.encodeFetchResponse(w, h.apiVersion, { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses }),
+      )
+    },
+  )
+}
+
+const specOf = (timestamp: bigint): BrokerModel.ListOffsetsSpec =>
+  timestamp === -2n ? "earliest" : timestamp === -1n ? "latest" : { timestamp: Number(timestamp) }
+
+const listOffsets = (ctx: Context, h: M.RequestHeader, req: M.ListOffsetsRequest): Effect.Effect<Outcome, RequestFault> => {
+  // One model request per distinct timestamp (clients send one kind at a time).
+  const groups = new Map<bigint, Array<TopicPartition.TopicPartition>>()
+  for (const t of req.topics) {
+    for (const p of t.partitions) {
+      const list = groups.get(p.timestamp) ?? []
+      list.push(TopicPartition.make(t.name, p.partitionIndex))
+      groups.set(p.timestamp, list)
+    }
+  }
+  return Effect.map(
+    Effect.forEach(Array.from(groups), ([timestamp, tps]) =>
+      Effect.map(ctx.model.listOffsets(tps, specOf(timestamp), { brokerId: ctx.nodeId }), (results) =>
+        results.map((res): [string, BrokerModel.ListOffsetsPartitionResult] => [`${timestamp}\u0000${TopicPartition.key(res)}`, res]),
+      ),
+    ),
+    (all) => {
+      const byKey = new Map(all.flat())
+      const topics = req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => {
+          const res = byKey.get(`${p.timestamp}\u0000${TopicPartition.key(TopicPartition.make(t.name, p.partitionIndex))}`)
+          return {
+            partitionIndex: p.partitionIndex,
+            errorCode: res?.code ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            timestamp: BigInt(res?.timestamp ?? -1),
+            offset: res?.offset ?? -1n,
+            leaderEpoch: res?.leaderEpoch ?? -1,
+          }
+        }),
+      }))
+      return reply(h.apiKey, h.apiVersion, h.correlationId, (w) =>
+        M.encodeListOffsetsResponse(w, h.apiVersion, { throttleTimeMs: 0, topics }),
+      )
+    },
+  )
+}
+
+const offsetCommit = (ctx: Context, h: M.RequestHeader, req: M.OffsetCommitRequest): Effect.Effect<Outcome, RequestFault> => {
+  const tps = req.topics.flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p.partitionIndex)))
+  return ctx.model.serve(
+    "OffsetCommit",
+    tps,
+    (sc) =>
+      Effect.gen(function* () {
+        const groupCode =
+          sc.requestCode ??
+          (coordinatorFor(req.groupId, ctx.model.brokers.length) !== ctx.nodeId
+            ? ErrorCode.NOT_COORDINATOR
+            : yield* ctx.coordinator.validateCommit(req.groupId, req.generationId, req.memberId))
+        const known = new Set((yield* ctx.model.metadata(req.topics.map((t) => t.name))).map((t) => t.name))
+        const toStore: Array<{ topic: string; partition: number; offset: bigint; metadata: string | null }> = []
+        const errors: Array<BrokerModel.PartitionErrorCode> = []
+        const topics = req.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => {
+            const tp = TopicPartition.make(t.name, p.partitionIndex)
+            const errorCode = groupCode || sc.injectedCode(tp) || (known.has(t.name) ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+            if (errorCode === 0) toStore.push({ ...tp, offset: p.committedOffset, metadata: p.committedMetadata })
+            else errors.push({ ...tp, code: errorCode })
+            return { partitionIndex: p.partitionIndex, errorCode }
+          }),
+        }))
+        yield* ctx.model.commitOffsets(req.groupId, toStore)
+        sc.reportErrors(errors)
+        return reply(h.apiKey, h.apiVersion, h.correlationId, (w) =>
+          M.encodeOffsetCommitResponse(w, h.apiVersion, { throttleTimeMs: 0, topics }),
+        )
+      }),
+    { brokerId: ctx.nodeId },
+  )
+}
+
+const offsetFetch = (ctx: Context, h: M.RequestHeader, req: M.OffsetFetchRequest): Effect.Effect<Outcome, RequestFault> => {
+  const requested = req.topics?.flatMap((t) => t.partitionIndexes.map((p) => TopicPartition.make(t.name, p)))
+  return ctx.model.serve(
+    "OffsetFetch",
+    requested ?? [],
+    (sc) =>
+      Effect.gen(function* () {
+        const groupCode =
+          sc.requestCode ?? (coordinatorFor(req.groupId, ctx.model.brokers.length) !== ctx.nodeId ? ErrorCode.NOT_COORDINATOR : 0)
+        const all =
+          requested ??
+          (yield* ctx.model.metadata()).flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p.partition)))
+        const committed = groupCode === 0 ? yield* ctx.model.committedOffsets(req.groupId, all) : []
+        const listed = requested === undefined ? committed.filter((c) => c.offset >= 0n) : committed
+        const byTopic = new Map<string, Array<M.OffsetFetchResponse["topics"][number]["partitions"][number]>>()
+        for (const c of listed) {
+          const list = byTopic.get(c.topic) ?? []
+          list.push({
+            partitionIndex: c.partition,
+            committedOffset: c.offset,
+            committedLeaderEpoch: -1,
+            metadata: c.metadata ?? "",
+            errorCode: sc.injectedCode(c) ?? 0,
+          })
+          byTopic.set(c.topic, list)
+        }
+        // v0/v1 have no top-level error code: a group error goes into every partition.
+        if (groupCode !== 0 && requested !== undefined) {
+          for (const tp of requested) {
+            const list = byTopic.get(tp.topic) ?? []
+            list.push({ partitionIndex: tp.partition, committedOffset: -1n, committedLeaderEpoch: -1, metadata: "", errorCode: groupCode })
+            byTopic.set(tp.topic, list)
+          }
+        }
+        const topics = Array.from(byTopic, ([name, partitions]) => ({ name, partitions }))
+        return reply(h.apiKey, h.apiVersion, h.correlationId, (w) =>
+          M.encodeOffsetFetchResponse(w, h.apiVersion, { throttleTimeMs: 0, errorCode: groupCode, topics }),
+        )
+      }),
+    { brokerId: ctx.nodeId },
+  )
+}
+
+const createTopics = (ctx: Context, h: M.RequestHeader, req: M.CreateTopicsRequest): Effect.Effect<Outcome, RequestFault> =>
+  ctx.model.serve(
+    "CreateTopics",
+    [],
+    (sc) =>
+      Effect.map(
+        Effect.forEach(req.topics, (t) => {
+          const result = (errorCode: number, errorMessage: string | null) => Effect.succeed({ name: t.name, errorCode, errorMessage })
+          if (sc.requestCode !== undefined) return result(sc.requestCode, null)
+          if (!validTopicName(t.name)) return result(ErrorCode.INVALID_TOPIC_EXCEPTION, `invalid topic name ${t.name}`)
+          if (t.replicationFactor > ctx.model.brokers.length) {
+            return result(
+              ErrorCode.INVALID_REPLICATION_FACTOR,
+              `Replication factor: ${t.replicationFactor} larger than available brokers: ${ctx.model.brokers.length}.`,
+            )
+          }
+          const partitions =
+            t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? (ctx.autoCreatePartitions ?? 1) : t.numPartitions
+          const create = req.validateOnly
+            ? Effect.flatMap(ctx.model.metadata([t.name]), (found) =>
+                found.length > 0 ? result(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${t.name}' already exists.`) : result(0, null),
+              )
+            : ctx.model.createTopic(t.name, partitions).pipe(
+                Effect.as({ name: t.name, errorCode: 0, errorMessage: null }),
+                Effect.catchTag("BrokerModelError", (e) => result(e.code, e.detail)),
+              )
+          return create
+        }),
+        (topics) => reply(h.apiKey, h.apiVersion, h.correlationId, (w) => M.encodeCreateTopicsResponse(w, h.apiVersion, { throttleTimeMs: 0, topics })),
+      ),
+    { brokerId: ctx.nodeId },
+  )
+
+const deleteRecords = (ctx: Context, h: M.RequestHeader, req: M.DeleteRecordsRequest): Effect.Effect<Outcome, RequestFault> => {
+  const tps = req.topics.flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p.partitionIndex)))
+  return ctx.model.serve(
+    "DeleteRecords",
+    tps,
+    (sc) =>
+      Effect.gen(function* () {
+        const errors: Array<BrokerModel.PartitionErrorCode> = []
+        const topics = yield* Effect.forEach(req.topics, (t) =>
+          Effect.map(
+            Effect.forEach(t.partitions, (p) =>
+              Effect.gen(function* () {
+                const tp = TopicPartition.make(t.name, p.partitionIndex)
+                const fail = (errorCode: number) => {
+                  errors.push({ ...tp, code: errorCode })
+                  return { partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode }
+                }
+                const injected = sc.injectedCode(tp)
+                if (injected !== undefined) return fail(injected)
+                const state = yield* Effect.either(ctx.model.partitionState(tp))
+                if (state._tag === "Left") return fail(state.left.code)
+                if (state.right.leader !== ctx.nodeId) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+                const low = yield* Effect.either(ctx.model.deleteRecords(tp, p.offset))
+                if (low._tag === "Left") return fail(low.left.code)
+                return { partitionIndex: p.partitionIndex, lowWatermark: low.right, errorCode: 0 }
+              }),
+            ),
+            (partitions) => ({ name: t.name, partitions }),
+          ),
+        )
+        sc.reportErrors(errors)
+        return reply(h.apiKey, h.apiVersion, h.correlationId, (w) =>
+          M.encodeDeleteRecordsResponse(w, h.apiVersion, { throttleTimeMs: 0, topics }),
+        )
+      }),
+    { brokerId: ctx.nodeId },
+  )
+}
