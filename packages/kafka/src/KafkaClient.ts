@@ -204,8 +204,12 @@ export interface KafkaClientService {
 
 export class KafkaClient extends Context.Tag("@kafka-effect/kafka/KafkaClient")<KafkaClient, KafkaClientService>() {}
 
-const recordsFetched = Metric.counter("kafka_fetch_records", { description: "records delivered by Fetch", bigint: false })
-const fetchRequests = Metric.counter("kafka_fetch_requests", { description: "Fetch requests sent to brokers" })
+/** Records delivered by `fetch`, and Fetch requests sent to brokers (one per leader per cycle). */
+export const metrics = {
+  recordsFetched: Metric.counter("kafka_fetch_records", { description: "records delivered by Fetch" }),
+  fetchRequests: Metric.counter("kafka_fetch_requests", { description: "Fetch requests sent to brokers" }),
+} as const
+const { recordsFetched, fetchRequests } = metrics
 
 const kafkajsLevel: Record<KafkaLogLevel, number> = {
   nothing: K.LogLevel.NOTHING,
@@ -215,10 +219,14 @@ const kafkajsLevel: Record<KafkaLogLevel, number> = {
   debug: K.LogLevel.DEBUG,
 }
 
-// kafkajs logs every connection failure at ERROR; the same failure reaches the caller as a typed
-// error, so its entries are warnings here.
-const effectLevel = (level: number): LogLevel.LogLevel =>
-  level <= K.LogLevel.WARN ? LogLevel.Warning : level === K.LogLevel.INFO ? LogLevel.Info : LogLevel.Debug
+// kafkajs logs every failed request and connection at ERROR (namespace "Connection"); the same
+// failure reaches the caller as a typed error, so those entries are debug here, the rest warnings.
+const effectLevel = (level: number, namespace: string): LogLevel.LogLevel =>
+  level === K.LogLevel.DEBUG || namespace === "Connection"
+    ? LogLevel.Debug
+    : level <= K.LogLevel.WARN
+      ? LogLevel.Warning
+      : LogLevel.Info
 
 const isolationCode = (level: Fetcher.IsolationLevel): number => (level === "read_committed" ? 1 : 0)
 
@@ -240,7 +248,7 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
       logCreator: () => (entry) => {
         const { message, timestamp: _t, logger: _l, ...extra } = entry.log
         runLog(
-          Effect.logWithLevel(effectLevel(entry.level), `kafkajs: ${message}`).pipe(
+          Effect.logWithLevel(effectLevel(entry.level, entry.namespace), `kafkajs: ${message}`).pipe(
             Effect.annotateLogs({ ...extra, kafkajsNamespace: entry.namespace }),
           ),
         )

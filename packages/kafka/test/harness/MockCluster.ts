@@ -44,6 +44,8 @@ export interface MockClusterService {
   readonly brokerDown: (broker: number) => Effect.Effect<void, MockClusterError>
   readonly brokerUp: (broker: number) => Effect.Effect<void, MockClusterError>
   readonly setLeader: (topic: string, partition: number, broker: number) => Effect.Effect<void, MockClusterError>
+  /** Metadata answers this error code for the topic (the mock otherwise auto-creates unknown topics). */
+  readonly topicError: (topic: string, code: number) => Effect.Effect<void, MockClusterError>
 }
 
 export class MockCluster extends Context.Tag("@kafka-effect/kafka/test/MockCluster")<MockCluster, MockClusterService>() {}
@@ -140,6 +142,7 @@ export const make = (brokerCount: 1 | 3) =>
       brokerDown: (broker) => command(`down ${broker}`),
       brokerUp: (broker) => command(`up ${broker}`),
       setLeader: (topic, partition, broker) => command(`leader ${topic} ${partition} ${broker}`),
+      topicError: (topic, code) => command(`topic_error ${topic} ${code}`),
     }
     return service
   })
