@@ -1,2 +1,3 @@
 export * as BrokerModel from "./BrokerModel.js"
 export * as TestBroker from "./TestBroker.js"
+export * as InMemoryCoordinator from "./InMemoryCoordinator.js"

@@ -233,13 +233,20 @@ export const make = (
     let generation: Generation | undefined
     let owned: ReadonlyArray<TP> = []
     let ownedKeys = new Set<string>()
+    let stable = false
     const processed = new Map<string, bigint>()
     const committedByUs = new Map<string, bigint>()
 
     const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.annotateLogs(effect, { groupId, memberId })
 
-    const setState = (s: MemberState) => SubscriptionRef.set(stateRef, s)
+    const setState = (s: MemberState) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          stable = s._tag === "Stable"
+        }),
+        SubscriptionRef.set(stateRef, s),
+      )
 
     const coordinator = Effect.flatMap(Ref.get(coordinatorRef), (known) =>
       Option.match(known, {
@@ -260,6 +267,12 @@ export const make = (
     /** The same, retried on the schedule while the coordinator is away or the network fails. */
     const atCoordinatorRetried = <A>(request: (c: Coordinator) => Effect.Effect<A, GroupFailure>) =>
       atCoordinator(request).pipe(Effect.retry({ schedule: retrySchedule, while: isRetriableTransport }))
+
+    /** For commits: a few attempts, so a shutdown with the coordinator gone does not hang. */
+    const atCoordinatorRetriedBounded = <A>(request: (c: Coordinator) => Effect.Effect<A, GroupFailure>) =>
+      atCoordinator(request).pipe(
+        Effect.retry({ schedule: Schedule.intersect(retrySchedule, Schedule.recurs(3)), while: isRetriableTransport }),
+      )
 
     const setOwned = (partitions: ReadonlyArray<TP>) =>
       Effect.sync(() => {
@@ -289,7 +302,7 @@ export const make = (
           if (gen === undefined) {
             return yield* new RebalanceInProgress({ groupId, api: "OffsetCommit", retriable: true })
           }
-          yield* atCoordinatorRetried((c) =>
+          yield* atCoordinatorRetriedBounded((c) =>
             coordinatorPort.offsetCommit({
               groupId,
               coordinator: c,
@@ -553,7 +566,7 @@ export const make = (
     )
 
     const autoCommitLoop = Effect.suspend(() =>
-      generation === undefined
+      generation === undefined || !stable
         ? Effect.void
         : commitProcessed(owned).pipe(
             Effect.catchAll((e) => Effect.logWarning("Auto-commit failed").pipe(Effect.annotateLogs({ error: e._tag, message: e.message }))),

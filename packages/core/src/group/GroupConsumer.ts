@@ -1,0 +1,103 @@
+/**
+ * `subscribe(topics)`: a `Consumer` driven by group membership. The group decides the assignment
+ * and where new partitions start (the committed offset, else a seek made before the assignment,
+ * else `autoOffsetReset`); the consumer's `SubscriptionState` takes them. During a rebalance the
+ * owned partitions are paused (fetches in flight for them are dropped), `onRevoked` runs and what
+ * was processed is committed; afterwards revoked partitions go with their pending seeks, kept ones
+ * resume with their positions and pending seeks.
+ *
+ * Processed means: a chunk handed downstream counts as processed when the stream is pulled again
+ * (the next chunk is asked for) or ends without failure. Auto-commit commits that on an interval;
+ * `commit` / `commitRecord` commit on demand; closing the scope commits it and leaves the group.
+ */
+import { Chunk, Effect, Exit, type Scope, Stream } from "effect"
+import type * as Consumer from "../Consumer.js"
+import type { ConsumerRecord } from "../ConsumerRecord.js"
+import * as TopicPartition from "../TopicPartition.js"
+import type { GroupCoordinator, OffsetToCommit, TopicMetadata } from "./GroupCoordinator.js"
+import type { GroupFailure } from "./GroupError.js"
+import * as GroupMembership from "./GroupMembership.js"
+
+type TP = TopicPartition.TopicPartition
+
+export type SubscribeOptions = Omit<GroupMembership.GroupOptions, "topics">
+
+export interface GroupSubscription<E = never> {
+  readonly membership: GroupMembership.Membership
+  /** The records of the partitions the group gives this member. Fails on a fatal group error. */
+  readonly records: Stream.Stream<ConsumerRecord, Consumer.ConsumerError | E | GroupMembership.FatalGroupError>
+  /** The same, one chunk per fetched batch. */
+  readonly chunks: Stream.Stream<Chunk.Chunk<ConsumerRecord>, Consumer.ConsumerError | E | GroupMembership.FatalGroupError>
+  /** Commits what was processed (no argument) or the given next offsets. */
+  readonly commit: (offsets?: ReadonlyArray<OffsetToCommit>) => Effect.Effect<void, GroupFailure>
+  /**
+   * Marks records processed now, without waiting for the next pull (e.g. at the end of a handler
+   * that may be interrupted before it pulls again). Committed by the next auto-commit or on close.
+   */
+  readonly markProcessed: (records: ReadonlyArray<ConsumerRecord>) => Effect.Effect<void>
+  /** Commits `record.offset + 1` for the record's partition. */
+  readonly commitRecord: (record: ConsumerRecord) => Effect.Effect<void, GroupFailure>
+  readonly assignment: Effect.Effect<ReadonlyArray<TP>>
+}
+
+/**
+ * The `GroupHandler` that drives a consumer's subscription state: suspending pauses the partitions
+ * (only those the user had not paused, so a user's pause outlives the rebalance); applying assigns
+ * with the committed offsets and resumes the kept partitions it paused.
+ */
+export const handlerFor = <E>(consumer: Consumer.Service<E>): GroupMembership.GroupHandler => {
+  const pausedByGroup = new Set<string>()
+  return {
+    suspend: (partitions) =>
+      Effect.gen(function* () {
+        const paused = new Set((yield* consumer.state.paused).map(TopicPartition.key))
+        const assigned = new Set((yield* consumer.state.assignment).map(TopicPartition.key))
+        const toPause = partitions.filter((tp) => assigned.has(TopicPartition.key(tp)) && !paused.has(TopicPartition.key(tp)))
+        for (const tp of toPause) pausedByGroup.add(TopicPartition.key(tp))
+        yield* Effect.ignore(consumer.state.pause(toPause))
+      }),
+    apply: (change) =>
+      Effect.gen(function* () {
+        const committed = new Map<string, bigint>()
+        for (const a of change.added) if (a.committed !== undefined) committed.set(TopicPartition.key(a), a.committed)
+        yield* consumer.state.assign(change.assigned, committed)
+        const resume = change.kept.filter((tp) => pausedByGroup.has(TopicPartition.key(tp)))
+        pausedByGroup.clear()
+        yield* Effect.ignore(consumer.state.resume(resume))
+      }),
+  }
+}
+
+/** Joins `options.groupId` with `topics`; the membership lasts as long as the scope. */
+export const subscribe = <E>(
+  consumer: Consumer.Service<E>,
+  topics: ReadonlyArray<string>,
+  options: SubscribeOptions,
+): Effect.Effect<GroupSubscription<E>, never, GroupCoordinator | TopicMetadata | Scope.Scope> =>
+  Effect.gen(function* () {
+    const membership = yield* GroupMembership.make({ ...options, topics }, handlerFor(consumer))
+
+    const tracked = Stream.suspend(() => {
+      let previous: Chunk.Chunk<ConsumerRecord> | undefined
+      const markPrevious = Effect.suspend(() => {
+        const p = previous
+        previous = undefined
+        return p === undefined ? Effect.void : membership.markProcessed(Chunk.toReadonlyArray(p))
+      })
+      return consumer.chunks.pipe(
+        Stream.tap((chunk) => Effect.zipRight(markPrevious, Effect.sync(() => { previous = chunk }))),
+        Stream.ensuringWith((exit) => (Exit.isSuccess(exit) ? markPrevious : Effect.void)),
+        Stream.interruptWhen(membership.failure),
+      )
+    })
+
+    return {
+      membership,
+      chunks: tracked,
+      records: Stream.flattenChunks(tracked),
+      commit: membership.commit,
+      markProcessed: membership.markProcessed,
+      commitRecord: (record) => membership.commit([{ topic: record.topic, partition: record.partition, offset: record.offset + 1n }]),
+      assignment: membership.assignment,
+    }
+  })

@@ -1,0 +1,598 @@
+/**
+ * An in-memory group coordinator over the `BrokerModel`: Kafka's group state machine (Empty,
+ * PreparingRebalance, CompletingRebalance, Stable) with session and rebalance timeouts on Effect's
+ * Clock, so it is deterministic under `TestClock`. It implements core's `GroupCoordinator` and
+ * `TopicMetadata` ports; committed offsets live in the model (so any face of the model reads them),
+ * and requests go through the model's `serve`, so `TestBroker.failNext("Heartbeat", …)`, latencies
+ * and the request log apply to group requests too.
+ *
+ * The answering functions speak Kafka error codes (`GroupAnswer`), so a wire front end can serve
+ * them as they are; the port maps the codes with core's `GroupError.fromCode`.
+ *
+ * Each consumer in a test can get its own client (`client(name)`), which a test can `disconnect`:
+ * from then on all its requests fail with a network error, as for a process that died.
+ */
+import {
+  GroupCoordinator as GroupCoordinatorModule,
+  GroupError,
+  type KafkaError,
+  TopicPartition,
+} from "@kafka-effect/core"
+import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Scope } from "effect"
+import * as BrokerModel from "./BrokerModel.js"
+
+type Port = GroupCoordinatorModule.GroupCoordinator["Type"]
+type JoinProtocol = GroupCoordinatorModule.JoinProtocol
+
+export type GroupStateName = "Empty" | "PreparingRebalance" | "CompletingRebalance" | "Stable"
+
+/** Error codes the coordinator answers with. */
+export const Codes = {
+  NONE: 0,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  ILLEGAL_GENERATION: 22,
+  INCONSISTENT_GROUP_PROTOCOL: 23,
+  UNKNOWN_MEMBER_ID: 25,
+  REBALANCE_IN_PROGRESS: 27,
+} as const
+
+export interface JoinAnswer {
+  readonly code: number
+  readonly generationId: number
+  readonly protocolName: string
+  readonly leaderId: string
+  readonly memberId: string
+  readonly members: ReadonlyArray<GroupCoordinatorModule.JoinedMember>
+}
+
+export interface SyncAnswer {
+  readonly code: number
+  readonly assignment: Uint8Array
+}
+
+export interface MemberDescription {
+  readonly memberId: string
+  readonly clientId: string
+  readonly protocols: ReadonlyArray<string>
+  readonly assignment: Uint8Array
+}
+
+export interface GroupDescription {
+  readonly groupId: string
+  readonly state: GroupStateName
+  readonly generationId: number
+  readonly protocolName: string | undefined
+  readonly leaderId: string | undefined
+  readonly members: ReadonlyArray<MemberDescription>
+}
+
+/** One accepted OffsetCommit partition, in the order the coordinator accepted them. */
+export interface CommitLogEntry {
+  readonly at: number
+  readonly groupId: string
+  readonly memberId: string
+  readonly generationId: number
+  readonly topic: string
+  readonly partition: number
+  readonly offset: bigint
+}
+
+/** A group membership change the coordinator made, for tests to read. */
+export interface GroupEvent {
+  readonly at: number
+  readonly groupId: string
+  readonly event: "Joined" | "Left" | "SessionExpired" | "RebalanceStarted" | "GenerationCompleted" | "RemovedAtRebalanceTimeout"
+  readonly memberId?: string
+  readonly generationId: number
+}
+
+export interface Options {
+  /**
+   * Kafka's `group.initial.rebalance.delay.ms`: how long an empty group waits for more members
+   * before completing its first rebalance. Default 0.
+   */
+  readonly initialRebalanceDelay?: Duration.DurationInput
+}
+
+export class InMemoryCoordinator extends Context.Tag("@kafka-effect/testkit/InMemoryCoordinator")<
+  InMemoryCoordinator,
+  {
+    /** The request answerers, with Kafka error codes (for a wire front end). */
+    readonly joinGroup: (clientId: string, request: Omit<GroupCoordinatorModule.JoinGroupRequest, "coordinator">) => Effect.Effect<JoinAnswer>
+    readonly syncGroup: (request: Omit<GroupCoordinatorModule.SyncGroupRequest, "coordinator">) => Effect.Effect<SyncAnswer>
+    readonly heartbeat: (request: Omit<GroupCoordinatorModule.HeartbeatRequest, "coordinator">) => Effect.Effect<number>
+    readonly leaveGroup: (request: Omit<GroupCoordinatorModule.LeaveGroupRequest, "coordinator">) => Effect.Effect<number>
+    /** Codes per partition, in request order. */
+    readonly offsetCommit: (request: Omit<GroupCoordinatorModule.OffsetCommitRequest, "coordinator">) => Effect.Effect<ReadonlyArray<number>>
+
+    /** A `GroupCoordinator` port for one client; `disconnect(name)` cuts it off. */
+    readonly client: (name: string) => Port
+    /** Every request of this client fails with a network error from now on (a crashed process). */
+    readonly disconnect: (name: string) => Effect.Effect<void>
+    readonly describe: (groupId: string) => Effect.Effect<GroupDescription>
+    readonly commitLog: (groupId: string) => Effect.Effect<ReadonlyArray<CommitLogEntry>>
+    readonly events: (groupId: string) => Effect.Effect<ReadonlyArray<GroupEvent>>
+  }
+>() {}
+
+interface Member {
+  readonly memberId: string
+  readonly clientId: string
+  protocolType: string
+  protocols: ReadonlyArray<JoinProtocol>
+  sessionTimeoutMs: number
+  rebalanceTimeoutMs: number
+  awaitingJoin: Deferred.Deferred<JoinAnswer> | undefined
+  awaitingSync: Deferred.Deferred<SyncAnswer> | undefined
+  assignment: Uint8Array
+  sessionTimer: Fiber.RuntimeFiber<void> | undefined
+}
+
+interface Group {
+  readonly groupId: string
+  state: GroupStateName
+  generationId: number
+  protocolType: string | undefined
+  protocolName: string | undefined
+  leaderId: string | undefined
+  readonly members: Map<string, Member>
+  rebalanceTimer: Fiber.RuntimeFiber<void> | undefined
+}
+
+const empty = new Uint8Array(0)
+
+const joinError = (code: number, memberId: string): JoinAnswer => ({
+  code,
+  generationId: -1,
+  protocolName: "",
+  leaderId: "",
+  memberId,
+  members: [],
+})
+
+/** The coordinator over the model in context; its timers live in the layer's scope. */
+export const make = (
+  options: Options = {},
+): Effect.Effect<InMemoryCoordinator["Type"], never, BrokerModel.BrokerModel | Scope.Scope> =>
+  Effect.gen(function* () {
+    const model = yield* BrokerModel.BrokerModel
+    const scope = yield* Scope.Scope
+    const initialDelayMs = Duration.toMillis(Duration.decode(options.initialRebalanceDelay ?? 0))
+    const groups = new Map<string, Group>()
+    const commitLog: Array<CommitLogEntry> = []
+    const eventLog: Array<GroupEvent> = []
+    const disconnected = new Set<string>()
+    let memberSeq = 0
+
+    // Timers run as fibers in the layer's scope. A timer that fires clears its own slot first, so
+    // that the work it does never interrupts the fiber doing it.
+    const startTimer = (ms: number, fire: () => Effect.Effect<void>) =>
+      Effect.forkIn(Effect.zipRight(Effect.sleep(Duration.millis(ms)), Effect.suspend(fire)), scope)
+    const cancel = (fiber: Fiber.RuntimeFiber<void> | undefined) =>
+      fiber === undefined ? Effect.void : Fiber.interruptFork(fiber)
+
+    const record = (g: Group, event: GroupEvent["event"], memberId?: string) =>
+      Effect.map(Clock.currentTimeMillis, (at) => {
+        eventLog.push({ at, groupId: g.groupId, event, generationId: g.generationId, ...(memberId === undefined ? {} : { memberId }) })
+      })
+
+    const groupOf = (groupId: string): Group => {
+      let g = groups.get(groupId)
+      if (g === undefined) {
+        g = {
+          groupId,
+          state: "Empty",
+          generationId: 0,
+          protocolType: undefined,
+          protocolName: undefined,
+          leaderId: undefined,
+          members: new Map(),
+          rebalanceTimer: undefined,
+        }
+        groups.set(groupId, g)
+      }
+      return g
+    }
+
+    /** Protocols every member offers, in the order the first member prefers them. */
+    const candidates = (members: Iterable<Member>): Array<string> => {
+      let out: Array<string> | undefined
+      for (const m of members) {
+        const names = m.protocols.map((p) => p.name)
+        out = out === undefined ? names : out.filter((n) => names.includes(n))
+      }
+      return out ?? []
+    }
+
+    /** Each member votes for its most preferred candidate; most votes wins, ties go to the earlier candidate. */
+    const selectProtocol = (g: Group): string => {
+      const names = candidates(g.members.values())
+      const votes = new Map(names.map((n) => [n, 0]))
+      for (const m of g.members.values()) {
+        const choice = m.protocols.find((p) => votes.has(p.name))
+        if (choice) votes.set(choice.name, (votes.get(choice.name) ?? 0) + 1)
+      }
+      let best = names[0] ?? ""
+      for (const n of names) if ((votes.get(n) ?? 0) > (votes.get(best) ?? 0)) best = n
+      return best
+    }
+
+    const keepAliveOrExpire = (g: Group, m: Member): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        m.sessionTimer = undefined
+        if (g.members.get(m.memberId) !== m) return Effect.void
+        // Kafka keeps members that wait in JoinGroup or SyncGroup alive.
+        if (m.awaitingJoin !== undefined || m.awaitingSync !== undefined) return resetSession(g, m)
+        return Effect.zipRight(record(g, "SessionExpired", m.memberId), removeMember(g, m))
+      })
+
+    const resetSession = (g: Group, m: Member): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        yield* cancel(m.sessionTimer)
+        m.sessionTimer = yield* startTimer(m.sessionTimeoutMs, () => keepAliveOrExpire(g, m))
+      })
+
+    const failSyncs = (g: Group, code: number) =>
+      Effect.forEach(g.members.values(), (m) => {
+        const d = m.awaitingSync
+        m.awaitingSync = undefined
+        return d === undefined ? Effect.void : Deferred.succeed(d, { code, assignment: empty })
+      }, { discard: true })
+
+    const prepareRebalance = (g: Group): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        if (g.state === "CompletingRebalance") yield* failSyncs(g, Codes.REBALANCE_IN_PROGRESS)
+        const wasEmpty = g.state === "Empty"
+        g.state = "PreparingRebalance"
+        yield* record(g, "RebalanceStarted")
+        let timeoutMs = 0
+        for (const m of g.members.values()) timeoutMs = Math.max(timeoutMs, m.rebalanceTimeoutMs)
+        if (wasEmpty && initialDelayMs > 0) timeoutMs = initialDelayMs
+        yield* cancel(g.rebalanceTimer)
+        g.rebalanceTimer = yield* startTimer(timeoutMs, () =>
+          Effect.suspend(() => {
+            g.rebalanceTimer = undefined
+            return g.state === "PreparingRebalance" ? completeJoin(g) : Effect.void
+          }),
+        )
+      })
+
+    const maybeCompleteJoin = (g: Group): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (g.state !== "PreparingRebalance") return Effect.void
+        if (g.members.size > 0 && g.generationId === 0 && initialDelayMs > 0 && g.rebalanceTimer !== undefined) return Effect.void
+        for (const m of g.members.values()) if (m.awaitingJoin === undefined) return Effect.void
+        return completeJoin(g)
+      })
+
+    const completeJoin = (g: Group): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        const timer = g.rebalanceTimer
+        g.rebalanceTimer = undefined
+        yield* cancel(timer)
+        for (const m of [...g.members.values()]) {
+          if (m.awaitingJoin === undefined) {
+            g.members.delete(m.memberId)
+            yield* cancel(m.sessionTimer)
+            yield* record(g, "RemovedAtRebalanceTimeout", m.memberId)
+          }
+        }
+        g.generationId++
+        if (g.members.size === 0) {
+          g.state = "Empty"
+          g.protocolName = undefined
+          g.leaderId = undefined
+          g.protocolType = undefined
+          yield* record(g, "GenerationCompleted")
+          return
+        }
+        g.protocolName = selectProtocol(g)
+        if (g.leaderId === undefined || !g.members.has(g.leaderId)) g.leaderId = g.members.keys().next().value
+        g.state = "CompletingRebalance"
+        yield* record(g, "GenerationCompleted")
+        const protocolName = g.protocolName
+        const all = [...g.members.values()].map((m) => ({
+          memberId: m.memberId,
+          metadata: m.protocols.find((p) => p.name === protocolName)?.metadata ?? empty,
+        }))
+        for (const m of g.members.values()) {
+          const d = m.awaitingJoin
+          m.awaitingJoin = undefined
+          m.assignment = empty
+          yield* resetSession(g, m)
+          if (d !== undefined) {
+            yield* Deferred.succeed(d, {
+              code: Codes.NONE,
+              generationId: g.generationId,
+              protocolName,
+              leaderId: g.leaderId ?? "",
+              memberId: m.memberId,
+              members: m.memberId === g.leaderId ? all : [],
+            })
+          }
+        }
+      })
+
+    const removeMember = (g: Group, m: Member): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        g.members.delete(m.memberId)
+        yield* cancel(m.sessionTimer)
+        m.sessionTimer = undefined
+        if (m.awaitingJoin) yield* Deferred.succeed(m.awaitingJoin, joinError(Codes.UNKNOWN_MEMBER_ID, m.memberId))
+        if (m.awaitingSync) yield* Deferred.succeed(m.awaitingSync, { code: Codes.UNKNOWN_MEMBER_ID, assignment: empty })
+        m.awaitingJoin = undefined
+        m.awaitingSync = undefined
+        if (g.state === "Stable" || g.state === "CompletingRebalance") yield* prepareRebalance(g)
+        yield* maybeCompleteJoin(g)
+      })
+
+    const joinGroup: InMemoryCoordinator["Type"]["joinGroup"] = (clientId, request) =>
+      Effect.gen(function* () {
+        const g = groupOf(request.groupId)
+        const names = request.protocols.map((p) => p.name)
+        const others = [...g.members.values()].filter((m) => m.memberId !== request.memberId)
+        const common = others.length === 0 ? names : candidates(others).filter((n) => names.includes(n))
+        if (names.length === 0 || common.length === 0 || (g.protocolType !== undefined && others.length > 0 && g.protocolType !== request.protocolType)) {
+          return joinError(Codes.INCONSISTENT_GROUP_PROTOCOL, request.memberId)
+        }
+        let m: Member | undefined
+        if (request.memberId === "") {
+          const memberId = `${clientId}-${++memberSeq}`
+          m = {
+            memberId,
+            clientId,
+            protocolType: request.protocolType,
+            protocols: request.protocols,
+            sessionTimeoutMs: request.sessionTimeoutMs,
+            rebalanceTimeoutMs: request.rebalanceTimeoutMs,
+            awaitingJoin: undefined,
+            awaitingSync: undefined,
+            assignment: empty,
+            sessionTimer: undefined,
+          }
+          g.members.set(memberId, m)
+          yield* record(g, "Joined", memberId)
+        } else {
+          m = g.members.get(request.memberId)
+          if (m === undefined) return joinError(Codes.UNKNOWN_MEMBER_ID, request.memberId)
+          m.protocols = request.protocols
+          m.protocolType = request.protocolType
+          m.sessionTimeoutMs = request.sessionTimeoutMs
+          m.rebalanceTimeoutMs = request.rebalanceTimeoutMs
+        }
+        g.protocolType = request.protocolType
+        const answer = yield* Deferred.make<JoinAnswer>()
+        if (m.awaitingJoin) yield* Deferred.succeed(m.awaitingJoin, joinError(Codes.UNKNOWN_MEMBER_ID, m.memberId))
+        m.awaitingJoin = answer
+        yield* resetSession(g, m)
+        if (g.state !== "PreparingRebalance") yield* prepareRebalance(g)
+        yield* maybeCompleteJoin(g)
+        return yield* Deferred.await(answer)
+      })
+
+    const syncGroup: InMemoryCoordinator["Type"]["syncGroup"] = (request) =>
+      Effect.gen(function* () {
+        const g = groups.get(request.groupId)
+        const m = g?.members.get(request.memberId)
+        if (g === undefined || m === undefined) return { code: Codes.UNKNOWN_MEMBER_ID, assignment: empty }
+        if (request.generationId !== g.generationId) return { code: Codes.ILLEGAL_GENERATION, assignment: empty }
+        yield* resetSession(g, m)
+        switch (g.state) {
+          case "Empty":
+            return { code: Codes.UNKNOWN_MEMBER_ID, assignment: empty }
+          case "PreparingRebalance":
+            return { code: Codes.REBALANCE_IN_PROGRESS, assignment: empty }
+          case "Stable":
+            return { code: Codes.NONE, assignment: m.assignment }
+          case "CompletingRebalance": {
+            const answer = yield* Deferred.make<SyncAnswer>()
+            m.awaitingSync = answer
+            if (m.memberId === g.leaderId) {
+              const byMember = new Map(request.assignments.map((a) => [a.memberId, a.assignment]))
+              g.state = "Stable"
+              for (const member of g.members.values()) {
+                member.assignment = byMember.get(member.memberId) ?? empty
+                const d = member.awaitingSync
+                member.awaitingSync = undefined
+                if (d !== undefined) yield* Deferred.succeed(d, { code: Codes.NONE, assignment: member.assignment })
+              }
+            }
+            return yield* Deferred.await(answer)
+          }
+        }
+      })
+
+    const heartbeat: InMemoryCoordinator["Type"]["heartbeat"] = (request) =>
+      Effect.gen(function* () {
+        const g = groups.get(request.groupId)
+        const m = g?.members.get(request.memberId)
+        if (g === undefined || m === undefined) return Codes.UNKNOWN_MEMBER_ID
+        if (request.generationId !== g.generationId) return Codes.ILLEGAL_GENERATION
+        yield* resetSession(g, m)
+        return g.state === "PreparingRebalance" ? Codes.REBALANCE_IN_PROGRESS : Codes.NONE
+      })
+
+    const leaveGroup: InMemoryCoordinator["Type"]["leaveGroup"] = (request) =>
+      Effect.gen(function* () {
+        const g = groups.get(request.groupId)
+        const m = g?.members.get(request.memberId)
+        if (g === undefined || m === undefined) return Codes.UNKNOWN_MEMBER_ID
+        yield* record(g, "Left", m.memberId)
+        yield* removeMember(g, m)
+        return Codes.NONE
+      })
+
+    const offsetCommit: InMemoryCoordinator["Type"]["offsetCommit"] = (request) =>
+      Effect.gen(function* () {
+        const g = groupOf(request.groupId)
+        const all = (code: number) => request.offsets.map(() => code)
+        // As Kafka: a commit outside membership only into an empty group; a member's commit in
+        // its current generation while Stable or PreparingRebalance.
+        if (request.generationId < 0 && request.memberId === "") {
+          if (g.state !== "Empty") return all(Codes.UNKNOWN_MEMBER_ID)
+        } else {
+          if (g.state === "CompletingRebalance") return all(Codes.REBALANCE_IN_PROGRESS)
+          const m = g.members.get(request.memberId)
+          if (m === undefined) return all(Codes.UNKNOWN_MEMBER_ID)
+          if (request.generationId !== g.generationId) return all(Codes.ILLEGAL_GENERATION)
+          yield* resetSession(g, m)
+        }
+        const at = yield* Clock.currentTimeMillis
+        yield* model.commitOffsets(request.groupId, request.offsets)
+        for (const o of request.offsets) {
+          commitLog.push({
+            at,
+            groupId: request.groupId,
+            memberId: request.memberId,
+            generationId: request.generationId,
+            topic: o.topic,
+            partition: o.partition,
+            offset: o.offset,
+          })
+        }
+        return all(Codes.NONE)
+      })
+
+    // ---- the port, one per client ----------------------------------------------------------------
+
+    const client = (name: string): Port => {
+      const transport = (groupId: string, api: KafkaError.ApiName, reason: KafkaError.TransportReason) =>
+        new GroupError.GroupTransportError({ groupId, api, reason, retriable: true })
+
+      /** Through the model's request path (faults, latency, log); codes become tagged errors. */
+      const serve = <A>(
+        groupId: string,
+        api: KafkaError.ApiName,
+        partitions: ReadonlyArray<TopicPartition.TopicPartition>,
+        answer: (context: BrokerModel.ServeContext) => Effect.Effect<A, GroupError.GroupFailure>,
+      ): Effect.Effect<A, GroupError.GroupFailure> =>
+        Effect.suspend(() =>
+          disconnected.has(name)
+            ? Effect.fail(transport(groupId, api, "Network"))
+            : model.serve(api, partitions, (context) =>
+                context.requestCode !== undefined && context.requestCode !== 0
+                  ? Effect.fail(failure(context.requestCode, groupId, api))
+                  : answer(context),
+              ),
+        ).pipe(
+          Effect.catchTag("RequestFault", (fault) => Effect.fail(transport(groupId, api, fault.reason))),
+          // A client that disconnects while its request waits never sees the answer.
+          Effect.flatMap((a) => (disconnected.has(name) ? Effect.fail(transport(groupId, api, "Network")) : Effect.succeed(a))),
+        )
+
+      const failure = (code: number, groupId: string, api: KafkaError.ApiName, facts: { memberId?: string; generationId?: number; protocols?: ReadonlyArray<string> } = {}) =>
+        GroupError.fromCode(code, { groupId, api, name: BrokerModel.errorCodeInfo(code).name, ...facts }) ??
+        transport(groupId, api, "Unknown")
+
+      const check = <A>(code: number, value: A, groupId: string, api: KafkaError.ApiName, facts: { memberId?: string; generationId?: number; protocols?: ReadonlyArray<string> } = {}) =>
+        code === 0 ? Effect.succeed(value) : Effect.fail(failure(code, groupId, api, facts))
+
+      return {
+        findCoordinator: (groupId) =>
+          serve(groupId, "FindCoordinator", [], () => {
+            const b = model.brokers[0]
+            return Effect.succeed({ nodeId: b.nodeId, host: b.host, port: b.port })
+          }),
+        joinGroup: ({ coordinator: _, ...request }) =>
+          serve(request.groupId, "JoinGroup", [], () =>
+            Effect.flatMap(joinGroup(name, request), (a) =>
+              check(a.code, { generationId: a.generationId, protocolName: a.protocolName, leaderId: a.leaderId, memberId: a.memberId, members: a.members }, request.groupId, "JoinGroup", {
+                memberId: request.memberId,
+                protocols: request.protocols.map((p) => p.name),
+              }),
+            ),
+          ),
+        syncGroup: ({ coordinator: _, ...request }) =>
+          serve(request.groupId, "SyncGroup", [], () =>
+            Effect.flatMap(syncGroup(request), (a) =>
+              check(a.code, { assignment: a.assignment }, request.groupId, "SyncGroup", { memberId: request.memberId, generationId: request.generationId }),
+            ),
+          ),
+        heartbeat: ({ coordinator: _, ...request }) =>
+          serve(request.groupId, "Heartbeat", [], () =>
+            Effect.flatMap(heartbeat(request), (code) =>
+              check(code, undefined, request.groupId, "Heartbeat", { memberId: request.memberId, generationId: request.generationId }),
+            ),
+          ),
+        leaveGroup: ({ coordinator: _, ...request }) =>
+          serve(request.groupId, "LeaveGroup", [], () =>
+            Effect.flatMap(leaveGroup(request), (code) => check(code, undefined, request.groupId, "LeaveGroup", { memberId: request.memberId })),
+          ),
+        offsetFetch: ({ coordinator: _, ...request }) =>
+          serve(request.groupId, "OffsetFetch", request.partitions, (context) => {
+            const injected = request.partitions.map((tp) => context.injectedCode(tp)).find((c) => c !== undefined && c !== 0)
+            if (injected !== undefined) return Effect.fail(failure(injected, request.groupId, "OffsetFetch"))
+            return Effect.map(model.committedOffsets(request.groupId, request.partitions), (offsets) =>
+              offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset < 0n ? undefined : o.offset, metadata: o.metadata })),
+            )
+          }),
+        offsetCommit: ({ coordinator: _, ...request }) =>
+          serve(request.groupId, "OffsetCommit", request.offsets.map((o) => TopicPartition.make(o.topic, o.partition)), (context) => {
+            const injected = request.offsets.map((o) => context.injectedCode(o)).find((c) => c !== undefined && c !== 0)
+            if (injected !== undefined) return Effect.fail(failure(injected, request.groupId, "OffsetCommit"))
+            return Effect.flatMap(offsetCommit(request), (codes) => {
+              const code = codes.find((c) => c !== 0) ?? 0
+              return check(code, undefined, request.groupId, "OffsetCommit", { memberId: request.memberId, generationId: request.generationId })
+            })
+          }),
+      }
+    }
+
+    return {
+      joinGroup,
+      syncGroup,
+      heartbeat,
+      leaveGroup,
+      offsetCommit,
+      client,
+      disconnect: (name) =>
+        Effect.sync(() => {
+          disconnected.add(name)
+        }),
+      describe: (groupId) =>
+        Effect.sync(() => {
+          const g = groupOf(groupId)
+          return {
+            groupId,
+            state: g.state,
+            generationId: g.generationId,
+            protocolName: g.protocolName,
+            leaderId: g.leaderId,
+            members: [...g.members.values()].map((m) => ({
+              memberId: m.memberId,
+              clientId: m.clientId,
+              protocols: m.protocols.map((p) => p.name),
+              assignment: m.assignment,
+            })),
+          }
+        }),
+      commitLog: (groupId) => Effect.sync(() => commitLog.filter((e) => e.groupId === groupId)),
+      events: (groupId) => Effect.sync(() => eventLog.filter((e) => e.groupId === groupId)),
+    }
+  })
+
+/** core's `TopicMetadata` over the model in context. */
+export const makeTopicMetadata: Effect.Effect<GroupCoordinatorModule.TopicMetadata["Type"], never, BrokerModel.BrokerModel> =
+  Effect.map(BrokerModel.BrokerModel, (model) => ({
+    partitionCounts: (topics) =>
+      Effect.map(model.metadata(topics), (list) => new Map(list.map((t) => [t.name, t.partitions.length]))),
+  }))
+
+/**
+ * The coordinator (control), core's `GroupCoordinator` port (one shared client named "default")
+ * and `TopicMetadata`, over the model in context.
+ */
+export const layerFromModel = (
+  options: Options = {},
+): Layer.Layer<InMemoryCoordinator | GroupCoordinatorModule.GroupCoordinator | GroupCoordinatorModule.TopicMetadata, never, BrokerModel.BrokerModel> =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const coordinator = yield* make(options)
+      const metadata = yield* makeTopicMetadata
+      return Context.make(InMemoryCoordinator, coordinator).pipe(
+        Context.add(GroupCoordinatorModule.GroupCoordinator, coordinator.client("default")),
+        Context.add(GroupCoordinatorModule.TopicMetadata, metadata),
+      )
+    }),
+  )
