@@ -65,9 +65,11 @@ export interface KafkaOptions {
   readonly fetchMaxBytes?: number
   readonly fetchMaxPartitionBytes?: number
   /**
-   * How often a request whose partitions lost their leader (NOT_LEADER_FOR_PARTITION,
-   * LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION, …) or whose broker connection failed
-   * (Fetch only) is retried after a metadata refresh. Default: exponential from 50ms, jittered, 8 retries.
+   * How often partitions that lost their leader (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE,
+   * UNKNOWN_TOPIC_OR_PARTITION, …) are retried after a metadata refresh, inside one `fetch` or
+   * `list`. Connection failures and timeouts are not retried here: they fail the call with a
+   * retriable FetchError / ListOffsetsError for the caller's schedule, and the next call refreshes
+   * metadata first. Default: exponential from 50ms, jittered, 8 retries.
    */
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown>
   /** The least severe kafkajs log entry routed into Effect's logger. Default "warn". */
@@ -472,29 +474,39 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         return { done, retry }
       })
 
+    // After a connection failure or timeout, the next call refreshes metadata before routing.
+    let metadataStale = false
+
     const fetch = Effect.fn("KafkaClient.fetch")(function* (request: Fetcher.FetchRequest) {
       const results = new Map<string, Fetcher.PartitionFetchResult>()
       const driver = yield* Schedule.driver(config.retrySchedule)
+      if (metadataStale) {
+        metadataStale = false
+        yield* refreshMetadata
+      }
       let pending: ReadonlyArray<Fetcher.FetchPartition> = request.partitions
       while (pending.length > 0) {
         const { done, retry } = yield* fetchRound(request, pending)
         for (const r of done) results.set(TopicPartition.key(r), r)
         if (retry.length === 0) break
-        const fatal = retry.find((r) => r.error instanceof KafkaError.FetchError && !r.error.retriable)
-        if (fatal !== undefined && fatal.error instanceof KafkaError.FetchError) return yield* fatal.error
+        // A broker that could not be reached fails the whole fetch at once: retrying it is the
+        // caller's schedule (the Consumer's fetchRetry), so backoffs do not compound.
+        const transport = retry.filter((r) => r.error instanceof KafkaError.FetchError)
+        const first = transport[0]?.error
+        if (first instanceof KafkaError.FetchError) {
+          metadataStale = true
+          return yield* new KafkaError.FetchError({
+            ...first,
+            partitions: transport.map((r) => TopicPartition.make(r.fetch.topic, r.fetch.partition)),
+          })
+        }
+        // Leadership moved or metadata is behind: refresh, route again, retry on the schedule.
         yield* Effect.logDebug("kafka: fetch retry after metadata refresh").pipe(
           Effect.annotateLogs({ partitions: retry.map((r) => TopicPartition.format(r.fetch)).join(","), error: retry[0]!.error._tag }),
         )
         yield* refreshMetadata
         const next = yield* Effect.either(driver.next(retry[0]!.error))
         if (Either.isLeft(next)) {
-          const transport = retry.find((r) => r.error instanceof KafkaError.FetchError)
-          if (transport !== undefined && transport.error instanceof KafkaError.FetchError) {
-            return yield* new KafkaError.FetchError({
-              ...transport.error,
-              partitions: retry.map((r) => TopicPartition.make(r.fetch.topic, r.fetch.partition)),
-            })
-          }
           for (const r of retry) {
             if (!(r.error instanceof KafkaError.FetchError)) {
               results.set(TopicPartition.key(r.fetch), { _tag: "Error", topic: r.fetch.topic, partition: r.fetch.partition, error: r.error })
@@ -542,7 +554,14 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         return yield* tryKafka(() => K.send(broker, proto, { decode, parse: (d) => Promise.resolve(d) })).pipe(
           Effect.tapError((e) => dropConnectionIfClosed(broker, e)),
         )
-      }).pipe(Effect.mapError((e) => Errors.listOffsetsError(e, all)))
+      }).pipe(
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            metadataStale = true
+          }),
+        ),
+        Effect.mapError((e) => Errors.listOffsetsError(e, all)),
+      )
 
     const listOffsets = Effect.fn("KafkaClient.listOffsets")(function* (
       partitions: ReadonlyArray<TopicPartition.TopicPartition>,
@@ -550,6 +569,10 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
     ) {
       const found = new Map<string, bigint>()
       const driver = yield* Schedule.driver(config.retrySchedule)
+      if (metadataStale) {
+        metadataStale = false
+        yield* refreshMetadata
+      }
       let pending = partitions
       while (pending.length > 0) {
         const topics = [...new Set(pending.map((p) => p.topic))]

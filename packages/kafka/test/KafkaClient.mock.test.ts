@@ -3,7 +3,7 @@
  */
 import { layer } from "@effect/vitest"
 import { Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { Effect, Either, Metric, Schedule } from "effect"
+import { Effect, Either, Layer, Metric, Schedule } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
@@ -25,6 +25,13 @@ const fetchRequest = (
 })
 
 const fetchRequests = KafkaClient.metrics.fetchRequests
+
+/** A second client on the same mock with a 500ms request timeout. */
+const shortTimeoutClient = Layer.unwrapScoped(
+  Effect.map(MockCluster.MockCluster, (m) =>
+    KafkaClient.layer({ brokers: m.brokers, requestTimeout: "500 millis", retrySchedule: fastRetry }),
+  ),
+)
 
 /** A 3-partition topic whose partition p is led by broker p + 1 (the mock otherwise picks at random). */
 const createSpread = (topic: string) =>
@@ -134,8 +141,8 @@ layer(MockTestBroker.layer(3, { retrySchedule: fastRetry }), { excludeTestServic
         expect(leaders).toEqual([1, 2, 3])
         const first = yield* drain([0, 1, 2].map((partition) => ({ topic: "downup", partition, from: 0n, until: 100n })))
         for (const p of [0, 1, 2]) yield* produceMany("downup", p, 100, "b-")
-        // Broker 2 (leader of partition 1) goes down for longer than the fetcher's own retry
-        // schedule: the fetch fails with a retriable FetchError, the loop retries, the broker returns.
+        // Broker 2 (leader of partition 1) goes down for a second: fetches fail with a retriable
+        // FetchError, the loop retries, the broker returns.
         yield* mock.brokerDown(2)
         const t0 = Date.now()
         yield* mock.brokerUp(2).pipe(Effect.delay("1 second"), Effect.forkDaemon)
@@ -322,7 +329,7 @@ layer(MockTestBroker.layer(1, { retrySchedule: fastRetry }), { excludeTestServic
       }),
     )
 
-    it.effect("a closed connection on Fetch is retried on the schedule; past it, FetchError(Network)", () =>
+    it.effect("a closed connection on Fetch is a retriable FetchError(Network) at once (the caller's schedule retries); the next fetch works", () =>
       Effect.gen(function* () {
         const mock = yield* MockCluster.MockCluster
         yield* mock.createTopic("fetch-net", 1)
@@ -330,14 +337,31 @@ layer(MockTestBroker.layer(1, { retrySchedule: fastRetry }), { excludeTestServic
         const fetcher = yield* Fetcher.Fetcher
         const tp = { topic: "fetch-net", partition: 0, offset: 0n }
         yield* fetcher.fetch(fetchRequest([tp]))
-        yield* mock.pushErrors(MockCluster.ApiKey.Fetch, [MockCluster.CLOSE_CONNECTION, MockCluster.CLOSE_CONNECTION])
+        yield* mock.pushErrors(MockCluster.ApiKey.Fetch, [MockCluster.CLOSE_CONNECTION])
+        const failed = yield* Effect.either(fetcher.fetch(fetchRequest([tp])))
+        expect(Either.isLeft(failed) && failed.left).toMatchObject({
+          _tag: "FetchError",
+          reason: "Network",
+          retriable: true,
+          brokerId: 1,
+          partitions: [{ topic: "fetch-net", partition: 0 }],
+        })
         const result = yield* fetcher.fetch(fetchRequest([tp]))
         expect(result[0]!._tag === "Records" && result[0]!.records.length).toBe(3)
-        yield* mock.pushErrors(MockCluster.ApiKey.Fetch, Array.from({ length: 6 }, () => MockCluster.CLOSE_CONNECTION))
-        const failed = yield* Effect.either(fetcher.fetch(fetchRequest([tp])))
-        expect(Either.isLeft(failed) && failed.left).toMatchObject({ _tag: "FetchError", reason: "Network", retriable: true })
-        yield* mock.clearErrors(MockCluster.ApiKey.Fetch)
       }),
+    )
+
+    it.effect("a request timeout on ListOffsets is ListOffsetsError(Timeout, retriable)", () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        yield* mock.createTopic("lo-timeout", 1)
+        const tps = [TopicPartition.make("lo-timeout", 0)]
+        const lister = yield* OffsetLister.OffsetLister
+        yield* lister.list(tps, "latest")
+        yield* mock.delay(MockCluster.ApiKey.ListOffsets, 3000, 1)
+        const result = yield* Effect.either(lister.list(tps, "latest"))
+        expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "ListOffsetsError", reason: "Timeout", retriable: true })
+      }).pipe(Effect.provide(shortTimeoutClient)),
     )
   },
 )
