@@ -2,7 +2,8 @@
  * The testkit's `TestBroker` control contract over librdkafka's mock cluster, as far as the mock can:
  * produce (through kafkajs's producer), create topics, inject request errors / closed connections /
  * delays per API key. The mock 2.0.2 has no DeleteRecords, compaction, truncation or request log;
- * `capabilities` says so and those operations die if called.
+ * `capabilities` says so and those operations die if called. Latency is the mock's per-broker
+ * round-trip time, so it delays every API, not only the one named.
  */
 import { KafkaError, type TopicPartition } from "@kafka-effect/core"
 import { TestBroker } from "@kafka-effect/testkit"
@@ -54,6 +55,16 @@ const toHeaders = (headers: TestBroker.ProducedRecord["headers"]): IHeaders | un
   return out
 }
 
+export const capabilities: TestBroker.Capabilities = {
+  deleteRecords: false,
+  compact: false,
+  truncate: false,
+  // Per broker, for every API (the mock has no per-API latency): see setLatency.
+  latency: true,
+  faults: true,
+  requestLog: false,
+}
+
 export const make = Effect.gen(function* () {
   const mock = yield* MockCluster.MockCluster
   const producer = yield* Producer.Producer
@@ -86,7 +97,7 @@ export const make = Effect.gen(function* () {
     )
 
   const service: Service = {
-    capabilities: { deleteRecords: false, compact: false, truncate: false, latency: false, faults: true, requestLog: false },
+    capabilities,
     createTopic: (topic, partitions) => Effect.orDie(mock.createTopic(topic, partitions)),
     produce: (topic, partition, records) =>
       producer.send(
@@ -121,11 +132,12 @@ export const make = Effect.gen(function* () {
         const code = fault._tag === "Network" ? MockCluster.CLOSE_CONNECTION : fault.code
         yield* Effect.orDie(push(apiKey, Array.from({ length: n }, () => code), brokers))
       }),
+    // The mock's round-trip time is per broker, not per API: every request to every broker waits.
     setLatency: (api, latency) =>
       Effect.gen(function* () {
-        const apiKey = apiKeys[api]
-        if (apiKey === undefined) return yield* unsupported(`delay ${api}`)
-        yield* Effect.orDie(mock.delay(apiKey, Duration.toMillis(Duration.decode(latency)), INFINITE))
+        if (apiKeys[api] === undefined) return yield* unsupported(`delay ${api}`)
+        const ms = Math.round(Duration.toMillis(Duration.decode(latency)))
+        for (let b = 1; b <= mock.brokerCount; b++) yield* Effect.orDie(mock.command(`rtt ${b} ${ms}`))
       }),
     partitionState: (tp) =>
       Effect.promise(() => admin.fetchTopicOffsets(tp.topic)).pipe(
