@@ -94,9 +94,6 @@ const unsupported = (h: M.RequestHeader): Outcome => {
     )
   }
   const range = supported.get(h.apiKey)
-  if (range !== undefined && h.apiVersion < range.min && h.apiKey === ApiKey.Produce) {
-    return reply(h.apiKey, h.apiVersion, cid, (w) => M.encodeProduceResponse(w, h.apiVersion, { responses: [], throttleTimeMs: 0 }))
-  }
   if (range !== undefined && h.apiVersion < range.min && h.apiKey === ApiKey.Fetch) {
     return reply(h.apiKey, h.apiVersion, cid, (w) =>
       M.encodeFetchResponse(w, h.apiVersion, { throttleTimeMs: 0, errorCode: code, sessionId: 0, responses: [] }),

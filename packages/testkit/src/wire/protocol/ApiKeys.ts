@@ -32,11 +32,13 @@ export interface VersionRange {
 
 /**
  * What ApiVersions advertises. Clients pick min(their max, ours): kafkajs 2.2.4 and librdkafka 2.0.2
- * land on these maxima (except OffsetFetch, where kafkajs stops at 4). Produce starts at 3 and Fetch
- * at 4 because only RecordBatch v2 is spoken (no down-conversion to message sets).
+ * land on these maxima (except OffsetFetch, where kafkajs stops at 4). Only RecordBatch v2 is
+ * spoken: Fetch starts at 4 (no down-conversion to message sets). Produce is advertised from 0 as
+ * Kafka does, because librdkafka only compresses when the Produce range reaches down to v0; a
+ * v0-2 request carries an old message set and gets UNSUPPORTED_FOR_MESSAGE_FORMAT per partition.
  */
 export const supported: ReadonlyMap<number, VersionRange> = new Map([
-  [ApiKey.Produce, { min: 3, max: 7 }],
+  [ApiKey.Produce, { min: 0, max: 7 }],
   [ApiKey.Fetch, { min: 4, max: 11 }],
   [ApiKey.ListOffsets, { min: 0, max: 5 }],
   [ApiKey.Metadata, { min: 0, max: 8 }],

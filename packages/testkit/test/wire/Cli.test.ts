@@ -1,0 +1,80 @@
+/**
+ * `pnpm broker` as a user runs it: the first line is the bootstrap address, a real client can use
+ * it, and SIGTERM / SIGINT stop it cleanly.
+ */
+import { spawn } from "node:child_process"
+import * as Path from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { run } from "./helpers.js"
+
+const root = Path.resolve(__dirname, "../../../..")
+const tsx = Path.join(root, "node_modules/.bin/tsx")
+const script = Path.join(root, "packages/testkit/src/bin/broker.ts")
+
+const startBroker = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.async<{ child: ReturnType<typeof spawn>; firstLine: string; output: () => string; exited: Promise<number | null> }>(
+      (resume) => {
+        const child = spawn(tsx, [script, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+        let out = ""
+        let resolved = false
+        const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)))
+        child.stdout?.on("data", (d: Buffer) => {
+          out += d.toString()
+          if (!resolved && out.includes("\n")) {
+            resolved = true
+            resume(Effect.succeed({ child, firstLine: out.split("\n")[0], output: () => out, exited }))
+          }
+        })
+        child.stderr?.on("data", (d: Buffer) => {
+          out += d.toString()
+        })
+        child.on("error", (e) => resume(Effect.die(e)))
+        child.on("close", (code) => {
+          if (!resolved) resume(Effect.die(new Error(`broker exited with ${code}: ${out}`)))
+        })
+      },
+    ).pipe(Effect.timeout("20 seconds"), Effect.orDie),
+    ({ child }) => Effect.sync(() => child.kill("SIGKILL")),
+  )
+
+describe("pnpm broker", () => {
+  it.live(
+    "prints the bootstrap first, serves kcat, stops on SIGTERM",
+    () =>
+      Effect.gen(function* () {
+        const b = yield* startBroker(["--port", "0", "--brokers", "3", "--partitions", "2", "--topic", "cli:4"])
+        expect(b.firstLine).toMatch(/^bootstrap: 127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/)
+        const bootstrap = b.firstLine.slice("bootstrap: ".length)
+        const meta = yield* run("kcat", ["-b", bootstrap, "-L", "-m", "5"])
+        expect(meta.stdout).toContain(" 3 brokers:")
+        expect(meta.stdout).toContain(`topic "cli" with 4 partitions:`)
+        // Auto-created topics get --partitions.
+        const produced = yield* run("kcat", ["-b", bootstrap, "-P", "-t", "auto", "-m", "5"], { input: "hello\n" })
+        expect(produced.code).toBe(0)
+        const meta2 = yield* run("kcat", ["-b", bootstrap, "-L", "-t", "auto", "-m", "5"])
+        expect(meta2.stdout).toContain(`topic "auto" with 2 partitions:`)
+        b.child.kill("SIGTERM")
+        const code = yield* Effect.promise(() => b.exited)
+        expect(code).toBe(0)
+        expect(b.output()).toContain("broker stopped")
+      }).pipe(Effect.scoped),
+    30_000,
+  )
+
+  it.live(
+    "stops on SIGINT, and a busy port is reported, not thrown",
+    () =>
+      Effect.gen(function* () {
+        const first = yield* startBroker(["--port", "0"])
+        const port = first.firstLine.split(":").pop() ?? ""
+        const second = yield* run(tsx, [script, "--port", port], { timeoutMs: 20_000 })
+        expect(second.code).toBe(1)
+        expect(second.stderr).toContain(`cannot listen on port ${port}`)
+        first.child.kill("SIGINT")
+        expect(yield* Effect.promise(() => first.exited)).toBe(0)
+      }).pipe(Effect.scoped),
+    30_000,
+  )
+})

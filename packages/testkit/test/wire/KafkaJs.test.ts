@@ -1,0 +1,283 @@
+/**
+ * kafkajs 2.2.4 (a client nobody here wrote) against the embedded broker: admin, producer,
+ * consumer groups, and the control API (faults, leader moves, compaction, DeleteRecords) acting on
+ * what kafkajs sees over the wire.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { TopicPartition } from "@kafka-effect/core"
+import { Deferred, Effect, Fiber } from "effect"
+import { CompressionTypes, type EachMessagePayload } from "kafkajs"
+import * as BrokerModel from "../../src/BrokerModel.js"
+import { TestBroker } from "../../src/TestBroker.js"
+import * as EmbeddedBroker from "../../src/wire/EmbeddedBroker.js"
+import { admin, consumer, kafka, producer, text } from "./helpers.js"
+
+const Broker = EmbeddedBroker.EmbeddedBroker
+
+interface Seen {
+  readonly partition: number
+  readonly offset: string
+  readonly key: string | null
+  readonly value: string | null
+}
+
+/** Runs a consumer until it has seen `count` messages (then keeps it running for the scope). */
+const consumeUntil = (
+  c: import("kafkajs").Consumer,
+  topic: string,
+  count: number,
+  fromBeginning = true,
+): Effect.Effect<Array<Seen>> =>
+  Effect.gen(function* () {
+    const seen: Array<Seen> = []
+    const done = yield* Deferred.make<Array<Seen>>()
+    yield* Effect.promise(() => c.subscribe({ topic, fromBeginning }))
+    yield* Effect.promise(() =>
+      c.run({
+        eachMessage: async ({ partition, message }: EachMessagePayload) => {
+          seen.push({ partition, offset: message.offset, key: text(message.key), value: text(message.value) })
+          if (seen.length >= count) Effect.runSync(Deferred.succeed(done, seen.slice()))
+        },
+      }),
+    )
+    return yield* Deferred.await(done)
+  })
+
+describe("kafkajs against the embedded broker", () => {
+  it.live(
+    "admin: create, describe (leaders spread over 3 brokers), offsets, DeleteRecords, delete",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        expect(broker.listeners.map((l) => l.nodeId)).toEqual([0, 1, 2])
+        const k = kafka(broker.brokers)
+        const a = yield* admin(k)
+        expect(yield* Effect.promise(() => a.createTopics({ topics: [{ topic: "orders", numPartitions: 3 }] }))).toBe(true)
+        // An existing topic: kafkajs swallows TOPIC_ALREADY_EXISTS and answers false.
+        expect(yield* Effect.promise(() => a.createTopics({ topics: [{ topic: "orders", numPartitions: 3 }] }))).toBe(false)
+        const meta = yield* Effect.promise(() => a.fetchTopicMetadata({ topics: ["orders"] }))
+        expect(meta.topics[0].partitions.map((p) => p.leader).sort()).toEqual([0, 1, 2])
+        expect(yield* Effect.promise(() => a.listTopics())).toContain("orders")
+
+        for (const p of [0, 1, 2]) {
+          yield* control.produce("orders", p, Array.from({ length: 5 + p }, (_, i) => ({ key: `k${i}`, value: `v${i}` })))
+        }
+        const offsets = yield* Effect.promise(() => a.fetchTopicOffsets("orders"))
+        expect(offsets.map((o) => [o.partition, o.low, o.high]).sort()).toEqual([
+          [0, "0", "5"],
+          [1, "0", "6"],
+          [2, "0", "7"],
+        ])
+
+        yield* Effect.promise(() => a.deleteTopicRecords({ topic: "orders", partitions: [{ partition: 1, offset: "4" }] }))
+        expect((yield* control.partitionState(TopicPartition.make("orders", 1))).logStartOffset).toBe(4n)
+        const after = yield* Effect.promise(() => a.fetchTopicOffsets("orders"))
+        expect(after.find((o) => o.partition === 1)?.low).toBe("4")
+
+        const log = yield* control.requests
+        expect(log.some((e) => e.api === "DeleteRecords")).toBe(true)
+        expect(log.some((e) => e.api === "CreateTopics")).toBe(true)
+
+        yield* Effect.promise(() => a.deleteTopics({ topics: ["orders"] }))
+        expect(yield* Effect.promise(() => a.listTopics())).not.toContain("orders")
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ brokers: 3 }))),
+    30_000,
+  )
+
+  it.live(
+    "producer (gzip, headers) → model keeps the compressed batch → consumer reads it back",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const model = yield* BrokerModel.BrokerModel
+        const k = kafka(broker.brokers)
+        const p = yield* producer(k)
+        const sent = yield* Effect.promise(() =>
+          p.send({
+            topic: "gz",
+            compression: CompressionTypes.GZIP,
+            messages: Array.from({ length: 20 }, (_, i) => ({
+              key: `key-${i}`,
+              value: `value-${i}`.repeat(10),
+              headers: { trace: `t${i}` },
+            })),
+          }),
+        )
+        expect(sent[0].errorCode).toBe(0)
+        const batches = yield* model.batches(TopicPartition.make("gz", 0))
+        expect(batches.length).toBe(1)
+        expect(batches[0].attributes & 0x07).toBe(1) // gzip, kept as produced
+        expect(batches[0].raw).toBeDefined()
+        expect(batches[0].records.length).toBe(20)
+        expect(text(batches[0].records[3].headers[0].value)).toBe("t3")
+
+        const c = yield* consumer(k, { groupId: "gz-reader", maxWaitTimeInMs: 100 })
+        const seen = yield* consumeUntil(c, "gz", 20)
+        expect(seen.map((s) => s.offset)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
+        expect(seen[7]).toEqual({ partition: 0, offset: "7", key: "key-7", value: "value-7".repeat(10) })
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ brokers: 1 }))),
+    30_000,
+  )
+
+  it.live(
+    "consumer group: two members split the partitions, commit, and a later member resumes from the commits",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        yield* control.createTopic("events", 4)
+        for (let p = 0; p < 4; p++) {
+          yield* control.produce("events", p, Array.from({ length: 10 }, (_, i) => ({ key: `p${p}`, value: `${p}:${i}` })))
+        }
+        const k = kafka(broker.brokers)
+        const seenA: Array<Seen> = []
+        const seenB: Array<Seen> = []
+        const all = yield* Deferred.make<void>()
+        const onMessage = (into: Array<Seen>) => async ({ partition, message }: EachMessagePayload) => {
+          into.push({ partition, offset: message.offset, key: text(message.key), value: text(message.value) })
+          if (seenA.length + seenB.length >= 40) Effect.runSync(Deferred.succeed(all, undefined))
+        }
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const a = yield* consumer(k, { groupId: "grp", maxWaitTimeInMs: 100, heartbeatInterval: 200, sessionTimeout: 6000 })
+            const b = yield* consumer(k, { groupId: "grp", maxWaitTimeInMs: 100, heartbeatInterval: 200, sessionTimeout: 6000 })
+            yield* Effect.promise(() => a.subscribe({ topic: "events", fromBeginning: true }))
+            yield* Effect.promise(() => b.subscribe({ topic: "events", fromBeginning: true }))
+            yield* Effect.promise(() => a.run({ eachMessage: onMessage(seenA) }))
+            yield* Effect.promise(() => b.run({ eachMessage: onMessage(seenB) }))
+            yield* Deferred.await(all)
+            // Both end up members of one stable generation, two partitions each (DescribeGroups).
+            const ad = yield* admin(k)
+            const described = yield* Effect.promise(async () => {
+              for (let i = 0; i < 100; i++) {
+                const { groups } = await ad.describeGroups(["grp"])
+                if (groups[0].state === "Stable" && groups[0].members.length === 2) return groups[0]
+                await new Promise((r) => setTimeout(r, 100))
+              }
+              return (await ad.describeGroups(["grp"])).groups[0]
+            })
+            expect(described.state).toBe("Stable")
+            expect(described.protocol).toBe("RoundRobinAssigner")
+            expect(described.members.length).toBe(2)
+            // Let both commit what they consumed.
+            yield* Effect.sleep("1000 millis")
+          }),
+        )
+        const values = [...seenA, ...seenB].map((s) => s.value).sort()
+        expect(new Set(values).size).toBe(40)
+        expect(seenA.length + seenB.length).toBeGreaterThanOrEqual(40)
+
+        const committed = yield* (yield* BrokerModel.BrokerModel).committedOffsets(
+          "grp",
+          [0, 1, 2, 3].map((p) => TopicPartition.make("events", p)),
+        )
+        expect(committed.map((c) => c.offset)).toEqual([10n, 10n, 10n, 10n])
+
+        for (let p = 0; p < 4; p++) yield* control.produce("events", p, [{ value: `late-${p}` }])
+        const later = yield* Effect.scoped(
+          Effect.flatMap(consumer(k, { groupId: "grp", maxWaitTimeInMs: 100 }), (c) => consumeUntil(c, "events", 4, true)),
+        )
+        expect(later.map((s) => s.value).sort()).toEqual(["late-0", "late-1", "late-2", "late-3"])
+        expect(later.map((s) => s.offset)).toEqual(["10", "10", "10", "10"])
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ brokers: 2 }))),
+    40_000,
+  )
+
+  it.live(
+    "faults over the wire: a closed connection on Fetch, an error code on Produce, a leader move",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        yield* control.createTopic("faulty", 2)
+        const k = kafka(broker.brokers)
+        const p = yield* producer(k)
+        yield* control.failNext("Produce", 1, { _tag: "ErrorCode", code: 6 }) // NOT_LEADER_OR_FOLLOWER, retriable
+        yield* Effect.promise(() => p.send({ topic: "faulty", messages: [{ partition: 0, value: "first" }] }))
+        const log1 = yield* control.requests
+        const produces = log1.filter((e) => e.api === "Produce")
+        expect(produces.length).toBe(2)
+        expect(produces[0].outcome).toBe("fault")
+        expect(produces[1].outcome).toBe("ok")
+
+        // Leadership of partition 0 moves to broker 1: broker 0 answers NOT_LEADER, kafkajs refreshes metadata.
+        const tp0 = TopicPartition.make("faulty", 0)
+        expect((yield* control.partitionState(tp0)).offsets).toEqual([0n])
+        yield* broker.moveLeader(tp0, 1)
+        yield* Effect.promise(() => p.send({ topic: "faulty", messages: [{ partition: 0, value: "second" }] }))
+        const produced = (yield* (yield* BrokerModel.BrokerModel).requests).filter((e) => e.api === "Produce" && e.brokerId === 1)
+        expect(produced.length).toBeGreaterThan(0)
+        expect((yield* control.partitionState(tp0)).offsets).toEqual([0n, 1n])
+
+        yield* control.failNext("Fetch", 1, { _tag: "Network" })
+        const c = yield* consumer(k, { groupId: "faulty-reader", maxWaitTimeInMs: 100 })
+        const seen = yield* consumeUntil(c, "faulty", 2)
+        expect(seen.map((s) => s.value)).toEqual(["first", "second"])
+        const fetches = (yield* control.requests).filter((e) => e.api === "Fetch")
+        expect(fetches[0].outcome).toBe("fault")
+        expect(fetches[0].fault?._tag).toBe("Network")
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ brokers: 2 }))),
+    30_000,
+  )
+
+  it.live(
+    "compaction holes and DeleteRecords are what a kafkajs consumer sees",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        const tp = TopicPartition.make("compacted", 0)
+        yield* control.createTopic("compacted", 1)
+        yield* control.produce("compacted", 0, [
+          { key: "a", value: "a1" },
+          { key: "b", value: "b1" },
+          { key: "a", value: "a2" },
+          { key: "c", value: "c1" },
+          { key: "b", value: "b2" },
+          { key: "d", value: "d1" },
+        ])
+        yield* control.compact(tp)
+        expect((yield* control.partitionState(tp)).offsets).toEqual([2n, 3n, 4n, 5n])
+        yield* control.deleteRecords(tp, 3n)
+        const k = kafka(broker.brokers)
+        const c = yield* consumer(k, { groupId: "compacted-reader", maxWaitTimeInMs: 100 })
+        const seen = yield* consumeUntil(c, "compacted", 3)
+        expect(seen.map((s) => [s.offset, s.value])).toEqual([
+          ["3", "c1"],
+          ["4", "b2"],
+          ["5", "d1"],
+        ])
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
+    30_000,
+  )
+
+  it.live(
+    "Fetch long-polls: a waiting consumer gets a record produced later at once; a record larger than maxBytes still arrives",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        yield* control.createTopic("slow", 1)
+        const k = kafka(broker.brokers)
+        const c = yield* consumer(k, {
+          groupId: "slow-reader",
+          maxWaitTimeInMs: 5000,
+          maxBytesPerPartition: 1024,
+          maxBytes: 1024,
+        })
+        const big = "x".repeat(200_000)
+        const fiber = yield* Effect.fork(consumeUntil(c, "slow", 2))
+        yield* Effect.sleep("1500 millis") // the consumer has joined and is parked in a long poll
+        const start = Date.now()
+        yield* control.produce("slow", 0, [{ value: "small" }])
+        yield* control.produce("slow", 0, [{ value: big }])
+        const seen = yield* Fiber.join(fiber)
+        const elapsed = Date.now() - start
+        expect(seen.map((s) => s.value?.length)).toEqual([5, 200_000])
+        // Woken by the produce, not by the 5 s maxWait.
+        expect(elapsed).toBeLessThan(3000)
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
+    30_000,
+  )
+})
