@@ -285,6 +285,12 @@ const makeFromInput = <E>(
           yield* Metric.incrementBy(Metric.tagged(ConsumerMetrics.bytes, "topic", topic), n.bytes)
         }
       }
+      for (const { topic, partition, lag } of outcome.lags) {
+        yield* Metric.update(
+          ConsumerMetrics.lag.pipe(Metric.tagged("topic", topic), Metric.tagged("partition", String(partition))),
+          lag,
+        )
+      }
       if (outcome.errors.length === 0) return records
       const outOfRange: Array<{ position: SubscriptionState.FetchPosition; error: OffsetOutOfRange }> = []
       let fatal: ConsumerError | undefined

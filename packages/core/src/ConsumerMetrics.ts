@@ -25,3 +25,9 @@ export const offsetsSkipped = Metric.counter("kafka_consumer_offsets_skipped_tot
   bigint: true,
   incremental: true,
 })
+
+/** High watermark minus position after the last fetch, tagged with `topic` and `partition`. */
+export const lag = Metric.gauge("kafka_consumer_lag", {
+  description: "Offsets between the position and the high watermark",
+  bigint: true,
+})

@@ -66,6 +66,8 @@ export interface FetchOutcome {
   readonly errors: ReadonlyArray<{ readonly position: FetchPosition; readonly error: PartitionFetchError }>
   /** Partitions whose answer was dropped (a seek, reset, pause or revoke happened meanwhile). */
   readonly stale: number
+  /** High watermark minus the new position, for the partitions that got an answer. */
+  readonly lags: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly lag: bigint }>
 }
 
 interface State {
@@ -342,6 +344,7 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
         const assigned = new Map(state.assigned)
         const chunks: Array<Chunk.Chunk<ConsumerRecord>> = []
         const errors: Array<{ position: FetchPosition; error: PartitionFetchError }> = []
+        const lags: Array<{ topic: string; partition: number; lag: bigint }> = []
         let stale = 0
         for (const result of results) {
           const k = TopicPartition.key(result)
@@ -366,6 +369,7 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
             chunks.push(Chunk.unsafeFromArray(from === 0 ? records : records.slice(from)))
           }
           if (result.nextOffset !== undefined && result.nextOffset > next) next = result.nextOffset
+          lags.push({ topic: p.topic, partition: p.partition, lag: result.highWatermark > next ? result.highWatermark - next : 0n })
           assigned.set(k, {
             ...p,
             position: next,
@@ -375,7 +379,7 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
           })
         }
         const records = chunks.length === 1 ? chunks[0]! : Chunk.flatten(Chunk.unsafeFromArray(chunks))
-        return [{ records, errors, stale }, { ...state, assigned }]
+        return [{ records, errors, stale, lags }, { ...state, assigned }]
       })
 
     const resetPosition: SubscriptionState["resetPosition"] = (position, offset) =>

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Fiber, Metric, Option, Queue, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Layer, Metric, Option, Queue, Schedule, Stream, TestClock } from "effect"
 import * as Consumer from "../src/Consumer.js"
 import * as ConsumerMetrics from "../src/ConsumerMetrics.js"
 import { type ConsumerRecord, utf8 } from "../src/ConsumerRecord.js"
-import { TopicAuthorizationFailed } from "../src/KafkaError.js"
+import { CorruptResponse, FetchError, TopicAuthorizationFailed } from "../src/KafkaError.js"
 import * as OffsetRecovery from "../src/OffsetRecovery.js"
 import * as TopicPartition from "../src/TopicPartition.js"
 import { makeFakeBroker } from "./support/FakeBroker.js"
@@ -171,4 +171,57 @@ describe("Consumer", () => {
     })
     expect(program).toBeDefined()
   })
+
+  it.scoped("a retriable FetchError is retried on the fetchRetry schedule; a corrupt response fails at once", () =>
+    Effect.gen(function* () {
+      const broker = yield* makeFakeBroker
+      yield* broker.produce("t", 0, ["a"])
+      const network = new FetchError({ partitions: [t0], reason: "Network", retriable: true })
+      yield* broker.failFetchRequests([network, network])
+      const consumer = yield* Consumer.make({
+        config: { autoOffsetReset: "earliest" },
+        fetchRetry: Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(5))),
+      }).pipe(Effect.provide(broker.layer))
+      yield* consumer.assign([t0])
+      const fiber = yield* Effect.fork(take(consumer, 1))
+      yield* TestClock.adjust("1 second")
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 second")
+      expect(values(yield* Fiber.join(fiber))).toEqual(["0:a@0"])
+      expect((yield* broker.requests).filter((r) => r.api === "Fetch").length).toBe(3)
+
+      yield* broker.failFetchRequests([new CorruptResponse({ api: "Fetch", reason: "bad crc" })])
+      const e = yield* Effect.flip(take(consumer, 1))
+      expect(e).toMatchObject({ _tag: "CorruptResponse", reason: "bad crc" })
+    }))
+
+  it.scoped("records and bytes are counted per topic, and lag is gauged per partition", () =>
+    Effect.gen(function* () {
+      const broker = yield* makeFakeBroker
+      yield* broker.produce("m", 0, ["abc", "de", "f", "g"])
+      const records = Metric.tagged(ConsumerMetrics.records, "topic", "m")
+      const bytes = Metric.tagged(ConsumerMetrics.bytes, "topic", "m")
+      const before = [(yield* Metric.value(records)).count, (yield* Metric.value(bytes)).count]
+      const consumer = yield* Consumer.make().pipe(Effect.provide(broker.layer))
+      yield* consumer.assign([TopicPartition.make("m", 0)])
+      yield* consumer.seek(TopicPartition.make("m", 0), 1n)
+      yield* take(consumer, 3)
+      expect((yield* Metric.value(records)).count - before[0]!).toBe(3)
+      expect((yield* Metric.value(bytes)).count - before[1]!).toBe(4)
+      const lag = yield* Metric.value(ConsumerMetrics.lag.pipe(Metric.tagged("topic", "m"), Metric.tagged("partition", "0")))
+      expect(lag.value).toBe(0n)
+    }))
+
+  it.scoped("Consumer.layer takes its recovery from the OffsetRecovery service", () =>
+    Effect.gen(function* () {
+      const broker = yield* makeFakeBroker
+      const policy = yield* Effect.map(Consumer.Consumer, (c) => c.recoveryPolicy).pipe(
+        Effect.provide(Consumer.layer().pipe(Layer.provide(Layer.merge(broker.layer, OffsetRecovery.layer("latest"))))),
+      )
+      expect(policy).toBe("latest")
+      const byDefault = yield* Effect.map(Consumer.Consumer, (c) => c.recoveryPolicy).pipe(
+        Effect.provide(Consumer.layer({ config: { offsetRecovery: "earliest" } }).pipe(Layer.provide(broker.layer))),
+      )
+      expect(byDefault).toBe("earliest")
+    }))
 })

@@ -6,6 +6,7 @@ import { Deferred, Effect, Layer, Option, Ref } from "effect"
 import type { ConsumerRecord } from "../../src/ConsumerRecord.js"
 import { Fetcher, type PartitionFetchResult } from "../../src/Fetcher.js"
 import {
+  type FetchFailure,
   type ListOffsetsFailure,
   OffsetOutOfRange,
   type PartitionFetchError,
@@ -33,6 +34,8 @@ export const makeFakeBroker = Effect.gen(function* () {
   const requests = yield* Ref.make<Array<Request>>([])
   /** Failures for the next ListOffsets calls, in order. */
   const listFaults = yield* Ref.make<Array<ListOffsetsFailure>>([])
+  /** Failures of the next whole Fetch requests, in order. */
+  const requestFaults = yield* Ref.make<Array<FetchFailure>>([])
   /** Per-partition errors answered by the next fetches (`remaining` times). */
   const fetchFaults = new Map<string, { error: PartitionFetchError; remaining: number }>()
   /** When set, a fetch computes its answer, then waits for this gate before answering. */
@@ -124,6 +127,11 @@ export const makeFakeBroker = Effect.gen(function* () {
             offsets: request.partitions.map((p) => p.offset),
           },
         ])
+        const failures = yield* Ref.get(requestFaults)
+        if (failures.length > 0) {
+          yield* Ref.set(requestFaults, failures.slice(1))
+          return yield* Effect.fail(failures[0]!)
+        }
         const started = yield* Ref.get(fetchStarted)
         if (Option.isSome(started)) yield* Deferred.succeed(started.value, undefined)
         let results = answer(request.partitions)
@@ -165,6 +173,7 @@ export const makeFakeBroker = Effect.gen(function* () {
     requests: Ref.get(requests),
     clearRequests: Ref.set(requests, []),
     failListOffsets: (errors: ReadonlyArray<ListOffsetsFailure>) => Ref.set(listFaults, [...errors]),
+    failFetchRequests: (errors: ReadonlyArray<FetchFailure>) => Ref.set(requestFaults, [...errors]),
     failFetch: (tp: TopicPartition.TopicPartition, error: PartitionFetchError, times: number) =>
       Effect.sync(() => fetchFaults.set(TopicPartition.key(tp), { error, remaining: times })),
     setGate: (d: Option.Option<Deferred.Deferred<void>>) => Ref.set(gate, d),
