@@ -1,0 +1,172 @@
+/**
+ * core's `Consumer` over the live layer and librdkafka's mock cluster: recovery, retries and
+ * broker outages seen the way a user sees them (records delivered, events, the stream's error).
+ */
+import { layer } from "@effect/vitest"
+import { Consumer, type ConsumerRecord, OffsetLister, OffsetRecovery, TopicPartition } from "@kafka-effect/core"
+import { Chunk, Effect, Either, Fiber, Schedule, Stream } from "effect"
+import { expect } from "vitest"
+import { text } from "./harness/drain.js"
+import * as MockCluster from "./harness/MockCluster.js"
+import * as MockTestBroker from "./harness/MockTestBroker.js"
+import * as Producer from "./harness/Producer.js"
+
+const retrySchedule = Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(5)))
+
+const produce = (topic: string, partition: number, values: ReadonlyArray<string>) =>
+  Effect.flatMap(Producer.Producer, (p) => p.send(topic, partition, values.map((value) => ({ value }))))
+
+const range = (prefix: string, n: number, from = 0) => Array.from({ length: n }, (_, i) => `${prefix}${from + i}`)
+
+const take = (consumer: Consumer.Service<never>, n: number) =>
+  consumer.records.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
+
+/** The live OffsetLister, recording each call's outcome. */
+const watchedLister = Effect.gen(function* () {
+  const live = yield* OffsetLister.OffsetLister
+  const outcomes: Array<string> = []
+  const lister: OffsetLister.OffsetLister["Type"] = {
+    list: (partitions, spec) =>
+      live.list(partitions, spec).pipe(
+        Effect.tapBoth({
+          onFailure: (e) => Effect.sync(() => outcomes.push(`${spec}:${e._tag}${e._tag === "ListOffsetsError" ? `(${e.reason})` : ""}`)),
+          onSuccess: () => Effect.sync(() => outcomes.push(`${spec}:ok`)),
+        }),
+      ),
+  }
+  return { lister, outcomes }
+})
+
+const seen = (records: ReadonlyArray<ConsumerRecord.ConsumerRecord>) =>
+  records.map((r) => `${r.partition}@${r.offset}=${text(r.value)}`)
+
+layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, timeout: "60 seconds" })(
+  "Consumer over the live layer (3-broker mock cluster)",
+  (it) => {
+    it.scoped("an injected Fetch OFFSET_OUT_OF_RANGE heals: one ListOffsets round trip, nothing lost, nothing twice", () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        yield* mock.createTopic("c-oor", 1)
+        yield* produce("c-oor", 0, range("v", 2))
+        // Watch the ListOffsets calls the consumer makes through the live layer.
+        const live = yield* OffsetLister.OffsetLister
+        const calls: Array<string> = []
+        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50, autoOffsetReset: "earliest" } }).pipe(
+          Effect.provideService(OffsetLister.OffsetLister, {
+            list: (partitions, spec) =>
+              Effect.sync(() => calls.push(`${spec}:${partitions.map(TopicPartition.format).join(",")}`)).pipe(
+                Effect.zipRight(live.list(partitions, spec)),
+              ),
+          }),
+        )
+        yield* consumer.assign([TopicPartition.make("c-oor", 0)])
+        const first = yield* take(consumer, 2)
+        expect(calls).toEqual(["earliest:c-oor-0"]) // autoOffsetReset
+        yield* produce("c-oor", 0, range("v", 3, 2))
+        yield* mock.pushErrors(MockCluster.ApiKey.Fetch, [1])
+        const rest = yield* take(consumer, 3)
+        expect(seen([...first, ...rest])).toEqual(range("v", 5).map((v, i) => `0@${i}=${v}`))
+        // The out-of-range answer was healed with one earliest/latest round trip.
+        expect([...calls.slice(1)].sort()).toEqual(["earliest:c-oor-0", "latest:c-oor-0"])
+      }),
+      20_000,
+    )
+
+    it.scoped("a fetch beyond the high watermark resets to latest and delivers the next record produced", () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        yield* mock.createTopic("c-beyond", 1)
+        yield* produce("c-beyond", 0, range("old", 3))
+        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
+        const tp = TopicPartition.make("c-beyond", 0)
+        yield* consumer.assign([tp])
+        yield* consumer.seek(tp, 1000n)
+        const fiber = yield* Effect.fork(take(consumer, 1))
+        yield* Effect.sleep("200 millis")
+        yield* produce("c-beyond", 0, ["new"])
+        expect(seen(yield* Fiber.join(fiber))).toEqual(["0@3=new"])
+      }),
+      20_000,
+    )
+
+    it.scoped("ListOffsets closed N times while healing is retried on the schedule and recovers; past it the stream fails with ListOffsetsError", () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        yield* mock.createTopic("c-lo", 1)
+        yield* produce("c-lo", 0, range("v", 3))
+        const tp = TopicPartition.make("c-lo", 0)
+        const recovery = OffsetRecovery.nearest({ listOffsetsRetry: Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(3))) })
+        const watched = yield* watchedLister
+        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 }, recovery }).pipe(
+          Effect.provideService(OffsetLister.OffsetLister, watched.lister),
+        )
+        yield* consumer.assign([tp])
+        yield* consumer.seek(tp, 50n)
+        // Two closed connections (each of the earliest/latest pair may take one): within 3 retries.
+        yield* mock.pushErrors(MockCluster.ApiKey.ListOffsets, [MockCluster.CLOSE_CONNECTION, MockCluster.CLOSE_CONNECTION])
+        const fiber = yield* Effect.fork(take(consumer, 1))
+        yield* Effect.sleep("200 millis")
+        yield* produce("c-lo", 0, ["after"])
+        expect(seen(yield* Fiber.join(fiber))).toEqual(["0@3=after"])
+        expect(watched.outcomes.filter((o) => o.endsWith("ListOffsetsError(Network)")).length).toBeGreaterThanOrEqual(1)
+        expect(watched.outcomes.slice(-2).every((o) => o.endsWith(":ok"))).toBe(true)
+
+        const failing = yield* Consumer.make({ config: { maxWaitMs: 50 }, recovery })
+        yield* failing.assign([tp])
+        yield* failing.seek(tp, 50n)
+        yield* mock.pushErrors(MockCluster.ApiKey.ListOffsets, Array.from({ length: 20 }, () => MockCluster.CLOSE_CONNECTION))
+        const result = yield* Effect.either(take(failing, 1))
+        yield* mock.clearErrors(MockCluster.ApiKey.ListOffsets)
+        expect(Either.isLeft(result)).toBe(true)
+        if (Either.isLeft(result)) {
+          expect(result.left).toMatchObject({ _tag: "ListOffsetsError", reason: "Network", retriable: true })
+          if (result.left._tag === "ListOffsetsError") {
+            expect(result.left.outOfRange).toMatchObject({ _tag: "OffsetOutOfRange", topic: "c-lo", partition: 0, requestedOffset: 50n })
+          }
+        }
+      }),
+      20_000,
+    )
+
+    it.scoped("TOPIC_AUTHORIZATION_FAILED on Fetch fails the stream with its own tag (never healed)", () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        yield* mock.createTopic("c-authz", 1)
+        yield* produce("c-authz", 0, ["a"])
+        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50, autoOffsetReset: "earliest" } })
+        yield* consumer.assign([TopicPartition.make("c-authz", 0)])
+        yield* take(consumer, 1)
+        yield* mock.pushErrors(MockCluster.ApiKey.Fetch, [29])
+        const result = yield* Effect.either(take(consumer, 1))
+        expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "TopicAuthorizationFailed", topic: "c-authz" })
+      }),
+      20_000,
+    )
+
+    it.scoped("a broker down and up mid-consumption: the consumer's fetch retry rides it out, nothing lost or twice", () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        yield* mock.createTopic("c-down", 3)
+        for (const p of [0, 1, 2]) yield* mock.setLeader("c-down", p, p + 1)
+        for (const p of [0, 1, 2]) yield* produce("c-down", p, range(`p${p}-`, 50))
+        const consumer = yield* Consumer.make({
+          config: { maxWaitMs: 50, autoOffsetReset: "earliest" },
+          fetchRetry: Schedule.spaced("100 millis").pipe(Schedule.intersect(Schedule.recurs(50))),
+        })
+        yield* consumer.assign([0, 1, 2].map((p) => TopicPartition.make("c-down", p)))
+        const first = yield* take(consumer, 150)
+        for (const p of [0, 1, 2]) yield* produce("c-down", p, range(`p${p}-`, 50, 50))
+        yield* mock.brokerDown(2)
+        yield* mock.brokerUp(2).pipe(Effect.delay("1 second"), Effect.forkScoped)
+        const second = yield* take(consumer, 150)
+        const all = [...first, ...second]
+        for (const p of [0, 1, 2]) {
+          expect(all.filter((r) => r.partition === p).map((r) => `${r.offset}=${text(r.value)}`)).toEqual(
+            range(`p${p}-`, 100).map((v, i) => `${i}=${v}`),
+          )
+        }
+      }),
+      20_000,
+    )
+  },
+)
