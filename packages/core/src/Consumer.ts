@@ -33,6 +33,7 @@ import {
   type BrokerError,
   type FetchFailure,
   type InvalidConfig,
+  ListOffsetsError,
   type ListOffsetsFailure,
   NoOffsetForPartition,
   type OffsetOutOfRange,
@@ -347,10 +348,13 @@ const makeFromInput = <E>(
         yield* seekReset("latest")(partitions)
       }),
       position: Effect.fn("Consumer.position")(function* (tp: TP) {
-        // A seek can land between resolving and reading: then resolve again.
-        for (;;) {
+        // A seek can land between resolving and reading: then resolve again (a few times at most).
+        for (let attempt = 0; ; attempt++) {
           const p = yield* state.get(tp)
           if (p.position !== undefined) return p.position
+          if (attempt === 3) {
+            return yield* new ListOffsetsError({ partitions: [tp], reason: "Unknown", retriable: false })
+          }
           yield* resolvePending([tp])
         }
       }),

@@ -11,7 +11,7 @@ import { Context, Data, Duration, Effect, Either, Layer, Schedule } from "effect
 import {
   ListOffsetsError,
   type ListOffsetsFailure,
-  OffsetOutOfRange,
+  type OffsetOutOfRange,
   OffsetRecoveryExhausted,
 } from "./KafkaError.js"
 import { OffsetLister } from "./OffsetLister.js"
@@ -195,13 +195,7 @@ export const fail = (options?: Options): Recovery<OffsetOutOfRange> => ({
   recover: (outOfRange) =>
     outOfRange.length === 0
       ? Effect.succeed([])
-      : Effect.fail(
-          new OffsetOutOfRange({
-            topic: outOfRange[0]!.error.topic,
-            partition: outOfRange[0]!.error.partition,
-            requestedOffset: outOfRange[0]!.error.requestedOffset,
-          }),
-        ),
+      : Effect.fail(outOfRange[0]!.error),
 })
 
 /** A recovery by policy name; `fail` gives `Recovery<OffsetOutOfRange>`, the others `Recovery<never>`. */
