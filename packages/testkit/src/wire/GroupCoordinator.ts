@@ -168,7 +168,7 @@ export const make = (options: Options = {}): Effect.Effect<GroupCoordinator, nev
     }
 
     /** Completes the rebalance when every member has rejoined, or `force` (deadline passed). */
-    const maybeCompleteJoin = (g: Group, force: boolean): void => {
+    const maybeCompleteJoin = (g: Group, force: boolean, now: number): void => {
       if (g.state !== "PreparingRebalance") return
       let allJoined = true
       for (const m of g.members.values()) if (m.join === undefined) allJoined = false
@@ -194,6 +194,8 @@ export const make = (options: Options = {}): Effect.Effect<GroupCoordinator, nev
       for (const m of g.members.values()) {
         const join = m.join
         m.join = undefined
+        // The session timer restarts with the new generation (the member was waiting until now).
+        m.lastSeen = now
         if (join === undefined) continue
         Deferred.unsafeDone(
           join,
@@ -227,7 +229,7 @@ export const make = (options: Options = {}): Effect.Effect<GroupCoordinator, nev
         return
       }
       prepareRebalance(g, now)
-      maybeCompleteJoin(g, false)
+      maybeCompleteJoin(g, false, now)
     }
 
     const joinError = (errorCode: number, memberId: string): JoinResult => ({
@@ -294,8 +296,7 @@ export const make = (options: Options = {}): Effect.Effect<GroupCoordinator, nev
         const deferred = Deferred.unsafeMake<JoinResult>(FiberId.none)
         member.join = deferred
         prepareRebalance(g, now)
-        g.rebalanceDeadline = Math.max(g.rebalanceDeadline, now + member.rebalanceTimeoutMs)
-        maybeCompleteJoin(g, false)
+        maybeCompleteJoin(g, false, now)
         return Deferred.await(deferred)
       })
 
@@ -398,7 +399,7 @@ export const make = (options: Options = {}): Effect.Effect<GroupCoordinator, nev
     const tick = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync(() => {
         for (const g of groups.values()) {
-          if (g.state === "PreparingRebalance" && now >= g.rebalanceDeadline) maybeCompleteJoin(g, true)
+          if (g.state === "PreparingRebalance" && now >= g.rebalanceDeadline) maybeCompleteJoin(g, true, now)
           for (const m of Array.from(g.members.values())) {
             const waiting = m.join !== undefined || m.sync !== undefined
             if (!waiting && now - m.lastSeen > m.sessionTimeoutMs) removeMember(g, m.memberId, now)

@@ -1,0 +1,151 @@
+/**
+ * The embedded broker's group coordinator on TestClock: generations, rebalances when members come
+ * and go, session expiry, the rebalance timeout dropping members that do not rejoin, and the checks
+ * on commits. Deterministic: no sockets, no real time.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, TestClock } from "effect"
+import * as GroupCoordinator from "../../src/wire/GroupCoordinator.js"
+import { ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
+
+const protocols = [{ name: "range", metadata: Uint8Array.of(1) }]
+
+const joinRequest = (memberId = "", clientId = "c"): GroupCoordinator.JoinRequest => ({
+  groupId: "g",
+  memberId,
+  groupInstanceId: null,
+  clientId,
+  clientHost: "/127.0.0.1",
+  sessionTimeoutMs: 10_000,
+  rebalanceTimeoutMs: 30_000,
+  protocolType: "consumer",
+  protocols,
+})
+
+describe("GroupCoordinator", () => {
+  it.scoped("one member: join completes at once, the leader's sync makes the group stable", () =>
+    Effect.gen(function* () {
+      const gc = yield* GroupCoordinator.make()
+      const joined = yield* gc.join(joinRequest())
+      expect(joined.errorCode).toBe(0)
+      expect(joined.generationId).toBe(1)
+      expect(joined.leader).toBe(joined.memberId)
+      expect(joined.protocolName).toBe("range")
+      expect(joined.members.map((m) => m.memberId)).toEqual([joined.memberId])
+      const synced = yield* gc.sync({
+        groupId: "g",
+        generationId: 1,
+        memberId: joined.memberId,
+        assignments: [{ memberId: joined.memberId, assignment: Uint8Array.of(9) }],
+      })
+      expect(synced).toEqual({ errorCode: 0, assignment: Uint8Array.of(9) })
+      expect((yield* gc.describe("g"))?.state).toBe("Stable")
+      expect(yield* gc.heartbeat("g", 1, joined.memberId)).toBe(0)
+      expect(yield* gc.heartbeat("g", 0, joined.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION)
+      expect(yield* gc.heartbeat("g", 1, "nobody")).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+    }),
+  )
+
+  it.scoped("a second member starts a rebalance; the first learns it from its heartbeat and rejoins", () =>
+    Effect.gen(function* () {
+      const gc = yield* GroupCoordinator.make()
+      const a = yield* gc.join(joinRequest("", "a"))
+      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
+      const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
+      yield* Effect.yieldNow()
+      expect(yield* gc.heartbeat("g", 1, a.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+      expect(yield* gc.validateCommit("g", 1, a.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+      const aAgain = yield* gc.join(joinRequest(a.memberId, "a"))
+      const b = yield* Fiber.join(bJoin)
+      expect(aAgain.generationId).toBe(2)
+      expect(b.generationId).toBe(2)
+      // The leader stays the leader and alone gets the member list.
+      expect(aAgain.leader).toBe(a.memberId)
+      expect(aAgain.members.length).toBe(2)
+      expect(b.members.length).toBe(0)
+      // The follower's sync waits for the leader's.
+      const bSync = yield* Effect.fork(gc.sync({ groupId: "g", generationId: 2, memberId: b.memberId, assignments: [] }))
+      yield* Effect.yieldNow()
+      yield* gc.sync({
+        groupId: "g",
+        generationId: 2,
+        memberId: a.memberId,
+        assignments: [
+          { memberId: a.memberId, assignment: Uint8Array.of(1) },
+          { memberId: b.memberId, assignment: Uint8Array.of(2) },
+        ],
+      })
+      expect(yield* Fiber.join(bSync)).toEqual({ errorCode: 0, assignment: Uint8Array.of(2) })
+      expect(yield* gc.validateCommit("g", 2, b.memberId)).toBe(0)
+      expect(yield* gc.validateCommit("g", 1, b.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION)
+      expect(yield* gc.validateCommit("g", -1, "")).toBe(ErrorCode.ILLEGAL_GENERATION)
+    }),
+  )
+
+  it.scoped("a member that stops heartbeating is expired after its session timeout; the other rejoins alone", () =>
+    Effect.gen(function* () {
+      const gc = yield* GroupCoordinator.make()
+      const a = yield* gc.join(joinRequest("", "a"))
+      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
+      const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
+      yield* Effect.yieldNow()
+      yield* gc.join(joinRequest(a.memberId, "a"))
+      const b = yield* Fiber.join(bJoin)
+      yield* gc.sync({ groupId: "g", generationId: 2, memberId: a.memberId, assignments: [] })
+      yield* gc.sync({ groupId: "g", generationId: 2, memberId: b.memberId, assignments: [] })
+      // a keeps heartbeating, b goes silent.
+      for (let i = 0; i < 12; i++) {
+        yield* TestClock.adjust("1 second")
+        const code = yield* gc.heartbeat("g", 2, a.memberId)
+        if (code !== 0) {
+          expect(code).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+          break
+        }
+      }
+      expect((yield* gc.describe("g"))?.members.map((m) => m.memberId)).toEqual([a.memberId])
+      const alone = yield* gc.join(joinRequest(a.memberId, "a"))
+      expect(alone.generationId).toBe(3)
+      expect(alone.members.map((m) => m.memberId)).toEqual([a.memberId])
+      expect(yield* gc.heartbeat("g", 3, b.memberId)).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+    }),
+  )
+
+  it.scoped("a member that does not rejoin within the rebalance timeout is dropped; leaving rebalances at once", () =>
+    Effect.gen(function* () {
+      const gc = yield* GroupCoordinator.make()
+      // a's session (60 s) outlives the rebalance timeout (30 s): the rebalance timeout is what drops it.
+      const a = yield* gc.join({ ...joinRequest("", "a"), sessionTimeoutMs: 60_000 })
+      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
+      const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
+      yield* Effect.yieldNow()
+      // a never rejoins: after the rebalance timeout (30 s) b completes the generation alone.
+      yield* TestClock.adjust("29 seconds")
+      expect(bJoin.unsafePoll()).toBe(null)
+      yield* TestClock.adjust("2 seconds")
+      const b = yield* Fiber.join(bJoin)
+      expect(b.generationId).toBe(2)
+      expect(b.leader).toBe(b.memberId)
+      expect(b.members.map((m) => m.memberId)).toEqual([b.memberId])
+      yield* gc.sync({ groupId: "g", generationId: 2, memberId: b.memberId, assignments: [] })
+      expect(yield* gc.leave("g", [b.memberId, "ghost"])).toEqual([0, ErrorCode.UNKNOWN_MEMBER_ID])
+      const d = yield* gc.describe("g")
+      expect(d?.state).toBe("Empty")
+      expect(d?.members).toEqual([])
+      // An empty group accepts commits from outside any generation (simple consumers, admin tools).
+      expect(yield* gc.validateCommit("g", -1, "")).toBe(0)
+    }),
+  )
+
+  it.scoped("rejects what Kafka rejects: bad session timeout, protocol mismatch, unknown member", () =>
+    Effect.gen(function* () {
+      const gc = yield* GroupCoordinator.make({ minSessionTimeoutMs: 6000 })
+      expect((yield* gc.join({ ...joinRequest(), sessionTimeoutMs: 100 })).errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT)
+      expect((yield* gc.join(joinRequest("stranger"))).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+      const a = yield* gc.join(joinRequest())
+      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
+      const other = yield* gc.join({ ...joinRequest(), protocols: [{ name: "sticky", metadata: new Uint8Array() }] })
+      expect(other.errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+      expect((yield* gc.join({ ...joinRequest(), protocolType: "connect" })).errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+    }),
+  )
+})
