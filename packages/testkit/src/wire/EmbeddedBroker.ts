@@ -120,12 +120,11 @@ const serveConnection =
                 yield* write(outcome.frame)
                 break
               case "NoReply":
+              case "Unanswered":
                 break
               case "Close":
                 yield* Effect.logDebug("Embedded broker: closing a connection").pipe(Effect.annotateLogs({ reason: outcome.reason }))
                 yield* write(new Socket.CloseEvent())
-                return yield* Effect.never
-              case "Hang":
                 return yield* Effect.never
             }
           }

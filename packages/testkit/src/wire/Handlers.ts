@@ -23,8 +23,11 @@ export type Outcome =
   | { readonly _tag: "NoReply" }
   /** An injected Network fault, or a request that cannot be parsed: the connection closes. */
   | { readonly _tag: "Close"; readonly reason: string }
-  /** An injected Timeout: no answer, and the connection answers nothing more. */
-  | { readonly _tag: "Hang" }
+  /**
+   * An injected Timeout: this request gets no answer (the client's request timeout fires); later
+   * requests on the connection are answered (clients match answers by correlation id).
+   */
+  | { readonly _tag: "Unanswered" }
 
 export interface Context {
   readonly model: BrokerModel.Service
@@ -49,7 +52,7 @@ const apiVersionsList = Array.from(supported, ([apiKey, r]) => ({ apiKey, minVer
 type RequestFault = BrokerModel.RequestFault
 
 const faultOutcome = (fault: RequestFault): Outcome =>
-  fault.reason === "Network" ? { _tag: "Close", reason: `injected ${fault.api} network fault` } : { _tag: "Hang" }
+  fault.reason === "Network" ? { _tag: "Close", reason: `injected ${fault.api} network fault` } : { _tag: "Unanswered" }
 
 /** Answers one request frame (without its size prefix). */
 export const handle = (ctx: Context, frame: Uint8Array): Effect.Effect<Outcome> =>

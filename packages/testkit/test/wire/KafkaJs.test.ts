@@ -222,6 +222,39 @@ describe("kafkajs against the embedded broker", () => {
   )
 
   it.live(
+    "a Timeout fault leaves one request unanswered (kafkajs times out, the next call works); latency delays answers",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        yield* control.createTopic("slowpoke", 1)
+        yield* control.produce("slowpoke", 0, [{ value: "a" }, { value: "b" }])
+        const k = kafka(broker.brokers, { requestTimeout: 400, enforceRequestTimeout: true })
+        const a = yield* admin(k)
+        yield* control.failNext("ListOffsets", 1, { _tag: "Timeout" })
+        const start = Date.now()
+        const timedOut = yield* Effect.either(Effect.tryPromise(() => a.fetchTopicOffsets("slowpoke")))
+        expect(Date.now() - start).toBeGreaterThanOrEqual(390)
+        expect(timedOut._tag === "Left" && String(timedOut.left.cause)).toContain("KafkaJSRequestTimeoutError")
+        const offsets = yield* Effect.promise(() => a.fetchTopicOffsets("slowpoke"))
+        expect(offsets[0].high).toBe("2")
+        const lists = (yield* control.requests).filter((e) => e.api === "ListOffsets")
+        // fetchTopicOffsets lists latest then earliest: the first call died on its first request.
+        expect(lists.map((e) => e.outcome)).toEqual(["fault", "ok", "ok"])
+
+        yield* control.setLatency("Metadata", "300 millis")
+        const before = Date.now()
+        yield* Effect.promise(() => a.fetchTopicMetadata({ topics: ["slowpoke"] }))
+        expect(Date.now() - before).toBeGreaterThanOrEqual(290)
+        yield* control.setLatency("Metadata", 0)
+        const after = Date.now()
+        yield* Effect.promise(() => a.fetchTopicMetadata({ topics: ["slowpoke"] }))
+        expect(Date.now() - after).toBeLessThan(290)
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
+    30_000,
+  )
+
+  it.live(
     "compaction holes and DeleteRecords are what a kafkajs consumer sees",
     () =>
       Effect.gen(function* () {
