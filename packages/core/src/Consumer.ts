@@ -163,13 +163,23 @@ const makeFromInput = <E>(
     const withLister = Effect.provideService(OffsetLister, lister)
 
     /** Resolves pending resets: one ListOffsets per spec over all the partitions, the two in parallel. */
-    const resolvePending = (partitions?: ReadonlyArray<TP>) =>
+    /**
+     * Resolves the pending resets of every fetchable partition (and of `also`, even when paused), like
+     * the Java client: one ListOffsets per spec over all of them, the two specs in parallel. A
+     * partition with nothing to start from fails with `NoOffsetForPartition` if it is fetchable or `also`.
+     */
+    const resolvePending = (also?: TP) =>
       Effect.gen(function* () {
-        const pending = yield* state.pendingResets(partitions)
+        const fetchable = yield* state.pendingResets()
+        const extra = also === undefined ? [] : yield* state.pendingResets([also])
+        const pending = [...fetchable, ...extra.filter((e) => !fetchable.some((f) => TopicPartition.equals(f, e)))]
         if (pending.length === 0) return
         const bySpec = new Map<ListOffsetsSpec, Array<SubscriptionState.PendingPosition>>()
         for (const p of pending) {
-          if (p.spec === "none") return yield* new NoOffsetForPartition({ topic: p.topic, partition: p.partition })
+          if (p.spec === "none") {
+            if (also !== undefined && !TopicPartition.equals(p, also)) continue
+            return yield* new NoOffsetForPartition({ topic: p.topic, partition: p.partition })
+          }
           const list = bySpec.get(p.spec)
           if (list) list.push(p)
           else bySpec.set(p.spec, [p])
@@ -355,7 +365,7 @@ const makeFromInput = <E>(
           if (attempt === 3) {
             return yield* new ListOffsetsError({ partitions: [tp], reason: "Unknown", retriable: false })
           }
-          yield* resolvePending([tp])
+          yield* resolvePending(tp)
         }
       }),
       records,

@@ -414,8 +414,16 @@ export const scenarios: ReadonlyArray<Scenario> = [
         expect(first.length).toBe(9)
         yield* consumer.seekToBeginning([tp(a, 1), tp(b, 0)])
         yield* consumer.seekToEnd([tp(a, 0)])
+        yield* ctx.broker.clearRequests
         const positions = yield* Effect.forEach(all, consumer.position)
         expect(positions).toEqual([3n, 0n, 0n])
+        if (ctx.broker.capabilities.requestLog) {
+          // one batched ListOffsets per spec (per leader): every partition in exactly one request
+          const lists = (yield* ctx.requests).filter((e) => e.api === "ListOffsets")
+          const covered = lists.flatMap((e) => e.partitions.map(TopicPartition.key)).sort()
+          expect(covered).toEqual(all.map(TopicPartition.key).sort())
+          expect(lists.length).toBeLessThanOrEqual(2)
+        }
         const again = yield* ctx.join(yield* takeFork(consumer, 6))
         expect(new Set(values(again))).toEqual(new Set([...values(first)].filter((v) => !v.startsWith(`${a}/0@`))))
         yield* consumer.seekToEnd()
