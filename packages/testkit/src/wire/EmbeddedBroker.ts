@@ -114,7 +114,17 @@ const serveConnection =
         const worker = Effect.gen(function* () {
           for (;;) {
             const frame = yield* Queue.take(frames)
-            const outcome = yield* Handlers.handle(ctx, frame)
+            const outcome = yield* Handlers.handle(ctx, frame).pipe(
+              // A bug answering one request must not leave the client waiting on a silent socket.
+              Effect.catchAllDefect((defect) =>
+                Effect.as(
+                  Effect.logError("Embedded broker: request handler failed, closing the connection").pipe(
+                    Effect.annotateLogs({ defect: String(defect) }),
+                  ),
+                  { _tag: "Close", reason: "handler defect" } satisfies Handlers.Outcome,
+                ),
+              ),
+            )
             switch (outcome._tag) {
               case "Reply":
                 yield* write(outcome.frame)

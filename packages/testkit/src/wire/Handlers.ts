@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import type * as BrokerModel from "../BrokerModel.js"
 import type { ProducedRecord } from "../TestBroker.js"
 import type { GroupCoordinator } from "./GroupCoordinator.js"
-import { ApiKey, ErrorCode, isSupported, supported } from "./protocol/ApiKeys.js"
+import { ApiKey, apiNames, ErrorCode, isSupported, supported } from "./protocol/ApiKeys.js"
 import { Malformed, Reader, Truncated, Writer } from "./protocol/Codec.js"
 import { UnsupportedCompression } from "./protocol/Compression.js"
 import * as M from "./protocol/Messages.js"
@@ -80,7 +80,11 @@ export const handle = (ctx: Context, frame: Uint8Array): Effect.Effect<Outcome> 
       }
       throw cause
     }
-    return Effect.catchTag(decoded, "RequestFault", (fault) => Effect.succeed(faultOutcome(fault)))
+    return Effect.catchTag(decoded, "RequestFault", (fault) => Effect.succeed(faultOutcome(fault))).pipe(
+      Effect.withSpan("EmbeddedBroker.request", {
+        attributes: { api: apiNames.get(apiKey) ?? String(apiKey), apiVersion: v, broker: ctx.nodeId },
+      }),
+    )
   })
 
 /**
