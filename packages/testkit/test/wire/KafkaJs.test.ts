@@ -255,6 +255,45 @@ describe("kafkajs against the embedded broker", () => {
   )
 
   it.live(
+    "DeleteRecords under a paused kafkajs consumer: OFFSET_OUT_OF_RANGE over the wire, kafkajs resets to the new log start",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        const tp = TopicPartition.make("retention", 0)
+        yield* control.createTopic("retention", 1)
+        yield* control.produce("retention", 0, Array.from({ length: 5 }, (_, i) => ({ value: `r${i}` })))
+        const k = kafka(broker.brokers)
+        const c = yield* consumer(k, { groupId: "retention-reader", maxWaitTimeInMs: 100 })
+        const seen: Array<string> = []
+        const first = yield* Deferred.make<void>()
+        const second = yield* Deferred.make<void>()
+        yield* Effect.promise(() => c.subscribe({ topic: "retention", fromBeginning: true }))
+        yield* Effect.promise(() =>
+          c.run({
+            eachMessage: async ({ message }) => {
+              seen.push(message.offset)
+              if (seen.length === 5) Effect.runSync(Deferred.succeed(first, undefined))
+              if (seen.length === 7) Effect.runSync(Deferred.succeed(second, undefined))
+            },
+          }),
+        )
+        yield* Deferred.await(first)
+        c.pause([{ topic: "retention" }])
+        yield* control.produce("retention", 0, Array.from({ length: 5 }, (_, i) => ({ value: `r${5 + i}` })))
+        yield* control.deleteRecords(tp, 8n)
+        yield* control.clearRequests
+        c.resume([{ topic: "retention" }])
+        yield* Deferred.await(second)
+        expect(seen).toEqual(["0", "1", "2", "3", "4", "8", "9"])
+        const log = yield* control.requests
+        expect(log.some((e) => e.api === "Fetch" && e.errors.some((x) => x.code === 1))).toBe(true)
+        expect(log.some((e) => e.api === "ListOffsets")).toBe(true)
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
+    30_000,
+  )
+
+  it.live(
     "compaction holes and DeleteRecords are what a kafkajs consumer sees",
     () =>
       Effect.gen(function* () {
