@@ -287,7 +287,7 @@ describe("kafkajs against the embedded broker", () => {
         yield* Deferred.await(second)
         expect(seen).toEqual(["0", "1", "2", "3", "4", "8", "9"])
         const log = yield* control.requests
-        expect(log.some((e) => e.api === "Fetch" && e.errors.some((x) => x.code === 1))).toBe(true)
+        expect(log.some((e) => e.api === "Fetch" && (e.errors ?? []).some((x) => x.code === 1))).toBe(true)
         expect(log.some((e) => e.api === "ListOffsets")).toBe(true)
       }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
     30_000,
