@@ -167,8 +167,10 @@ export const make = (
 
     // Timers run as fibers in the layer's scope. A timer that fires clears its own slot first, so
     // that the work it does never interrupts the fiber doing it.
+    // Interruptible even when the request that starts them runs in a finalizer (a LeaveGroup on
+    // close), or the layer's scope could not stop them.
     const startTimer = (ms: number, fire: () => Effect.Effect<void>) =>
-      Effect.forkIn(Effect.zipRight(Effect.sleep(Duration.millis(ms)), Effect.suspend(fire)), scope)
+      Effect.forkIn(Effect.interruptible(Effect.zipRight(Effect.sleep(Duration.millis(ms)), Effect.suspend(fire))), scope)
     const cancel = (fiber: Fiber.RuntimeFiber<void> | undefined) =>
       fiber === undefined ? Effect.void : Fiber.interruptFork(fiber)
 

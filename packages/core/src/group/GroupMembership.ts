@@ -601,8 +601,9 @@ export const make = (
         yield* Effect.logInfo("Left group")
       }).pipe(annotate),
     )
-    fibers.push(yield* Effect.forkDaemon(runLoop))
-    if (autoCommit) fibers.push(yield* Effect.forkDaemon(autoCommitLoop))
+    // Interruptible even when the membership is made inside an uninterruptible region.
+    fibers.push(yield* Effect.forkDaemon(Effect.interruptible(runLoop)))
+    if (autoCommit) fibers.push(yield* Effect.forkDaemon(Effect.interruptible(autoCommitLoop)))
 
     const awaitStable = (after = Number.NEGATIVE_INFINITY) =>
       stateRef.changes.pipe(
