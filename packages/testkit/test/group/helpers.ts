@@ -35,7 +35,7 @@ export const startMember = (
   name: string,
   topics: ReadonlyArray<string>,
   deliveries: Ref.Ref<Array<Delivery>>,
-  options: Partial<GroupConsumer.SubscribeOptions> & {
+  options: Partial<Omit<GroupConsumer.SubscribeOptions, "listener">> & {
     readonly beforeSubscribe?: (consumer: Consumer.Service<never>) => Effect.Effect<void, unknown>
     readonly listener?: (consumer: Consumer.Service<never>) => GroupMembership.RebalanceListener
   } = {},

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { TopicPartition } from "@kafka-effect/core"
+import type { TopicPartition } from "@kafka-effect/core"
 import { Effect, Ref } from "effect"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
+import { TestBroker } from "../../src/index.js"
 import { advance, assignmentOf, type Delivery, GROUP, layer, produceEach, startMember, stopMember } from "./helpers.js"
 
 const TOPIC = "t"
@@ -30,6 +31,7 @@ describe("seeks and group membership (TestClock)", () => {
   it.effect("seekToEnd during a rebalance: kept partitions jump to the end, revoked ones drop the seek and their new owner starts at the committed offset", () =>
     Effect.gen(function* () {
       const deliveries = yield* Ref.make<Array<Delivery>>([])
+      const broker = yield* TestBroker.TestBroker
       let revokes = 0
       const m1 = yield* startMember("m1", [TOPIC], deliveries, {
         listener: (consumer) => ({
@@ -38,7 +40,7 @@ describe("seeks and group membership (TestClock)", () => {
           onRevoked: () =>
             Effect.suspend(() =>
               ++revokes === 1
-                ? Effect.zipRight(produceEach(TOPIC, 6, 2, "during").pipe(Effect.orDie), consumer.seekToEnd().pipe(Effect.orDie))
+                ? Effect.zipRight(produceEach(TOPIC, 6, 2, "during").pipe(Effect.provideService(TestBroker.TestBroker, broker)), consumer.seekToEnd().pipe(Effect.orDie))
                 : Effect.void,
             ),
         }),
