@@ -32,6 +32,8 @@ export interface Options {
   readonly autoCreateTopics?: boolean
   readonly clusterId?: string
   readonly group?: GroupCoordinator.Options
+  /** Largest record batch a Produce may carry (Kafka's message.max.bytes). Default 1048588, as Kafka. */
+  readonly maxMessageBytes?: number
   /** Largest request frame accepted (socket.request.max.bytes); a larger one closes the connection. Default 100 MiB. */
   readonly maxRequestBytes?: number
 }
@@ -175,7 +177,9 @@ export const make = (
         coordinator,
         nodeId: node.nodeId,
         clientHost: `/${host}`,
-        autoCreatePartitions: options.autoCreateTopics === false ? undefined : (options.partitions ?? 1),
+        autoCreateTopics: options.autoCreateTopics !== false,
+        defaultPartitions: options.partitions ?? 1,
+        maxMessageBytes: options.maxMessageBytes ?? 1_048_588,
       }
       yield* Effect.forkScoped(server.run(serveConnection(ctx, maxFrame, open)))
     }

@@ -34,8 +34,12 @@ export interface Context {
   readonly coordinator: GroupCoordinator
   readonly nodeId: number
   readonly clientHost: string
-  /** Partitions of a topic created by Metadata (auto.create.topics.enable); undefined disables it. */
-  readonly autoCreatePartitions: number | undefined
+  /** Metadata creates unknown topics (auto.create.topics.enable). */
+  readonly autoCreateTopics: boolean
+  /** Partitions of auto-created topics and of CreateTopics with -1 (num.partitions). */
+  readonly defaultPartitions: number
+  /** Largest batch a Produce may carry (message.max.bytes); larger: MESSAGE_TOO_LARGE. */
+  readonly maxMessageBytes: number
 }
 
 const reply = (apiKey: number, version: number, correlationId: number, body: (w: Writer) => void): Outcome => {
@@ -302,11 +306,11 @@ const metadata = (ctx: Context, h: M.RequestHeader, req: M.MetadataRequest): Eff
     [],
     (sc) =>
       Effect.gen(function* () {
-        if (req.topics !== null && req.allowAutoTopicCreation && ctx.autoCreatePartitions !== undefined) {
+        if (req.topics !== null && req.allowAutoTopicCreation && ctx.autoCreateTopics) {
           const known = new Set((yield* ctx.model.metadata(req.topics)).map((t) => t.name))
           for (const name of req.topics) {
             if (!known.has(name) && validTopicName(name)) {
-              yield* Effect.ignore(ctx.model.createTopic(name, ctx.autoCreatePartitions))
+              yield* Effect.ignore(ctx.model.createTopic(name, ctx.defaultPartitions))
             }
           }
         }
@@ -315,7 +319,10 @@ const metadata = (ctx: Context, h: M.RequestHeader, req: M.MetadataRequest): Eff
         const names = req.topics ?? found.map((t) => t.name)
         const topics: Array<M.MetadataTopic> = names.map((name) => {
           const t = byName.get(name)
-          if (t === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, isInternal: false, partitions: [] }
+          if (t === undefined) {
+            const errorCode = validTopicName(name) ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.INVALID_TOPIC_EXCEPTION
+            return { errorCode, name, isInternal: false, partitions: [] }
+          }
           return {
             errorCode: sc.requestCode ?? 0,
             name,
@@ -356,12 +363,13 @@ interface IncomingBatch {
   readonly baseSequence: number
 }
 
-const checkBatches = (records: Uint8Array | null): Array<IncomingBatch> | number => {
+const checkBatches = (records: Uint8Array | null, maxMessageBytes: number): Array<IncomingBatch> | number => {
   if (records === null || records.byteLength === 0) return ErrorCode.CORRUPT_MESSAGE
   const raws = splitBatches(records)
   if (raws.length === 0) return ErrorCode.CORRUPT_MESSAGE
   const out: Array<IncomingBatch> = []
   for (const raw of raws) {
+    if (raw.byteLength > maxMessageBytes) return ErrorCode.MESSAGE_TOO_LARGE
     if (magicOf(raw) !== 2) return ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT
     if (!crcValid(raw)) return ErrorCode.CORRUPT_MESSAGE
     try {
@@ -404,7 +412,7 @@ const produce = (ctx: Context, h: M.RequestHeader, req: M.ProduceRequest): Effec
                 const state = yield* Effect.either(ctx.model.partitionState(tp))
                 if (state._tag === "Left") return fail(state.left.code)
                 if (state.right.leader !== ctx.nodeId) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER)
-                const batches = checkBatches(p.records)
+                const batches = checkBatches(p.records, ctx.maxMessageBytes)
                 if (typeof batches === "number") return fail(batches)
                 let baseOffset = -1n
                 for (const b of batches) {
@@ -660,7 +668,7 @@ const createTopics = (ctx: Context, h: M.RequestHeader, req: M.CreateTopicsReque
             )
           }
           const partitions =
-            t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? (ctx.autoCreatePartitions ?? 1) : t.numPartitions
+            t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? ctx.defaultPartitions : t.numPartitions
           const create = req.validateOnly
             ? Effect.flatMap(ctx.model.metadata([t.name]), (found) =>
                 found.length > 0 ? result(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${t.name}' already exists.`) : result(0, null),

@@ -294,6 +294,31 @@ describe("kafkajs against the embedded broker", () => {
   )
 
   it.live(
+    "a batch above message.max.bytes is refused with MESSAGE_TOO_LARGE; an invalid topic name is INVALID_TOPIC_EXCEPTION",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        yield* control.createTopic("limits", 1)
+        const k = kafka(broker.brokers)
+        const p = yield* producer(k)
+        const refused = yield* Effect.either(
+          Effect.tryPromise(() => p.send({ topic: "limits", messages: [{ value: "x".repeat(20_000) }] })),
+        )
+        expect(refused._tag).toBe("Left")
+        expect(refused._tag === "Left" && JSON.stringify(refused.left.cause, Object.getOwnPropertyNames(refused.left.cause))).toContain(
+          "MESSAGE_TOO_LARGE",
+        )
+        yield* Effect.promise(() => p.send({ topic: "limits", messages: [{ value: "x".repeat(5_000) }] }))
+        expect((yield* control.partitionState(TopicPartition.make("limits", 0))).highWatermark).toBe(1n)
+        const a = yield* admin(k)
+        const invalid = yield* Effect.either(Effect.tryPromise(() => a.fetchTopicMetadata({ topics: ["bad topic!"] })))
+        expect(invalid._tag === "Left" && String(invalid.left.cause)).toContain("operation on an invalid topic")
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ maxMessageBytes: 10_000 }))),
+    30_000,
+  )
+
+  it.live(
     "compaction holes and DeleteRecords are what a kafkajs consumer sees",
     () =>
       Effect.gen(function* () {
