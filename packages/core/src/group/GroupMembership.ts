@@ -78,8 +78,10 @@ export type RejoinReason =
   | "RebalanceInProgress"
   /** The subscription changed. */
   | "SubscriptionChanged"
-  /** UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION: this member was fenced; its partitions are lost. */
-  | "Fenced"
+  /** UNKNOWN_MEMBER_ID: the coordinator forgot this member; its partitions are lost; rejoin as a new member. */
+  | "UnknownMember"
+  /** ILLEGAL_GENERATION: a newer generation exists; the partitions are lost; rejoin with the same member id. */
+  | "IllegalGeneration"
   /** No heartbeat got through for a whole session timeout: the coordinator has dropped us. */
   | "SessionTimeout"
 
@@ -189,6 +191,9 @@ interface Generation {
   readonly generationId: number
   readonly memberId: string
 }
+
+const isLost = (reason: RejoinReason): boolean =>
+  reason === "UnknownMember" || reason === "IllegalGeneration" || reason === "SessionTimeout"
 
 type StableOutcome = { readonly _tag: "Rejoin"; readonly reason: RejoinReason }
 
@@ -340,7 +345,7 @@ export const make = (
         const partitions = owned
         if (partitions.length === 0) return
         yield* handler.suspend(partitions)
-        if (reason === "Fenced" || reason === "SessionTimeout") {
+        if (isLost(reason)) {
           // Too late to commit: another member may own these already.
           yield* Effect.logWarning("Partitions lost").pipe(Effect.annotateLogs({ reason, partitions: partitions.map(TopicPartition.format).join(",") }))
           generation = undefined
@@ -514,7 +519,8 @@ export const make = (
           }
           const e = result.left
           if (e._tag === "RebalanceInProgress") return { _tag: "Rejoin", reason: "RebalanceInProgress" } as const
-          if (e._tag === "UnknownMemberId" || e._tag === "IllegalGeneration") return { _tag: "Rejoin", reason: "Fenced" } as const
+          if (e._tag === "UnknownMemberId") return { _tag: "Rejoin", reason: "UnknownMember" } as const
+          if (e._tag === "IllegalGeneration") return { _tag: "Rejoin", reason: "IllegalGeneration" } as const
           if (now - lastOk >= Duration.toMillis(sessionTimeout)) return { _tag: "Rejoin", reason: "SessionTimeout" } as const
           yield* Effect.logWarning("Heartbeat failed").pipe(Effect.annotateLogs({ error: e._tag, message: e.message }))
         }
@@ -534,18 +540,16 @@ export const make = (
       Effect.gen(function* () {
         if (reason !== undefined) {
           const gen = generation
-          const alive = gen === undefined || reason === "Fenced" || reason === "SessionTimeout" ? undefined : yield* Effect.fork(keepAlive(gen))
+          const alive = gen === undefined || isLost(reason) ? undefined : yield* Effect.fork(keepAlive(gen))
           yield* revokeAll(reason)
           if (alive) yield* Fiber.interrupt(alive)
-          if (reason === "Fenced" || reason === "SessionTimeout") {
-            memberId = ""
-            generation = undefined
-          }
+          if (isLost(reason)) generation = undefined
+          if (reason === "UnknownMember" || reason === "SessionTimeout") memberId = ""
         }
         const synced = yield* joinAndSync
         yield* takeAssignment(synced)
         const gen = generation
-        if (gen === undefined) return "Fenced" as const
+        if (gen === undefined) return "IllegalGeneration" as const
         const outcome = yield* Effect.raceFirst(
           heartbeatLoop(gen),
           Effect.map(Queue.take(rejoinRequests), (r): StableOutcome => ({ _tag: "Rejoin", reason: r })),

@@ -1,0 +1,159 @@
+import { describe, expect, it } from "@effect/vitest"
+import { TopicPartition } from "@kafka-effect/core"
+import { Effect, Exit, Fiber, Option, Ref } from "effect"
+import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
+import { TestBroker } from "../../src/index.js"
+import { advance, assignmentOf, type Delivery, GROUP, layer, produceEach, startMember, stopMember } from "./helpers.js"
+
+const TOPIC = "t"
+
+const offsetsOf = (deliveries: ReadonlyArray<Delivery>, member: string, partition: number) =>
+  deliveries.filter((d) => d.member === member && d.partition === partition).map((d) => d.offset)
+
+const stableMember = (name: string, deliveries: Ref.Ref<Array<Delivery>>, calls: Array<string>) =>
+  startMember(name, [TOPIC], deliveries, {
+    listener: () => ({
+      onRevoked: (tps) => Effect.sync(() => calls.push(`revoked ${tps.length}`)),
+      onAssigned: (tps) => Effect.sync(() => calls.push(`assigned ${tps.length}`)),
+      onLost: (tps) => Effect.sync(() => calls.push(`lost ${tps.length}`)),
+    }),
+  })
+
+describe("group membership errors (TestClock)", () => {
+  it.effect("a heartbeat answered REBALANCE_IN_PROGRESS: revoke (with commit), rejoin with the same member id, next generation", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
+      const deliveries = yield* Ref.make<Array<Delivery>>([])
+      const calls: Array<string> = []
+      yield* produceEach(TOPIC, 2, 3, "a")
+      const m1 = yield* stableMember("m1", deliveries, calls)
+      const first = yield* m1.sub.membership.awaitStable()
+      yield* advance(500)
+      yield* broker.failNext("Heartbeat", 1, { _tag: "ErrorCode", code: 27 })
+      yield* advance(2000)
+      const second = yield* m1.sub.membership.awaitStable(first.generationId)
+      expect(second.memberId).toBe(first.memberId)
+      expect(second.generationId).toBe(first.generationId + 1)
+      expect(calls).toEqual(["assigned 2", "revoked 2", "assigned 2"])
+      expect((yield* coordinator.commitLog(GROUP)).map((c) => [c.generationId, c.partition, c.offset])).toEqual([
+        [first.generationId, 0, 3n],
+        [first.generationId, 1, 3n],
+      ])
+      yield* produceEach(TOPIC, 2, 1, "b")
+      yield* advance(1000)
+      expect(offsetsOf(yield* Ref.get(deliveries), "m1", 0)).toEqual([0n, 1n, 2n, 3n])
+      yield* stopMember(m1)
+    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
+    30_000,
+  )
+
+  it.effect("a heartbeat answered UNKNOWN_MEMBER_ID: partitions lost (no commit), rejoin as a new member once the old one is gone", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
+      const deliveries = yield* Ref.make<Array<Delivery>>([])
+      const calls: Array<string> = []
+      yield* produceEach(TOPIC, 2, 3, "a")
+      const m1 = yield* stableMember("m1", deliveries, calls)
+      const first = yield* m1.sub.membership.awaitStable()
+      yield* advance(500)
+      yield* broker.failNext("Heartbeat", 1, { _tag: "ErrorCode", code: 25 })
+      // The coordinator still knows the old member id: the rebalance waits for its session to expire.
+      yield* advance(15_000)
+      const second = yield* m1.sub.membership.awaitStable(first.generationId)
+      expect(second.memberId).not.toBe(first.memberId)
+      expect(calls).toEqual(["assigned 2", "lost 2", "assigned 2"])
+      expect((yield* coordinator.describe(GROUP)).members.map((m) => m.memberId)).toEqual([second.memberId])
+      expect((yield* coordinator.events(GROUP)).some((e) => e.event === "SessionExpired" && e.memberId === first.memberId)).toBe(true)
+      yield* produceEach(TOPIC, 2, 1, "b")
+      yield* advance(1000)
+      // Nothing was committed before the loss (auto-commit every 2s had not run), so the rejoined
+      // member starts again from the beginning (earliest): at least once, in a new generation.
+      const d = yield* Ref.get(deliveries)
+      expect(offsetsOf(d, "m1", 0)).toEqual([0n, 1n, 2n, 0n, 1n, 2n, 3n])
+      expect(new Set(d.filter((x) => x.partition === 0 && x.offset === 0n).map((x) => x.generationId)).size).toBe(2)
+      yield* stopMember(m1)
+    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
+    30_000,
+  )
+
+  it.effect("a heartbeat answered ILLEGAL_GENERATION: partitions lost, rejoin with the same member id", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      const deliveries = yield* Ref.make<Array<Delivery>>([])
+      const calls: Array<string> = []
+      const m1 = yield* stableMember("m1", deliveries, calls)
+      const first = yield* m1.sub.membership.awaitStable()
+      yield* advance(500)
+      yield* broker.failNext("Heartbeat", 1, { _tag: "ErrorCode", code: 22 })
+      yield* advance(2000)
+      const second = yield* m1.sub.membership.awaitStable(first.generationId)
+      expect(second.memberId).toBe(first.memberId)
+      expect(calls).toEqual(["assigned 2", "lost 2", "assigned 2"])
+      yield* stopMember(m1)
+    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
+    30_000,
+  )
+
+  it.effect("FindCoordinator answered COORDINATOR_NOT_AVAILABLE three times: retried on the schedule, then joins", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      const deliveries = yield* Ref.make<Array<Delivery>>([])
+      yield* broker.failNext("FindCoordinator", 3, { _tag: "ErrorCode", code: 15 })
+      const m1 = yield* startMember("m1", [TOPIC], deliveries)
+      yield* advance(5000)
+      expect((yield* m1.sub.membership.state)._tag).toBe("Stable")
+      const finds = (yield* broker.requests).filter((r) => r.api === "FindCoordinator").map((r) => r.outcome)
+      expect(finds).toEqual(["fault", "fault", "fault", "ok"])
+      yield* stopMember(m1)
+    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
+    30_000,
+  )
+
+  it.effect("GROUP_AUTHORIZATION_FAILED on JoinGroup reaches the record stream with its tag", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      const deliveries = yield* Ref.make<Array<Delivery>>([])
+      yield* broker.failNext("JoinGroup", 1, { _tag: "ErrorCode", code: 30 })
+      const m1 = yield* startMember("m1", [TOPIC], deliveries)
+      yield* advance(1000)
+      const exit = yield* Fiber.await(m1.fiber)
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        const error = Option.getOrUndefined(Exit.causeOption(exit).pipe(Option.flatMap((c) => Option.fromNullable(c._tag === "Fail" ? c.error : undefined))))
+        expect(error).toMatchObject({ _tag: "GroupAuthorizationFailed", groupId: GROUP, api: "JoinGroup" })
+      }
+      yield* stopMember(m1)
+    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
+    30_000,
+  )
+
+  it.effect("at least once across restarts; a committed offset that retention removed is healed by the recovery step", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      const deliveries = yield* Ref.make<Array<Delivery>>([])
+      yield* produceEach(TOPIC, 2, 5, "a")
+      const m1 = yield* startMember("m1", [TOPIC], deliveries)
+      yield* m1.sub.membership.awaitStable()
+      yield* advance(1000)
+      yield* stopMember(m1)
+      const committed = yield* broker.partitionState(TopicPartition.make(TOPIC, 0))
+      expect(committed.highWatermark).toBe(5n)
+      // While nobody consumes: more records, and retention removes t-0 below 8 (the commit was 5).
+      yield* produceEach(TOPIC, 2, 5, "b")
+      yield* broker.deleteRecords(TopicPartition.make(TOPIC, 0), 8n)
+      const m2 = yield* startMember("m2", [TOPIC], deliveries)
+      yield* m2.sub.membership.awaitStable()
+      yield* advance(2000)
+      const d = yield* Ref.get(deliveries)
+      expect(offsetsOf(d, "m1", 0)).toEqual([0n, 1n, 2n, 3n, 4n])
+      expect(offsetsOf(d, "m2", 0)).toEqual([8n, 9n])
+      expect(offsetsOf(d, "m2", 1)).toEqual([5n, 6n, 7n, 8n, 9n])
+      expect(Option.isNone(yield* Fiber.poll(m2.fiber))).toBe(true)
+      expect(yield* assignmentOf(m2)).toEqual(["t-0", "t-1"])
+      yield* stopMember(m2)
+    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
+    30_000,
+  )
+})
