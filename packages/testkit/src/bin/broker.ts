@@ -6,7 +6,7 @@
  * down cleanly (listeners closed, connections ended).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Logger, LogLevel } from "effect"
+import { Effect, Logger, LogLevel } from "effect"
 import * as EmbeddedBroker from "../wire/EmbeddedBroker.js"
 
 const usage = `usage: pnpm broker [--port 9092] [--brokers 3] [--partitions N] [--topic name:partitions]... [--verbose]`
@@ -100,4 +100,7 @@ const main = Effect.gen(function* () {
   Logger.withMinimumLogLevel(args.verbose ? LogLevel.Debug : LogLevel.Info),
 )
 
-NodeRuntime.runMain(main.pipe(Effect.provide(Layer.empty)))
+// Logs go to stderr: stdout starts with the bootstrap line, for scripts that read it.
+const stderrLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+
+NodeRuntime.runMain(main.pipe(Effect.provide(stderrLogger)), { disablePrettyLogger: true })

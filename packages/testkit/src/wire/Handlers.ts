@@ -85,6 +85,11 @@ export const handle = (ctx: Context, frame: Uint8Array): Effect.Effect<Outcome> 
       throw cause
     }
     return Effect.catchTag(decoded, "RequestFault", (fault) => Effect.succeed(faultOutcome(fault))).pipe(
+      Effect.tap(() =>
+        Effect.logDebug("request").pipe(
+          Effect.annotateLogs({ api: apiNames.get(apiKey) ?? String(apiKey), v, broker: ctx.nodeId, client: header.clientId }),
+        ),
+      ),
       Effect.withSpan("EmbeddedBroker.request", {
         attributes: { api: apiNames.get(apiKey) ?? String(apiKey), apiVersion: v, broker: ctx.nodeId },
       }),
