@@ -44,7 +44,7 @@ describe("pnpm broker", () => {
     "prints the bootstrap first, serves kcat, stops on SIGTERM",
     () =>
       Effect.gen(function* () {
-        const b = yield* startBroker(["--port", "0", "--brokers", "3", "--partitions", "2", "--topic", "cli:4"])
+        const b = yield* startBroker(["--port", "0", "--brokers", "3", "--partitions", "2", "--topic", "cli:4", "--verbose"])
         expect(b.firstLine).toMatch(/^bootstrap: 127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/)
         const bootstrap = b.firstLine.slice("bootstrap: ".length)
         const meta = yield* run("kcat", ["-b", bootstrap, "-L", "-m", "5"])
