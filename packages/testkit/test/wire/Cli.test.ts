@@ -18,13 +18,16 @@ const startBroker = (args: ReadonlyArray<string>) =>
       (resume) => {
         const child = spawn(tsx, [script, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
         let out = ""
+        let stdout = ""
         let resolved = false
         const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)))
+        // The first line of stdout (logs go to stderr).
         child.stdout?.on("data", (d: Buffer) => {
           out += d.toString()
-          if (!resolved && out.includes("\n")) {
+          stdout += d.toString()
+          if (!resolved && stdout.includes("\n")) {
             resolved = true
-            resume(Effect.succeed({ child, firstLine: out.split("\n")[0], output: () => out, exited }))
+            resume(Effect.succeed({ child, firstLine: stdout.split("\n")[0], output: () => out, exited }))
           }
         })
         child.stderr?.on("data", (d: Buffer) => {
