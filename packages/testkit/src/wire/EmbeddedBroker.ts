@@ -16,6 +16,7 @@ import * as BrokerModel from "../BrokerModel.js"
 import * as TestBroker from "../TestBroker.js"
 import * as GroupCoordinator from "./GroupCoordinator.js"
 import * as Handlers from "./Handlers.js"
+import { ProducerState } from "./ProducerState.js"
 
 export interface Options {
   /** Brokers (listeners) when this layer builds the model. Default 1. */
@@ -163,6 +164,7 @@ export const make = (
     const model = yield* BrokerModel.BrokerModel
     const host = options.host ?? "127.0.0.1"
     const coordinator = yield* GroupCoordinator.make(options.group)
+    const producers = new ProducerState()
     const open = { count: 0 }
     const maxFrame = options.maxRequestBytes ?? 100 * 1024 * 1024
     const listeners: Array<Listener> = []
@@ -175,6 +177,7 @@ export const make = (
       const ctx: Handlers.Context = {
         model,
         coordinator,
+        producers,
         nodeId: node.nodeId,
         clientHost: `/${host}`,
         autoCreateTopics: options.autoCreateTopics !== false,

@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import type * as BrokerModel from "../BrokerModel.js"
 import type { ProducedRecord } from "../TestBroker.js"
 import type { GroupCoordinator } from "./GroupCoordinator.js"
+import type { ProducerState } from "./ProducerState.js"
 import { ApiKey, apiNames, ErrorCode, isSupported, supported } from "./protocol/ApiKeys.js"
 import { Malformed, Reader, Truncated, Writer } from "./protocol/Codec.js"
 import { UnsupportedCompression } from "./protocol/Compression.js"
@@ -32,6 +33,7 @@ export type Outcome =
 export interface Context {
   readonly model: BrokerModel.Service
   readonly coordinator: GroupCoordinator
+  readonly producers: ProducerState
   readonly nodeId: number
   readonly clientHost: string
   /** Metadata creates unknown topics (auto.create.topics.enable). */
@@ -276,6 +278,28 @@ const dispatch = (ctx: Context, h: M.RequestHeader, r: Reader): Effect.Effect<Ou
     }
     case ApiKey.DeleteRecords:
       return deleteRecords(ctx, h, M.decodeDeleteRecordsRequest(r, v))
+    case ApiKey.InitProducerId: {
+      const req = M.decodeInitProducerIdRequest(r, v)
+      return ctx.model.serve(
+        "InitProducerId",
+        [],
+        (sc) =>
+          Effect.sync(() => {
+            // Transactions are not served: a transactional producer gets a clear, non-retriable refusal.
+            const errorCode =
+              sc.requestCode ?? (req.transactionalId === null ? 0 : ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+            return reply(h.apiKey, v, cid, (w) =>
+              M.encodeInitProducerIdResponse(w, v, {
+                throttleTimeMs: 0,
+                errorCode,
+                producerId: errorCode === 0 ? ctx.producers.allocate() : -1n,
+                producerEpoch: errorCode === 0 ? 0 : -1,
+              }),
+            )
+          }),
+        { brokerId: ctx.nodeId },
+      )
+    }
     default:
       return Effect.succeed(unsupported(h))
   }
@@ -420,7 +444,18 @@ const produce = (ctx: Context, h: M.RequestHeader, req: M.ProduceRequest): Effec
                 const batches = checkBatches(p.records, ctx.maxMessageBytes)
                 if (typeof batches === "number") return fail(batches)
                 let baseOffset = -1n
+                const partitionKey = TopicPartition.key(tp)
                 for (const b of batches) {
+                  const idempotent = b.producerId >= 0n && b.baseSequence >= 0
+                  if (idempotent) {
+                    const check = ctx.producers.check(b.producerId, b.producerEpoch, partitionKey, b.baseSequence)
+                    if (check._tag === "OutOfOrder") return fail(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+                    if (check._tag === "Duplicate") {
+                      // A retry of a batch already in the log: its offset again, nothing appended.
+                      if (baseOffset < 0n) baseOffset = check.baseOffset
+                      continue
+                    }
+                  }
                   const base = yield* Effect.either(
                     ctx.model.produce(tp, b.records, {
                       attributes: b.attributes,
@@ -431,6 +466,9 @@ const produce = (ctx: Context, h: M.RequestHeader, req: M.ProduceRequest): Effec
                     }),
                   )
                   if (base._tag === "Left") return fail(base.left.code)
+                  if (idempotent) {
+                    ctx.producers.record(b.producerId, b.producerEpoch, partitionKey, b.baseSequence, b.records.length, base.right)
+                  }
                   // The stored bytes carry the offset the log gave them (the CRC does not cover it).
                   new DataView(b.raw.buffer, b.raw.byteOffset, b.raw.byteLength).setBigInt64(0, base.right)
                   if (baseOffset < 0n) baseOffset = base.right

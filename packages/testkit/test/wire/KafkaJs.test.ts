@@ -121,6 +121,29 @@ describe("kafkajs against the embedded broker", () => {
   )
 
   it.live(
+    "idempotent producer: InitProducerId, sequences per partition, batches stored with the producer id",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const model = yield* BrokerModel.BrokerModel
+        yield* (yield* TestBroker).createTopic("idem", 1)
+        const k = kafka(broker.brokers)
+        const p = yield* producer(k, { idempotent: true, maxInFlightRequests: 1 })
+        yield* Effect.promise(() => p.send({ topic: "idem", messages: [{ value: "a" }, { value: "b" }] }))
+        yield* Effect.promise(() => p.send({ topic: "idem", messages: [{ value: "c" }] }))
+        const batches = yield* model.batches(TopicPartition.make("idem", 0))
+        expect(batches.map((b) => [b.baseOffset, b.baseSequence])).toEqual([
+          [0n, 0],
+          [2n, 2],
+        ])
+        expect(batches[0].producerId).toBeGreaterThanOrEqual(0n)
+        expect(batches[1].producerId).toBe(batches[0].producerId)
+        expect((yield* model.requests).some((e) => e.api === "InitProducerId")).toBe(true)
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
+    20_000,
+  )
+
+  it.live(
     "consumer group: two members split the partitions, commit, and a later member resumes from the commits",
     () =>
       Effect.gen(function* () {

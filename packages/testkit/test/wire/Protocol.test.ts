@@ -8,6 +8,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, type Scope } from "effect"
 import { ApiKey, ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
 import { Reader, Writer } from "../../src/wire/protocol/Codec.js"
+import { encodeBatch } from "../../src/wire/protocol/RecordBatch.js"
+import { TestBroker } from "../../src/TestBroker.js"
+import { TopicPartition } from "@kafka-effect/core"
 import * as EmbeddedBroker from "../../src/wire/EmbeddedBroker.js"
 
 /** A raw connection that reads size-prefixed answers in order. */
@@ -174,5 +177,66 @@ describe("protocol answers over a raw socket", () => {
       expect(c.closed()).toBe(true)
       expect(yield* broker.connections).toBe(0)
     }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
+  )
+
+  it.live("idempotent produce: a retried batch gets its first offset again and is not appended twice; a sequence gap is refused", () =>
+    Effect.gen(function* () {
+      const broker = yield* EmbeddedBroker.EmbeddedBroker
+      const control = yield* TestBroker
+      const c = yield* rawClient(broker.listeners[0].port)
+      c.send(request(ApiKey.InitProducerId, 1, 1, (w) => w.nullableString(null).int32(60_000)))
+      const init = yield* c.next
+      expect(init.int32()).toBe(1)
+      expect(init.int32()).toBe(0) // throttle
+      expect(init.int16()).toBe(0)
+      const producerId = init.int64()
+      expect(init.int16()).toBe(0) // epoch
+      const produce = (cid: number, baseSequence: number, values: ReadonlyArray<string>) =>
+        request(ApiKey.Produce, 7, cid, (w) => {
+          const batch = encodeBatch(
+            values.map((v, i) => ({ offset: BigInt(i), timestamp: 1_700_000_000_000, key: null, value: new TextEncoder().encode(v), headers: [] })),
+            { producerId, producerEpoch: 0, baseSequence },
+          )
+          w.nullableString(null).int16(-1).int32(1000)
+          w.array(false, ["idem"], (w, t) => {
+            w.string(t).array(false, [0], (w, p) => {
+              w.int32(p).nullableBytes(batch)
+            })
+          })
+        })
+      const answer = function* () {
+        const r = yield* c.next
+        r.int32()
+        const [topic] = r.array(false, (r) => ({
+          name: r.string(),
+          partitions: r.array(false, (r) => {
+            r.int32() // partition index
+            const errorCode = r.int16()
+            const baseOffset = r.int64()
+            r.int64() // log append time
+            r.int64() // log start offset
+            return { errorCode, baseOffset }
+          }),
+        }))
+        return topic.partitions[0]
+      }
+      c.send(produce(2, 0, ["a", "b"]))
+      expect(yield* answer()).toEqual({ errorCode: 0, baseOffset: 0n })
+      c.send(produce(3, 2, ["c"]))
+      expect(yield* answer()).toEqual({ errorCode: 0, baseOffset: 2n })
+      // The same batch again (a retry after a lost answer): first offset again, nothing appended.
+      c.send(produce(4, 2, ["c"]))
+      expect(yield* answer()).toEqual({ errorCode: 0, baseOffset: 2n })
+      expect((yield* control.partitionState(TopicPartition.make("idem", 0))).highWatermark).toBe(3n)
+      // A gap: sequence 5 when 3 is expected.
+      c.send(produce(5, 5, ["f"]))
+      expect((yield* answer()).errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+      // A transactional producer is refused with a non-retriable code.
+      c.send(request(ApiKey.InitProducerId, 1, 6, (w) => w.nullableString("tx").int32(60_000)))
+      const tx = yield* c.next
+      expect(tx.int32()).toBe(6)
+      tx.int32()
+      expect(tx.int16()).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ topics: { idem: 1 } }))),
   )
 })

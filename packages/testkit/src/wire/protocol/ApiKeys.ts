@@ -18,6 +18,7 @@ export const ApiKey = {
   CreateTopics: 19,
   DeleteTopics: 20,
   DeleteRecords: 21,
+  InitProducerId: 22,
 } as const
 
 export type ApiKeyName = keyof typeof ApiKey
@@ -55,6 +56,7 @@ export const supported: ReadonlyMap<number, VersionRange> = new Map([
   [ApiKey.CreateTopics, { min: 0, max: 4 }],
   [ApiKey.DeleteTopics, { min: 0, max: 3 }],
   [ApiKey.DeleteRecords, { min: 0, max: 1 }],
+  [ApiKey.InitProducerId, { min: 0, max: 1 }],
 ])
 
 /** First flexible version of each API (Kafka's `flexibleVersions`). */
@@ -76,6 +78,7 @@ const flexibleFrom: ReadonlyMap<number, number> = new Map([
   [ApiKey.CreateTopics, 5],
   [ApiKey.DeleteTopics, 4],
   [ApiKey.DeleteRecords, 2],
+  [ApiKey.InitProducerId, 2],
 ])
 
 export const isFlexible = (apiKey: number, version: number): boolean => {
@@ -117,6 +120,8 @@ export const ErrorCode = {
   UNSUPPORTED_FOR_MESSAGE_FORMAT: 43,
   NON_EMPTY_GROUP: 68,
   GROUP_ID_NOT_FOUND: 69,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   MEMBER_ID_REQUIRED: 79,
 } as const

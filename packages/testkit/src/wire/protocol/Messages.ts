@@ -943,3 +943,36 @@ export const encodeDeleteRecordsResponse = (w: Writer, v: number, resp: DeleteRe
   })
   w.tags(f)
 }
+
+// ---------------------------------------------------------------------------------------------
+// InitProducerId (22)
+
+export interface InitProducerIdRequest {
+  readonly transactionalId: string | null
+  readonly transactionTimeoutMs: number
+}
+
+export const decodeInitProducerIdRequest = (r: Reader, v: number): InitProducerIdRequest => {
+  const f = isFlexible(ApiKey.InitProducerId, v)
+  const transactionalId = r.nullableStr(f)
+  const transactionTimeoutMs = r.int32()
+  if (v >= 3) {
+    r.int64()
+    r.int16()
+  }
+  endStruct(r, f)
+  return { transactionalId, transactionTimeoutMs }
+}
+
+export interface InitProducerIdResponse {
+  readonly throttleTimeMs: number
+  readonly errorCode: number
+  readonly producerId: bigint
+  readonly producerEpoch: number
+}
+
+export const encodeInitProducerIdResponse = (w: Writer, v: number, resp: InitProducerIdResponse): void => {
+  const f = isFlexible(ApiKey.InitProducerId, v)
+  w.int32(resp.throttleTimeMs).int16(resp.errorCode).int64(resp.producerId).int16(resp.producerEpoch)
+  w.tags(f)
+}
