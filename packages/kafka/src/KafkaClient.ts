@@ -676,8 +676,10 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
     return { config, fetch, listOffsets, partitionsFor, fetchRequest } satisfies KafkaClientService
   })
 
+/** The answer could not be decoded (truncated fields, a compression codec kafkajs has not registered). */
 const isDecodeFailure = (e: unknown): boolean =>
-  e instanceof RangeError || (e instanceof Error && e.name === "KafkaJSPartialMessageError")
+  e instanceof RangeError ||
+  (e instanceof Error && (e.name === "KafkaJSPartialMessageError" || e.name === "KafkaJSNotImplemented"))
 
 // ---------------------------------------------------------------------------------------------
 // layers

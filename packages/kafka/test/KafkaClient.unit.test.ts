@@ -3,12 +3,16 @@
  */
 import { describe, it } from "@effect/vitest"
 import { KafkaError } from "@kafka-effect/core"
-import { Either, Redacted } from "effect"
+import { Effect, Either, Redacted } from "effect"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as Errors from "../src/internal/errors.js"
 import { partitionRecords, type RawPartition } from "../src/internal/fetchResponse.js"
-import type { DecodedRecordBatch } from "../src/internal/kafkajs.js"
+import { Decoder, decodeRecordBatch, encodeRecord, encodeRecordBatch } from "../src/internal/kafkajs.js"
+import { decodeRecordSet } from "../src/internal/recordBatch.js"
+
+/** Options as they arrive from JSON (a config file): the types are not checked there, validate is. */
+const fromJson = (json: string): KafkaClient.KafkaOptions => JSON.parse(json)
 
 const invalid = (options: KafkaClient.KafkaOptions) => {
   const result = KafkaClient.validate(options)
@@ -37,7 +41,7 @@ describe("KafkaClient.validate", () => {
     expect(invalid({ brokers: ["h:1"], clientId: "" })).toMatchObject({ field: "clientId", value: "" })
     expect(invalid({ brokers: ["h:1"], requestTimeout: -5 })).toMatchObject({ field: "requestTimeout", value: -5 })
     expect(invalid({ brokers: ["h:1"], fetchMaxBytes: 1.5 })).toMatchObject({ field: "fetchMaxBytes", value: 1.5 })
-    const e = invalid({ brokers: ["h:1"], isolationLevel: "dirty" as never })
+    const e = invalid(fromJson('{"brokers":["h:1"],"isolationLevel":"dirty"}'))
     expect(e.message).toBe('Invalid config isolationLevel="dirty": must be read_uncommitted or read_committed')
   })
 
@@ -57,52 +61,64 @@ describe("KafkaClient.validate", () => {
     )
     expect(JSON.stringify(ok)).not.toContain(secret)
     expect(String(ok.sasl?.password)).not.toContain(secret)
-    const bad = invalid({ brokers: ["h:1"], sasl: { mechanism: "scram-sha-512", username: "u", password: secret as never } })
+    const bad = invalid(fromJson(`{"brokers":["h:1"],"sasl":{"mechanism":"scram-sha-512","username":"u","password":"${secret}"}}`))
     expect(bad.field).toBe("sasl.password")
     expect(bad.message).not.toContain(secret)
-    expect(invalid({ brokers: ["h:1"], sasl: { mechanism: "gssapi" as never, username: "u", password: Redacted.make("x") } }).field).toBe(
-      "sasl.mechanism",
-    )
+    expect(invalid(fromJson('{"brokers":["h:1"],"sasl":{"mechanism":"gssapi","username":"u","password":"x"}}')).field).toBe("sasl.mechanism")
   })
 })
 
-const record = (offset: bigint, value: string) => ({
-  offset: offset.toString(),
-  timestamp: "1700000000000",
-  key: null,
-  value: Buffer.from(value),
-  headers: {},
-})
+interface BatchSpec {
+  readonly producerId?: bigint
+  readonly inTransaction?: boolean
+  readonly lastOffsetDelta?: number
+  readonly control?: "abort" | "commit"
+  readonly compression?: number
+  readonly headers?: Readonly<Record<string, Buffer | ReadonlyArray<Buffer>>>
+  readonly keys?: ReadonlyArray<string | null>
+}
 
-const batch = (
-  firstOffset: bigint,
-  values: ReadonlyArray<string>,
-  options: { producerId?: bigint; inTransaction?: boolean; lastOffsetDelta?: number } = {},
-): DecodedRecordBatch => ({
-  firstOffset: firstOffset.toString(),
-  lastOffsetDelta: options.lastOffsetDelta ?? values.length - 1,
-  producerId: String(options.producerId ?? -1n),
-  inTransaction: options.inTransaction ?? false,
-  isControlBatch: false,
-  records: values.map((v, i) => record(firstOffset + BigInt(i), v)),
-})
+/** Bytes of one batch as kafkajs's own encoder writes them (the control flag patched in). */
+const encodeBatch = async (firstOffset: bigint, values: ReadonlyArray<string>, spec: BatchSpec = {}): Promise<Buffer> => {
+  const records =
+    spec.control === undefined
+      ? values.map((v, i) =>
+          encodeRecord({
+            offsetDelta: i,
+            timestampDelta: i * 10,
+            key: spec.keys?.[i] == null ? null : Buffer.from(spec.keys[i]!),
+            value: Buffer.from(v),
+            ...(spec.headers === undefined ? {} : { headers: spec.headers }),
+          }),
+        )
+      : [encodeRecord({ offsetDelta: 0, key: controlKey(spec.control), value: Buffer.alloc(6) })]
+  const { buffer } = await encodeRecordBatch({
+    firstOffset: firstOffset.toString(),
+    firstTimestamp: 1_700_000_000_000,
+    maxTimestamp: 1_700_000_000_999,
+    lastOffsetDelta: spec.lastOffsetDelta ?? Math.max(records.length - 1, 0),
+    transactional: spec.inTransaction ?? spec.control !== undefined,
+    producerId: String(spec.producerId ?? -1n),
+    compression: spec.compression ?? 0,
+    records,
+  })
+  const bytes = Buffer.from(buffer)
+  if (spec.control !== undefined) bytes.writeInt16BE(bytes.readInt16BE(21) | 0x20, 21)
+  return bytes
+}
 
-/** A control batch holding one marker: key = int16 version, int16 type (0 abort, 1 commit). */
-const marker = (offset: bigint, producerId: bigint, type: "abort" | "commit"): DecodedRecordBatch => {
+/** A control record key: int16 version, int16 type (0 abort, 1 commit). */
+const controlKey = (type: "abort" | "commit") => {
   const key = Buffer.alloc(4)
   key.writeInt16BE(0, 0)
   key.writeInt16BE(type === "abort" ? 0 : 1, 2)
-  return {
-    firstOffset: offset.toString(),
-    lastOffsetDelta: 0,
-    producerId: producerId.toString(),
-    inTransaction: true,
-    isControlBatch: true,
-    records: [{ ...record(offset, ""), key, value: Buffer.alloc(6) }],
-  }
+  return key
 }
 
-const raw = (batches: ReadonlyArray<DecodedRecordBatch>, aborted: ReadonlyArray<{ producerId: bigint; firstOffset: bigint }> = []): RawPartition => ({
+const raw = async (
+  batches: ReadonlyArray<Promise<Buffer>>,
+  aborted: ReadonlyArray<{ producerId: bigint; firstOffset: bigint }> = [],
+): Promise<RawPartition> => ({
   topic: "t",
   partition: 0,
   errorCode: 0,
@@ -110,85 +126,124 @@ const raw = (batches: ReadonlyArray<DecodedRecordBatch>, aborted: ReadonlyArray<
   lastStableOffset: 100n,
   logStartOffset: 0n,
   abortedTransactions: aborted,
-  batches,
-  legacyFormat: false,
+  ...(await decodeRecordSet(Buffer.concat(await Promise.all(batches)))),
 })
 
 const values = (r: ReturnType<typeof partitionRecords>) => r.records.map((x) => Buffer.from(x.value!).toString())
 
-describe("partitionRecords", () => {
-  it("drops records below the fetch offset and never delivers control records", () => {
-    const r = partitionRecords(raw([batch(0n, ["a", "b", "c"]), marker(3n, 7n, "commit")]), 1n, "read_uncommitted")
-    expect(values(r)).toEqual(["b", "c"])
-    expect(r.records.map((x) => x.offset)).toEqual([1n, 2n])
-    // The marker at 3 is skipped: the next fetch starts after it.
-    expect(r.nextOffset).toBe(4n)
-  })
+describe("partitionRecords (over batches encoded by kafkajs)", () => {
+  it.effect("drops records below the fetch offset and never delivers control records", () =>
+    Effect.promise(async () => {
+      const r = partitionRecords(await raw([encodeBatch(0n, ["a", "b", "c"]), encodeBatch(3n, [], { producerId: 7n, control: "commit" })]), 1n, "read_uncommitted")
+      expect(values(r)).toEqual(["b", "c"])
+      expect(r.records.map((x) => x.offset)).toEqual([1n, 2n])
+      expect(r.records.map((x) => x.timestamp)).toEqual([1_700_000_000_010, 1_700_000_000_020])
+      // The marker at 3 is skipped: the next fetch starts after it.
+      expect(r.nextOffset).toBe(4n)
+    }),
+  )
 
-  it("read_committed: aborted transactional records never reach the user; committed ones do", () => {
-    const answer = raw(
-      [
-        batch(0n, ["plain"]),
-        batch(1n, ["aborted-1", "aborted-2"], { producerId: 7n, inTransaction: true }),
-        batch(3n, ["committed"], { producerId: 8n, inTransaction: true }),
-        marker(4n, 7n, "abort"),
-        marker(5n, 8n, "commit"),
-        // The same producer's next transaction commits: it is not aborted by the old marker.
-        batch(6n, ["later-7"], { producerId: 7n, inTransaction: true }),
-        marker(7n, 7n, "commit"),
-      ],
-      [{ producerId: 7n, firstOffset: 1n }],
-    )
-    expect(values(partitionRecords(answer, 0n, "read_committed"))).toEqual(["plain", "committed", "later-7"])
-    const rc = partitionRecords(answer, 0n, "read_committed")
-    expect(rc.nextOffset).toBe(8n)
-    // read_uncommitted sees everything but the markers.
-    expect(values(partitionRecords(answer, 0n, "read_uncommitted"))).toEqual([
-      "plain",
-      "aborted-1",
-      "aborted-2",
-      "committed",
-      "later-7",
-    ])
-  })
+  it.effect("read_committed: aborted transactional records never reach the user; committed ones do", () =>
+    Effect.promise(async () => {
+      const answer = await raw(
+        [
+          encodeBatch(0n, ["plain"]),
+          encodeBatch(1n, ["aborted-1", "aborted-2"], { producerId: 7n, inTransaction: true }),
+          encodeBatch(3n, ["committed"], { producerId: 8n, inTransaction: true }),
+          encodeBatch(4n, [], { producerId: 7n, control: "abort" }),
+          encodeBatch(5n, [], { producerId: 8n, control: "commit" }),
+          // The same producer's next transaction commits: it is not aborted by the old marker.
+          encodeBatch(6n, ["later-7"], { producerId: 7n, inTransaction: true }),
+          encodeBatch(7n, [], { producerId: 7n, control: "commit" }),
+        ],
+        [{ producerId: 7n, firstOffset: 1n }],
+      )
+      const rc = partitionRecords(answer, 0n, "read_committed")
+      expect(values(rc)).toEqual(["plain", "committed", "later-7"])
+      expect(rc.nextOffset).toBe(8n)
+      // read_uncommitted sees everything but the markers.
+      expect(values(partitionRecords(answer, 0n, "read_uncommitted"))).toEqual(["plain", "aborted-1", "aborted-2", "committed", "later-7"])
+    }),
+  )
 
-  it("read_committed: an abort marker below the fetch offset still ends that producer's aborted transaction", () => {
-    const answer = raw(
-      [
-        batch(0n, ["aborted"], { producerId: 7n, inTransaction: true }),
-        marker(1n, 7n, "abort"),
-        batch(2n, ["next-txn"], { producerId: 7n, inTransaction: true }),
-      ],
-      [{ producerId: 7n, firstOffset: 0n }],
-    )
-    expect(values(partitionRecords(answer, 2n, "read_committed"))).toEqual(["next-txn"])
-  })
+  it.effect("read_committed: an abort marker below the fetch offset still ends that producer's aborted transaction", () =>
+    Effect.promise(async () => {
+      const answer = await raw(
+        [
+          encodeBatch(0n, ["aborted"], { producerId: 7n, inTransaction: true }),
+          encodeBatch(1n, [], { producerId: 7n, control: "abort" }),
+          encodeBatch(2n, ["next-txn"], { producerId: 7n, inTransaction: true }),
+        ],
+        [{ producerId: 7n, firstOffset: 0n }],
+      )
+      expect(values(partitionRecords(answer, 2n, "read_committed"))).toEqual(["next-txn"])
+    }),
+  )
 
-  it("sets nextOffset past a batch whose records were all removed (compaction, aborts)", () => {
-    const r = partitionRecords(
-      raw([batch(10n, ["x"], { producerId: 9n, inTransaction: true, lastOffsetDelta: 4 })], [{ producerId: 9n, firstOffset: 10n }]),
-      10n,
-      "read_committed",
-    )
-    expect(r.records).toEqual([])
-    expect(r.nextOffset).toBe(15n)
-    const plain = partitionRecords(raw([batch(0n, ["a", "b"])]), 0n, "read_uncommitted")
-    expect(plain.nextOffset).toBeUndefined()
-  })
+  it.effect("sets nextOffset past a batch whose records were all removed (compaction, aborts)", () =>
+    Effect.promise(async () => {
+      const aborted = await raw([encodeBatch(10n, ["x"], { producerId: 9n, inTransaction: true, lastOffsetDelta: 4 })], [
+        { producerId: 9n, firstOffset: 10n },
+      ])
+      const r = partitionRecords(aborted, 10n, "read_committed")
+      expect(r.records).toEqual([])
+      expect(r.nextOffset).toBe(15n)
+      const plain = partitionRecords(await raw([encodeBatch(0n, ["a", "b"])]), 0n, "read_uncommitted")
+      expect(plain.nextOffset).toBeUndefined()
+    }),
+  )
 
-  it("flattens repeated headers in order", () => {
-    const b: DecodedRecordBatch = {
-      ...batch(0n, ["v"]),
-      records: [{ ...record(0n, "v"), headers: { a: Buffer.from("1"), b: [Buffer.from("2"), Buffer.from("3")], c: null } }],
-    }
-    const r = partitionRecords(raw([b]), 0n, "read_uncommitted")
-    expect(r.records[0]!.headers.map((h) => [h.key, h.value === null ? null : Buffer.from(h.value).toString()])).toEqual([
-      ["a", "1"],
-      ["b", "2"],
-      ["b", "3"],
-      ["c", null],
-    ])
-  })
+  it.effect("decodes keys, null keys, repeated headers in order, gzip batches, and stops at a batch cut short", () =>
+    Effect.promise(async () => {
+      const headers = { a: Buffer.from("1"), b: [Buffer.from("2"), Buffer.from("3")] }
+      const full = Buffer.concat([
+        await encodeBatch(0n, ["v0", "v1"], { keys: ["k0", null], headers }),
+        await encodeBatch(2n, ["g2", "g3", "g4"], { compression: 1, keys: ["x", "y", "z"] }),
+      ])
+      const cut = full.subarray(0, full.length - 5)
+      const whole = partitionRecords({ ...(await raw([])), ...(await decodeRecordSet(full)) }, 0n, "read_uncommitted")
+      expect(whole.records.map((r) => [r.offset, r.key === null ? null : Buffer.from(r.key).toString(), Buffer.from(r.value!).toString()])).toEqual([
+        [0n, "k0", "v0"],
+        [1n, null, "v1"],
+        [2n, "x", "g2"],
+        [3n, "y", "g3"],
+        [4n, "z", "g4"],
+      ])
+      expect(whole.records[0]!.headers.map((h) => [h.key, Buffer.from(h.value!).toString()])).toEqual([
+        ["a", "1"],
+        ["b", "2"],
+        ["b", "3"],
+      ])
+      const partial = partitionRecords({ ...(await raw([])), ...(await decodeRecordSet(cut)) }, 0n, "read_uncommitted")
+      expect(partial.records.map((r) => r.offset)).toEqual([0n, 1n])
+      expect(partial.nextOffset).toBeUndefined()
+    }),
+  )
+
+  it.effect("agrees with kafkajs's own decoder on many batches", () =>
+    Effect.promise(async () => {
+      const bytes = Buffer.concat(
+        await Promise.all(
+          Array.from({ length: 20 }, (_, b) =>
+            encodeBatch(
+              BigInt(b * 50),
+              Array.from({ length: 50 }, (_, i) => `value-${b}-${i}-${"é".repeat(i % 7)}`),
+              { keys: Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? null : `key-${i}`)), compression: b % 2 },
+            ),
+          ),
+        ),
+      )
+      const ours = partitionRecords({ ...(await raw([])), ...(await decodeRecordSet(bytes)) }, 17n, "read_uncommitted").records
+      const theirs: Array<{ offset: string; key: Buffer | null; value: Buffer | null; timestamp: string }> = []
+      const d = new Decoder(bytes)
+      while (d.canReadBytes(49)) for (const r of (await decodeRecordBatch(d)).records) theirs.push(r)
+      const expected = theirs.filter((r) => BigInt(r.offset) >= 17n)
+      expect(ours.length).toBe(expected.length)
+      expect(ours.map((r) => [String(r.offset), r.key === null ? null : Buffer.from(r.key).toString(), Buffer.from(r.value!).toString(), String(r.timestamp)])).toEqual(
+        expected.map((r) => [r.offset, r.key === null ? null : r.key.toString(), r.value!.toString(), r.timestamp]),
+      )
+    }),
+  )
 })
 
 class FakeKafkaJSError extends Error {

@@ -4,7 +4,8 @@
  * control flags, last offset) that read_committed filtering and `nextOffset` need.
  */
 import type { ConsumerRecord, Fetcher } from "@kafka-effect/core"
-import { type DecodedRecordBatch, Decoder, decodeRecordBatch } from "./kafkajs.js"
+import { Decoder } from "./kafkajs.js"
+import { type BatchHeader, controlType, decodeRecordSet, decodeRecordsInto } from "./recordBatch.js"
 
 export interface AbortedTransaction {
   readonly producerId: bigint
@@ -19,7 +20,7 @@ export interface RawPartition {
   readonly lastStableOffset: bigint
   readonly logStartOffset: bigint | undefined
   readonly abortedTransactions: ReadonlyArray<AbortedTransaction>
-  readonly batches: ReadonlyArray<DecodedRecordBatch>
+  readonly batches: ReadonlyArray<BatchHeader>
   /** The record set used the legacy message format (magic < 2), which this decoder does not read. */
   readonly legacyFormat: boolean
 }
@@ -36,28 +37,10 @@ const readInt64 = (d: Decoder): bigint => {
   return v
 }
 
-const MAGIC_OFFSET = 16
-const RECORD_BATCH_OVERHEAD = 49
-
-const decodeBatches = async (
-  d: Decoder,
-): Promise<{ batches: Array<DecodedRecordBatch>; legacyFormat: boolean }> => {
+const decodeBatches = (d: Decoder) => {
   const size = d.readInt32()
-  if (size <= 0 || !d.canReadBytes(size)) return { batches: [], legacyFormat: false }
-  const bytes = d.readBytes(size)
-  if (bytes.length > MAGIC_OFFSET && bytes.readInt8(MAGIC_OFFSET) < 2) return { batches: [], legacyFormat: true }
-  const batches: Array<DecodedRecordBatch> = []
-  const rd = new Decoder(bytes)
-  while (rd.canReadBytes(RECORD_BATCH_OVERHEAD)) {
-    try {
-      batches.push(await decodeRecordBatch(rd))
-    } catch (e) {
-      // maxBytes may cut the last batch short: the next fetch starts there.
-      if (e instanceof Error && e.name === "KafkaJSPartialMessageError") break
-      throw e
-    }
-  }
-  return { batches, legacyFormat: false }
+  if (size <= 0 || !d.canReadBytes(size)) return Promise.resolve({ batches: [], legacyFormat: false })
+  return decodeRecordSet(d.readBytes(size))
 }
 
 /** Decodes a Fetch response of version 4..11. */
@@ -100,23 +83,6 @@ export const decodeFetchResponse = async (payload: Buffer, version: number): Pro
 
 const ABORT_MARKER = 0
 
-/** Whether a control batch is an ABORT marker (control record key: int16 version, int16 type). */
-const isAbortMarker = (batch: DecodedRecordBatch): boolean => {
-  const key = batch.records[0]?.key
-  return key !== null && key !== undefined && key.length >= 4 && key.readInt16BE(2) === ABORT_MARKER
-}
-
-const toHeaders = (headers: DecodedRecordBatch["records"][number]["headers"]): Array<ConsumerRecord.RecordHeader> => {
-  const out: Array<ConsumerRecord.RecordHeader> = []
-  for (const key in headers) {
-    const v = headers[key]
-    if (v === null || v === undefined) out.push({ key, value: null })
-    else if (Buffer.isBuffer(v)) out.push({ key, value: v })
-    else for (const one of v) out.push({ key, value: one })
-  }
-  return out
-}
-
 /**
  * The deliverable records of one partition: at or above `fetchOffset`, no control records, and under
  * read_committed no records of aborted transactions. `nextOffset` is set when the answer moved past
@@ -138,34 +104,21 @@ export const partitionRecords = (
   let batchEnd = -1n
   const { topic, partition } = raw
   for (const batch of raw.batches) {
-    const firstOffset = BigInt(batch.firstOffset)
-    const lastOffset = firstOffset + BigInt(batch.lastOffsetDelta)
+    const lastOffset = batch.baseOffset + BigInt(batch.lastOffsetDelta)
     if (lastOffset > batchEnd) batchEnd = lastOffset
-    const producerId = BigInt(batch.producerId)
+    const producerId = batch.producerId
     if (readCommitted) {
       while (pendingAborts.length > 0 && pendingAborts[0]!.firstOffset <= lastOffset) {
         aborting.add(pendingAborts.shift()!.producerId)
       }
     }
     if (batch.isControlBatch) {
-      if (readCommitted && isAbortMarker(batch)) aborting.delete(producerId)
+      if (readCommitted && controlType(batch) === ABORT_MARKER) aborting.delete(producerId)
       continue
     }
     if (lastOffset < fetchOffset) continue
     if (readCommitted && batch.inTransaction && aborting.has(producerId)) continue
-    for (const r of batch.records) {
-      const offset = BigInt(r.offset)
-      if (offset < fetchOffset) continue
-      records.push({
-        topic,
-        partition,
-        offset,
-        timestamp: Number(r.timestamp),
-        key: r.key,
-        value: r.value,
-        headers: toHeaders(r.headers),
-      })
-    }
+    decodeRecordsInto(batch, topic, partition, fetchOffset, records)
   }
   const last = records.length > 0 ? records[records.length - 1]!.offset + 1n : fetchOffset
   const end = batchEnd + 1n

@@ -84,6 +84,42 @@ export const decodeRecordBatch: (decoder: Decoder) => Promise<DecodedRecordBatch
   "kafkajs/src/protocol/recordBatch/v0/decoder",
 ) as never
 
+const compression = require("kafkajs/src/protocol/message/compression") as {
+  lookupCodecByAttributes: (attributes: number) => { decompress: (data: Buffer) => Promise<Buffer> } | null
+}
+
+/**
+ * Inflates a compressed record batch body with kafkajs's codec for `codec` (1 gzip, 2 snappy, 3 lz4,
+ * 4 zstd). Only gzip is built into kafkajs; the others throw KafkaJSNotImplemented unless registered
+ * in kafkajs's `CompressionCodecs`.
+ */
+export const decompress = async (codec: number, data: Buffer): Promise<Buffer> => {
+  const c = compression.lookupCodecByAttributes(codec)
+  if (c === null) throw new RangeError(`unknown compression codec ${codec}`)
+  return c.decompress(data)
+}
+
+/** kafkajs's RecordBatch encoder (for tests that check the decoder against kafkajs's own bytes). */
+export const encodeRecordBatch: (batch: {
+  readonly compression?: number
+  readonly firstOffset?: unknown
+  readonly firstTimestamp?: number
+  readonly maxTimestamp?: number
+  readonly lastOffsetDelta?: number
+  readonly transactional?: boolean
+  readonly producerId?: string
+  readonly records: ReadonlyArray<unknown>
+}) => Promise<{ readonly buffer: Buffer }> = (require("kafkajs/src/protocol/recordBatch/v0") as { RecordBatch: never }).RecordBatch
+
+/** kafkajs's Record encoder. */
+export const encodeRecord: (record: {
+  readonly offsetDelta?: number
+  readonly timestampDelta?: number
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  readonly headers?: Readonly<Record<string, Buffer | ReadonlyArray<Buffer>>>
+}) => unknown = require("kafkajs/src/protocol/recordBatch/record/v0") as never
+
 export interface ProtocolResponse<A> {
   readonly decode: (payload: Buffer) => Promise<A>
   readonly parse: (decoded: A) => Promise<A>
