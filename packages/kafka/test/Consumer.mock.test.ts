@@ -4,7 +4,7 @@
  */
 import { layer } from "@effect/vitest"
 import { Consumer, type ConsumerRecord, OffsetLister, OffsetRecovery, TopicPartition } from "@kafka-effect/core"
-import { Chunk, Effect, Either, Fiber, Schedule, Stream } from "effect"
+import { Chunk, Effect, Either, Fiber, Queue, Schedule, Stream } from "effect"
 import { expect } from "vitest"
 import { text } from "./harness/drain.js"
 import * as MockCluster from "./harness/MockCluster.js"
@@ -79,10 +79,12 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         yield* produce("c-beyond", 0, range("old", 3))
         const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
         const tp = TopicPartition.make("c-beyond", 0)
+        const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp])
         yield* consumer.seek(tp, 1000n)
         const fiber = yield* Effect.fork(take(consumer, 1))
-        yield* Effect.sleep("200 millis")
+        // Produce only once the reset happened (else the new record would be below "latest").
+        expect(yield* Queue.take(events)).toMatchObject({ _tag: "OffsetReset", requestedOffset: 1000n, newOffset: 3n })
         yield* produce("c-beyond", 0, ["new"])
         expect(seen(yield* Fiber.join(fiber))).toEqual(["0@3=new"])
       }),
@@ -100,12 +102,13 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 }, recovery }).pipe(
           Effect.provideService(OffsetLister.OffsetLister, watched.lister),
         )
+        const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp])
         yield* consumer.seek(tp, 50n)
         // Two closed connections (each of the earliest/latest pair may take one): within 3 retries.
         yield* mock.pushErrors(MockCluster.ApiKey.ListOffsets, [MockCluster.CLOSE_CONNECTION, MockCluster.CLOSE_CONNECTION])
         const fiber = yield* Effect.fork(take(consumer, 1))
-        yield* Effect.sleep("200 millis")
+        expect(yield* Queue.take(events)).toMatchObject({ _tag: "OffsetReset", requestedOffset: 50n, newOffset: 3n })
         yield* produce("c-lo", 0, ["after"])
         expect(seen(yield* Fiber.join(fiber))).toEqual(["0@3=after"])
         expect(watched.outcomes.filter((o) => o.endsWith("ListOffsetsError(Network)")).length).toBeGreaterThanOrEqual(1)
