@@ -3,7 +3,7 @@
  */
 import { describe, it } from "@effect/vitest"
 import { KafkaError } from "@kafka-effect/core"
-import { Effect, Either, Redacted } from "effect"
+import { Config, ConfigProvider, Effect, Either, Layer, Redacted } from "effect"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as Errors from "../src/internal/errors.js"
@@ -19,6 +19,43 @@ const invalid = (options: KafkaClient.KafkaOptions) => {
   if (Either.isRight(result)) throw new Error("expected InvalidConfig")
   return result.left
 }
+
+describe("KafkaClient.layerConfig", () => {
+  it.scoped("reads the options from Config; nothing connects until the first request", () =>
+    Effect.gen(function* () {
+      const client = yield* KafkaClient.KafkaClient
+      expect(client.config.brokers).toEqual(["a:9092", "b:9093"])
+      expect(client.config.clientId).toBe("from-config")
+      expect(client.config.requestTimeoutMs).toBe(1234)
+    }).pipe(
+      Effect.provide(
+        KafkaClient.layerConfig({
+          brokers: Config.array(Config.string(), "KAFKA_BROKERS"),
+          clientId: Config.string("KAFKA_CLIENT_ID"),
+          requestTimeout: Config.integer("KAFKA_REQUEST_TIMEOUT_MS"),
+        }),
+      ),
+      Effect.withConfigProvider(
+        ConfigProvider.fromMap(
+          new Map([
+            ["KAFKA_BROKERS", "a:9092,b:9093"],
+            ["KAFKA_CLIENT_ID", "from-config"],
+            ["KAFKA_REQUEST_TIMEOUT_MS", "1234"],
+          ]),
+        ),
+      ),
+    ),
+  )
+
+  it.effect("a bad value fails the layer with InvalidConfig naming the field", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Effect.scoped(Layer.build(KafkaClient.layerConfig({ brokers: Config.array(Config.string(), "KAFKA_BROKERS") }))),
+      )
+      expect(error).toMatchObject({ _tag: "InvalidConfig", field: "brokers", value: "no-port" })
+    }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["KAFKA_BROKERS", "no-port"]])))),
+  )
+})
 
 describe("KafkaClient.validate", () => {
   it("fills in defaults", () => {
