@@ -312,13 +312,22 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
       Effect.catchAll((e) => Effect.logDebug("kafka: metadata refresh failed", String(e))),
     )
 
+    // partition → leader per topic, indexed once per metadata answer (the arrays change on refresh).
+    const leaderIndex = new WeakMap<ReadonlyArray<K.PartitionMetadata>, Map<number, number>>()
     const leaderOf = (topic: string, partition: number): number | undefined => {
+      let partitions: ReadonlyArray<K.PartitionMetadata>
       try {
-        const p = cluster.findTopicPartitionMetadata(topic).find((m) => m.partitionId === partition)
-        return p === undefined || p.leader === null || p.leader < 0 ? undefined : p.leader
+        partitions = cluster.findTopicPartitionMetadata(topic)
       } catch {
         return undefined
       }
+      let index = leaderIndex.get(partitions)
+      if (index === undefined) {
+        index = new Map()
+        for (const m of partitions) if (m.leader !== null && m.leader >= 0) index.set(m.partitionId, m.leader)
+        leaderIndex.set(partitions, index)
+      }
+      return index.get(partition)
     }
 
     const dropConnectionIfClosed = (broker: K.Broker, e: unknown) =>
@@ -337,12 +346,14 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
       Effect.gen(function* () {
         const tps = parts.map((p) => TopicPartition.make(p.topic, p.partition))
         const broker = yield* tryKafka(() => cluster.findBroker({ nodeId }))
-        const topics = [...TopicPartition.groupByTopic(parts)].map(([topic]) => ({
-          topic,
-          partitions: parts
-            .filter((p) => p.topic === topic)
-            .map((p) => ({ partition: p.partition, fetchOffset: p.offset.toString(), maxBytes: p.maxBytes })),
-        }))
+        const byTopic = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>()
+        for (const p of parts) {
+          const entry = { partition: p.partition, fetchOffset: p.offset.toString(), maxBytes: p.maxBytes }
+          const list = byTopic.get(p.topic)
+          if (list) list.push(entry)
+          else byTopic.set(p.topic, [entry])
+        }
+        const topics = [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
         const proto = K.fetchRequest(broker, {
           replicaId: -1,
           isolationLevel: isolationCode(request.isolationLevel),
