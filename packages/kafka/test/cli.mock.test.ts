@@ -140,6 +140,20 @@ layer(env, { excludeTestServices: true, timeout: "60 seconds" })("kafka-effect C
   )
 
   it.effect(
+    "a topic the cluster does not know: one line on stderr, exit 1",
+    () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        yield* mock.topicError("cli-missing", 3)
+        const out = yield* run(["offsets", "--brokers", mock.bootstrap, "--topic", "cli-missing"])
+        expect(out.exitCode).toBe(1)
+        expect(out.stdout).toEqual([])
+        expect(out.stderr.filter((l) => l.startsWith("kafka-effect:"))).toEqual(["kafka-effect: Unknown topic cli-missing"])
+      }),
+    30_000,
+  )
+
+  it.effect(
     "bad arguments: one line naming the argument, exit 2",
     () =>
       Effect.gen(function* () {
