@@ -268,6 +268,10 @@ export interface Service {
   /** Makes `brokerId` the partition's leader and bumps the leader epoch. */
   readonly moveLeader: (tp: TopicPartition.TopicPartition, brokerId: number) => Effect.Effect<void, BrokerModelError>
   readonly partitionState: (tp: TopicPartition.TopicPartition) => Effect.Effect<PartitionState, BrokerModelError>
+  /** `partitionState` without the list of offsets: O(1), for the per-request paths (wire Produce, DeleteRecords). */
+  readonly partitionOffsets: (
+    tp: TopicPartition.TopicPartition,
+  ) => Effect.Effect<Omit<PartitionState, "offsets">, BrokerModelError>
   /** The stored batches of a partition, oldest first. */
   readonly batches: (tp: TopicPartition.TopicPartition) => Effect.Effect<ReadonlyArray<RecordBatch>, BrokerModelError>
 
@@ -520,6 +524,15 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
     })
 
     const partitionState = (tp: TopicPartition.TopicPartition) => Effect.map(partitionLog(tp), stateOf)
+    const partitionOffsets = (tp: TopicPartition.TopicPartition) =>
+      Effect.map(partitionLog(tp), (p): Omit<PartitionState, "offsets"> => ({
+        topic: p.topic,
+        partition: p.partition,
+        logStartOffset: p.logStartOffset,
+        highWatermark: p.highWatermark,
+        leader: p.leader,
+        leaderEpoch: p.leaderEpoch,
+      }))
     const batches = (tp: TopicPartition.TopicPartition) =>
       Effect.map(partitionLog(tp), (p): ReadonlyArray<RecordBatch> => p.batches.slice())
 
@@ -718,6 +731,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       truncate,
       moveLeader,
       partitionState,
+      partitionOffsets,
       batches,
       fetch,
       listOffsets,
