@@ -438,7 +438,7 @@ const produce = (ctx: Context, h: M.RequestHeader, req: M.ProduceRequest): Effec
                 }
                 const injected = sc.injectedCode(tp)
                 if (injected !== undefined) return fail(injected)
-                const state = yield* Effect.either(ctx.model.partitionState(tp))
+                const state = yield* Effect.either(ctx.model.partitionOffsets(tp))
                 if (state._tag === "Left") return fail(state.left.code)
                 if (state.right.leader !== ctx.nodeId) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER)
                 const batches = checkBatches(p.records, ctx.maxMessageBytes)
@@ -473,7 +473,7 @@ const produce = (ctx: Context, h: M.RequestHeader, req: M.ProduceRequest): Effec
                   new DataView(b.raw.buffer, b.raw.byteOffset, b.raw.byteLength).setBigInt64(0, base.right)
                   if (baseOffset < 0n) baseOffset = base.right
                 }
-                const after = yield* Effect.either(ctx.model.partitionState(tp))
+                const after = yield* Effect.either(ctx.model.partitionOffsets(tp))
                 return {
                   index: p.index,
                   errorCode: 0,
@@ -746,7 +746,7 @@ const deleteRecords = (ctx: Context, h: M.RequestHeader, req: M.DeleteRecordsReq
                 }
                 const injected = sc.injectedCode(tp)
                 if (injected !== undefined) return fail(injected)
-                const state = yield* Effect.either(ctx.model.partitionState(tp))
+                const state = yield* Effect.either(ctx.model.partitionOffsets(tp))
                 if (state._tag === "Left") return fail(state.left.code)
                 if (state.right.leader !== ctx.nodeId) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER)
                 const low = yield* Effect.either(ctx.model.deleteRecords(tp, p.offset))
