@@ -103,8 +103,7 @@ export interface GroupCoordinator {
   readonly leave: (groupId: string, memberIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<number>>
   /**
    * Whether an OffsetCommit from this member/generation may be stored: 0, or the error code.
-   * generation -1 with an empty member id is a commit from outside any group (allowed when the group
-   * has no members, as Kafka does).
+   * A negative generation is a commit from outside any group (allowed into an empty group).
    */
   readonly validateCommit: (groupId: string, generationId: number, memberId: string) => Effect.Effect<number>
   readonly describe: (groupId: string) => Effect.Effect<GroupDescription | undefined>
@@ -355,16 +354,18 @@ export const make = (options: Options = {}): Effect.Effect<GroupCoordinator, nev
         })
       })
 
+    // As Kafka: a commit from outside any generation only into an empty group (offset storage);
+    // a member's commit in its generation while Stable or PreparingRebalance (members commit
+    // before they rejoin); none while CompletingRebalance.
     const validateCommit: GroupCoordinator["validateCommit"] = (groupId, generationId, memberId) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const g = groups.get(groupId)
-        if (generationId < 0 && memberId === "") {
-          return g === undefined || g.members.size === 0 ? ErrorCode.NONE : ErrorCode.ILLEGAL_GENERATION
-        }
-        const m = g?.members.get(memberId)
-        if (g === undefined || m === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
+        if (generationId < 0 && (g === undefined || g.state === "Empty")) return ErrorCode.NONE
+        if (g === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
+        if (g.state === "CompletingRebalance") return ErrorCode.REBALANCE_IN_PROGRESS
+        const m = g.members.get(memberId)
+        if (m === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
         if (generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION
-        if (g.state === "PreparingRebalance") return ErrorCode.REBALANCE_IN_PROGRESS
         m.lastSeen = now
         return ErrorCode.NONE
       })

@@ -189,6 +189,7 @@ describe("kafkajs against the embedded broker", () => {
         )
         const values = [...seenA, ...seenB].map((s) => s.value).sort()
         expect(new Set(values).size).toBe(40)
+        // At least once: a rebalance may hand a partition over before its last commit.
         expect(seenA.length + seenB.length).toBeGreaterThanOrEqual(40)
 
         const committed = yield* (yield* BrokerModel.BrokerModel).committedOffsets(
