@@ -10,9 +10,10 @@
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import * as Socket from "@effect/platform/Socket"
 import type { SocketServerError } from "@effect/platform/SocketServer"
-import type { Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import type { Fetcher, GroupCoordinator as GroupCoordinatorPort, OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { Context, Effect, Layer, Queue, type Scope } from "effect"
 import * as BrokerModel from "../BrokerModel.js"
+import * as InMemoryCoordinator from "../InMemoryCoordinator.js"
 import * as TestBroker from "../TestBroker.js"
 import * as GroupCoordinator from "./GroupCoordinator.js"
 import * as Handlers from "./Handlers.js"
@@ -163,7 +164,13 @@ export const make = (
   Effect.gen(function* () {
     const model = yield* BrokerModel.BrokerModel
     const host = options.host ?? "127.0.0.1"
-    const coordinator = yield* GroupCoordinator.make(options.group)
+    // Groups: the testkit's shared InMemoryCoordinator when one is in context (wire clients and the
+    // in-memory port then meet in the same groups), else a coordinator of this broker's own.
+    const shared = yield* Effect.serviceOption(InMemoryCoordinator.InMemoryCoordinator)
+    const coordinator =
+      shared._tag === "Some"
+        ? GroupCoordinator.fromInMemory(shared.value, options.group)
+        : yield* GroupCoordinator.make((groupId, offsets) => model.commitOffsets(groupId, offsets), options.group)
     const producers = new ProducerState()
     const open = { count: 0 }
     const maxFrame = options.maxRequestBytes ?? 100 * 1024 * 1024
@@ -204,12 +211,21 @@ export const layerFromModel = (options: Options = {}): Layer.Layer<EmbeddedBroke
 /**
  * A fresh model served over TCP: `EmbeddedBroker` (addresses), `TestBroker` (control: produce,
  * faults, latency, compaction, DeleteRecords, truncation, the request log), core's `Fetcher` and
- * `OffsetLister` over the same model, and the `BrokerModel` itself.
+ * `OffsetLister` over the same model, the `BrokerModel` itself, and the shared `InMemoryCoordinator`
+ * with core's `GroupCoordinator` and `TopicMetadata` ports: wire clients and in-memory consumers
+ * meet in the same groups. `groups: "own"` gives the wire broker a coordinator of its own instead.
  */
 export const layer = (
-  options: Options = {},
+  options: Options & { readonly groups?: "shared" | "own" } = {},
 ): Layer.Layer<
-  EmbeddedBroker | TestBroker.TestBroker | Fetcher.Fetcher | OffsetLister.OffsetLister | BrokerModel.BrokerModel,
+  | EmbeddedBroker
+  | TestBroker.TestBroker
+  | Fetcher.Fetcher
+  | OffsetLister.OffsetLister
+  | BrokerModel.BrokerModel
+  | InMemoryCoordinator.InMemoryCoordinator
+  | GroupCoordinatorPort.GroupCoordinator
+  | GroupCoordinatorPort.TopicMetadata,
   SocketServerError
 > => {
   const model = BrokerModel.layer({
@@ -217,5 +233,10 @@ export const layer = (
     ...(options.topics === undefined ? {} : { topics: options.topics }),
     ...(options.clusterId === undefined ? {} : { clusterId: options.clusterId }),
   })
-  return Layer.provideMerge(Layer.merge(layerFromModel(options), TestBroker.layerFromModel), model)
+  const groups = InMemoryCoordinator.layerFromModel()
+  const wire =
+    options.groups === "own"
+      ? Layer.merge(layerFromModel(options), groups)
+      : Layer.provideMerge(layerFromModel(options), groups)
+  return Layer.provideMerge(Layer.merge(wire, TestBroker.layerFromModel), model)
 }

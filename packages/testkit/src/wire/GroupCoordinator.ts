@@ -11,6 +11,7 @@
  * Deferreds, so no lock is needed.
  */
 import { Clock, Deferred, Duration, Effect, Exit, FiberId, type Scope } from "effect"
+import type * as InMemoryCoordinator from "../InMemoryCoordinator.js"
 import { ErrorCode } from "./protocol/ApiKeys.js"
 
 export type GroupState = "Empty" | "PreparingRebalance" | "CompletingRebalance" | "Stable" | "Dead"
@@ -90,6 +91,13 @@ export interface Options {
 
 const empty = new Uint8Array(0)
 
+export interface CommitOffset {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: bigint
+  readonly metadata: string | null
+}
+
 export interface GroupCoordinator {
   readonly join: (request: JoinRequest) => Effect.Effect<JoinResult>
   readonly sync: (request: {
@@ -106,14 +114,27 @@ export interface GroupCoordinator {
    * A negative generation is a commit from outside any group (allowed into an empty group).
    */
   readonly validateCommit: (groupId: string, generationId: number, memberId: string) => Effect.Effect<number>
+  /** Checks the member and generation as `validateCommit` does, then stores the offsets; the group's code. */
+  readonly commit: (
+    groupId: string,
+    generationId: number,
+    memberId: string,
+    offsets: ReadonlyArray<CommitOffset>,
+  ) => Effect.Effect<number>
   readonly describe: (groupId: string) => Effect.Effect<GroupDescription | undefined>
   readonly list: Effect.Effect<ReadonlyArray<{ readonly groupId: string; readonly protocolType: string }>>
 }
 
 let memberCounter = 0
 
-/** A coordinator whose timers run in a fiber of the current scope. */
-export const make = (options: Options = {}): Effect.Effect<GroupCoordinator, never, Scope.Scope> =>
+/**
+ * A coordinator whose timers run in a fiber of the current scope; committed offsets go to `store`
+ * (the broker model's `commitOffsets`).
+ */
+export const make = (
+  store: (groupId: string, offsets: ReadonlyArray<CommitOffset>) => Effect.Effect<void>,
+  options: Options = {},
+): Effect.Effect<GroupCoordinator, never, Scope.Scope> =>
   Effect.gen(function* () {
     const minSession = options.minSessionTimeoutMs ?? 100
     const maxSession = options.maxSessionTimeoutMs ?? 1_800_000
@@ -410,5 +431,98 @@ export const make = (options: Options = {}): Effect.Effect<GroupCoordinator, nev
     )
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(Duration.millis(tickMs)), tick)))
 
-    return { join, sync, heartbeat, leave, validateCommit, describe, list }
+    const commit: GroupCoordinator["commit"] = (groupId, generationId, memberId, offsets) =>
+      Effect.flatMap(validateCommit(groupId, generationId, memberId), (code) =>
+        code === ErrorCode.NONE ? Effect.as(store(groupId, offsets), code) : Effect.succeed(code),
+      )
+
+    return { join, sync, heartbeat, leave, validateCommit, commit, describe, list }
   })
+
+/**
+ * The wire face of the testkit's shared `InMemoryCoordinator`: wire clients and core's in-memory
+ * `GroupCoordinator` port then meet in the same groups, and its commit and event logs see wire
+ * traffic too. What it does not keep (client host, static member ids, protocol type) is answered
+ * with Kafka's defaults.
+ */
+export const fromInMemory = (
+  c: InMemoryCoordinator.InMemoryCoordinator["Type"],
+  options: Options = {},
+): GroupCoordinator => {
+  const minSession = options.minSessionTimeoutMs ?? 100
+  const maxSession = options.maxSessionTimeoutMs ?? 1_800_000
+  const seen = new Map<string, string>()
+  const joinError = (errorCode: number, memberId: string): JoinResult => ({
+    errorCode,
+    generationId: -1,
+    protocolName: "",
+    leader: "",
+    memberId,
+    members: [],
+  })
+  const validateCommit: GroupCoordinator["validateCommit"] = (groupId, generationId, memberId) =>
+    Effect.map(c.describe(groupId), (g) => {
+      if (generationId < 0 && g.state === "Empty") return ErrorCode.NONE
+      if (g.state === "CompletingRebalance") return ErrorCode.REBALANCE_IN_PROGRESS
+      if (!g.members.some((m) => m.memberId === memberId)) return ErrorCode.UNKNOWN_MEMBER_ID
+      return generationId === g.generationId ? ErrorCode.NONE : ErrorCode.ILLEGAL_GENERATION
+    })
+  return {
+    join: (req) => {
+      if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > maxSession) {
+        return Effect.succeed(joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId))
+      }
+      seen.set(req.groupId, req.protocolType)
+      return Effect.map(
+        c.joinGroup(req.clientId || "member", {
+          groupId: req.groupId,
+          sessionTimeoutMs: req.sessionTimeoutMs,
+          rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+          memberId: req.memberId,
+          protocolType: req.protocolType,
+          protocols: req.protocols,
+        }),
+        (a): JoinResult => ({
+          errorCode: a.code,
+          generationId: a.generationId,
+          protocolName: a.protocolName,
+          leader: a.leaderId,
+          memberId: a.memberId,
+          members: a.members.map((m) => ({ memberId: m.memberId, groupInstanceId: null, metadata: m.metadata })),
+        }),
+      )
+    },
+    sync: (req) =>
+      Effect.map(c.syncGroup(req), (a) => ({ errorCode: a.code, assignment: a.assignment })),
+    heartbeat: (groupId, generationId, memberId) => c.heartbeat({ groupId, generationId, memberId }),
+    leave: (groupId, memberIds) => Effect.forEach(memberIds, (memberId) => c.leaveGroup({ groupId, memberId })),
+    validateCommit,
+    commit: (groupId, generationId, memberId, offsets) =>
+      Effect.map(
+        c.offsetCommit({ groupId, generationId, memberId, offsets }),
+        (codes) => codes.find((code) => code !== 0) ?? ErrorCode.NONE,
+      ),
+    describe: (groupId) =>
+      Effect.map(c.describe(groupId), (g): GroupDescription | undefined =>
+        g.state === "Empty" && g.generationId === 0 && !seen.has(groupId)
+          ? undefined
+          : {
+              groupId,
+              state: g.state,
+              protocolType: seen.get(groupId) ?? "consumer",
+              protocolName: g.protocolName ?? "",
+              generationId: g.generationId,
+              leaderId: g.leaderId ?? "",
+              members: g.members.map((m) => ({
+                memberId: m.memberId,
+                groupInstanceId: null,
+                clientId: m.clientId,
+                clientHost: "/127.0.0.1",
+                metadata: empty,
+                assignment: m.assignment,
+              })),
+            },
+      ),
+    list: Effect.sync(() => Array.from(seen, ([groupId, protocolType]) => ({ groupId, protocolType }))),
+  }
+}

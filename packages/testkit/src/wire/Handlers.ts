@@ -623,25 +623,29 @@ const offsetCommit = (ctx: Context, h: M.RequestHeader, req: M.OffsetCommitReque
     tps,
     (sc) =>
       Effect.gen(function* () {
-        const groupCode =
-          sc.requestCode ??
-          (coordinatorFor(req.groupId, ctx.model.brokers.length) !== ctx.nodeId
-            ? ErrorCode.NOT_COORDINATOR
-            : yield* ctx.coordinator.validateCommit(req.groupId, req.generationId, req.memberId))
+        const notHere =
+          sc.requestCode ?? (coordinatorFor(req.groupId, ctx.model.brokers.length) !== ctx.nodeId ? ErrorCode.NOT_COORDINATOR : 0)
         const known = new Set((yield* ctx.model.metadata(req.topics.map((t) => t.name))).map((t) => t.name))
         const toStore: Array<{ topic: string; partition: number; offset: bigint; metadata: string | null }> = []
-        const errors: Array<BrokerModel.PartitionErrorCode> = []
-        const topics = req.topics.map((t) => ({
-          name: t.name,
-          partitions: t.partitions.map((p) => {
+        const codes = req.topics.map((t) =>
+          t.partitions.map((p) => {
             const tp = TopicPartition.make(t.name, p.partitionIndex)
-            const errorCode = groupCode || sc.injectedCode(tp) || (known.has(t.name) ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-            if (errorCode === 0) toStore.push({ ...tp, offset: p.committedOffset, metadata: p.committedMetadata })
-            else errors.push({ ...tp, code: errorCode })
+            const code = notHere || sc.injectedCode(tp) || (known.has(t.name) ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+            if (code === 0) toStore.push({ ...tp, offset: p.committedOffset, metadata: p.committedMetadata })
+            return code
+          }),
+        )
+        // The member and generation are checked (and the offsets stored) by the coordinator.
+        const groupCode = notHere !== 0 ? notHere : yield* ctx.coordinator.commit(req.groupId, req.generationId, req.memberId, toStore)
+        const errors: Array<BrokerModel.PartitionErrorCode> = []
+        const topics = req.topics.map((t, ti) => ({
+          name: t.name,
+          partitions: t.partitions.map((p, pi) => {
+            const errorCode = codes[ti][pi] || groupCode
+            if (errorCode !== 0) errors.push({ topic: t.name, partition: p.partitionIndex, code: errorCode })
             return { partitionIndex: p.partitionIndex, errorCode }
           }),
         }))
-        yield* ctx.model.commitOffsets(req.groupId, toStore)
         sc.reportErrors(errors)
         return reply(h.apiKey, h.apiVersion, h.correlationId, (w) =>
           M.encodeOffsetCommitResponse(w, h.apiVersion, { throttleTimeMs: 0, topics }),

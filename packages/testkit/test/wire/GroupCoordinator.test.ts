@@ -9,6 +9,7 @@ import * as GroupCoordinator from "../../src/wire/GroupCoordinator.js"
 import { ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
 
 const protocols = [{ name: "range", metadata: Uint8Array.of(1) }]
+const noStore = () => Effect.void
 
 const joinRequest = (memberId = "", clientId = "c"): GroupCoordinator.JoinRequest => ({
   groupId: "g",
@@ -25,7 +26,7 @@ const joinRequest = (memberId = "", clientId = "c"): GroupCoordinator.JoinReques
 describe("GroupCoordinator", () => {
   it.scoped("one member: join completes at once, the leader's sync makes the group stable", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make()
+      const gc = yield* GroupCoordinator.make(noStore)
       const joined = yield* gc.join(joinRequest())
       expect(joined.errorCode).toBe(0)
       expect(joined.generationId).toBe(1)
@@ -48,7 +49,7 @@ describe("GroupCoordinator", () => {
 
   it.scoped("a second member starts a rebalance; the first learns it from its heartbeat and rejoins", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make()
+      const gc = yield* GroupCoordinator.make(noStore)
       const a = yield* gc.join(joinRequest("", "a"))
       yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
       const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
@@ -87,7 +88,7 @@ describe("GroupCoordinator", () => {
 
   it.scoped("a member that stops heartbeating is expired after its session timeout; the other rejoins alone", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make()
+      const gc = yield* GroupCoordinator.make(noStore)
       const a = yield* gc.join(joinRequest("", "a"))
       yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
       const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
@@ -115,7 +116,7 @@ describe("GroupCoordinator", () => {
 
   it.scoped("a member that does not rejoin within the rebalance timeout is dropped; leaving rebalances at once", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make()
+      const gc = yield* GroupCoordinator.make(noStore)
       // a's session (60 s) outlives the rebalance timeout (30 s): the rebalance timeout is what drops it.
       const a = yield* gc.join({ ...joinRequest("", "a"), sessionTimeoutMs: 60_000 })
       yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
@@ -141,7 +142,7 @@ describe("GroupCoordinator", () => {
 
   it.scoped("rejects what Kafka rejects: bad session timeout, protocol mismatch, unknown member", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make({ minSessionTimeoutMs: 6000 })
+      const gc = yield* GroupCoordinator.make(noStore, { minSessionTimeoutMs: 6000 })
       expect((yield* gc.join({ ...joinRequest(), sessionTimeoutMs: 100 })).errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT)
       expect((yield* gc.join(joinRequest("stranger"))).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
       const a = yield* gc.join(joinRequest())
