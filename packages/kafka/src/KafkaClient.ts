@@ -364,10 +364,7 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         })
         const version = proto.request.apiVersion
         if (version < 4) {
-          return yield* new KafkaError.CorruptResponse({
-            api: "Fetch",
-            reason: `broker ${nodeId} offers Fetch v${version}; v4 (Kafka 0.11) or newer is required`,
-          })
+          return yield* Errors.corruptResponse("Fetch", `broker ${nodeId} offers Fetch v${version}; v4 (Kafka 0.11) or newer is required`)
         }
         yield* Metric.increment(fetchRequests)
         const answer = yield* tryKafka(() =>
@@ -379,28 +376,15 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         // A top-level error (Fetch v7+) with no partitions is a session-level failure; when the
         // partitions are there they carry their own codes (librdkafka's mock sets both).
         if (answer.errorCode !== 0 && answer.partitions.length === 0) {
-          return Either.left(
-            new KafkaError.FetchError({
-              partitions: tps,
-              reason: "Unknown",
-              retriable: Errors.codeRetriable(answer.errorCode),
-              brokerId: nodeId,
-              cause: new KafkaError.BrokerError({
-                api: "Fetch",
-                code: answer.errorCode,
-                name: Errors.codeName(answer.errorCode),
-                retriable: Errors.codeRetriable(answer.errorCode),
-              }),
-            }),
-          )
+          return Either.left(Errors.fetchSessionError(answer.errorCode, tps, nodeId))
         }
         return Either.right(answer)
       }).pipe(
         Effect.catchAll((e) =>
           e instanceof KafkaError.CorruptResponse
             ? Effect.fail(e)
-            : isDecodeFailure(e)
-              ? Effect.fail(new KafkaError.CorruptResponse({ api: "Fetch", reason: String(e), cause: e }))
+            : Errors.isDecodeFailure(e)
+              ? Effect.fail(Errors.corruptResponse("Fetch", String(e), e))
               : Effect.succeed(
                   Either.left(
                     Errors.fetchError(
@@ -431,20 +415,15 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         for (const p of pending) {
           const topicFailure = ensured.right.get(p.topic)
           if (topicFailure !== undefined) {
-            const e = Errors.topicMetadataError(topicFailure, p.topic)
-            if (e instanceof KafkaError.TopicAuthorizationFailed) {
-              done.push({ _tag: "Error", topic: p.topic, partition: p.partition, error: e })
-            } else {
-              retry.push({
-                fetch: p,
-                error: new KafkaError.UnknownTopicOrPartition({ topic: p.topic, partition: p.partition, api: "Fetch", cause: topicFailure }),
-              })
-            }
+            const error =
+              Errors.topicMetadataError(topicFailure, p.topic, "Fetch", p.partition) ?? Errors.noLeader(p.topic, p.partition, "Fetch")
+            if (error._tag === "TopicAuthorizationFailed") done.push({ _tag: "Error", topic: p.topic, partition: p.partition, error })
+            else retry.push({ fetch: p, error })
             continue
           }
           const leader = leaderOf(p.topic, p.partition)
           if (leader === undefined) {
-            retry.push({ fetch: p, error: Errors.partitionFetchError(Errors.UNKNOWN_TOPIC_OR_PARTITION, p.topic, p.partition, p.offset) })
+            retry.push({ fetch: p, error: Errors.noLeader(p.topic, p.partition, "Fetch") })
             continue
           }
           const list = byLeader.get(leader)
@@ -466,13 +445,13 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
             const raw = byKey.get(TopicPartition.key(p))
             if (raw === undefined) {
               // Kafka answers every partition it was asked for; a missing one is a broker that lost it.
-              retry.push({ fetch: p, error: Errors.partitionFetchError(Errors.UNKNOWN_TOPIC_OR_PARTITION, p.topic, p.partition, p.offset) })
+              retry.push({ fetch: p, error: Errors.noLeader(p.topic, p.partition, "Fetch") })
             } else if (raw.errorCode === 0) {
               if (raw.legacyFormat) {
-                return yield* new KafkaError.CorruptResponse({
-                  api: "Fetch",
-                  reason: `${TopicPartition.format(p)} holds records in the legacy message format (magic < 2), which this client does not decode`,
-                })
+                return yield* Errors.corruptResponse(
+                  "Fetch",
+                  `${TopicPartition.format(p)} holds records in the legacy message format (magic < 2), which this client does not decode`,
+                )
               }
               done.push(partitionRecords(raw, p.offset, request.isolationLevel))
             } else {
@@ -593,16 +572,14 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         for (const tp of pending) {
           const topicFailure = failedTopics.get(tp.topic)
           if (topicFailure !== undefined) {
-            const e = Errors.topicMetadataError(topicFailure, tp.topic)
-            if (e instanceof KafkaError.TopicAuthorizationFailed) {
-              return yield* new KafkaError.TopicAuthorizationFailed({ topic: tp.topic, api: "ListOffsets", cause: topicFailure })
-            }
-            retry.push({ tp, error: new KafkaError.UnknownTopicOrPartition({ topic: tp.topic, api: "ListOffsets", cause: topicFailure }) })
+            const error = Errors.topicMetadataError(topicFailure, tp.topic, "ListOffsets") ?? Errors.noLeader(tp.topic, tp.partition, "ListOffsets")
+            if (error._tag === "TopicAuthorizationFailed") return yield* error
+            retry.push({ tp, error })
             continue
           }
           const leader = leaderOf(tp.topic, tp.partition)
           if (leader === undefined) {
-            retry.push({ tp, error: new KafkaError.UnknownTopicOrPartition({ topic: tp.topic, partition: tp.partition, api: "ListOffsets" }) })
+            retry.push({ tp, error: Errors.noLeader(tp.topic, tp.partition, "ListOffsets") })
             continue
           }
           const list = byLeader.get(leader)
@@ -621,7 +598,7 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
               if (p.errorCode === 0) {
                 const offset = p.offset ?? p.offsets?.[0]
                 if (offset === undefined) {
-                  return yield* new KafkaError.CorruptResponse({ api: "ListOffsets", reason: `no offset for ${TopicPartition.format(tp)}` })
+                  return yield* Errors.corruptResponse("ListOffsets", `no offset for ${TopicPartition.format(tp)}`)
                 }
                 found.set(TopicPartition.key(tp), BigInt(offset))
               } else if (Errors.isLeadershipCode(p.errorCode)) {
@@ -635,7 +612,7 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         for (const [, parts] of byLeader) {
           for (const tp of parts) {
             if (!found.has(TopicPartition.key(tp)) && !retry.some((r) => TopicPartition.equals(r.tp, tp))) {
-              retry.push({ tp, error: new KafkaError.UnknownTopicOrPartition({ topic: tp.topic, partition: tp.partition, api: "ListOffsets" }) })
+              retry.push({ tp, error: Errors.noLeader(tp.topic, tp.partition, "ListOffsets") })
             }
           }
         }
@@ -686,11 +663,6 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
 
     return { config, fetch, listOffsets, partitionsFor, fetchRequest } satisfies KafkaClientService
   })
-
-/** The answer could not be decoded (truncated fields, a compression codec kafkajs has not registered). */
-const isDecodeFailure = (e: unknown): boolean =>
-  e instanceof RangeError ||
-  (e instanceof Error && (e.name === "KafkaJSPartialMessageError" || e.name === "KafkaJSNotImplemented"))
 
 // ---------------------------------------------------------------------------------------------
 // layers

@@ -190,20 +190,54 @@ export const listOffsetsError = (
   return new KafkaError.BrokerError({ api: "ListOffsets", code: c.code, name: c.name, retriable: c.retriable, cause })
 }
 
-/** A topic whose metadata could not be loaded: the error each of its partitions gets. */
+/**
+ * A topic whose metadata could not be loaded: the error each of its partitions gets in `api`'s
+ * answer, or undefined when the failure was not about the topic (network, timeout, …).
+ */
 export const topicMetadataError = (
   error: unknown,
   topic: string,
+  api: KafkaError.ApiName = "Metadata",
+  partition?: number,
 ): KafkaError.TopicAuthorizationFailed | KafkaError.UnknownTopicOrPartition | undefined => {
   const c = classify(error)
   if (c._tag !== "Protocol") return undefined
+  const cause = unwrap(error)
   if (c.code === TOPIC_AUTHORIZATION_FAILED) {
-    return new KafkaError.TopicAuthorizationFailed({ topic, api: "Metadata", cause: unwrap(error) })
+    return new KafkaError.TopicAuthorizationFailed({ topic, api, cause })
   }
   if (c.code === UNKNOWN_TOPIC_OR_PARTITION || c.code === 17 /* INVALID_TOPIC_EXCEPTION */) {
-    return new KafkaError.UnknownTopicOrPartition({ topic, api: "Metadata", cause: unwrap(error) })
+    return partition === undefined
+      ? new KafkaError.UnknownTopicOrPartition({ topic, api, cause })
+      : new KafkaError.UnknownTopicOrPartition({ topic, partition, api, cause })
   }
   return undefined
 }
+
+/** A partition that metadata lists without a leader, or not at all: retried after a refresh. */
+export const noLeader = (topic: string, partition: number, api: KafkaError.ApiName): KafkaError.UnknownTopicOrPartition =>
+  new KafkaError.UnknownTopicOrPartition({ topic, partition, api })
+
+/** A top-level Fetch error code (v7+, fetch sessions) that came without partitions. */
+export const fetchSessionError = (
+  code: number,
+  partitions: ReadonlyArray<TopicPartition.TopicPartition>,
+  brokerId: number,
+): KafkaError.FetchError =>
+  new KafkaError.FetchError({
+    partitions,
+    reason: "Unknown",
+    retriable: codeRetriable(code),
+    brokerId,
+    cause: new KafkaError.BrokerError({ api: "Fetch", code, name: codeName(code), retriable: codeRetriable(code) }),
+  })
+
+/** The answer could not be decoded (truncated fields, a compression codec kafkajs has not registered). */
+export const isDecodeFailure = (e: unknown): boolean =>
+  e instanceof RangeError ||
+  (e instanceof Error && (e.name === "KafkaJSPartialMessageError" || e.name === "KafkaJSNotImplemented"))
+
+export const corruptResponse = (api: KafkaError.ApiName, reason: string, cause?: unknown): KafkaError.CorruptResponse =>
+  cause === undefined ? new KafkaError.CorruptResponse({ api, reason }) : new KafkaError.CorruptResponse({ api, reason, cause })
 
 export type { KafkaJSErrorLike }
