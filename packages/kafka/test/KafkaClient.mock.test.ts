@@ -3,7 +3,7 @@
  */
 import { layer } from "@effect/vitest"
 import { Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { Effect, Either, Layer, Metric, Schedule } from "effect"
+import { Cause, Effect, Either, HashMap, Layer, Logger, LogLevel, Metric, Redacted, Schedule } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
@@ -326,6 +326,40 @@ layer(MockTestBroker.layer(1, { retrySchedule: fastRetry }), { excludeTestServic
         yield* mock.pushErrors(MockCluster.ApiKey.Fetch, Array.from({ length: 6 }, () => 6))
         const exhausted = yield* fetcher.fetch(fetchRequest([tp]))
         expect(exhausted[0]!._tag === "Error" && exhausted[0]!.error).toMatchObject({ _tag: "BrokerError", code: 6, name: "NOT_LEADER_FOR_PARTITION" })
+      }),
+    )
+
+    it.effect("SASL options reach kafkajs's authenticator; the password shows in no log line and no error", () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        yield* mock.createTopic("sasl", 1)
+        const secret = "s3cr3t-pw-do-not-log"
+        const lines: Array<string> = []
+        const capture = Logger.make((o) => {
+          lines.push(`${String(o.message)} ${JSON.stringify([...HashMap.toEntries(o.annotations)])}`)
+        })
+        const result = yield* Effect.either(
+          Effect.flatMap(OffsetLister.OffsetLister, (l) => l.list([TopicPartition.make("sasl", 0)], "latest")),
+        ).pipe(
+          Effect.provide(
+            KafkaClient.layer({
+              brokers: mock.brokers,
+              logLevel: "debug",
+              sasl: { mechanism: "scram-sha-256", username: "operator", password: Redacted.make(secret) },
+            }),
+          ),
+          Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+          Logger.withMinimumLogLevel(LogLevel.All),
+          Effect.scoped,
+        )
+        // librdkafka's mock has no SaslHandshake: kafkajs's authenticator refuses, not retriable.
+        expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "ListOffsetsError", retriable: false })
+        if (Either.isLeft(result) && result.left._tag === "ListOffsetsError") {
+          expect(result.left.cause).toMatchObject({ name: "KafkaJSServerDoesNotSupportApiKey", apiName: "SaslHandshake" })
+        }
+        expect(lines.length).toBeGreaterThan(0)
+        expect(lines.filter((l) => l.includes(secret))).toEqual([])
+        expect(Cause.pretty(Cause.fail(Either.isLeft(result) ? result.left : null))).not.toContain(secret)
       }),
     )
 
