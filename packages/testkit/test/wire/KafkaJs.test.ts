@@ -219,6 +219,35 @@ describe("kafkajs against the embedded broker", () => {
   )
 
   it.live(
+    "admin sets a group's offsets (a commit from outside any generation), reads them back, and a consumer starts there",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        yield* control.createTopic("admin-offsets", 2)
+        yield* control.produce("admin-offsets", 0, ["a", "b", "c", "d"].map((value) => ({ value })))
+        yield* control.produce("admin-offsets", 1, ["e", "f"].map((value) => ({ value })))
+        const k = kafka(broker.brokers)
+        const a = yield* admin(k)
+        // kafkajs runs a throwaway consumer until its first fetch answers: one 5 s long poll on an idle group.
+        yield* Effect.promise(() =>
+          a.setOffsets({ groupId: "adm", topic: "admin-offsets", partitions: [{ partition: 0, offset: "2" }, { partition: 1, offset: "1" }] }),
+        )
+        const fetched = yield* Effect.promise(() => a.fetchOffsets({ groupId: "adm", topics: ["admin-offsets"] }))
+        expect(fetched[0].partitions.map((p) => [p.partition, p.offset]).sort()).toEqual([
+          [0, "2"],
+          [1, "1"],
+        ])
+        const c = yield* consumer(k, { groupId: "adm", maxWaitTimeInMs: 100 })
+        const seen = yield* consumeUntil(c, "admin-offsets", 3, true)
+        expect(seen.map((s) => s.value).sort()).toEqual(["c", "d", "f"])
+        const groups = yield* Effect.promise(() => a.listGroups())
+        expect(groups.groups.map((g) => g.groupId)).toContain("adm")
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ brokers: 2 }))),
+    20_000,
+  )
+
+  it.live(
     "faults over the wire: a closed connection on Fetch, an error code on Produce, a leader move",
     () =>
       Effect.gen(function* () {
