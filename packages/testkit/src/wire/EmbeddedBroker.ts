@@ -7,6 +7,7 @@
  * Shape after franz-go's kfake: a real listener over an in-memory cluster with control hooks.
  * Each connection answers its requests in order, one at a time, as Kafka does.
  */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import * as Socket from "@effect/platform/Socket"
 import type { SocketServerError } from "@effect/platform/SocketServer"
@@ -102,10 +103,14 @@ export class FrameDecoder {
 }
 
 const serveConnection =
-  (ctx: Handlers.Context, maxFrame: number, open: { count: number }) =>
+  (listenerCtx: Handlers.Context, maxFrame: number, open: { count: number }) =>
   (socket: Socket.Socket): Effect.Effect<void> =>
     Effect.scoped(
       Effect.gen(function* () {
+        // The server provides the Node socket to each connection: the client's address for DescribeGroups.
+        const net = yield* Effect.serviceOption(NodeSocket.NetSocket)
+        const remote = net._tag === "Some" ? net.value.remoteAddress : undefined
+        const ctx: Handlers.Context = remote === undefined ? listenerCtx : { ...listenerCtx, clientHost: `/${remote}` }
         open.count += 1
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {

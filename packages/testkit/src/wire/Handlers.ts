@@ -99,9 +99,9 @@ export const handle = (ctx: Context, frame: Uint8Array): Effect.Effect<Outcome> 
   })
 
 /**
- * A version below our minimum of an API we know is answered in that version's own shape with
- * UNSUPPORTED_VERSION; ApiVersions at a version above ours gets the v0 body with the list (clients
- * retry with a version from it); anything else gets the correlation id and UNSUPPORTED_VERSION.
+ * ApiVersions at a version above ours gets the v0 body with the list (clients retry with a version
+ * from it); Fetch below v4 gets an empty answer in its own shape; anything else gets the
+ * correlation id and UNSUPPORTED_VERSION (Kafka would close the connection).
  */
 const unsupported = (h: M.RequestHeader): Outcome => {
   const code = ErrorCode.UNSUPPORTED_VERSION
