@@ -382,6 +382,43 @@ describe("kafkajs against the embedded broker", () => {
   )
 
   it.live(
+    "truncation (unclean leader election) under a paused kafkajs consumer: out of range past the end, kafkajs resets",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* Broker
+        const control = yield* TestBroker
+        const tp = TopicPartition.make("truncated", 0)
+        yield* control.createTopic("truncated", 1)
+        yield* control.produce("truncated", 0, Array.from({ length: 6 }, (_, i) => ({ value: `old${i}` })))
+        const k = kafka(broker.brokers)
+        const c = yield* consumer(k, { groupId: "truncated-reader", maxWaitTimeInMs: 100 })
+        const seen: Array<string> = []
+        const first = yield* Deferred.make<void>()
+        const second = yield* Deferred.make<void>()
+        yield* Effect.promise(() => c.subscribe({ topic: "truncated", fromBeginning: true }))
+        yield* Effect.promise(() =>
+          c.run({
+            eachMessage: async ({ message }) => {
+              seen.push(`${message.offset}=${text(message.value)}`)
+              if (seen.length === 6) Effect.runSync(Deferred.succeed(first, undefined))
+              if (seen.length === 11) Effect.runSync(Deferred.succeed(second, undefined))
+            },
+          }),
+        )
+        yield* Deferred.await(first)
+        c.pause([{ topic: "truncated" }])
+        yield* control.truncate(tp, 3n)
+        yield* control.produce("truncated", 0, [{ value: "new3" }, { value: "new4" }])
+        c.resume([{ topic: "truncated" }])
+        yield* Deferred.await(second)
+        // Position 6 is past the new end (5): OFFSET_OUT_OF_RANGE, and kafkajs (fromBeginning) restarts at 0.
+        expect(seen.slice(6)).toEqual(["0=old0", "1=old1", "2=old2", "3=new3", "4=new4"])
+        expect((yield* control.partitionState(tp)).highWatermark).toBe(5n)
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
+    30_000,
+  )
+
+  it.live(
     "compaction holes and DeleteRecords are what a kafkajs consumer sees",
     () =>
       Effect.gen(function* () {
