@@ -37,6 +37,12 @@ export interface Options {
   readonly group?: GroupCoordinator.Options
   /** Largest record batch a Produce may carry (Kafka's message.max.bytes). Default 1048588, as Kafka. */
   readonly maxMessageBytes?: number
+  /**
+   * Who runs consumer groups, in `layer`: "shared" (default) the testkit's `InMemoryCoordinator`,
+   * which in-memory consumers use too; "own" a coordinator of the wire broker alone. (`make` and
+   * `layerFromModel` use the `InMemoryCoordinator` in context when there is one.)
+   */
+  readonly groups?: "shared" | "own"
   /** Largest request frame accepted (socket.request.max.bytes); a larger one closes the connection. Default 100 MiB. */
   readonly maxRequestBytes?: number
 }
@@ -221,7 +227,7 @@ export const layerFromModel = (options: Options = {}): Layer.Layer<EmbeddedBroke
  * meet in the same groups. `groups: "own"` gives the wire broker a coordinator of its own instead.
  */
 export const layer = (
-  options: Options & { readonly groups?: "shared" | "own" } = {},
+  options: Options = {},
 ): Layer.Layer<
   | EmbeddedBroker
   | TestBroker.TestBroker
