@@ -84,4 +84,25 @@ describe("kcat against the embedded broker", () => {
       }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
     20_000,
   )
+
+  it.live(
+    "librdkafka rides over injected faults: a closed connection on Fetch, NOT_LEADER on ListOffsets",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* EmbeddedBroker.EmbeddedBroker
+        const control = yield* TestBroker
+        yield* control.createTopic("bumpy", 1)
+        yield* control.produce("bumpy", 0, ["x", "y", "z"].map((value) => ({ value })))
+        yield* control.failNext("Fetch", 1, { _tag: "Network" })
+        yield* control.failNext("ListOffsets", 1, { _tag: "ErrorCode", code: 6 })
+        // -E: kcat otherwise exits when its only broker connection drops, which is the fault here.
+        const out = yield* kcat(broker.bootstrap, ["-C", "-E", "-t", "bumpy", "-o", "beginning", "-e", "-f", "%o %s\\n"])
+        expect(out.stderr).toContain("Disconnected")
+        expect(out.code).toBe(0)
+        expect(out.stdout.trim().split("\n")).toEqual(["0 x", "1 y", "2 z"])
+        const log = yield* control.requests
+        expect(log.filter((e) => e.outcome === "fault").map((e) => e.api).sort()).toEqual(["Fetch", "ListOffsets"])
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
+    20_000,
+  )
 })
