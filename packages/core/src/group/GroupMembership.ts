@@ -192,6 +192,12 @@ interface Generation {
   readonly memberId: string
 }
 
+/**
+ * A SyncGroup that arrives after the group already went Stable: Kafka answers it with the
+ * assignment, librdkafka's mock cluster with INVALID_REQUEST (42). Joining again is the way out.
+ */
+const isLateSync = (e: FatalGroupError): boolean => e._tag === "BrokerError" && e.api === "SyncGroup" && e.code === 42
+
 const isLost = (reason: RejoinReason): boolean =>
   reason === "UnknownMember" || reason === "IllegalGeneration" || reason === "SessionTimeout"
 
@@ -242,8 +248,7 @@ export const make = (
     const processed = new Map<string, bigint>()
     const committedByUs = new Map<string, bigint>()
 
-    const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.annotateLogs(effect, { groupId, memberId })
+    const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.annotateLogs(effect, { groupId })
 
     const setState = (s: MemberState) =>
       Effect.zipRight(
@@ -438,15 +443,18 @@ export const make = (
       return { join, assignment }
     }).pipe(
       Effect.tapError((e) =>
-        Effect.sync(() => {
-          // UNKNOWN_MEMBER_ID: join again as a new member. MEMBER_ID_REQUIRED: with the id the coordinator gave.
-          if (e._tag === "UnknownMemberId") memberId = ""
-          if (e._tag === "MemberIdRequired") memberId = e.memberId
-        }),
+        Effect.zipRight(
+          Effect.sync(() => {
+            // UNKNOWN_MEMBER_ID: join again as a new member. MEMBER_ID_REQUIRED: with the id the coordinator gave.
+            if (e._tag === "UnknownMemberId") memberId = ""
+            if (e._tag === "MemberIdRequired") memberId = e.memberId
+          }),
+          Effect.logInfo("Join or sync failed; trying again").pipe(Effect.annotateLogs({ error: e._tag, message: e.message, cause: "cause" in e ? String(e.cause) : "" })),
+        ),
       ),
       Effect.retry({
         schedule: retrySchedule,
-        while: (e) => isRejoinError(e) || isRetriableTransport(e),
+        while: (e) => isRejoinError(e) || isRetriableTransport(e) || isLateSync(e),
       }),
     )
 
@@ -481,6 +489,7 @@ export const make = (
         )
         yield* Effect.logInfo("Joined group").pipe(
           Effect.annotateLogs({
+            memberId: join.memberId,
             generationId: join.generationId,
             leader: join.leaderId === join.memberId,
             assignment: assignment.map(TopicPartition.format).join(","),
@@ -554,7 +563,9 @@ export const make = (
           heartbeatLoop(gen),
           Effect.map(Queue.take(rejoinRequests), (r): StableOutcome => ({ _tag: "Rejoin", reason: r })),
         )
-        yield* Effect.logInfo("Rejoining group").pipe(Effect.annotateLogs({ reason: outcome.reason, generationId: gen.generationId }))
+        yield* Effect.logInfo("Rejoining group").pipe(
+          Effect.annotateLogs({ reason: outcome.reason, generationId: gen.generationId, memberId: gen.memberId }),
+        )
         return outcome.reason
       })
 

@@ -1,0 +1,240 @@
+/**
+ * core's `GroupCoordinator` and `TopicMetadata` ports over a real cluster, through kafkajs's broker
+ * requests (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch, OffsetCommit,
+ * Metadata). It keeps its own kafkajs cluster (its own connections, as a coordinator connection is
+ * in other clients), with kafkajs's retrier off: the membership logic in core retries on its
+ * Schedule. Error codes become core's group errors through `GroupError.fromCode`; connection
+ * failures and timeouts become `GroupTransportError`.
+ */
+import {
+  GroupCoordinator,
+  GroupError,
+  type KafkaError,
+  TopicPartition,
+} from "@kafka-effect/core"
+import { Context, Effect, Layer, LogLevel, Redacted, Runtime, type Scope } from "effect"
+import { type KafkaOptions, validate } from "../KafkaClient.js"
+import * as Errors from "../internal/errors.js"
+import * as K from "../internal/kafkajs.js"
+import { type GroupBroker, groupBroker, groupCluster } from "./kafkajsGroup.js"
+
+type Port = GroupCoordinator.GroupCoordinator["Type"]
+
+const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+/** A kafkajs failure of a group request as core's tagged error. */
+export const groupFailure = (
+  error: unknown,
+  facts: {
+    readonly groupId: string
+    readonly api: KafkaError.ApiName
+    readonly memberId?: string
+    readonly generationId?: number
+    readonly protocols?: ReadonlyArray<string>
+  },
+): GroupError.GroupFailure => {
+  const c = Errors.classify(error)
+  const cause = Errors.unwrap(error)
+  if (c._tag === "Transport") {
+    return new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: c.reason, retriable: c.retriable, cause })
+  }
+  const memberId = isMemberIdCarrier(cause) ? cause.memberId : facts.memberId
+  return (
+    GroupError.fromCode(c.code, { ...facts, ...(memberId === undefined ? {} : { memberId }), name: c.name, cause }) ??
+    new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: "Unknown", retriable: false, cause })
+  )
+}
+
+// KafkaJSMemberIdRequired carries the member id the coordinator gave (kafkajs retries it once itself).
+const isMemberIdCarrier = (u: unknown): u is { readonly memberId: string } =>
+  typeof u === "object" && u !== null && "memberId" in u && typeof u.memberId === "string"
+
+export interface Service {
+  readonly coordinator: Port
+  readonly metadata: GroupCoordinator.TopicMetadata["Type"]
+}
+
+/** The ports over a kafkajs cluster that lives as long as the scope. */
+export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.InvalidConfig, Scope.Scope> =>
+  Effect.gen(function* () {
+    const config = yield* validate(options)
+    const runLog = Runtime.runSync(yield* Effect.runtime<never>())
+    const logger = K.createLogger({
+      level: K.LogLevel.WARN,
+      logCreator: () => (entry) => {
+        runLog(
+          Effect.logWithLevel(LogLevel.Debug, `kafkajs: ${entry.log.message}`).pipe(
+            Effect.annotateLogs({ kafkajsNamespace: entry.namespace }),
+          ),
+        )
+      },
+    })
+    const cluster = new K.Cluster({
+      logger,
+      socketFactory: K.socketFactory(),
+      brokers: config.brokers,
+      clientId: `${config.clientId}-group`,
+      ssl: config.ssl,
+      sasl:
+        config.sasl === undefined
+          ? undefined
+          : { mechanism: config.sasl.mechanism, username: config.sasl.username, password: Redacted.value(config.sasl.password) },
+      connectionTimeout: config.connectionTimeoutMs,
+      authenticationTimeout: config.connectionTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      enforceRequestTimeout: true,
+      metadataMaxAge: 300_000,
+      retry: { retries: 0 },
+      allowAutoTopicCreation: false,
+      maxInFlightRequests: null,
+      isolationLevel: 0,
+      offsets: new Map(),
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.tryPromise(() => cluster.disconnect()).pipe(Effect.catchAll((e) => Effect.logDebug("kafka group: disconnect failed", e))),
+    )
+
+    // kafkajs finds brokers (the coordinator too) through loaded metadata.
+    let metadataLoaded = false
+    const connected = Effect.tryPromise({
+      try: async () => {
+        if (!cluster.isConnected()) await cluster.connect()
+        if (!metadataLoaded) {
+          await cluster.refreshMetadata()
+          metadataLoaded = true
+        }
+      },
+      catch: (e) => e,
+    })
+
+    const call = <A>(
+      facts: Parameters<typeof groupFailure>[1],
+      f: () => Promise<A>,
+    ): Effect.Effect<A, GroupError.GroupFailure> =>
+      Effect.zipRight(connected, Effect.tryPromise({ try: f, catch: (e) => e })).pipe(
+        Effect.mapError((e) => groupFailure(e, facts)),
+        Effect.withSpan(`kafka.group.${facts.api}`, { attributes: { groupId: facts.groupId } }),
+      )
+
+    /** The coordinator's connection; a broker the metadata does not know yet gets one refresh. */
+    const brokerFor = (c: GroupCoordinator.Coordinator): Promise<GroupBroker> =>
+      cluster
+        .findBroker({ nodeId: c.nodeId })
+        .catch(async (e: unknown) => {
+          if (!(e instanceof Error && e.name === "KafkaJSBrokerNotFound")) throw e
+          await cluster.refreshMetadata()
+          return cluster.findBroker({ nodeId: c.nodeId })
+        })
+        .then(groupBroker)
+
+    const coordinator: Port = {
+      findCoordinator: (groupId) =>
+        call({ groupId, api: "FindCoordinator" }, async () => {
+          const { coordinator: c } = await groupCluster(cluster).findGroupCoordinatorMetadata({ groupId, coordinatorType: 0 })
+          return { nodeId: c.nodeId, host: c.host, port: c.port }
+        }),
+      joinGroup: (r) =>
+        call({ groupId: r.groupId, api: "JoinGroup", memberId: r.memberId, protocols: r.protocols.map((p) => p.name) }, async () => {
+          const b = await brokerFor(r.coordinator)
+          const a = await b.joinGroup({
+            groupId: r.groupId,
+            sessionTimeout: r.sessionTimeoutMs,
+            rebalanceTimeout: r.rebalanceTimeoutMs,
+            memberId: r.memberId,
+            protocolType: r.protocolType,
+            groupProtocols: r.protocols.map((p) => ({ name: p.name, metadata: toBuffer(p.metadata) })),
+          })
+          return {
+            generationId: a.generationId,
+            protocolName: a.groupProtocol,
+            leaderId: a.leaderId,
+            memberId: a.memberId,
+            members: a.members.map((m) => ({ memberId: m.memberId, metadata: new Uint8Array(m.memberMetadata) })),
+          }
+        }),
+      syncGroup: (r) =>
+        call({ groupId: r.groupId, api: "SyncGroup", memberId: r.memberId, generationId: r.generationId }, async () => {
+          const b = await brokerFor(r.coordinator)
+          const a = await b.syncGroup({
+            groupId: r.groupId,
+            generationId: r.generationId,
+            memberId: r.memberId,
+            groupAssignment: r.assignments.map((x) => ({ memberId: x.memberId, memberAssignment: toBuffer(x.assignment) })),
+          })
+          return { assignment: new Uint8Array(a.memberAssignment ?? Buffer.alloc(0)) }
+        }),
+      heartbeat: (r) =>
+        call({ groupId: r.groupId, api: "Heartbeat", memberId: r.memberId, generationId: r.generationId }, async () => {
+          const b = await brokerFor(r.coordinator)
+          await b.heartbeat({ groupId: r.groupId, groupGenerationId: r.generationId, memberId: r.memberId })
+        }),
+      leaveGroup: (r) =>
+        call({ groupId: r.groupId, api: "LeaveGroup", memberId: r.memberId }, async () => {
+          const b = await brokerFor(r.coordinator)
+          await b.leaveGroup({ groupId: r.groupId, memberId: r.memberId })
+        }),
+      offsetFetch: (r) =>
+        call({ groupId: r.groupId, api: "OffsetFetch" }, async () => {
+          const b = await brokerFor(r.coordinator)
+          const topics = [...TopicPartition.groupByTopic(r.partitions)].map(([topic, ps]) => ({
+            topic,
+            partitions: ps.map((partition) => ({ partition })),
+          }))
+          const a = await b.offsetFetch({ groupId: r.groupId, topics })
+          const byKey = new Map<string, { offset: string; metadata: string | null }>()
+          for (const t of a.responses) for (const p of t.partitions) byKey.set(TopicPartition.key({ topic: t.topic, partition: p.partition }), p)
+          return r.partitions.map((tp) => {
+            const p = byKey.get(TopicPartition.key(tp))
+            const offset = p === undefined ? -1n : BigInt(p.offset)
+            return { topic: tp.topic, partition: tp.partition, offset: offset < 0n ? undefined : offset, metadata: p?.metadata ?? null }
+          })
+        }),
+      offsetCommit: (r) =>
+        call({ groupId: r.groupId, api: "OffsetCommit", memberId: r.memberId, generationId: r.generationId }, async () => {
+          const b = await brokerFor(r.coordinator)
+          const byTopic = new Map<string, Array<{ partition: number; offset: string; metadata: string | null }>>()
+          for (const o of r.offsets) {
+            const list = byTopic.get(o.topic) ?? []
+            list.push({ partition: o.partition, offset: o.offset.toString(), metadata: o.metadata ?? null })
+            byTopic.set(o.topic, list)
+          }
+          await b.offsetCommit({
+            groupId: r.groupId,
+            groupGenerationId: r.generationId,
+            memberId: r.memberId,
+            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+          })
+        }),
+    }
+
+    const metadata: GroupCoordinator.TopicMetadata["Type"] = {
+      partitionCounts: (topics) =>
+        call({ groupId: "", api: "Metadata" }, async () => {
+          const out = new Map<string, number>()
+          if (topics.length === 0) return out
+          await cluster.addMultipleTargetTopics(topics)
+          await cluster.refreshMetadata()
+          for (const t of topics) {
+            try {
+              const ps = cluster.findTopicPartitionMetadata(t)
+              if (ps.length > 0) out.set(t, ps.length)
+            } catch {
+              // Unknown topic: no partitions to assign.
+            }
+          }
+          return out
+        }),
+    }
+
+    return { coordinator, metadata }
+  })
+
+/** core's `GroupCoordinator` and `TopicMetadata` over a real cluster, for the layer's lifetime. */
+export const layer = (
+  options: KafkaOptions,
+): Layer.Layer<GroupCoordinator.GroupCoordinator | GroupCoordinator.TopicMetadata, KafkaError.InvalidConfig> =>
+  Layer.scopedContext(
+    Effect.map(make(options), (s) =>
+      Context.make(GroupCoordinator.GroupCoordinator, s.coordinator).pipe(Context.add(GroupCoordinator.TopicMetadata, s.metadata)),
+    ),
+  )
