@@ -7,10 +7,12 @@
  * resume with their positions and pending seeks.
  *
  * Processed means: a chunk handed downstream counts as processed when the stream is pulled again
- * (the next chunk is asked for) or ends without failure. Auto-commit commits that on an interval;
+ * (the next chunk is asked for), or when the user says so with `markProcessed` (do that for the
+ * last chunk before stopping: an ended or interrupted stream does not prove its last chunk done).
+ * Auto-commit commits what was processed on an interval;
  * `commit` / `commitRecord` commit on demand; closing the scope commits it and leaves the group.
  */
-import { Chunk, Effect, Exit, type Scope, Stream } from "effect"
+import { Chunk, Effect, type Scope, Stream } from "effect"
 import type * as Consumer from "../Consumer.js"
 import type { ConsumerRecord } from "../ConsumerRecord.js"
 import * as TopicPartition from "../TopicPartition.js"
@@ -84,9 +86,10 @@ export const subscribe = <E>(
         previous = undefined
         return p === undefined ? Effect.void : membership.markProcessed(Chunk.toReadonlyArray(p))
       })
+      // Only a pull proves the previous chunk done: a stream that ends (`take` may cut a chunk) or
+      // is interrupted leaves its last chunk to `markProcessed`, so nothing unprocessed is committed.
       return consumer.chunks.pipe(
         Stream.tap((chunk) => Effect.zipRight(markPrevious, Effect.sync(() => { previous = chunk }))),
-        Stream.ensuringWith((exit) => (Exit.isSuccess(exit) ? markPrevious : Effect.void)),
         Stream.interruptWhen(membership.failure),
       )
     })
