@@ -4,8 +4,10 @@
  *
  *   offsets --brokers H:P[,H:P] --topic T
  *       one JSON object per partition: {"topic","partition","earliest","latest"}
- *   consume --brokers H:P --topic T [--partitions 0,1] [--from beginning|end|<offset>] [--max N]
+ *   consume --brokers H:P --topic T [--partitions 0,1] [--from beginning|end|<offset>] [--max N] [--group G]
  *       one JSON object per record: {"topic","partition","offset","key","value"} (utf8 or null);
+ *       with --group: joins group G, starts each partition at its committed offset (else at --from),
+ *       commits what it printed, and leaves the group when it exits;
  *       offset resets are logged on stderr; exits 0 after --max records, and 0 on Ctrl-C after a
  *       clean shutdown.
  *
@@ -15,7 +17,7 @@ import type { Args, From } from "./main.js"
 
 const usage = `usage:
   kafka-effect offsets --brokers H:P[,H:P...] --topic T
-  kafka-effect consume --brokers H:P[,H:P...] --topic T [--partitions 0,1] [--from beginning|end|<offset>] [--max N]
+  kafka-effect consume --brokers H:P[,H:P...] --topic T [--partitions 0,1] [--from beginning|end|<offset>] [--max N] [--group G]
   (KAFKA_BROKERS is used when --brokers is absent)`
 
 class BadArgument extends Error {}
@@ -28,7 +30,7 @@ const parseArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Args =>
   const [command, ...rest] = argv
   if (command === undefined) bad("missing command: offsets or consume (--help for usage)")
   if (command !== "offsets" && command !== "consume") bad(`unknown command ${JSON.stringify(command)} (expected offsets or consume)`)
-  const allowed = command === "offsets" ? ["--brokers", "--topic"] : ["--brokers", "--topic", "--partitions", "--from", "--max"]
+  const allowed = command === "offsets" ? ["--brokers", "--topic"] : ["--brokers", "--topic", "--partitions", "--from", "--max", "--group"]
   const values = new Map<string, string>()
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!
@@ -77,7 +79,9 @@ const parseArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Args =>
   if (max !== undefined && (!/^\d+$/.test(maxRaw!) || !Number.isSafeInteger(max) || max < 1)) {
     bad(`--max: expected a positive integer, got ${JSON.stringify(maxRaw)}`)
   }
-  return { command, brokers, topic: topic!, partitions, from, max }
+  const group = values.get("--group")
+  if (group !== undefined && partitions !== undefined) bad("--partitions: cannot be combined with --group (the group assigns the partitions)")
+  return { command, brokers, topic: topic!, partitions, from, max, group }
 }
 
 if (process.argv[2] === "--help" || process.argv[2] === "-h") {

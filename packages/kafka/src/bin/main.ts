@@ -5,6 +5,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Consumer, ConsumerRecord, OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { Cause, Chunk, Effect, Exit, Logger, LogLevel, Stream } from "effect"
 import * as KafkaClient from "../KafkaClient.js"
+import { consumeGroup } from "../group/consumeGroup.js"
 
 export type From = { readonly _tag: "Beginning" } | { readonly _tag: "End" } | { readonly _tag: "Offset"; readonly offset: bigint }
 
@@ -17,6 +18,8 @@ export type Args =
       readonly partitions: ReadonlyArray<number> | undefined
       readonly from: From
       readonly max: number | undefined
+      /** Consume as a member of this group (partitions from the group, commits, leave on exit). */
+      readonly group: string | undefined
     }
 
 // Everything Effect logs (offset resets, kafkajs warnings) goes to stderr, one logfmt line each.
@@ -51,6 +54,13 @@ const recordLine = (r: ConsumerRecord.ConsumerRecord): string =>
 const consume = (args: Extract<Args, { command: "consume" }>) =>
   Effect.gen(function* () {
     const client = yield* KafkaClient.KafkaClient
+    if (args.group !== undefined) {
+      return yield* consumeGroup(client, { ...args, group: args.group }, (chunk) => {
+        let out = ""
+        for (const r of Chunk.toReadonlyArray(chunk)) out += `${recordLine(r)}\n`
+        process.stdout.write(out)
+      })
+    }
     const known = yield* client.partitionsFor(args.topic)
     const chosen = args.partitions ?? known
     const missing = chosen.filter((p) => !known.includes(p))
