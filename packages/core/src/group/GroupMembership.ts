@@ -78,6 +78,8 @@ export type RejoinReason =
   | "RebalanceInProgress"
   /** The subscription changed. */
   | "SubscriptionChanged"
+  /** The leader saw a subscribed topic's partition count change (or a subscribed topic appear). */
+  | "MetadataChanged"
   /** UNKNOWN_MEMBER_ID: the coordinator forgot this member; its partitions are lost; rejoin as a new member. */
   | "UnknownMember"
   /** ILLEGAL_GENERATION: a newer generation exists; the partitions are lost; rejoin with the same member id. */
@@ -148,6 +150,11 @@ export interface GroupOptions {
    */
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown>
   readonly listener?: RebalanceListener
+  /**
+   * How often the leader checks the partition counts of the subscribed topics, and rejoins when
+   * they changed since its assignment. Default 5 minutes (Kafka's `metadata.max.age.ms`).
+   */
+  readonly metadataMaxAge?: Duration.DurationInput
 }
 
 /** A group failure after which the member cannot go on (authorization, no common assignor, …). */
@@ -231,6 +238,7 @@ export const make = (
     const autoCommitInterval = Duration.decode(options.autoCommitInterval ?? "5 seconds")
     const retrySchedule = options.retrySchedule ?? defaultRetry
     const listener = options.listener ?? {}
+    const metadataMaxAge = Duration.decode(options.metadataMaxAge ?? "5 minutes")
 
     const stateRef = yield* SubscriptionRef.make<MemberState>(MemberState.Unjoined())
     const topicsRef = yield* Ref.make<ReadonlyArray<string>>([...new Set(options.topics)])
@@ -245,6 +253,8 @@ export const make = (
     let owned: ReadonlyArray<TP> = []
     let ownedKeys = new Set<string>()
     let stable = false
+    // The partition counts the leader assigned with (undefined on followers).
+    let assignedCounts: ReadonlyMap<string, number> | undefined
     const processed = new Map<string, bigint>()
     const committedByUs = new Map<string, bigint>()
 
@@ -380,6 +390,7 @@ export const make = (
         )
         const topics = [...new Set(members.flatMap((m) => m.subscription.topics))].sort()
         const counts = yield* metadata.partitionCounts(topics)
+        assignedCounts = counts
         const result = assignor.assign(members, counts)
         yield* Effect.logInfo("Assigned partitions as group leader").pipe(
           Effect.annotateLogs({
@@ -543,6 +554,26 @@ export const make = (
         Effect.delay(heartbeatInterval),
       )
 
+    /**
+     * The leader's watch: when a subscribed topic's partition count differs from the one it
+     * assigned with, the group must rebalance. Followers never finish this.
+     */
+    const watchMetadata = (join: JoinGroupResponse): Effect.Effect<StableOutcome> => {
+      const before = assignedCounts
+      if (join.leaderId !== join.memberId || before === undefined) return Effect.never
+      const check = Effect.gen(function* () {
+        const topics = [...before.keys(), ...(yield* Ref.get(topicsRef))]
+        const now = yield* metadata.partitionCounts([...new Set(topics)].sort())
+        for (const [topic, n] of now) if (before.get(topic) !== n) return true
+        return false
+      }).pipe(Effect.catchAll(() => Effect.succeed(false)))
+      return check.pipe(
+        Effect.delay(metadataMaxAge),
+        Effect.repeat({ until: (changed) => changed }),
+        Effect.as({ _tag: "Rejoin", reason: "MetadataChanged" } as const),
+      )
+    }
+
     // ---- the main loop -------------------------------------------------------------------------
 
     const cycle = (reason: RejoinReason | undefined): Effect.Effect<RejoinReason, FatalGroupError> =>
@@ -559,10 +590,11 @@ export const make = (
         yield* takeAssignment(synced)
         const gen = generation
         if (gen === undefined) return "IllegalGeneration" as const
-        const outcome = yield* Effect.raceFirst(
+        const outcome = yield* Effect.raceAll([
           heartbeatLoop(gen),
           Effect.map(Queue.take(rejoinRequests), (r): StableOutcome => ({ _tag: "Rejoin", reason: r })),
-        )
+          watchMetadata(synced.join),
+        ])
         yield* Effect.logInfo("Rejoining group").pipe(
           Effect.annotateLogs({ reason: outcome.reason, generationId: gen.generationId, memberId: gen.memberId }),
         )

@@ -98,4 +98,22 @@ describe("consumer group in memory (TestClock)", () => {
     }).pipe(Effect.provide(layer({ [TOPIC]: PARTITIONS }))),
     30_000,
   )
+
+  it.effect("the leader rejoins when a subscribed topic appears (metadata changed); the new partitions get assigned", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      const deliveries = yield* Ref.make<Array<Delivery>>([])
+      const m1 = yield* startMember("m1", [TOPIC, "later"], deliveries, { metadataMaxAge: "10 seconds" })
+      const first = yield* m1.sub.membership.awaitStable()
+      expect(yield* assignmentOf(m1)).toEqual(["t-0", "t-1"])
+      yield* broker.createTopic("later", 2)
+      yield* broker.produce("later", 1, [{ value: "x" }])
+      yield* advance(12_000)
+      const second = yield* m1.sub.membership.awaitStable(first.generationId)
+      expect(second.assignment.map(TopicPartition.format)).toEqual(["later-0", "later-1", "t-0", "t-1"])
+      expect((yield* Ref.get(deliveries)).map((d) => `${d.topic}-${d.partition}@${d.offset}`)).toEqual(["later-1@0"])
+      yield* stopMember(m1)
+    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
+    30_000,
+  )
 })
