@@ -253,6 +253,8 @@ export const make = (
     let owned: ReadonlyArray<TP> = []
     let ownedKeys = new Set<string>()
     let stable = false
+    // onRevoked ran for what is owned, and the new assignment is not taken yet.
+    let revoked = false
     // The partition counts the leader assigned with (undefined on followers).
     let assignedCounts: ReadonlyMap<string, number> | undefined
     const processed = new Map<string, bigint>()
@@ -373,6 +375,7 @@ export const make = (
           )
           return
         }
+        revoked = true
         yield* safely("onRevoked", listener.onRevoked?.(partitions) ?? Effect.void)
         yield* commitBestEffort(partitions, "on revoke")
       })
@@ -473,7 +476,7 @@ export const make = (
       Effect.gen(function* () {
         const { join, assignment } = synced
         const newKeys = new Set(assignment.map(TopicPartition.key))
-        const revoked = owned.filter((tp) => !newKeys.has(TopicPartition.key(tp)))
+        const gone = owned.filter((tp) => !newKeys.has(TopicPartition.key(tp)))
         const kept = owned.filter((tp) => newKeys.has(TopicPartition.key(tp)))
         const addedTps = assignment.filter((tp) => !ownedKeys.has(TopicPartition.key(tp)))
         generation = { generationId: join.generationId, memberId: join.memberId }
@@ -485,8 +488,8 @@ export const make = (
         const added = addedTps.map((tp) => ({ topic: tp.topic, partition: tp.partition, committed: byKey.get(TopicPartition.key(tp)) }))
         yield* Effect.uninterruptible(
           Effect.zipRight(
-            handler.apply({ generationId: join.generationId, memberId: join.memberId, assigned: assignment, revoked, kept, added }),
-            setOwned(assignment),
+            handler.apply({ generationId: join.generationId, memberId: join.memberId, assigned: assignment, revoked: gone, kept, added }),
+            Effect.zipRight(setOwned(assignment), Effect.sync(() => { revoked = false })),
           ),
         )
         yield* setState(
@@ -627,8 +630,11 @@ export const make = (
         for (const f of fibers) yield* Fiber.interrupt(f)
         const partitions = owned
         if (generation !== undefined && partitions.length > 0) {
-          yield* handler.suspend(partitions)
-          yield* safely("onRevoked", listener.onRevoked?.(partitions) ?? Effect.void)
+          // In the middle of a rebalance the partitions are already suspended and revoked.
+          if (!revoked) {
+            yield* handler.suspend(partitions)
+            yield* safely("onRevoked", listener.onRevoked?.(partitions) ?? Effect.void)
+          }
           yield* commitBestEffort(partitions, "on close")
         }
         if (memberId !== "") {
