@@ -17,6 +17,12 @@ export interface AssignorMember {
 export interface Assignor {
   /** The protocol name sent in JoinGroup. */
   readonly name: string
+  /**
+   * "eager" (default): every member gives up all its partitions before rejoining. "cooperative":
+   * members keep consuming through the rebalance and give up only what moves (KIP-429). A member
+   * rebalances cooperatively only when all its assignors are cooperative.
+   */
+  readonly rebalanceProtocol?: "eager" | "cooperative"
   /** Every member gets an entry (possibly empty). Partitions of a topic come in ascending order. */
   readonly assign: (
     members: ReadonlyArray<AssignorMember>,
@@ -95,6 +101,66 @@ export const roundRobin: Assignor = roundRobinWith("roundrobin")
  * `roundRobin` (topics sorted), and it never gives a member a topic it did not subscribe to.
  */
 export const kafkajsRoundRobin: Assignor = roundRobinWith("RoundRobinAssigner")
+
+/**
+ * A cooperative sticky assignor under Java's and librdkafka's protocol name "cooperative-sticky",
+ * simplified: balanced per topic (not across topics), sticky (a member keeps what it owned, up to
+ * its share), and cooperative (a partition that moves from one member to another is left out of
+ * this round: its owner revokes it, rejoins, and the next round gives it to the new member).
+ * Owned partitions come from the members' subscriptions (version 1).
+ */
+export const cooperativeSticky: Assignor = {
+  name: "cooperative-sticky",
+  rebalanceProtocol: "cooperative",
+  assign: (members, partitionCounts) => {
+    const out = emptyResult(members)
+    const sorted = [...members].sort(byMemberId)
+    for (const topic of sortedTopics(members, partitionCounts)) {
+      const count = partitionCounts.get(topic) ?? 0
+      const subscribed = sorted.filter((m) => m.subscription.topics.includes(topic))
+      // Who owns what now (the first claim wins if two members say they own the same partition).
+      const owner = new Map<number, string>()
+      const ownedBy = new Map<string, Array<number>>(subscribed.map((m) => [m.memberId, []]))
+      for (const m of subscribed) {
+        for (const tp of m.subscription.ownedPartitions) {
+          if (tp.topic !== topic || tp.partition >= count || owner.has(tp.partition)) continue
+          owner.set(tp.partition, m.memberId)
+          ownedBy.get(m.memberId)?.push(tp.partition)
+        }
+      }
+      // Shares: the members that own the most get the larger shares, so less has to move.
+      const base = Math.floor(count / subscribed.length)
+      const extra = count % subscribed.length
+      const byOwned = [...subscribed].sort(
+        (a, b) => (ownedBy.get(b.memberId)?.length ?? 0) - (ownedBy.get(a.memberId)?.length ?? 0) || byMemberId(a, b),
+      )
+      const quota = new Map(byOwned.map((m, i) => [m.memberId, base + (i < extra ? 1 : 0)]))
+      const target = new Map<string, Array<number>>()
+      const taken = new Set<number>()
+      for (const m of subscribed) {
+        const keep = (ownedBy.get(m.memberId) ?? []).sort((a, b) => a - b).slice(0, quota.get(m.memberId) ?? 0)
+        for (const p of keep) taken.add(p)
+        target.set(m.memberId, keep)
+      }
+      const free: Array<number> = []
+      for (let p = 0; p < count; p++) if (!taken.has(p)) free.push(p)
+      for (const m of subscribed) {
+        const list = target.get(m.memberId) ?? []
+        while (list.length < (quota.get(m.memberId) ?? 0) && free.length > 0) list.push(free.shift() ?? 0)
+      }
+      for (const m of subscribed) {
+        const list = out.get(m.memberId)
+        for (const p of (target.get(m.memberId) ?? []).sort((a, b) => a - b)) {
+          // Still owned by someone else: it moves in the next round, after that member revoked it.
+          const current = owner.get(p)
+          if (current !== undefined && current !== m.memberId) continue
+          list?.push(TopicPartition.make(topic, p))
+        }
+      }
+    }
+    return out
+  },
+}
 
 /** Offered in this order: range first (Java's and librdkafka's default), then the round-robins. */
 export const defaults: ReadonlyArray<Assignor> = [range, roundRobin, kafkajsRoundRobin]

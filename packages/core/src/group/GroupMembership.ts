@@ -11,9 +11,12 @@
  * `apply` (the new assignment: drop the revoked ones with their pending seeks, add the new ones,
  * resume the kept ones with their positions).
  *
- * The rebalance protocol is eager: before rejoining, the member stops delivery from all it owns,
- * runs `onRevoked` for all of it and commits; after the SyncGroup, partitions it keeps resume where
- * they were (their pending seeks stay), the others go.
+ * The rebalance protocol is eager by default: before rejoining, the member stops delivery from all
+ * it owns, runs `onRevoked` for all of it and commits; after the SyncGroup, partitions it keeps
+ * resume where they were (their pending seeks stay), the others go. With only cooperative assignors
+ * (`Assignor.cooperativeSticky`) it is incremental: the member keeps consuming through the
+ * rebalance, revokes (and commits) only what the new assignment takes away, and rejoins at once so
+ * that a second round hands those partitions to their new owners.
  */
 import {
   Clock,
@@ -78,6 +81,8 @@ export type RejoinReason =
   | "RebalanceInProgress"
   /** The subscription changed. */
   | "SubscriptionChanged"
+  /** Cooperative: this member revoked partitions; a second round hands them to their new owners. */
+  | "CooperativeRevoke"
   /** The leader saw a subscribed topic's partition count change (or a subscribed topic appear). */
   | "MetadataChanged"
   /** UNKNOWN_MEMBER_ID: the coordinator forgot this member; its partitions are lost; rejoin as a new member. */
@@ -234,6 +239,7 @@ export const make = (
     const rebalanceTimeout = Duration.decode(options.rebalanceTimeout ?? "60 seconds")
     const heartbeatInterval = Duration.decode(options.heartbeatInterval ?? "3 seconds")
     const assignors = options.assignors ?? Assignor.defaults
+    const cooperative = assignors.length > 0 && assignors.every((a) => a.rebalanceProtocol === "cooperative")
     const autoCommit = options.autoCommit ?? true
     const autoCommitInterval = Duration.decode(options.autoCommitInterval ?? "5 seconds")
     const retrySchedule = options.retrySchedule ?? defaultRetry
@@ -411,7 +417,11 @@ export const make = (
     /** JoinGroup until it answers; MEMBER_ID_REQUIRED and UNKNOWN_MEMBER_ID adjust the member id. */
     const joinOnce = Effect.gen(function* () {
       const topics = yield* Ref.get(topicsRef)
-      const protocols = assignors.map((a) => ({ name: a.name, metadata: MemberProtocol.encodeSubscription({ topics }) }))
+      // Cooperative members tell the leader what they own (subscription v1).
+      const metadataBytes = cooperative
+        ? MemberProtocol.encodeSubscription({ version: 1, topics, ownedPartitions: owned })
+        : MemberProtocol.encodeSubscription({ topics })
+      const protocols = assignors.map((a) => ({ name: a.name, metadata: metadataBytes }))
       yield* setState(MemberState.Joining({ memberId }))
       const timeoutMs = Duration.toMillis(rebalanceTimeout) + 5000
       return yield* atCoordinator((c) =>
@@ -486,6 +496,12 @@ export const make = (
             : yield* atCoordinatorRetried((c) => coordinatorPort.offsetFetch({ groupId, coordinator: c, partitions: addedTps }))
         const byKey = new Map(committed.map((c) => [TopicPartition.key(c), c.offset]))
         const added = addedTps.map((tp) => ({ topic: tp.topic, partition: tp.partition, committed: byKey.get(TopicPartition.key(tp)) }))
+        if (cooperative && gone.length > 0) {
+          // Only what moves is revoked, after the SyncGroup: stop it, let the user commit, commit.
+          yield* handler.suspend(gone)
+          yield* safely("onRevoked", listener.onRevoked?.(gone) ?? Effect.void)
+          yield* commitBestEffort(gone, "on revoke")
+        }
         yield* Effect.uninterruptible(
           Effect.zipRight(
             handler.apply({ generationId: join.generationId, memberId: join.memberId, assigned: assignment, revoked: gone, kept, added }),
@@ -509,7 +525,11 @@ export const make = (
             assignment: assignment.map(TopicPartition.format).join(","),
           }),
         )
-        yield* safely("onAssigned", listener.onAssigned?.(assignment) ?? Effect.void)
+        // Eager: the whole assignment, every time. Cooperative: what was added, when something was.
+        if (!cooperative || addedTps.length > 0) {
+          yield* safely("onAssigned", listener.onAssigned?.(cooperative ? addedTps : assignment) ?? Effect.void)
+        }
+        return { revokedSome: gone.length > 0 }
       })
 
     // ---- heartbeats ----------------------------------------------------------------------------
@@ -581,7 +601,11 @@ export const make = (
 
     const cycle = (reason: RejoinReason | undefined): Effect.Effect<RejoinReason, FatalGroupError> =>
       Effect.gen(function* () {
-        if (reason !== undefined) {
+        if (reason !== undefined && cooperative && !isLost(reason)) {
+          // Cooperative: keep consuming everything through the JoinGroup and SyncGroup.
+          const gen = generation
+          if (gen !== undefined) yield* setState(MemberState.Rebalancing({ memberId: gen.memberId, generationId: gen.generationId, reason }))
+        } else if (reason !== undefined) {
           const gen = generation
           const alive = gen === undefined || isLost(reason) ? undefined : yield* Effect.fork(keepAlive(gen))
           yield* revokeAll(reason)
@@ -590,9 +614,11 @@ export const make = (
           if (reason === "UnknownMember" || reason === "SessionTimeout") memberId = ""
         }
         const synced = yield* joinAndSync
-        yield* takeAssignment(synced)
+        const taken = yield* takeAssignment(synced)
         const gen = generation
         if (gen === undefined) return "IllegalGeneration" as const
+        // Cooperative: what this member gave up goes to its new owner in a second round, now.
+        if (cooperative && taken.revokedSome) return "CooperativeRevoke" as const
         const outcome = yield* Effect.raceAll([
           heartbeatLoop(gen),
           Effect.map(Queue.take(rejoinRequests), (r): StableOutcome => ({ _tag: "Rejoin", reason: r })),

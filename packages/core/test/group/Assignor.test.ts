@@ -67,3 +67,34 @@ describe("Assignor names", () => {
     expect(show(r)).toEqual({ a: ["t-0", "t-2", "u-1"], b: ["t-1", "u-0", "u-2"] })
   })
 })
+
+describe("Assignor.cooperativeSticky", () => {
+  it("keeps what members own up to their share and leaves out partitions that still have another owner", () => {
+    const member = (memberId: string, owned: Array<number>) => ({
+      memberId,
+      subscription: MemberProtocol.decodeSubscriptionSync(
+        MemberProtocol.encodeSubscription({ version: 1, topics: ["t"], ownedPartitions: owned.map((p) => TopicPartition.make("t", p)) }),
+      ),
+    })
+    const show = (r: ReadonlyMap<string, ReadonlyArray<TopicPartition.TopicPartition>>) =>
+      Object.fromEntries([...r].map(([id, tps]) => [id, tps.map((tp) => tp.partition)]))
+    const counts = new Map([["t", 6]])
+    // a owned everything, b and c are new: a keeps two, the rest wait for a to revoke them.
+    expect(show(Assignor.cooperativeSticky.assign([member("a", [0, 1, 2, 3, 4, 5]), member("b", []), member("c", [])], counts))).toEqual({
+      a: [0, 1],
+      b: [],
+      c: [],
+    })
+    // Next round (a revoked 2..5): b and c get them, a keeps its two.
+    expect(show(Assignor.cooperativeSticky.assign([member("a", [0, 1]), member("b", []), member("c", [])], counts))).toEqual({
+      a: [0, 1],
+      b: [2, 3],
+      c: [4, 5],
+    })
+    // A member leaves (c gone): its partitions are free and go at once; nobody else moves.
+    expect(show(Assignor.cooperativeSticky.assign([member("a", [0, 1]), member("b", [2, 3])], counts))).toEqual({
+      a: [0, 1, 4],
+      b: [2, 3, 5],
+    })
+  })
+})
