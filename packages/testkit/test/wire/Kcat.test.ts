@@ -70,11 +70,13 @@ describe("kcat against the embedded broker", () => {
           expect(out.code).toBe(0)
         }
         const batches = yield* model.batches(TopicPartition.make("zipped", 0))
-        expect(batches.map((b) => b.attributes & 0x07)).toEqual([2, 3, 1])
+        // One batch per kcat run, unless librdkafka split one: the codecs appear in order, each kept as produced.
+        const codecsSeen = batches.map((b) => b.attributes & 0x07).filter((c, i, all) => i === 0 || all[i - 1] !== c)
+        expect(codecsSeen).toEqual([2, 3, 1])
         expect(batches.every((b) => b.raw !== undefined)).toBe(true)
-
         // The model decoded every codec (its records feed compaction and the in-memory ports).
-        expect(batches.map((b) => text(b.records[1].value))).toEqual(codecs.map((c) => `${c}-1-${"payload".repeat(8)}`))
+        const stored = new Map(batches.flatMap((b) => b.records).map((r) => [r.offset, text(r.value)]))
+        expect([1n, 51n, 101n].map((o) => stored.get(o))).toEqual(codecs.map((c) => `${c}-1-${"payload".repeat(8)}`))
         const all = yield* kcat(broker.bootstrap, ["-C", "-t", "zipped", "-o", "beginning", "-e", "-f", "%o %s\\n"])
         const rows = all.stdout.trim().split("\n")
         expect(rows.length).toBe(150)

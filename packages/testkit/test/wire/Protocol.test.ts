@@ -173,7 +173,7 @@ describe("protocol answers over a raw socket", () => {
       const c = yield* rawClient(broker.listeners[0].port)
       // Metadata v1 announcing 5 topics and then ending.
       c.send(request(ApiKey.Metadata, 1, 1, (w) => w.int32(5)))
-      yield* Effect.sleep("300 millis")
+      for (let i = 0; i < 100 && !c.closed(); i++) yield* Effect.sleep("30 millis")
       expect(c.closed()).toBe(true)
       expect(yield* broker.connections).toBe(0)
     }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
