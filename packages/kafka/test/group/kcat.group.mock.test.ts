@@ -1,0 +1,136 @@
+/**
+ * A consumer of ours and librdkafka's own consumer (kcat in balanced-consumer mode, -G) in one group
+ * on librdkafka's mock cluster, with the "range" assignor both offer first: they share the
+ * partitions; when kcat leaves, ours takes everything; nothing is lost.
+ */
+import { Command } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { layer } from "@effect/vitest"
+import { Consumer, GroupConsumer } from "@kafka-effect/core"
+import { Chunk, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { expect } from "vitest"
+import * as GroupCoordinatorLive from "../../src/group/GroupCoordinatorLive.js"
+import * as MockCluster from "../harness/MockCluster.js"
+import * as MockTestBroker from "../harness/MockTestBroker.js"
+import * as Producer from "../harness/Producer.js"
+
+const TOPIC = "kc"
+const GROUP = "grp-kcat"
+const PARTITIONS = 4
+
+const eventually = (what: string, check: () => boolean, within: Duration.DurationInput = "40 seconds") =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + Duration.toMillis(Duration.decode(within))
+    while (!check()) {
+      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting for ${what}`)
+      yield* Effect.sleep("100 millis")
+    }
+  })
+
+const testLayer = Layer.mergeAll(MockTestBroker.layer(1), NodeContext.layer)
+
+layer(testLayer, { excludeTestServices: true, timeout: "90 seconds" })("a group shared with librdkafka's consumer (kcat -G)", (it) => {
+  it.scoped(
+    "ours and kcat split four partitions with range; kcat leaves; ours takes over; every record delivered",
+    () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        const producer = yield* Producer.Producer
+        yield* mock.createTopic(TOPIC, PARTITIONS)
+        const produce = (round: string) =>
+          Effect.forEach(Array.from({ length: PARTITIONS }, (_, p) => p), (p) =>
+            producer.send(TOPIC, p, Array.from({ length: 5 }, (_, i) => ({ value: `${round}-${p}-${i}` }))),
+          )
+        yield* produce("a")
+        const seen: Array<{ who: string; partition: number; offset: bigint }> = []
+
+        // kcat: librdkafka's high-level consumer, printing "partition offset" per record.
+        const kcatScope = yield* Scope.make()
+        const kcat = yield* Command.start(
+          Command.make(
+            "kcat", "-b", mock.bootstrap, "-G", GROUP, "-o", "beginning", "-q", "-u", "-f", "%p %o\\n",
+            "-X", "partition.assignment.strategy=range,roundrobin",
+            "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=300", "-X", "auto.commit.interval.ms=300",
+            TOPIC,
+          ),
+        ).pipe(Scope.extend(kcatScope))
+        yield* kcat.stdout.pipe(
+          Stream.decodeText(),
+          Stream.splitLines,
+          Stream.runForEach((line) =>
+            Effect.sync(() => {
+              const [p, o] = line.trim().split(" ")
+              if (p !== undefined && o !== undefined) seen.push({ who: "kcat", partition: Number(p), offset: BigInt(o) })
+            }),
+          ),
+          Effect.forkDaemon,
+        )
+
+        // Ours, with its own coordinator connection.
+        const scope = yield* Scope.make()
+        const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } }).pipe(Scope.extend(scope))
+        const coordinator = yield* Layer.buildWithScope(GroupCoordinatorLive.layer({ brokers: mock.brokers }), scope).pipe(Effect.orDie)
+        const sub = yield* GroupConsumer.subscribe(consumer, [TOPIC], {
+          groupId: GROUP,
+          sessionTimeout: "6 seconds",
+          heartbeatInterval: "300 millis",
+          autoCommitInterval: "300 millis",
+        }).pipe(Scope.extend(scope), Effect.provide(coordinator))
+        const fiber = yield* sub.chunks.pipe(
+          Stream.runForEach((chunk) =>
+            Effect.gen(function* () {
+              for (const r of chunk) seen.push({ who: "ours", partition: r.partition, offset: r.offset })
+              yield* sub.markProcessed(Chunk.toReadonlyArray(chunk))
+            }),
+          ),
+          Effect.forkDaemon,
+        )
+
+        const allDelivered = (upTo: number) =>
+          Array.from({ length: PARTITIONS }, (_, p) => p).every((p) => {
+            const offsets = new Set(seen.filter((s) => s.partition === p).map((s) => s.offset))
+            for (let o = 0; o < upTo; o++) if (!offsets.has(BigInt(o))) return false
+            return true
+          })
+        yield* eventually("first round delivered", () => allDelivered(5))
+        // A stable split: ours holds two partitions in a generation kcat shares.
+        let split = 0
+        const deadline = Date.now() + 40_000
+        while (Date.now() < deadline) {
+          const s = yield* sub.membership.state
+          if (s._tag === "Stable" && s.assignment.length === 2) {
+            split = s.assignment.length
+            expect(s.protocol).toBe("range")
+            break
+          }
+          yield* Effect.sleep("200 millis")
+        }
+        expect(split).toBe(2)
+        yield* produce("b")
+        yield* eventually("second round delivered by both", () => allDelivered(10))
+        const second = seen.filter((s) => s.offset >= 5n)
+        expect(new Set(second.map((s) => s.who))).toEqual(new Set(["ours", "kcat"]))
+
+        // kcat leaves (SIGTERM: librdkafka closes the consumer and leaves the group).
+        yield* kcat.kill("SIGTERM")
+        yield* Scope.close(kcatScope, Exit.void)
+        const deadline2 = Date.now() + 40_000
+        let all = 0
+        while (Date.now() < deadline2) {
+          const s = yield* sub.membership.state
+          if (s._tag === "Stable" && s.assignment.length === PARTITIONS) {
+            all = s.assignment.length
+            break
+          }
+          yield* Effect.sleep("200 millis")
+        }
+        expect(all).toBe(PARTITIONS)
+        yield* produce("c")
+        yield* eventually("third round delivered by ours", () => allDelivered(15))
+        expect(seen.filter((s) => s.offset >= 10n).every((s) => s.who === "ours")).toBe(true)
+        yield* Fiber.interrupt(fiber)
+        yield* Scope.close(scope, Exit.void)
+      }),
+    90_000,
+  )
+})
