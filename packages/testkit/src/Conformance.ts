@@ -48,6 +48,12 @@ export interface Options {
   readonly capabilities?: Capabilities
   /** Per-test timeout in milliseconds (vitest's), default 20s live, 5s otherwise. */
   readonly timeout?: number
+  /**
+   * The ports speak the Kafka protocol over TCP to the broker whose request log the scenarios read
+   * (the embedded wire broker): the request-log scenarios also check that every request they count
+   * was served over the wire (addressed to a broker, `brokerId` set), not by in-memory ports.
+   */
+  readonly wire?: boolean
 }
 
 interface CapturedLog {
@@ -60,6 +66,8 @@ interface CapturedLog {
 export interface Context {
   readonly broker: TestBroker["Type"]
   readonly live: boolean
+  /** The ports reach the broker over the wire (see `Options.wire`). */
+  readonly wire: boolean
   /** Broker long-poll time the consumers use. */
   readonly maxWaitMs: number
   /** The delay of the ListOffsets retry schedule scenarios use. */
@@ -112,6 +120,17 @@ const afterReset = (log: ReadonlyArray<RequestLogEntry>) => {
 }
 
 const tp = TopicPartition.make
+
+/** Under `wire`, every request counted must have reached a broker over TCP. */
+const expectServedOverWire = (ctx: Context, entries: ReadonlyArray<RequestLogEntry>) => {
+  if (!ctx.wire) return
+  expect(entries.length).toBeGreaterThan(0)
+  expect(entries.filter((e) => e.brokerId === undefined).map((e) => e.api)).toEqual([])
+}
+
+/** The answer's error code for `topic`'s partition 0 in a log entry, if any. */
+const errorCode = (entry: RequestLogEntry | undefined, topic: string) =>
+  entry?.errors?.find((e) => e.topic === topic && e.partition === 0)?.code
 
 export const scenarios: ReadonlyArray<Scenario> = [
   {
@@ -231,8 +250,12 @@ export const scenarios: ReadonlyArray<Scenario> = [
         expect(values(yield* ctx.join(fiber))).toEqual([`${t}/0@3=next`])
         // the data path only: a wire client also sends ApiVersions/Metadata when it connects
         const log = (yield* ctx.requests).filter((e) => e.api === "Fetch" || e.api === "ListOffsets")
+        expectServedOverWire(ctx, log)
         const { before, lists, next } = afterReset(log)
         expect(before.map((e) => e.api)).toEqual(["Fetch"])
+        // that Fetch was answered OFFSET_OUT_OF_RANGE (1) by the broker, and the next one was not
+        expect(errorCode(before[0], t)).toBe(1)
+        expect(errorCode(next, t)).toBeUndefined()
         // one round trip: earliest and latest go out together (at most one request per spec)
         expect(lists.length).toBeGreaterThanOrEqual(1)
         expect(lists.length).toBeLessThanOrEqual(2)
@@ -262,6 +285,12 @@ export const scenarios: ReadonlyArray<Scenario> = [
         const idle = ctx.maxWaitMs * 10
         yield* ctx.advance(idle)
         const log = yield* ctx.requests
+        expectServedOverWire(
+          ctx,
+          log.filter((e) => e.api === "Fetch" || e.api === "ListOffsets"),
+        )
+        // the first Fetch is the one answered out of range
+        expect(errorCode(log.find((e) => e.api === "Fetch"), t)).toBe(1)
         const fetches = log.filter((e) => e.api === "Fetch").length
         const lists = log.filter((e) => e.api === "ListOffsets").length
         expect(lists).toBeLessThanOrEqual(2)
@@ -591,7 +620,7 @@ const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return Effect.map(Effect.provide(effect, Logger.add(logger)), (a) => [a, lines] as const)
   })
 
-const makeContext = (broker: TestBroker["Type"], live: boolean, scenario: Scenario): Context => {
+const makeContext = (broker: TestBroker["Type"], live: boolean, wire: boolean, scenario: Scenario): Context => {
   const maxWaitMs = live ? 100 : 500
   const step = Duration.millis(live ? 20 : 100)
   let topics = 0
@@ -614,6 +643,7 @@ const makeContext = (broker: TestBroker["Type"], live: boolean, scenario: Scenar
   return {
     broker,
     live,
+    wire,
     maxWaitMs,
     retryDelay: Duration.millis(live ? 100 : 1000),
     topic: (name, partitions = 1) =>
@@ -653,7 +683,7 @@ export const conformance = <E>(name: string, layer: Layer.Layer<Ports, E>, optio
         () =>
           Effect.gen(function* () {
             const broker = yield* TestBroker
-            yield* scenario.run(makeContext(broker, live, scenario))
+            yield* scenario.run(makeContext(broker, live, options.wire ?? false, scenario))
           }).pipe(Effect.provide(layer)),
         timeout,
       )

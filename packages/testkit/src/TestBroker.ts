@@ -47,6 +47,8 @@ export interface RequestLogEntry {
   readonly fault?: Fault
   /** Partition error codes in the answer, injected or the broker's own (e.g. 1, OFFSET_OUT_OF_RANGE). */
   readonly errors?: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly code: number }>
+  /** The broker (node id) a request that came over the wire was addressed to; absent for in-memory ports. */
+  readonly brokerId?: number
 }
 
 export interface Capabilities {
