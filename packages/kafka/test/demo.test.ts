@@ -1,0 +1,170 @@
+/**
+ * `pnpm demo` (the README's first command) as a child process: the root package.json's "demo"
+ * script, run the way pnpm runs it (`sh -c` with node_modules/.bin on PATH). By default on the
+ * embedded broker it starts itself; with KAFKA_BROKERS against that cluster, here an embedded
+ * broker in this test process, which the demo reaches only over TCP, as it would a real one.
+ */
+import { readFileSync } from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Command } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { BrokerModel, EmbeddedBroker, TestBroker } from "@kafka-effect/testkit"
+import { Clock, Effect, Stream } from "effect"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
+const scripts: Readonly<Record<string, string>> = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).scripts
+
+/** Runs `pnpm demo`'s command to its end: exit code, stdout and stderr lines, wall time. */
+const demo = (kafkaBrokers: string) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const started = yield* Clock.currentTimeMillis
+      const command = Command.make("sh", "-c", scripts.demo!).pipe(
+        Command.workingDirectory(root),
+        Command.env({ KAFKA_BROKERS: kafkaBrokers, PATH: `${path.join(root, "node_modules/.bin")}:${process.env.PATH ?? ""}` }),
+      )
+      const proc = yield* Command.start(command)
+      const [stdout, stderr, exitCode] = yield* Effect.all(
+        [
+          proc.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect),
+          proc.stderr.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect),
+          proc.exitCode,
+        ],
+        { concurrency: 3 },
+      )
+      const ms = (yield* Clock.currentTimeMillis) - started
+      return { exitCode, stdout: [...stdout], stderr: [...stderr], ms }
+    }),
+  ).pipe(Effect.provide(NodeContext.layer))
+
+/** The lines from the one equal to `title` to the next step title (or the end). */
+const section = (lines: ReadonlyArray<string>, title: RegExp) => {
+  const start = lines.findIndex((l) => l.startsWith("== ") && title.test(l))
+  expect(start, `no step ${title}`).toBeGreaterThanOrEqual(0)
+  const end = lines.findIndex((l, i) => i > start && l.startsWith("== "))
+  return lines.slice(start + 1, end < 0 ? undefined : end)
+}
+
+/** The WARN line and its annotation line, as one string. */
+const warning = (lines: ReadonlyArray<string>) => {
+  const i = lines.findIndex((l) => l.includes("[WARN]"))
+  return i < 0 ? "" : `${lines[i]} ${lines[i + 1] ?? ""}`
+}
+
+/** The retention cut of partition 0: the warning with its facts, the event, the records from the new log start. */
+const expectRetentionCut = (lines: ReadonlyArray<string>, topic: string) => {
+  const cut = section(lines, /retention \(DeleteRecords\)/)
+  const warn = warning(cut)
+  expect(warn).toContain(`[WARN] Offset out of range, resetting to 8 (${topic}-0: requested 6, valid [8, 10], skipped 2)`)
+  for (const fact of [`topic=${topic}`, "partition=0", "requestedOffset=6", "earliest=8", "latest=10", "newOffset=8", "skipped=2", "policy=nearest"]) {
+    expect(warn).toContain(fact)
+  }
+  expect(cut.filter((l) => l.includes("[WARN]"))).toHaveLength(1)
+  expect(cut).toContain(`   event OffsetReset: ${topic}-0 requested 6, range [8, 10], now at 8, skipped 2 (nearest)`)
+  expect(cut.filter((l) => l.startsWith(`   ${topic}-0@`))).toEqual([`   ${topic}-0@8  k2 = order 0.8`, `   ${topic}-0@9  k0 = order 0.9`])
+}
+
+const records = (lines: ReadonlyArray<string>, topic: string) => lines.filter((l) => l.startsWith(`   ${topic}-`) && l.includes("@"))
+
+describe("pnpm demo", () => {
+  it("the root package.json's demo script runs demo/main.ts", () => {
+    expect(scripts.demo).toBe("tsx demo/main.ts")
+  })
+
+  it.live(
+    "on the embedded broker (default): records, the retention cut with the warning and its facts, the truncation reset, seekToBeginning and seekToEnd over three partitions; exit 0",
+    () =>
+      Effect.gen(function* () {
+        const out = yield* demo("")
+        expect(out.exitCode, out.stderr.join("\n")).toBe(0)
+        const lines = out.stdout
+        expect(lines[0]).toMatch(/^broker: the embedded wire broker, 3 brokers in this process at 127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/)
+
+        const first = section(lines, /consume from the beginning/)
+        expect(records(first, "orders")).toHaveLength(13)
+        expect(first).toContain("   orders-0: log [0, 6)  consumer position 6")
+
+        expectRetentionCut(lines, "orders")
+
+        const truncation = section(lines, /unclean leader election: orders-1 truncated from 4 to 2 records/)
+        expect(warning(truncation)).toContain("[WARN] Offset out of range, resetting to 2 (orders-1: requested 4, valid [0, 2], skipped 0)")
+        expect(truncation).toContain("   event OffsetReset: orders-1 requested 4, range [0, 2], now at 2, skipped 0 (nearest)")
+        expect(records(truncation, "orders")).toEqual(["   orders-1@2  k2 = order 1.2"])
+        expect(truncation).toContain("   orders-1: log [0, 3)  consumer position 3")
+
+        const beginning = section(lines, /^== seekToBeginning on all three partitions/)
+        expect(records(beginning, "orders").filter((l) => l.includes(" = "))).toEqual([
+          "   orders-0@8  k2 = order 0.8",
+          "   orders-0@9  k0 = order 0.9",
+          "   orders-1@0  k0 = order 1.0",
+          "   orders-1@1  k1 = order 1.1",
+          "   orders-1@2  k2 = order 1.2",
+          "   orders-2@0  k0 = order 2.0",
+          "   orders-2@1  k1 = order 2.1",
+          "   orders-2@2  k2 = order 2.2",
+        ])
+        // the request log: one ListOffsets per leader (three brokers), then the Fetches
+        const trips = beginning.filter((l) => /^ {5}(ListOffsets|Fetch) /.test(l)).map((l) => l.trim().replace(/\s+/g, " "))
+        expect(trips.slice(0, 3).sort()).toEqual(["ListOffsets → broker 0 orders-0", "ListOffsets → broker 1 orders-1", "ListOffsets → broker 2 orders-2"])
+        expect(trips.slice(3).every((t) => t.startsWith("Fetch → broker "))).toBe(true)
+        expect(trips.length).toBeGreaterThan(3)
+
+        const end = section(lines, /seekToEnd on every assigned partition/)
+        expect(end).toContain("   positions now 12, 5, 3: the 4 new records lie before them and are not delivered")
+        expect(records(end, "orders").filter((l) => l.includes(" = "))).toEqual(["   orders-2@3  k0 = order 2.3"])
+        expect(end).toContain("   orders-2: log [0, 4)  consumer position 4")
+
+        expect(lines.at(-1)).toBe("done: no error reached the consumer")
+        expect(lines.filter((l) => l.includes("[ERROR]"))).toEqual([])
+        expect(lines.filter((l) => l.includes("[WARN]"))).toHaveLength(2)
+        expect(out.stderr.filter((l) => l.trim() !== "")).toEqual([])
+        // a few seconds of real time (mostly tsx compiling on start); a lingering handle would hang it
+        expect(out.ms).toBeLessThan(20_000)
+        console.log(`pnpm demo (embedded broker): ${out.ms} ms`)
+      }),
+    60_000,
+  )
+
+  it.scopedLive(
+    "with KAFKA_BROKERS: against that cluster over TCP (kafkajs producer, admin DeleteRecords, its own topic deleted at the end), truncation skipped with a line; exit 0",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* EmbeddedBroker.EmbeddedBroker
+        const control = yield* TestBroker.TestBroker
+        const model = yield* BrokerModel.BrokerModel
+        const out = yield* demo(broker.bootstrap)
+        expect(out.exitCode, out.stderr.join("\n")).toBe(0)
+        const lines = out.stdout
+        const topic = /topic (kafka-effect-demo-[0-9a-z]+) \(3 partitions, created now, deleted at the end\)/.exec(lines[0] ?? "")?.[1]
+        expect(topic, lines[0]).toBeDefined()
+        expect(lines[0]).toContain(`KAFKA_BROKERS=${broker.bootstrap}`)
+
+        expect(records(section(lines, /consume from the beginning/), topic!)).toHaveLength(13)
+        expectRetentionCut(lines, topic!)
+        const truncation = section(lines, /unclean leader election \(a truncation under the consumer\)/)
+        expect(truncation[0]).toBe("   skipped: a truncation cannot be forced on a real cluster (it takes an unclean leader election);")
+        expect(truncation.filter((l) => l.includes("[WARN]"))).toEqual([])
+        expect(truncation).toContain(`   ${topic}-1: log [0, 4)  consumer position 4`)
+        expect(records(section(lines, /^== seekToBeginning/), topic!).filter((l) => l.includes(" = "))).toHaveLength(2 + 4 + 3)
+        const end = section(lines, /seekToEnd on every assigned partition/)
+        expect(end).toContain("   positions now 12, 6, 3: the 4 new records lie before them and are not delivered")
+        expect(records(end, topic!).filter((l) => l.includes(" = "))).toEqual([`   ${topic}-2@3  k0 = order 2.3`])
+        expect(lines.at(-1)).toBe("done: no error reached the consumer")
+
+        // What the cluster saw: the topic created and deleted, records produced and cut through the
+        // wire APIs (no control API: a real cluster has none).
+        const apis = new Set((yield* control.requests).map((e) => e.api))
+        for (const api of ["CreateTopics", "Produce", "DeleteRecords", "ListOffsets", "Fetch", "DeleteTopics"] as const) {
+          expect(apis.has(api), api).toBe(true)
+        }
+        const deleted = (yield* control.requests).filter((e) => e.api === "DeleteRecords").flatMap((e) => e.partitions)
+        expect(deleted).toEqual([{ topic, partition: 0 }])
+        expect((yield* model.metadata()).map((t) => t.name)).not.toContain(topic)
+        expect(out.ms).toBeLessThan(20_000)
+        console.log(`pnpm demo (KAFKA_BROKERS): ${out.ms} ms`)
+      }).pipe(Effect.provide(EmbeddedBroker.layer({ brokers: 3 }))),
+    60_000,
+  )
+})
