@@ -614,7 +614,9 @@ export const make = (
           if (reason === "UnknownMember" || reason === "SessionTimeout") memberId = ""
         }
         const synced = yield* joinAndSync
-        const taken = yield* takeAssignment(synced)
+        // Heartbeats go on while the offsets are fetched and the listener runs (it may be slow).
+        const alive = yield* Effect.fork(keepAlive({ generationId: synced.join.generationId, memberId: synced.join.memberId }))
+        const taken = yield* Effect.ensuring(takeAssignment(synced), Fiber.interrupt(alive))
         const gen = generation
         if (gen === undefined) return "IllegalGeneration" as const
         // Cooperative: what this member gave up goes to its new owner in a second round, now.

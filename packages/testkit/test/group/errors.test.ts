@@ -156,4 +156,32 @@ describe("group membership errors (TestClock)", () => {
     }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
     30_000,
   )
+
+  it.effect("a listener slower than the session timeout does not cost the membership: heartbeats go on meanwhile", () =>
+    Effect.gen(function* () {
+      const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
+      const deliveries = yield* Ref.make<Array<Delivery>>([])
+      let assigned = 0
+      const m1 = yield* startMember("m1", [TOPIC], deliveries, {
+        listener: () => ({
+          onAssigned: () => Effect.suspend(() => (++assigned === 1 ? Effect.sleep("15 seconds") : Effect.void)),
+          onRevoked: () => Effect.sleep("15 seconds"),
+        }),
+      })
+      yield* advance(20_000)
+      const first = yield* m1.sub.membership.awaitStable()
+      expect(first.generationId).toBe(1)
+      // A second member makes m1 revoke, slowly, too.
+      const m2 = yield* startMember("m2", [TOPIC], deliveries)
+      yield* advance(25_000)
+      const g = yield* coordinator.describe(GROUP)
+      expect(g.members.map((m) => m.clientId).sort()).toEqual(["m1", "m2"])
+      expect((yield* coordinator.events(GROUP)).filter((e) => e.event === "SessionExpired" || e.event === "RemovedAtRebalanceTimeout")).toEqual([])
+      expect((yield* m1.sub.membership.state)._tag).toBe("Stable")
+      yield* stopMember(m2)
+      yield* Effect.fork(stopMember(m1))
+      yield* advance(20_000)
+    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
+    30_000,
+  )
 })
