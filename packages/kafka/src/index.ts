@@ -1,1 +1,2 @@
 export * as KafkaClient from "./KafkaClient.js"
+export * as GroupCoordinatorLive from "./group/GroupCoordinatorLive.js"
