@@ -120,8 +120,6 @@ describe("pnpm demo", () => {
         expect(lines.filter((l) => l.includes("[ERROR]"))).toEqual([])
         expect(lines.filter((l) => l.includes("[WARN]"))).toHaveLength(2)
         expect(out.stderr.filter((l) => l.trim() !== "")).toEqual([])
-        // a few seconds of real time (mostly tsx compiling on start); a lingering handle would hang it
-        expect(out.ms).toBeLessThan(20_000)
         console.log(`pnpm demo (embedded broker): ${out.ms} ms`)
       }),
     60_000,
@@ -162,7 +160,6 @@ describe("pnpm demo", () => {
         const deleted = (yield* control.requests).filter((e) => e.api === "DeleteRecords").flatMap((e) => e.partitions)
         expect(deleted).toEqual([{ topic, partition: 0 }])
         expect((yield* model.metadata()).map((t) => t.name)).not.toContain(topic)
-        expect(out.ms).toBeLessThan(20_000)
         console.log(`pnpm demo (KAFKA_BROKERS): ${out.ms} ms`)
       }).pipe(Effect.provide(EmbeddedBroker.layer({ brokers: 3 }))),
     60_000,
