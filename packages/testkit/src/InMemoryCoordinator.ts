@@ -11,6 +11,9 @@
  *
  * Each consumer in a test can get its own client (`client(name)`), which a test can `disconnect`:
  * from then on all its requests fail with a network error, as for a process that died.
+ *
+ * The embedded wire broker serves its groups from this coordinator too (`wire/GroupCoordinator`
+ * adapts it), so wire clients and in-memory consumers meet in the same groups.
  */
 import {
   GroupCoordinator as GroupCoordinatorModule,
@@ -33,6 +36,7 @@ export const Codes = {
   COORDINATOR_NOT_AVAILABLE: 15,
   ILLEGAL_GENERATION: 22,
   INCONSISTENT_GROUP_PROTOCOL: 23,
+  INVALID_GROUP_ID: 24,
   UNKNOWN_MEMBER_ID: 25,
   REBALANCE_IN_PROGRESS: 27,
 } as const
@@ -43,7 +47,19 @@ export interface JoinAnswer {
   readonly protocolName: string
   readonly leaderId: string
   readonly memberId: string
-  readonly members: ReadonlyArray<GroupCoordinatorModule.JoinedMember>
+  /** Filled for the leader only. */
+  readonly members: ReadonlyArray<JoinedMember>
+}
+
+export interface JoinedMember extends GroupCoordinatorModule.JoinedMember {
+  readonly groupInstanceId: string | null
+}
+
+/** Where a join comes from, when a front end knows it (the wire: the client's address). */
+export interface JoinOrigin {
+  /** As Kafka's DescribeGroups shows it, e.g. "/127.0.0.1". */
+  readonly clientHost: string
+  readonly groupInstanceId: string | null
 }
 
 export interface SyncAnswer {
@@ -54,14 +70,22 @@ export interface SyncAnswer {
 export interface MemberDescription {
   readonly memberId: string
   readonly clientId: string
+  readonly clientHost: string
+  readonly groupInstanceId: string | null
   readonly protocols: ReadonlyArray<string>
+  /** The member's metadata for the group's protocol (empty while there is none). */
+  readonly metadata: Uint8Array
   readonly assignment: Uint8Array
 }
 
 export interface GroupDescription {
   readonly groupId: string
   readonly state: GroupStateName
+  /** Whether any member ever asked to join the group; an unknown group is described Empty. */
+  readonly known: boolean
   readonly generationId: number
+  /** The protocol type of the members ("consumer"); kept when the group empties, as Kafka does. */
+  readonly protocolType: string | undefined
   readonly protocolName: string | undefined
   readonly leaderId: string | undefined
   readonly members: ReadonlyArray<MemberDescription>
@@ -99,18 +123,33 @@ export class InMemoryCoordinator extends Context.Tag("@kafka-effect/testkit/InMe
   InMemoryCoordinator,
   {
     /** The request answerers, with Kafka error codes (for a wire front end). */
-    readonly joinGroup: (clientId: string, request: Omit<GroupCoordinatorModule.JoinGroupRequest, "coordinator">) => Effect.Effect<JoinAnswer>
+    readonly joinGroup: (
+      clientId: string,
+      request: Omit<GroupCoordinatorModule.JoinGroupRequest, "coordinator">,
+      origin?: JoinOrigin,
+    ) => Effect.Effect<JoinAnswer>
     readonly syncGroup: (request: Omit<GroupCoordinatorModule.SyncGroupRequest, "coordinator">) => Effect.Effect<SyncAnswer>
     readonly heartbeat: (request: Omit<GroupCoordinatorModule.HeartbeatRequest, "coordinator">) => Effect.Effect<number>
     readonly leaveGroup: (request: Omit<GroupCoordinatorModule.LeaveGroupRequest, "coordinator">) => Effect.Effect<number>
     /** Codes per partition, in request order. */
     readonly offsetCommit: (request: Omit<GroupCoordinatorModule.OffsetCommitRequest, "coordinator">) => Effect.Effect<ReadonlyArray<number>>
+    /**
+     * Whether an OffsetCommit from this member and generation may be stored: 0 or the group's error
+     * code (what `offsetCommit` checks first). An accepted member's session restarts, as on a commit.
+     */
+    readonly validateOffsetCommit: (request: {
+      readonly groupId: string
+      readonly generationId: number
+      readonly memberId: string
+    }) => Effect.Effect<number>
 
     /** A `GroupCoordinator` port for one client; `disconnect(name)` cuts it off. */
     readonly client: (name: string) => Port
     /** Every request of this client fails with a network error from now on (a crashed process). */
     readonly disconnect: (name: string) => Effect.Effect<void>
     readonly describe: (groupId: string) => Effect.Effect<GroupDescription>
+    /** The groups any member asked to join (ListGroups), with their protocol type ("" before any was admitted). */
+    readonly list: Effect.Effect<ReadonlyArray<{ readonly groupId: string; readonly protocolType: string }>>
     readonly commitLog: (groupId: string) => Effect.Effect<ReadonlyArray<CommitLogEntry>>
     readonly events: (groupId: string) => Effect.Effect<ReadonlyArray<GroupEvent>>
   }
@@ -119,6 +158,8 @@ export class InMemoryCoordinator extends Context.Tag("@kafka-effect/testkit/InMe
 interface Member {
   readonly memberId: string
   readonly clientId: string
+  readonly clientHost: string
+  readonly groupInstanceId: string | null
   protocolType: string
   protocols: ReadonlyArray<JoinProtocol>
   sessionTimeoutMs: number
@@ -285,7 +326,6 @@ export const make = (
           g.state = "Empty"
           g.protocolName = undefined
           g.leaderId = undefined
-          g.protocolType = undefined
           yield* record(g, "GenerationCompleted")
           return
         }
@@ -296,6 +336,7 @@ export const make = (
         const protocolName = g.protocolName
         const all = [...g.members.values()].map((m) => ({
           memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
           metadata: m.protocols.find((p) => p.name === protocolName)?.metadata ?? empty,
         }))
         for (const m of g.members.values()) {
@@ -329,8 +370,9 @@ export const make = (
         yield* maybeCompleteJoin(g)
       })
 
-    const joinGroup: InMemoryCoordinator["Type"]["joinGroup"] = (clientId, request) =>
+    const joinGroup: InMemoryCoordinator["Type"]["joinGroup"] = (clientId, request, origin) =>
       Effect.gen(function* () {
+        if (request.groupId === "") return joinError(Codes.INVALID_GROUP_ID, request.memberId)
         const g = groupOf(request.groupId)
         const names = request.protocols.map((p) => p.name)
         const others = [...g.members.values()].filter((m) => m.memberId !== request.memberId)
@@ -344,6 +386,8 @@ export const make = (
           m = {
             memberId,
             clientId,
+            clientHost: origin?.clientHost ?? "/127.0.0.1",
+            groupInstanceId: origin?.groupInstanceId ?? null,
             protocolType: request.protocolType,
             protocols: request.protocols,
             sessionTimeoutMs: request.sessionTimeoutMs,
@@ -389,6 +433,8 @@ export const make = (
             return { code: Codes.NONE, assignment: m.assignment }
           case "CompletingRebalance": {
             const answer = yield* Deferred.make<SyncAnswer>()
+            // A second SyncGroup from the same member replaces the first.
+            if (m.awaitingSync) yield* Deferred.succeed(m.awaitingSync, { code: Codes.REBALANCE_IN_PROGRESS, assignment: empty })
             m.awaitingSync = answer
             if (m.memberId === g.leaderId) {
               const byMember = new Map(request.assignments.map((a) => [a.memberId, a.assignment]))
@@ -397,6 +443,8 @@ export const make = (
                 member.assignment = byMember.get(member.memberId) ?? empty
                 const d = member.awaitingSync
                 member.awaitingSync = undefined
+                // Every session restarts with the assignment (a follower may have waited long for it).
+                yield* resetSession(g, member)
                 if (d !== undefined) yield* Deferred.succeed(d, { code: Codes.NONE, assignment: member.assignment })
               }
             }
@@ -425,21 +473,27 @@ export const make = (
         return Codes.NONE
       })
 
+    // As Kafka: a commit outside membership (no generation, no member id) only into an empty group
+    // (offset storage for simple consumers and admin tools); a member's commit in its current
+    // generation while Stable or PreparingRebalance (members commit before they rejoin); none while
+    // CompletingRebalance.
+    const validateOffsetCommit: InMemoryCoordinator["Type"]["validateOffsetCommit"] = (request) =>
+      Effect.suspend(() => {
+        const g = groups.get(request.groupId)
+        if (request.generationId < 0 && request.memberId === "") {
+          return Effect.succeed(g === undefined || g.state === "Empty" ? Codes.NONE : Codes.UNKNOWN_MEMBER_ID)
+        }
+        if (g?.state === "CompletingRebalance") return Effect.succeed(Codes.REBALANCE_IN_PROGRESS)
+        const m = g?.members.get(request.memberId)
+        if (g === undefined || m === undefined) return Effect.succeed(Codes.UNKNOWN_MEMBER_ID)
+        if (request.generationId !== g.generationId) return Effect.succeed(Codes.ILLEGAL_GENERATION)
+        return Effect.as(resetSession(g, m), Codes.NONE)
+      })
+
     const offsetCommit: InMemoryCoordinator["Type"]["offsetCommit"] = (request) =>
       Effect.gen(function* () {
-        const g = groupOf(request.groupId)
-        const all = (code: number) => request.offsets.map(() => code)
-        // As Kafka: a commit outside membership only into an empty group; a member's commit in
-        // its current generation while Stable or PreparingRebalance.
-        if (request.generationId < 0 && request.memberId === "") {
-          if (g.state !== "Empty") return all(Codes.UNKNOWN_MEMBER_ID)
-        } else {
-          if (g.state === "CompletingRebalance") return all(Codes.REBALANCE_IN_PROGRESS)
-          const m = g.members.get(request.memberId)
-          if (m === undefined) return all(Codes.UNKNOWN_MEMBER_ID)
-          if (request.generationId !== g.generationId) return all(Codes.ILLEGAL_GENERATION)
-          yield* resetSession(g, m)
-        }
+        const code = yield* validateOffsetCommit(request)
+        if (code !== Codes.NONE) return request.offsets.map(() => code)
         const at = yield* Clock.currentTimeMillis
         yield* model.commitOffsets(request.groupId, request.offsets)
         for (const o of request.offsets) {
@@ -453,7 +507,7 @@ export const make = (
             offset: o.offset,
           })
         }
-        return all(Codes.NONE)
+        return request.offsets.map(() => Codes.NONE)
       })
 
     // ---- the port, one per client ----------------------------------------------------------------
@@ -547,6 +601,7 @@ export const make = (
       heartbeat,
       leaveGroup,
       offsetCommit,
+      validateOffsetCommit,
       client,
       disconnect: (name) =>
         Effect.sync(() => {
@@ -554,21 +609,39 @@ export const make = (
         }),
       describe: (groupId) =>
         Effect.sync(() => {
-          const g = groupOf(groupId)
+          const g = groups.get(groupId)
+          if (g === undefined) {
+            return {
+              groupId,
+              state: "Empty",
+              known: false,
+              generationId: 0,
+              protocolType: undefined,
+              protocolName: undefined,
+              leaderId: undefined,
+              members: [],
+            }
+          }
           return {
             groupId,
             state: g.state,
+            known: true,
             generationId: g.generationId,
+            protocolType: g.protocolType,
             protocolName: g.protocolName,
             leaderId: g.leaderId,
             members: [...g.members.values()].map((m) => ({
               memberId: m.memberId,
               clientId: m.clientId,
+              clientHost: m.clientHost,
+              groupInstanceId: m.groupInstanceId,
               protocols: m.protocols.map((p) => p.name),
+              metadata: m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? empty,
               assignment: m.assignment,
             })),
           }
         }),
+      list: Effect.sync(() => Array.from(groups.values(), (g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? "" }))),
       commitLog: (groupId) => Effect.sync(() => commitLog.filter((e) => e.groupId === groupId)),
       events: (groupId) => Effect.sync(() => eventLog.filter((e) => e.groupId === groupId)),
     }

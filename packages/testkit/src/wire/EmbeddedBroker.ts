@@ -34,15 +34,10 @@ export interface Options {
   /** Metadata requests create unknown topics (auto.create.topics.enable). Default true. */
   readonly autoCreateTopics?: boolean
   readonly clusterId?: string
+  /** Session timeout bounds of JoinGroup over the wire. */
   readonly group?: GroupCoordinator.Options
   /** Largest record batch a Produce may carry (Kafka's message.max.bytes). Default 1048588, as Kafka. */
   readonly maxMessageBytes?: number
-  /**
-   * Who runs consumer groups, in `layer`: "shared" (default) the testkit's `InMemoryCoordinator`,
-   * which in-memory consumers use too; "own" a coordinator of the wire broker alone. (`make` and
-   * `layerFromModel` use the `InMemoryCoordinator` in context when there is one.)
-   */
-  readonly groups?: "shared" | "own"
   /** Largest request frame accepted (socket.request.max.bytes); a larger one closes the connection. Default 100 MiB. */
   readonly maxRequestBytes?: number
 }
@@ -175,13 +170,13 @@ export const make = (
   Effect.gen(function* () {
     const model = yield* BrokerModel.BrokerModel
     const host = options.host ?? "127.0.0.1"
-    // Groups: the testkit's shared InMemoryCoordinator when one is in context (wire clients and the
-    // in-memory port then meet in the same groups), else a coordinator of this broker's own.
-    const shared = yield* Effect.serviceOption(InMemoryCoordinator.InMemoryCoordinator)
-    const coordinator =
-      shared._tag === "Some"
-        ? GroupCoordinator.fromInMemory(shared.value, options.group)
-        : yield* GroupCoordinator.make((groupId, offsets) => model.commitOffsets(groupId, offsets), options.group)
+    // Groups: the testkit's InMemoryCoordinator in context (wire clients and the in-memory port then
+    // meet in the same groups), else one over the model for this broker alone.
+    const inContext = yield* Effect.serviceOption(InMemoryCoordinator.InMemoryCoordinator)
+    const coordinator = GroupCoordinator.fromInMemory(
+      inContext._tag === "Some" ? inContext.value : yield* InMemoryCoordinator.make(),
+      options.group,
+    )
     const producers = new ProducerState()
     const open = { count: 0 }
     const maxFrame = options.maxRequestBytes ?? 100 * 1024 * 1024
@@ -224,7 +219,7 @@ export const layerFromModel = (options: Options = {}): Layer.Layer<EmbeddedBroke
  * faults, latency, compaction, DeleteRecords, truncation, the request log), core's `Fetcher` and
  * `OffsetLister` over the same model, the `BrokerModel` itself, and the shared `InMemoryCoordinator`
  * with core's `GroupCoordinator` and `TopicMetadata` ports: wire clients and in-memory consumers
- * meet in the same groups. `groups: "own"` gives the wire broker a coordinator of its own instead.
+ * meet in the same groups.
  */
 export const layer = (
   options: Options = {},
@@ -244,10 +239,6 @@ export const layer = (
     ...(options.topics === undefined ? {} : { topics: options.topics }),
     ...(options.clusterId === undefined ? {} : { clusterId: options.clusterId }),
   })
-  const groups = InMemoryCoordinator.layerFromModel()
-  const wire =
-    options.groups === "own"
-      ? Layer.merge(layerFromModel(options), groups)
-      : Layer.provideMerge(layerFromModel(options), groups)
+  const wire = Layer.provideMerge(layerFromModel(options), InMemoryCoordinator.layerFromModel())
   return Layer.provideMerge(Layer.merge(wire, TestBroker.layerFromModel), model)
 }

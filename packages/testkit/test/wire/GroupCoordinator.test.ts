@@ -1,15 +1,23 @@
 /**
- * The embedded broker's group coordinator on TestClock: generations, rebalances when members come
- * and go, session expiry, the rebalance timeout dropping members that do not rejoin, and the checks
- * on commits. Deterministic: no sockets, no real time.
+ * The embedded broker's group coordinator (the testkit's InMemoryCoordinator through its wire
+ * adapter) on TestClock: generations, rebalances when members come and go, session expiry, the
+ * rebalance timeout dropping members that do not rejoin, and the checks on commits. Deterministic:
+ * no sockets, no real time.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, TestClock } from "effect"
+import * as BrokerModel from "../../src/BrokerModel.js"
+import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
 import * as GroupCoordinator from "../../src/wire/GroupCoordinator.js"
 import { ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
 
 const protocols = [{ name: "range", metadata: Uint8Array.of(1) }]
-const noStore = () => Effect.void
+
+/** The wire coordinator over a fresh InMemoryCoordinator (its timers in the test's scope). */
+const make = (options?: GroupCoordinator.Options) =>
+  Effect.map(InMemoryCoordinator.make(), (c) => GroupCoordinator.fromInMemory(c, options)).pipe(
+    Effect.provide(BrokerModel.layer()),
+  )
 
 const joinRequest = (memberId = "", clientId = "c"): GroupCoordinator.JoinRequest => ({
   groupId: "g",
@@ -26,7 +34,7 @@ const joinRequest = (memberId = "", clientId = "c"): GroupCoordinator.JoinReques
 describe("GroupCoordinator", () => {
   it.scoped("one member: join completes at once, the leader's sync makes the group stable", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make(noStore)
+      const gc = yield* make()
       const joined = yield* gc.join(joinRequest())
       expect(joined.errorCode).toBe(0)
       expect(joined.generationId).toBe(1)
@@ -49,7 +57,7 @@ describe("GroupCoordinator", () => {
 
   it.scoped("a second member starts a rebalance; the first learns it from its heartbeat and rejoins", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make(noStore)
+      const gc = yield* make()
       const a = yield* gc.join(joinRequest("", "a"))
       yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
       const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
@@ -88,7 +96,7 @@ describe("GroupCoordinator", () => {
 
   it.scoped("a member that stops heartbeating is expired after its session timeout; the other rejoins alone", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make(noStore)
+      const gc = yield* make()
       const a = yield* gc.join(joinRequest("", "a"))
       yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
       const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
@@ -116,7 +124,7 @@ describe("GroupCoordinator", () => {
 
   it.scoped("a member that does not rejoin within the rebalance timeout is dropped; leaving rebalances at once", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make(noStore)
+      const gc = yield* make()
       // a's session (60 s) outlives the rebalance timeout (30 s): the rebalance timeout is what drops it.
       const a = yield* gc.join({ ...joinRequest("", "a"), sessionTimeoutMs: 60_000 })
       yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
@@ -142,7 +150,7 @@ describe("GroupCoordinator", () => {
 
   it.scoped("rejects what Kafka rejects: bad session timeout, protocol mismatch, unknown member", () =>
     Effect.gen(function* () {
-      const gc = yield* GroupCoordinator.make(noStore, { minSessionTimeoutMs: 6000 })
+      const gc = yield* make({ minSessionTimeoutMs: 6000 })
       expect((yield* gc.join({ ...joinRequest(), sessionTimeoutMs: 100 })).errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT)
       expect((yield* gc.join(joinRequest("stranger"))).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
       const a = yield* gc.join(joinRequest())

@@ -144,8 +144,8 @@ describe("kafkajs against the embedded broker", () => {
     20_000,
   )
 
-  for (const groups of ["shared", "own"] as const) it.live(
-    `consumer group (${groups} coordinator): two members split the partitions, commit, and a later member resumes from the commits`,
+  it.live(
+    "consumer group: two members split the partitions, commit, and a later member resumes from the commits",
     () =>
       Effect.gen(function* () {
         const broker = yield* Broker
@@ -205,16 +205,14 @@ describe("kafkajs against the embedded broker", () => {
         )
         expect(later.map((s) => s.value).sort()).toEqual(["late-0", "late-1", "late-2", "late-3"])
         expect(later.map((s) => s.offset)).toEqual(["10", "10", "10", "10"])
-        if (groups === "shared") {
-          // The testkit's shared coordinator ran the group: its logs saw the wire members and commits.
-          const shared = yield* InMemoryCoordinator.InMemoryCoordinator
-          const events = yield* shared.events("grp")
-          expect(events.filter((e) => e.event === "Joined").length).toBe(3)
-          expect(events.filter((e) => e.event === "Left").length).toBe(3)
-          const commits = yield* shared.commitLog("grp")
-          expect(commits.some((c) => c.topic === "events" && c.offset === 11n)).toBe(true)
-        }
-      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ brokers: 2, groups }))),
+        // The testkit's shared coordinator ran the group: its logs saw the wire members and commits.
+        const shared = yield* InMemoryCoordinator.InMemoryCoordinator
+        const events = yield* shared.events("grp")
+        expect(events.filter((e) => e.event === "Joined").length).toBe(3)
+        expect(events.filter((e) => e.event === "Left").length).toBe(3)
+        const commits = yield* shared.commitLog("grp")
+        expect(commits.some((c) => c.topic === "events" && c.offset === 11n)).toBe(true)
+      }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ brokers: 2 }))),
     40_000,
   )
 
