@@ -16,7 +16,6 @@ import { Context, Effect, Layer, LogLevel, Redacted, Runtime, type Scope } from 
 import { type KafkaOptions, validate } from "../KafkaClient.js"
 import * as Errors from "../internal/errors.js"
 import * as K from "../internal/kafkajs.js"
-import { type GroupBroker, groupBroker, groupCluster } from "./kafkajsGroup.js"
 
 type Port = GroupCoordinator.GroupCoordinator["Type"]
 
@@ -117,7 +116,7 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
       )
 
     /** The coordinator's connection; a broker the metadata does not know yet gets one refresh. */
-    const brokerFor = (c: GroupCoordinator.Coordinator): Promise<GroupBroker> =>
+    const brokerFor = (c: GroupCoordinator.Coordinator): Promise<K.GroupBroker> =>
       cluster
         .findBroker({ nodeId: c.nodeId })
         .catch(async (e: unknown) => {
@@ -125,12 +124,12 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
           await cluster.refreshMetadata()
           return cluster.findBroker({ nodeId: c.nodeId })
         })
-        .then(groupBroker)
+        .then(K.groupBroker)
 
     const coordinator: Port = {
       findCoordinator: (groupId) =>
         call({ groupId, api: "FindCoordinator" }, async () => {
-          const { coordinator: c } = await groupCluster(cluster).findGroupCoordinatorMetadata({ groupId, coordinatorType: 0 })
+          const { coordinator: c } = await K.groupCluster(cluster).findGroupCoordinatorMetadata({ groupId, coordinatorType: 0 })
           return { nodeId: c.nodeId, host: c.host, port: c.port }
         }),
       joinGroup: (r) =>
