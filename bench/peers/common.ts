@@ -24,7 +24,12 @@ export interface PeerReport {
   /** A checksum over the offsets, so a peer that skips or repeats records shows it. */
   readonly offsetSum: string
   readonly heapUsedMB: number
+  /** RSS once the modules are loaded, before the client starts (what the code alone costs). */
+  readonly loadedRssMB: number
 }
+
+/** RSS now; peers read it first thing (ES imports are evaluated before the module body). */
+export const rssMB = (): number => process.memoryUsage().rss / 2 ** 20
 
 export const report = (r: PeerReport): void => {
   process.stdout.write(`${JSON.stringify(r)}\n`)

@@ -2,7 +2,9 @@
 import { Consumer, TopicPartition } from "@kafka-effect/core"
 import { KafkaClient } from "@kafka-effect/kafka"
 import { Effect, Layer, Logger, LogLevel, Stream } from "effect"
-import { args, report } from "./common.js"
+import { args, report, rssMB } from "./common.js"
+
+const loadedRssMB = rssMB()
 
 const a = args()
 const started = performance.now()
@@ -38,4 +40,5 @@ report({
   records: n,
   offsetSum: sum.toString(),
   heapUsedMB: process.memoryUsage().heapUsed / 2 ** 20,
+  loadedRssMB,
 })

@@ -1,6 +1,8 @@
 /** The peer: kafkajs 2.2.4's own consumer (a group of one, eachBatch, no commits). */
 import { Kafka, logLevel } from "kafkajs"
-import { args, report } from "./common.js"
+import { args, report, rssMB } from "./common.js"
+
+const loadedRssMB = rssMB()
 
 const a = args()
 const kafka = new Kafka({ brokers: [...a.bootstrap], clientId: "bench-kafkajs", logLevel: logLevel.NOTHING })
@@ -33,5 +35,6 @@ report({
   records: n,
   offsetSum: sum.toString(),
   heapUsedMB: process.memoryUsage().heapUsed / 2 ** 20,
+  loadedRssMB,
 })
 await consumer.disconnect()
