@@ -21,16 +21,15 @@ import {
   Effect,
   Either,
   Layer,
-  LogLevel,
   Metric,
   Option,
   Redacted,
-  Runtime,
   Schedule,
   type Scope,
 } from "effect"
 import * as Errors from "./internal/errors.js"
 import { decodeFetchResponse, partitionRecords, type RawFetchResponse } from "./internal/fetchResponse.js"
+import { scopedCluster } from "./internal/cluster.js"
 import * as K from "./internal/kafkajs.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -213,23 +212,6 @@ export const metrics = {
 } as const
 const { recordsFetched, fetchRequests } = metrics
 
-const kafkajsLevel: Record<KafkaLogLevel, number> = {
-  nothing: K.LogLevel.NOTHING,
-  error: K.LogLevel.ERROR,
-  warn: K.LogLevel.WARN,
-  info: K.LogLevel.INFO,
-  debug: K.LogLevel.DEBUG,
-}
-
-// kafkajs logs every failed request and connection at ERROR (namespace "Connection"); the same
-// failure reaches the caller as a typed error, so those entries are debug here, the rest warnings.
-const effectLevel = (level: number, namespace: string): LogLevel.LogLevel =>
-  level === K.LogLevel.DEBUG || namespace === "Connection"
-    ? LogLevel.Debug
-    : level <= K.LogLevel.WARN
-      ? LogLevel.Warning
-      : LogLevel.Info
-
 const isolationCode = (level: Fetcher.IsolationLevel): number => (level === "read_committed" ? 1 : 0)
 
 interface Pending {
@@ -243,46 +225,10 @@ const tryKafka = <A>(f: () => Promise<A>): Effect.Effect<A, unknown> => Effect.t
 export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, KafkaError.InvalidConfig, Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* validate(options)
-    const runtime = yield* Effect.runtime<never>()
-    const runLog = Runtime.runSync(runtime)
-    const logger = K.createLogger({
-      level: kafkajsLevel[config.logLevel],
-      logCreator: () => (entry) => {
-        const { message, timestamp: _t, logger: _l, ...extra } = entry.log
-        runLog(
-          Effect.logWithLevel(effectLevel(entry.level, entry.namespace), `kafkajs: ${message}`).pipe(
-            Effect.annotateLogs({ ...extra, kafkajsNamespace: entry.namespace }),
-          ),
-        )
-      },
-    })
-    const sasl = config.sasl
-    const cluster = new K.Cluster({
-      logger,
-      socketFactory: K.socketFactory(),
-      brokers: config.brokers,
+    const cluster = yield* scopedCluster(config, {
       clientId: config.clientId,
-      ssl: config.ssl,
-      sasl:
-        sasl === undefined
-          ? undefined
-          : { mechanism: sasl.mechanism, username: sasl.username, password: Redacted.value(sasl.password) },
-      connectionTimeout: config.connectionTimeoutMs,
-      authenticationTimeout: config.connectionTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      enforceRequestTimeout: true,
-      metadataMaxAge: 300_000,
-      retry: { retries: 0 },
-      allowAutoTopicCreation: false,
-      maxInFlightRequests: null,
       isolationLevel: isolationCode(config.isolationLevel),
-      offsets: new Map(),
     })
-    yield* Effect.addFinalizer(() =>
-      tryKafka(() => cluster.disconnect()).pipe(
-        Effect.catchAll((e) => Effect.logDebug("kafka: disconnect failed", e)),
-      ),
-    )
 
     /** Loads metadata for these topics; topics that do not exist or are not authorized are returned. */
     const ensureTopics = (topics: ReadonlyArray<string>) =>

@@ -12,9 +12,10 @@ import {
   type KafkaError,
   TopicPartition,
 } from "@kafka-effect/core"
-import { Context, Effect, Layer, LogLevel, Redacted, Runtime, type Scope } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import { type KafkaOptions, validate } from "../KafkaClient.js"
 import * as Errors from "../internal/errors.js"
+import { scopedCluster } from "../internal/cluster.js"
 import * as K from "../internal/kafkajs.js"
 
 type Port = GroupCoordinator.GroupCoordinator["Type"]
@@ -57,41 +58,7 @@ export interface Service {
 export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.InvalidConfig, Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* validate(options)
-    const runLog = Runtime.runSync(yield* Effect.runtime<never>())
-    const logger = K.createLogger({
-      level: K.LogLevel.WARN,
-      logCreator: () => (entry) => {
-        runLog(
-          Effect.logWithLevel(LogLevel.Debug, `kafkajs: ${entry.log.message}`).pipe(
-            Effect.annotateLogs({ kafkajsNamespace: entry.namespace }),
-          ),
-        )
-      },
-    })
-    const cluster = new K.Cluster({
-      logger,
-      socketFactory: K.socketFactory(),
-      brokers: config.brokers,
-      clientId: `${config.clientId}-group`,
-      ssl: config.ssl,
-      sasl:
-        config.sasl === undefined
-          ? undefined
-          : { mechanism: config.sasl.mechanism, username: config.sasl.username, password: Redacted.value(config.sasl.password) },
-      connectionTimeout: config.connectionTimeoutMs,
-      authenticationTimeout: config.connectionTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      enforceRequestTimeout: true,
-      metadataMaxAge: 300_000,
-      retry: { retries: 0 },
-      allowAutoTopicCreation: false,
-      maxInFlightRequests: null,
-      isolationLevel: 0,
-      offsets: new Map(),
-    })
-    yield* Effect.addFinalizer(() =>
-      Effect.tryPromise(() => cluster.disconnect()).pipe(Effect.catchAll((e) => Effect.logDebug("kafka group: disconnect failed", e))),
-    )
+    const cluster = yield* scopedCluster(config, { clientId: `${config.clientId}-group`, isolationLevel: 0 })
 
     // kafkajs finds brokers (the coordinator too) through loaded metadata.
     let metadataLoaded = false
