@@ -172,7 +172,7 @@ export interface Membership {
   readonly states: Stream.Stream<MemberState>
   /** The partitions this member owns now (empty while unjoined). */
   readonly assignment: Effect.Effect<ReadonlyArray<TP>>
-  /** Waits until the member is Stable in a generation newer than `after` (default: any). */
+  /** Waits until the member is Stable in a generation newer than `after` (default: the first one). */
   readonly awaitStable: (after?: number) => Effect.Effect<Extract<MemberState, { _tag: "Stable" }>>
   /**
    * Records handed to the user and processed: their offsets + 1 become committable. Synchronous

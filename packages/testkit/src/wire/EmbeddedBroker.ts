@@ -25,7 +25,7 @@ export interface Options {
   readonly brokers?: number
   /** Partitions of topics created by Metadata auto-creation or CreateTopics with -1. Default 1. */
   readonly partitions?: number
-  /** Port of the first broker; the others take the next ones. Default 0: any free port for each. */
+  /** Port of the first broker; the others take the next ones. Default 0: a free port for each. */
   readonly port?: number
   /** Interface to bind and to advertise. Default 127.0.0.1. */
   readonly host?: string
