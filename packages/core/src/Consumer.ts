@@ -275,6 +275,43 @@ const makeFromInput = <E>(
     const failAfter = (records: Chunk.Chunk<ConsumerRecord>, error: ConsumerError | E) =>
       Chunk.isEmpty(records) ? Effect.fail(error) : Effect.as(Ref.set(deferred, Option.some(error)), records)
 
+    /**
+     * Leaders whose request failed while others answered (per-partition retriable `FetchError`s):
+     * their partitions keep their positions and are fetched again every cycle, with no limit, while
+     * the other partitions progress. One warning when a broker's outage starts, one info line when
+     * a cycle no longer reports it.
+     */
+    const outages = new Map<string, ReadonlyArray<string>>()
+    const trackOutages = (errors: SubscriptionState.FetchOutcome["errors"]) =>
+      Effect.gen(function* () {
+        const now = new Map<string, { brokerId: number | undefined; reason: string; partitions: Array<string> }>()
+        for (const { position, error } of errors) {
+          if (error._tag !== "FetchError" || !error.retriable) continue
+          const key = String(error.brokerId ?? "unknown")
+          let entry = now.get(key)
+          if (entry === undefined) {
+            entry = { brokerId: error.brokerId, reason: error.reason, partitions: [] }
+            now.set(key, entry)
+          }
+          entry.partitions.push(TopicPartition.format(position))
+        }
+        for (const [key, entry] of now) {
+          if (outages.has(key)) continue
+          outages.set(key, entry.partitions)
+          const partitions = entry.partitions.join(",")
+          yield* Effect.logWarning(
+            `Fetch from broker ${key} failed (${entry.reason}); retrying its partitions ${partitions} with backoff while the others are consumed`,
+          ).pipe(Effect.annotateLogs({ brokerId: key, reason: entry.reason, partitions }))
+        }
+        for (const [key, partitions] of outages) {
+          if (now.has(key)) continue
+          outages.delete(key)
+          yield* Effect.logInfo(`Fetch from broker ${key} works again`).pipe(
+            Effect.annotateLogs({ brokerId: key, partitions: partitions.join(",") }),
+          )
+        }
+      })
+
     /** One fetch cycle: resolve pending resets, one Fetch over every fetchable partition, apply, heal. */
     const cycle: Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Effect.gen(function* () {
       const earlier = yield* Ref.getAndSet(deferred, Option.none())
@@ -302,13 +339,14 @@ const makeFromInput = <E>(
           lag,
         )
       }
+      yield* trackOutages(outcome.errors)
       if (outcome.errors.length === 0) return records
       const outOfRange: Array<{ position: SubscriptionState.FetchPosition; error: OffsetOutOfRange }> = []
       let fatal: ConsumerError | undefined
       let retriable = false
       for (const { position, error } of outcome.errors) {
         if (error._tag === "OffsetOutOfRange") outOfRange.push({ position, error })
-        else if (error._tag === "BrokerError" && error.retriable) retriable = true
+        else if ((error._tag === "BrokerError" || error._tag === "FetchError") && error.retriable) retriable = true
         else fatal ??= error
       }
       if (fatal !== undefined) return yield* failAfter(records, fatal)

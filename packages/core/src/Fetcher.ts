@@ -58,9 +58,14 @@ export class Fetcher extends Context.Tag("@kafka-effect/core/Fetcher")<
   {
     /**
      * One fetch. The result holds one entry for each requested partition (an implementation that
-     * talks to several leaders sends one request per leader and joins the answers). A failure of the
-     * whole request is `FetchFailure`; one partition's error is an entry in the result, and never
-     * costs the other partitions their records.
+     * talks to several leaders sends one request per leader and joins the answers). One partition's
+     * error is an entry in the result, and never costs the other partitions their records.
+     *
+     * When the request to one leader fails below the protocol level (connection refused or closed,
+     * timeout) while other leaders answered, each of that leader's partitions gets an entry with a
+     * `FetchError` (its `brokerId`, `retriable`), and the other partitions keep their records. The
+     * whole `fetch` fails with `FetchFailure` only when nothing could be fetched at all (every
+     * leader's request failed) or an answer could not be decoded (`CorruptResponse`).
      */
     readonly fetch: (request: FetchRequest) => Effect.Effect<ReadonlyArray<PartitionFetchResult>, FetchFailure>
   }

@@ -56,7 +56,11 @@ export class ListOffsetsError extends Data.TaggedError("ListOffsetsError")<{
   }
 }
 
-/** A whole Fetch request failed below the protocol level (connection, timeout, leadership). */
+/**
+ * A Fetch request failed below the protocol level (connection, timeout, leadership). As the failure
+ * of a whole `fetch` it names every partition; as one partition's entry in a fetch result it is the
+ * failure of the request to that partition's leader (`brokerId`), while other leaders answered.
+ */
 export class FetchError extends Data.TaggedError("FetchError")<{
   readonly partitions: ReadonlyArray<TopicPartition>
   readonly reason: TransportReason
@@ -183,9 +187,13 @@ const formatValue = (value: unknown): string => {
   }
 }
 
-/** An error that a single partition of a Fetch answer can carry. */
+/**
+ * An error that a single partition of a Fetch answer can carry. `FetchError` there is the failure of
+ * the request to the partition's leader while the other leaders answered.
+ */
 export type PartitionFetchError =
   | OffsetOutOfRange
+  | FetchError
   | TopicAuthorizationFailed
   | UnknownTopicOrPartition
   | BrokerError

@@ -62,7 +62,10 @@ export interface PendingPosition {
 export interface FetchOutcome {
   /** The records to deliver, in the order of the answer, none below the position they were fetched at. */
   readonly records: Chunk.Chunk<ConsumerRecord>
-  /** Per-partition errors whose position is still current. */
+  /**
+   * Per-partition errors whose position is still current; those partitions keep their positions
+   * (e.g. a retriable `FetchError` for an unreachable leader is fetched again from the same offset).
+   */
   readonly errors: ReadonlyArray<{ readonly position: FetchPosition; readonly error: PartitionFetchError }>
   /** Partitions whose answer was dropped (a seek, reset, pause or revoke happened meanwhile). */
   readonly stale: number

@@ -145,6 +145,70 @@ describe("Consumer", () => {
       expect(e).toMatchObject({ _tag: "TopicAuthorizationFailed", topic: "t", api: "Fetch" })
     }))
 
+  it.scoped("one leader unreachable (per-partition retriable FetchError): the others are delivered, its position is kept, it resumes when the fault clears, no busy loop", () =>
+    Effect.gen(function* () {
+      const broker = yield* makeFakeBroker
+      const logs = yield* makeTestLogger
+      yield* broker.produce("t", 0, ["a", "b"])
+      yield* broker.produce("t", 1, ["x", "y"])
+      const down = new FetchError({ partitions: [t1], reason: "Network", retriable: true, brokerId: 2 })
+      yield* broker.failFetch(t1, down, 1_000_000)
+      const consumer = yield* Consumer.make({ config: { maxWaitMs: 1000, retryBackoffMs: 100, autoOffsetReset: "earliest" } }).pipe(
+        Effect.provide(broker.layer),
+      )
+      yield* consumer.assign([t0, t1])
+      const delivered: Array<string> = []
+      const fiber = yield* consumer.records.pipe(
+        Stream.runForEach((r) => Effect.sync(() => delivered.push(`${r.partition}:${utf8(r.value)}@${r.offset}`))),
+        Effect.provide(logs.layer),
+        Effect.fork,
+      )
+      yield* TestClock.adjust("10 millis")
+      expect(delivered).toEqual(["0:a@0", "0:b@1"])
+      expect(yield* consumer.position(t1)).toBe(0n)
+      // The unreachable partition answers at once: the loop backs off retryBackoffMs per cycle.
+      yield* broker.clearRequests
+      yield* TestClock.adjust("10 seconds")
+      const fetches = (yield* broker.requests).filter((r) => r.api === "Fetch").length
+      expect(fetches).toBeGreaterThanOrEqual(50)
+      expect(fetches).toBeLessThanOrEqual(101)
+      // Records produced to the healthy partition during the outage arrive during the outage.
+      yield* broker.produce("t", 0, ["c"])
+      yield* TestClock.adjust("200 millis")
+      expect(delivered).toEqual(["0:a@0", "0:b@1", "0:c@2"])
+      expect(yield* consumer.position(t1)).toBe(0n)
+      expect(fiber.unsafePoll()).toBeNull()
+      // The fault clears: t1 resumes from where it stood, nothing lost, nothing twice.
+      yield* broker.failFetch(t1, down, 0)
+      yield* TestClock.adjust("1 second")
+      expect(delivered).toEqual(["0:a@0", "0:b@1", "0:c@2", "1:x@0", "1:y@1"])
+      expect(yield* consumer.position(t1)).toBe(2n)
+      const lines = yield* logs.lines
+      const warnings = lines.filter((l) => l.level === "WARN")
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]!.message).toContain("broker 2")
+      expect(warnings[0]!.annotations).toMatchObject({ brokerId: "2", reason: "Network", partitions: "t-1" })
+      expect(lines.filter((l) => l.level === "INFO" && l.message.includes("broker 2 works again"))).toHaveLength(1)
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.scoped("a non-retriable per-partition FetchError fails the stream with its tag after the other partitions' records", () =>
+    Effect.gen(function* () {
+      const broker = yield* makeFakeBroker
+      yield* broker.produce("t", 0, ["a"])
+      yield* broker.produce("t", 1, ["x"])
+      yield* broker.failFetch(t1, new FetchError({ partitions: [t1], reason: "Unknown", retriable: false, brokerId: 3 }), 1)
+      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest" } }).pipe(Effect.provide(broker.layer))
+      yield* consumer.assign([t0, t1])
+      const delivered: Array<string> = []
+      const e = yield* consumer.records.pipe(
+        Stream.runForEach((r) => Effect.sync(() => delivered.push(`${r.partition}@${r.offset}`))),
+        Effect.flip,
+      )
+      expect(delivered).toEqual(["0@0"])
+      expect(e).toMatchObject({ _tag: "FetchError", reason: "Unknown", retriable: false, brokerId: 3 })
+    }))
+
   it.scoped("idle: fetches long-poll for maxWaitMs on the Clock", () =>
     Effect.gen(function* () {
       const broker = yield* makeFakeBroker
