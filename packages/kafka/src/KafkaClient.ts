@@ -13,6 +13,7 @@ import {
   TopicPartition,
 } from "@kafka-effect/core"
 import {
+  Clock,
   Config,
   type ConfigError,
   Context,
@@ -66,9 +67,11 @@ export interface KafkaOptions {
   /**
    * How often partitions that lost their leader (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE,
    * UNKNOWN_TOPIC_OR_PARTITION, …) are retried after a metadata refresh, inside one `fetch` or
-   * `list`. Connection failures and timeouts are not retried here: they fail the call with a
-   * retriable FetchError / ListOffsetsError for the caller's schedule, and the next call refreshes
-   * metadata first. Default: exponential from 50ms, jittered, 8 retries.
+   * `list`. Connection failures and timeouts are not retried here: a Fetch gives the failed
+   * leader's partitions a retriable per-partition FetchError (the whole call fails only when every
+   * leader failed), a ListOffsets fails with a retriable ListOffsetsError, for the caller's
+   * schedule, and the next call refreshes metadata first. Default: exponential from 50ms, jittered,
+   * 8 retries.
    */
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown>
   /** The least severe kafkajs log entry routed into Effect's logger. Default "warn". */
@@ -216,8 +219,24 @@ const isolationCode = (level: Fetcher.IsolationLevel): number => (level === "rea
 
 interface Pending {
   readonly fetch: Fetcher.FetchPartition
-  readonly error: KafkaError.PartitionFetchError | KafkaError.FetchError
+  readonly error: KafkaError.PartitionFetchError
 }
+
+/**
+ * A broker whose last Fetch request failed below the protocol level: until `until` (Clock millis)
+ * its partitions are answered at once with `error`, as long as other leaders are there to fetch from.
+ */
+interface BrokerBackoff {
+  readonly failures: number
+  readonly until: number
+  readonly error: KafkaError.FetchError
+}
+
+/** Per-broker Fetch backoff after a transport failure: exponential from 100ms, capped at 2s, reset on success. */
+export const brokerBackoffBaseMs = 100
+export const brokerBackoffMaxMs = 2_000
+const brokerBackoffMs = (failures: number): number =>
+  Math.min(brokerBackoffBaseMs * 2 ** Math.min(failures - 1, 20), brokerBackoffMaxMs)
 
 const tryKafka = <A>(f: () => Promise<A>): Effect.Effect<A, unknown> => Effect.tryPromise({ try: f, catch: (e) => e })
 
@@ -313,12 +332,23 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
           return yield* Errors.corruptResponse("Fetch", `broker ${nodeId} offers Fetch v${version}; v4 (Kafka 0.11) or newer is required`)
         }
         yield* Metric.increment(fetchRequests)
-        const answer = yield* tryKafka(() =>
+        const send = tryKafka(() =>
           K.send(broker, proto, {
             decode: (payload) => decodeFetchResponse(payload, version),
             parse: (decoded) => Promise.resolve(decoded),
           }),
         ).pipe(Effect.tapError((e) => dropConnectionIfClosed(broker, e)))
+        // A broker that failed before is probed with a short timeout, so that a broker that swallows
+        // requests does not hold the healthy leaders' answers for a whole request timeout each time.
+        const answer = backoffs.has(nodeId)
+          ? yield* send.pipe(
+              Effect.timeoutFail({
+                duration: Duration.millis(request.maxWaitMs + config.connectionTimeoutMs),
+                onTimeout: () =>
+                  new KafkaError.FetchError({ partitions: tps, reason: "Timeout", retriable: true, brokerId: nodeId }),
+              }),
+            )
+          : yield* send
         // A top-level error (Fetch v7+) with no partitions is a session-level failure; when the
         // partitions are there they carry their own codes (librdkafka's mock sets both).
         if (answer.errorCode !== 0 && answer.partitions.length === 0) {
@@ -329,7 +359,9 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         Effect.catchAll((e) =>
           e instanceof KafkaError.CorruptResponse
             ? Effect.fail(e)
-            : Errors.isDecodeFailure(e)
+            : e instanceof KafkaError.FetchError
+              ? Effect.succeed(Either.left(e))
+              : Errors.isDecodeFailure(e)
               ? Effect.fail(Errors.corruptResponse("Fetch", String(e), e))
               : Effect.succeed(
                   Either.left(
@@ -343,10 +375,14 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         ),
       )
 
+    const backoffs = new Map<number, BrokerBackoff>()
+
     const fetchRound = (request: Fetcher.FetchRequest, pending: ReadonlyArray<Fetcher.FetchPartition>) =>
       Effect.gen(function* () {
         const done: Array<Fetcher.PartitionFetchResult> = []
         const retry: Array<Pending> = []
+        /** Partitions whose leader could not be reached (connection, timeout): not retried in this call. */
+        const unreachable: Array<{ readonly fetch: Fetcher.FetchPartition; readonly error: KafkaError.FetchError }> = []
         const topics = [...new Set(pending.map((p) => p.topic))]
         const ensured = yield* Effect.either(ensureTopics(topics))
         if (Either.isLeft(ensured)) {
@@ -355,7 +391,7 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
             pending.map((p) => TopicPartition.make(p.topic, p.partition)),
             undefined,
           )
-          return { done, retry: pending.map((fetch) => ({ fetch, error })) }
+          return { done, retry, unreachable: pending.map((fetch) => ({ fetch, error })) }
         }
         const byLeader = new Map<number, Array<Fetcher.FetchPartition>>()
         for (const p of pending) {
@@ -376,16 +412,34 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
           if (list) list.push(p)
           else byLeader.set(leader, [p])
         }
+        // A backed-off broker is not asked while other leaders are: its partitions get its last error.
+        const now = yield* Clock.currentTimeMillis
+        const backedOff = [...byLeader.keys()].filter((id) => (backoffs.get(id)?.until ?? 0) > now)
+        if (backedOff.length < byLeader.size) {
+          for (const id of backedOff) {
+            const parts = byLeader.get(id)!
+            byLeader.delete(id)
+            const error = new KafkaError.FetchError({
+              ...backoffs.get(id)!.error,
+              partitions: parts.map((p) => TopicPartition.make(p.topic, p.partition)),
+            })
+            for (const fetch of parts) unreachable.push({ fetch, error })
+          }
+        }
         const answers = yield* Effect.forEach(
           byLeader,
-          ([nodeId, parts]) => Effect.map(fetchFromBroker(nodeId, parts, request), (answer) => ({ parts, answer })),
+          ([nodeId, parts]) => Effect.map(fetchFromBroker(nodeId, parts, request), (answer) => ({ nodeId, parts, answer })),
           { concurrency: "unbounded" },
         )
-        for (const { parts, answer } of answers) {
+        const after = yield* Clock.currentTimeMillis
+        for (const { nodeId, parts, answer } of answers) {
           if (Either.isLeft(answer)) {
-            for (const fetch of parts) retry.push({ fetch, error: answer.left })
+            const failures = (backoffs.get(nodeId)?.failures ?? 0) + 1
+            backoffs.set(nodeId, { failures, until: after + brokerBackoffMs(failures), error: answer.left })
+            for (const fetch of parts) unreachable.push({ fetch, error: answer.left })
             continue
           }
+          backoffs.delete(nodeId)
           const byKey = new Map(answer.right.partitions.map((raw) => [TopicPartition.key(raw), raw]))
           for (const p of parts) {
             const raw = byKey.get(TopicPartition.key(p))
@@ -407,7 +461,7 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
             }
           }
         }
-        return { done, retry }
+        return { done, retry, unreachable }
       })
 
     // After a connection failure or timeout, the next call refreshes metadata before routing.
@@ -421,21 +475,20 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         yield* refreshMetadata
       }
       let pending: ReadonlyArray<Fetcher.FetchPartition> = request.partitions
+      // Partitions whose leader could not be reached: a per-partition FetchError, not retried in
+      // this call (retrying is the caller's loop, so backoffs do not compound).
+      const unreachable: Array<{ readonly fetch: Fetcher.FetchPartition; readonly error: KafkaError.FetchError }> = []
       while (pending.length > 0) {
-        const { done, retry } = yield* fetchRound(request, pending)
-        for (const r of done) results.set(TopicPartition.key(r), r)
-        if (retry.length === 0) break
-        // A broker that could not be reached fails the whole fetch at once: retrying it is the
-        // caller's schedule (the Consumer's fetchRetry), so backoffs do not compound.
-        const transport = retry.filter((r) => r.error instanceof KafkaError.FetchError)
-        const first = transport[0]?.error
-        if (first instanceof KafkaError.FetchError) {
-          metadataStale = true
-          return yield* new KafkaError.FetchError({
-            ...first,
-            partitions: transport.map((r) => TopicPartition.make(r.fetch.topic, r.fetch.partition)),
-          })
+        const round = yield* fetchRound(request, pending)
+        for (const r of round.done) results.set(TopicPartition.key(r), r)
+        for (const u of round.unreachable) {
+          unreachable.push(u)
+          results.set(TopicPartition.key(u.fetch), { _tag: "Error", topic: u.fetch.topic, partition: u.fetch.partition, error: u.error })
         }
+        // The next call refreshes metadata first, so that a leader that moved is found.
+        if (round.unreachable.length > 0) metadataStale = true
+        const retry = round.retry
+        if (retry.length === 0) break
         // Leadership moved or metadata is behind: refresh, route again, retry on the schedule.
         yield* Effect.logDebug("kafka: fetch retry after metadata refresh").pipe(
           Effect.annotateLogs({ partitions: retry.map((r) => TopicPartition.format(r.fetch)).join(","), error: retry[0]!.error._tag }),
@@ -444,13 +497,20 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
         const next = yield* Effect.either(driver.next(retry[0]!.error))
         if (Either.isLeft(next)) {
           for (const r of retry) {
-            if (!(r.error instanceof KafkaError.FetchError)) {
-              results.set(TopicPartition.key(r.fetch), { _tag: "Error", topic: r.fetch.topic, partition: r.fetch.partition, error: r.error })
-            }
+            results.set(TopicPartition.key(r.fetch), { _tag: "Error", topic: r.fetch.topic, partition: r.fetch.partition, error: r.error })
           }
           break
         }
         pending = retry.map((r) => r.fetch)
+      }
+      // Nothing could be fetched at all (every leader failed): the whole call fails, for the
+      // caller's schedule (the Consumer's fetchRetry).
+      const first = unreachable[0]
+      if (first !== undefined && unreachable.length === request.partitions.length) {
+        return yield* new KafkaError.FetchError({
+          ...first.error,
+          partitions: unreachable.map((u) => TopicPartition.make(u.fetch.topic, u.fetch.partition)),
+        })
       }
       const out: Array<Fetcher.PartitionFetchResult> = []
       let delivered = 0

@@ -141,8 +141,9 @@ layer(MockTestBroker.layer(3, { retrySchedule: fastRetry }), { excludeTestServic
         expect(leaders).toEqual([1, 2, 3])
         const first = yield* drain([0, 1, 2].map((partition) => ({ topic: "downup", partition, from: 0n, until: 100n })))
         for (const p of [0, 1, 2]) yield* produceMany("downup", p, 100, "b-")
-        // Broker 2 (leader of partition 1) goes down for a second: fetches fail with a retriable
-        // FetchError, the loop retries, the broker returns.
+        // Broker 2 (leader of partition 1) goes down for a second: partition 1 gets a retriable
+        // FetchError (per partition now, the others keep their records), the loop retries, the
+        // broker returns.
         yield* mock.brokerDown(2)
         const t0 = Date.now()
         yield* mock.brokerUp(2).pipe(Effect.delay("1 second"), Effect.forkDaemon)
@@ -159,6 +160,54 @@ layer(MockTestBroker.layer(3, { retrySchedule: fastRetry }), { excludeTestServic
           )
         }
         expect(second.partitionErrors).toEqual([])
+      }),
+    )
+
+    it.effect("one leader down: its partitions get a retriable per-partition FetchError, the others their records; it is probed on a backoff, not on every fetch", () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        yield* createSpread("pp-down")
+        for (const p of [0, 1, 2]) yield* produceMany("pp-down", p, 5)
+        const fetcher = yield* Fetcher.Fetcher
+        const at = (offset: bigint) => fetchRequest([0, 1, 2].map((partition) => ({ topic: "pp-down", partition, offset })))
+        yield* fetcher.fetch(at(0n))
+        yield* mock.brokerDown(2)
+        const first = yield* fetcher.fetch(at(0n))
+        const byPartition = new Map(first.map((r) => [r.partition, r]))
+        for (const p of [0, 2]) {
+          const r = byPartition.get(p)!
+          expect(r._tag === "Records" && r.records.map((x) => text(x.value))).toEqual(Array.from({ length: 5 }, (_, i) => `v-${p}-${i}`))
+        }
+        const failed = byPartition.get(1)!
+        expect(failed).toMatchObject({
+          _tag: "Error",
+          error: { _tag: "FetchError", retriable: true, brokerId: 2, partitions: [{ topic: "pp-down", partition: 1 }] },
+        })
+        // Fetch for a second while broker 2 stays down: every answer names partition 1's error, but
+        // broker 2 is asked again only when its backoff (100ms doubling) ran out. An answer from
+        // the backoff repeats the last failure (same cause), a new attempt brings a new one.
+        const causes = new Set<unknown>()
+        let fetches = 0
+        const started = Date.now()
+        while (Date.now() - started < 1000) {
+          const result = yield* fetcher.fetch(at(5n))
+          fetches++
+          const r = result.find((x) => x.partition === 1)!
+          expect(r).toMatchObject({ _tag: "Error", error: { _tag: "FetchError", retriable: true, brokerId: 2 } })
+          if (r._tag === "Error" && r.error._tag === "FetchError") causes.add(r.error.cause)
+          expect(result.filter((x) => x._tag === "Records").map((x) => x.partition)).toEqual([0, 2])
+        }
+        expect(fetches).toBeGreaterThanOrEqual(10)
+        expect(causes.size).toBeGreaterThanOrEqual(2)
+        expect(causes.size).toBeLessThanOrEqual(6)
+        yield* mock.brokerUp(2)
+        // Back: within the backoff cap (2s) partition 1 is fetched again from where it stood.
+        let resumed = yield* fetcher.fetch(at(0n))
+        for (let i = 0; i < 80 && !resumed.every((r) => r._tag === "Records"); i++) {
+          resumed = yield* fetcher.fetch(at(0n)).pipe(Effect.delay("50 millis"))
+        }
+        const p1 = resumed.find((r) => r.partition === 1)!
+        expect(p1._tag === "Records" && p1.records.map((x) => text(x.value))).toEqual(Array.from({ length: 5 }, (_, i) => `v-1-${i}`))
       }),
     )
 

@@ -1,7 +1,8 @@
 /**
  * A minimal fetch loop over the `Fetcher` port (the consumer-level loop is core's `Consumer`):
  * positions advance by the records delivered (or `nextOffset`), until each partition reaches its
- * target offset. Retriable whole-request failures are retried after a short pause.
+ * target offset. Retriable failures (of the whole request, or of one leader's partitions) are retried,
+ * after a short pause when nothing else arrived.
  */
 import { type ConsumerRecord, Fetcher, type KafkaError, TopicPartition } from "@kafka-effect/core"
 import { Effect } from "effect"
@@ -19,6 +20,7 @@ export interface DrainOptions {
 export interface Drained {
   readonly records: Map<string, Array<ConsumerRecord.ConsumerRecord>>
   readonly fetches: number
+  /** Retriable FetchErrors: whole-request failures and per-partition ones (a leader that could not be reached). */
   readonly retriedFailures: ReadonlyArray<KafkaError.FetchFailure>
   readonly partitionErrors: ReadonlyArray<Fetcher.PartitionError>
 }
@@ -56,10 +58,15 @@ export const drain = (
             (e) => Effect.as(Effect.zipRight(Effect.sync(() => retriedFailures.push(e)), Effect.sleep("100 millis")), []),
           ),
         )
+      let unreachable = false
+      const before = delivered
       for (const r of result) {
         const k = TopicPartition.key(r)
         if (r._tag === "Error") {
-          partitionErrors.push(r)
+          if (r.error._tag === "FetchError" && r.error.retriable) {
+            retriedFailures.push(r.error)
+            unreachable = true
+          } else partitionErrors.push(r)
           continue
         }
         const list = records.get(k)!
@@ -68,6 +75,7 @@ export const drain = (
         const last = r.records.length > 0 ? r.records[r.records.length - 1]!.offset + 1n : positions.get(k)!
         positions.set(k, r.nextOffset !== undefined && r.nextOffset > last ? r.nextOffset : last)
       }
+      if (unreachable && delivered === before) yield* Effect.sleep("100 millis")
       if (options.afterFetch) yield* options.afterFetch(delivered)
     }
     return { records, fetches, retriedFailures, partitionErrors } satisfies Drained
