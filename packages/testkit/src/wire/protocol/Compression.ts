@@ -53,17 +53,19 @@ export const snappyDecompress = (bytes: Uint8Array): Uint8Array => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const chunks: Array<Uint8Array> = []
   let at = 16
-  let total = 0
   while (at + 4 <= bytes.byteLength) {
     const n = view.getInt32(at)
     at += 4
     if (n < 0 || at + n > bytes.byteLength) throw new Malformed("xerial snappy chunk overruns the input")
     const chunk = snappyRaw(bytes.subarray(at, at + n))
     chunks.push(chunk)
-    total += chunk.byteLength
     at += n
   }
-  const out = new Uint8Array(total)
+  return concat(chunks)
+}
+
+const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
   let o = 0
   for (const c of chunks) {
     out.set(c, o)
@@ -139,14 +141,7 @@ const snappyLiteral = (bytes: Uint8Array): Uint8Array => {
     const len = piece.byteLength - 1
     chunks.push(Uint8Array.from([61 << 2, len & 0xff, len >>> 8]), piece)
   }
-  const total = chunks.reduce((s, c) => s + c.byteLength, 0)
-  const out = new Uint8Array(total)
-  let o = 0
-  for (const c of chunks) {
-    out.set(c, o)
-    o += c.byteLength
-  }
-  return out
+  return concat(chunks)
 }
 
 const LZ4_MAGIC = 0x184d2204
@@ -162,7 +157,6 @@ export const lz4FrameDecompress = (src: Uint8Array): Uint8Array => {
   at += 1 // header checksum
   const blockChecksum = (flg & 0x10) !== 0
   const out: Array<Uint8Array> = []
-  let total = 0
   for (;;) {
     if (at + 4 > src.byteLength) throw new Malformed("lz4: truncated block size")
     const size = view.getUint32(at, true)
@@ -173,16 +167,9 @@ export const lz4FrameDecompress = (src: Uint8Array): Uint8Array => {
     const block = src.subarray(at, at + n)
     const plain = (size & 0x80000000) !== 0 ? block : lz4Block(block)
     out.push(plain)
-    total += plain.byteLength
     at += n + (blockChecksum ? 4 : 0)
   }
-  const result = new Uint8Array(total)
-  let o = 0
-  for (const c of out) {
-    result.set(c, o)
-    o += c.byteLength
-  }
-  return result
+  return concat(out)
 }
 
 const lz4Block = (src: Uint8Array): Uint8Array => {
