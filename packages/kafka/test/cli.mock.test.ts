@@ -1,39 +1,21 @@
 /**
  * The command line (`pnpm cli`) as a child process against librdkafka's mock cluster.
  */
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { layer } from "@effect/vitest"
 import { Command } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer, Queue, Stream } from "effect"
 import { expect } from "vitest"
+import { cli, root, runToEnd, tsx } from "./harness/ChildProcess.js"
 import * as MockCluster from "./harness/MockCluster.js"
 import * as Producer from "./harness/Producer.js"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
-const tsx = path.join(root, "node_modules/.bin/tsx")
-const cli = path.join(root, "packages/kafka/src/bin/cli.ts")
 
 const command = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Command.make(tsx, cli, ...args).pipe(Command.env({ KAFKA_BROKERS: "", ...env }), Command.workingDirectory(root))
 
 /** Runs the CLI to its end: exit code, stdout lines, stderr lines. */
-const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const proc = yield* Command.start(command(args, env))
-      const [stdout, stderr, exitCode] = yield* Effect.all(
-        [
-          proc.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect),
-          proc.stderr.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect),
-          proc.exitCode,
-        ],
-        { concurrency: 3 },
-      )
-      return { exitCode, stdout: [...stdout], stderr: [...stderr] }
-    }),
-  )
+const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => runToEnd(command(args, env))
 
 /** Starts the CLI; its output lines arrive on queues. */
 const start = (args: ReadonlyArray<string>) =>

@@ -6,38 +6,27 @@
  */
 import { readFileSync } from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { Command } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { BrokerModel, EmbeddedBroker, TestBroker } from "@kafka-effect/testkit"
-import { Clock, Effect, Stream } from "effect"
+import { Clock, Effect } from "effect"
+import { root, runToEnd } from "./harness/ChildProcess.js"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const scripts: Readonly<Record<string, string>> = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).scripts
 
 /** Runs `pnpm demo`'s command to its end: exit code, stdout and stderr lines, wall time. */
 const demo = (kafkaBrokers: string) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const started = yield* Clock.currentTimeMillis
-      const command = Command.make("sh", "-c", scripts.demo!).pipe(
+  Effect.gen(function* () {
+    const started = yield* Clock.currentTimeMillis
+    const out = yield* runToEnd(
+      Command.make("sh", "-c", scripts.demo!).pipe(
         Command.workingDirectory(root),
         Command.env({ KAFKA_BROKERS: kafkaBrokers, PATH: `${path.join(root, "node_modules/.bin")}:${process.env.PATH ?? ""}` }),
-      )
-      const proc = yield* Command.start(command)
-      const [stdout, stderr, exitCode] = yield* Effect.all(
-        [
-          proc.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect),
-          proc.stderr.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect),
-          proc.exitCode,
-        ],
-        { concurrency: 3 },
-      )
-      const ms = (yield* Clock.currentTimeMillis) - started
-      return { exitCode, stdout: [...stdout], stderr: [...stderr], ms }
-    }),
-  ).pipe(Effect.provide(NodeContext.layer))
+      ),
+    )
+    return { ...out, ms: (yield* Clock.currentTimeMillis) - started }
+  }).pipe(Effect.provide(NodeContext.layer))
 
 /** The lines from the one equal to `title` to the next step title (or the end). */
 const section = (lines: ReadonlyArray<string>, title: RegExp) => {

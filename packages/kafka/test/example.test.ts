@@ -3,37 +3,25 @@
  * only over TCP: a group member prints records and commits what it printed; a second run of the same
  * group starts where the first one's commit left off.
  */
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { Command } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { EmbeddedBroker, TestBroker } from "@kafka-effect/testkit"
-import { Effect, Stream } from "effect"
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
+import { Effect } from "effect"
+import { root, runToEnd, tsx } from "./harness/ChildProcess.js"
 
 const example = (bootstrap: string, ...args: ReadonlyArray<string>) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const proc = yield* Command.start(
-        Command.make(path.join(root, "node_modules/.bin/tsx"), "demo/example.ts", ...args).pipe(
-          Command.workingDirectory(root),
-          Command.env({ KAFKA_BROKERS: bootstrap }),
-        ),
-      )
-      const [stdout, stderr, exitCode] = yield* Effect.all(
-        [
-          proc.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect),
-          proc.stderr.pipe(Stream.decodeText(), Stream.mkString),
-          proc.exitCode,
-        ],
-        { concurrency: 3 },
-      )
-      // stdout also carries the group's INFO logs (joined, assigned, left): keep the record lines
-      return { exitCode, records: [...stdout].filter((l) => /^orders-\d+@\d+ /.test(l)), stderr }
-    }),
-  ).pipe(Effect.provide(NodeContext.layer))
+  runToEnd(
+    Command.make(tsx, "demo/example.ts", ...args).pipe(Command.workingDirectory(root), Command.env({ KAFKA_BROKERS: bootstrap })),
+  ).pipe(
+    // stdout also carries the group's INFO logs (joined, assigned, left): keep the record lines
+    Effect.map(({ exitCode, stdout, stderr }) => ({
+      exitCode,
+      records: stdout.filter((l) => /^orders-\d+@\d+ /.test(l)),
+      stderr: stderr.join("\n"),
+    })),
+    Effect.provide(NodeContext.layer),
+  )
 
 describe("README example (demo/example.ts)", () => {
   it.scopedLive(

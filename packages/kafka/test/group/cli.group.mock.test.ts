@@ -2,35 +2,18 @@
  * `consume --group G` as a child process against librdkafka's mock cluster: it starts each
  * partition at the group's committed offset (else at --from), commits what it printed and leaves.
  */
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { Command } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { layer } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer } from "effect"
 import { expect } from "vitest"
+import { cli, root, runToEnd, tsx } from "../harness/ChildProcess.js"
 import * as MockCluster from "../harness/MockCluster.js"
 import * as Producer from "../harness/Producer.js"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..")
-const tsx = path.join(root, "node_modules/.bin/tsx")
-const cli = path.join(root, "packages/kafka/src/bin/cli.ts")
 
 const run = (args: ReadonlyArray<string>) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const proc = yield* Command.start(Command.make(tsx, cli, ...args).pipe(Command.env({ KAFKA_BROKERS: "" }), Command.workingDirectory(root)))
-      const [stdout, stderr, exitCode] = yield* Effect.all(
-        [
-          proc.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect),
-          proc.stderr.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect),
-          proc.exitCode,
-        ],
-        { concurrency: 3 },
-      )
-      return { exitCode, stdout: [...stdout], stderr: [...stderr] }
-    }),
-  )
+  runToEnd(Command.make(tsx, cli, ...args).pipe(Command.env({ KAFKA_BROKERS: "" }), Command.workingDirectory(root)))
 
 const positions = (lines: ReadonlyArray<string>) =>
   lines.map((l) => {
