@@ -180,6 +180,7 @@ const ours = (tools: Tools, scenario: Scenario, setting: OurPolicy) => {
   return Effect.scoped(
     Effect.gen(function* () {
       topic = yield* tools.prepare(scenario, `ours-${setting}`)
+      // the start comes from the seek alone
       const config = { maxWaitMs: 100, autoOffsetReset: "none" as const }
       if (setting === "fail") {
         const consumer = yield* Effect.orDie(Consumer.make({ config, recovery: OffsetRecovery.fail() }))
