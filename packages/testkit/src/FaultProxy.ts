@@ -188,7 +188,9 @@ const checkCount = (count: number): Effect.Effect<number, FaultProxyError> =>
 
 const checkDuration = (duration: Duration.DurationInput, field: string): Effect.Effect<number, FaultProxyError> => {
   const d = Duration.decodeUnknown(duration)
-  const ms = d._tag === "Some" && Duration.isFinite(d.value) ? Duration.toMillis(d.value) : Number.NaN
+  // a negative number of milliseconds decodes to zero: refuse it here
+  const negative = typeof duration === "number" && !(duration >= 0)
+  const ms = !negative && d._tag === "Some" && Duration.isFinite(d.value) ? Duration.toMillis(d.value) : Number.NaN
   return Number.isFinite(ms) && ms >= 0
     ? Effect.succeed(ms)
     : Effect.fail(
