@@ -620,6 +620,8 @@ const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return Effect.map(Effect.provide(effect, Logger.add(logger)), (a) => [a, lines] as const)
   })
 
+const runId = Math.random().toString(36).slice(2, 8)
+
 const makeContext = (broker: TestBroker["Type"], live: boolean, wire: boolean, scenario: Scenario): Context => {
   const maxWaitMs = live ? 100 : 500
   const step = Duration.millis(live ? 20 : 100)
@@ -648,7 +650,8 @@ const makeContext = (broker: TestBroker["Type"], live: boolean, wire: boolean, s
     retryDelay: Duration.millis(live ? 100 : 1000),
     topic: (name, partitions = 1) =>
       Effect.gen(function* () {
-        const topic = `s${scenario.id}-${name}-${++topics}`
+        // unique per run: a real broker keeps topics (and their records) from earlier runs
+        const topic = `s${scenario.id}-${name}-${++topics}-${runId}`
         yield* broker.createTopic(topic, partitions)
         return topic
       }),

@@ -99,7 +99,10 @@ export class FaultProxy extends Context.Tag("@kafka-effect/testkit/FaultProxy")<
     readonly listeners: Effect.Effect<ReadonlyArray<Listener>>
     /** The next `count` requests of `api` (matching `filter`) close their connection instead of being forwarded. */
     readonly closeNext: (api: Api, count: number, filter?: FaultFilter) => Effect.Effect<void, FaultProxyError>
-    /** Answers of `api` are held for `duration`: the next `count` requests, or every one until cleared. */
+    /**
+     * Answers of `api` are held for `duration`: the next `count` requests, or every one until
+     * cleared. A duration of 0 removes the delays of `api` (of `broker`, when given).
+     */
     readonly delay: (
       api: Api,
       duration: Duration.DurationInput,
@@ -529,7 +532,16 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
       closeNext: (api, count, filter) => addRule(api, count, { _tag: "Close" }, filter),
       delay: (api, duration, options) =>
         Effect.flatMap(checkDuration(duration, "duration"), (ms) =>
-          addRule(api, options?.count ?? Number.POSITIVE_INFINITY, { _tag: "Delay", ms }, options),
+          ms === 0
+            ? Effect.map(resolveApi(api), (apiKey) => {
+                for (let i = rules.length - 1; i >= 0; i--) {
+                  const r = rules[i]
+                  if (r.apiKey === apiKey && r.action._tag === "Delay" && (options?.broker === undefined || r.broker === options.broker)) {
+                    rules.splice(i, 1)
+                  }
+                }
+              })
+            : addRule(api, options?.count ?? Number.POSITIVE_INFINITY, { _tag: "Delay", ms }, options),
         ),
       answerError: (api, code, count, filter) =>
         Number.isInteger(code) && code >= -32768 && code <= 32767 && code !== 0
