@@ -411,7 +411,9 @@ export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaE
     }
     const classpath = `${libs}/*`
     // A Kafka Uuid: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints).
-    const clusterId = randomBytes(16).toString("base64url")
+    // Like Kafka's Uuid.randomUuid, never one starting with "-": the tool's parser takes it for an option.
+    let clusterId = randomBytes(16).toString("base64url")
+    while (clusterId.startsWith("-")) clusterId = randomBytes(16).toString("base64url")
     yield* Effect.forEach(
       nodes,
       (node) =>
