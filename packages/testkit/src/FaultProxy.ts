@@ -59,6 +59,11 @@ export interface FaultFilter {
   readonly broker?: number
   /** Only Fetch / ListOffsets requests that name one of these partitions. */
   readonly partitions?: ReadonlyArray<TopicPartition.TopicPartition>
+  /**
+   * Only ListOffsets requests asking for this timestamp (-2n earliest, -1n latest): one request of
+   * a round trip that sends earliest and latest separately, as Kafka requires.
+   */
+  readonly timestamp?: bigint
 }
 
 export interface LoggedRequest {
@@ -76,6 +81,8 @@ export interface LoggedRequest {
   readonly at: number
   /** Partitions named by a Fetch or ListOffsets request. */
   readonly partitions: ReadonlyArray<TopicPartition.TopicPartition>
+  /** ListOffsets: the timestamp asked for each of `partitions` (-2 earliest, -1 latest). */
+  readonly timestamps?: ReadonlyArray<bigint>
   /** "closed": the proxy closed the connection instead of forwarding it. */
   readonly outcome: "forwarded" | "closed"
   /** Clock time when the answer went to the client; absent while unanswered (or never, if closed). */
@@ -139,6 +146,7 @@ interface Rule {
   remaining: number
   readonly broker: number | undefined
   readonly partitions: ReadonlySet<string> | undefined
+  readonly timestamp: bigint | undefined
   readonly action: Action
 }
 
@@ -238,12 +246,14 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
     const byUpstream = new Map<string, ListenerState | Promise<ListenerState>>()
     const openConnections = new Set<Connection>()
 
-    const takeRule = (kind: Action["_tag"], apiKey: number, broker: number | undefined, partitions: ReadonlyArray<TopicPartition.TopicPartition>) => {
+    const takeRule = (kind: Action["_tag"], apiKey: number, broker: number | undefined, request: Frames.RequestPartitions) => {
+      const { partitions, timestamps } = request
       for (let i = 0; i < rules.length; i++) {
         const rule = rules[i]
         if (rule.action._tag !== kind || rule.apiKey !== apiKey || rule.remaining <= 0) continue
         if (rule.broker !== undefined && rule.broker !== broker) continue
         if (rule.partitions !== undefined && !partitions.some((p) => rule.partitions!.has(tpKey(p.topic, p.partition)))) continue
+        if (rule.timestamp !== undefined && !(timestamps ?? []).includes(rule.timestamp)) continue
         rule.remaining -= 1
         if (rule.remaining <= 0) rules.splice(i, 1)
         return rule
@@ -353,9 +363,9 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
 
       private onRequest(frame: Frames.Frame): void {
         const header = Frames.requestHeader(frame)
-        let partitions: ReadonlyArray<TopicPartition.TopicPartition> = []
+        let named: Frames.RequestPartitions = { partitions: [] }
         try {
-          partitions = Frames.requestPartitions(frame, header)
+          named = Frames.requestPartitions(frame, header)
         } catch (e) {
           warn("FaultProxy: could not read a request's partitions", { api: apiName(header.apiKey), version: header.apiVersion, error: String(e) })
         }
@@ -369,17 +379,18 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
           upstream: this.listener.upstream,
           connection: this.id,
           at: now(),
-          partitions,
+          partitions: named.partitions,
           outcome: "forwarded",
         }
+        if (named.timestamps !== undefined) entry.timestamps = named.timestamps
         log.push(entry)
         if (log.length > logLimit) log = log.slice(log.length - Math.ceil(logLimit / 2))
-        if (takeRule("Close", header.apiKey, broker, partitions) !== undefined) {
+        if (takeRule("Close", header.apiKey, broker, named) !== undefined) {
           entry.outcome = "closed"
           return this.close()
         }
-        const delay = takeRule("Delay", header.apiKey, broker, partitions)
-        const error = takeRule("ErrorCode", header.apiKey, broker, partitions)
+        const delay = takeRule("Delay", header.apiKey, broker, named)
+        const error = takeRule("ErrorCode", header.apiKey, broker, named)
         this.inFlight.set(header.correlationId, {
           entry,
           delayMs: delay !== undefined && delay.action._tag === "Delay" ? delay.action.ms : 0,
@@ -514,9 +525,18 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
             message: "a partition filter applies to Fetch and ListOffsets only",
           })
         }
+        if (filter?.timestamp !== undefined && apiKey !== ApiKey.ListOffsets) {
+          return yield* new FaultProxyError({
+            reason: "InvalidOption",
+            field: "timestamp",
+            value: filter.timestamp,
+            message: "a timestamp filter applies to ListOffsets only",
+          })
+        }
         rules.push({
           apiKey,
           remaining,
+          timestamp: filter?.timestamp,
           broker: filter?.broker,
           partitions: filter?.partitions === undefined ? undefined : new Set(filter.partitions.map((p) => tpKey(p.topic, p.partition))),
           action,

@@ -194,20 +194,31 @@ export const responseCorrelationId = (frame: Frame): number => {
   return r.int32()
 }
 
-/** The partitions a Fetch or ListOffsets request names (empty for other APIs or versions not read). */
-export const requestPartitions = (frame: Frame, header: RequestHeader): ReadonlyArray<TopicPartition.TopicPartition> => {
+export interface RequestPartitions {
+  readonly partitions: ReadonlyArray<TopicPartition.TopicPartition>
+  /** ListOffsets: the timestamp asked for each partition (-2 earliest, -1 latest). */
+  readonly timestamps?: ReadonlyArray<bigint>
+}
+
+const none: RequestPartitions = { partitions: [] }
+
+/** The partitions a Fetch or ListOffsets request names (none for other APIs or versions not read). */
+export const requestPartitions = (frame: Frame, header: RequestHeader): RequestPartitions => {
   const isFetch = header.apiKey === ApiKey.Fetch && header.apiVersion <= 12
-  if (!isFetch && header.apiKey !== ApiKey.ListOffsets) return []
+  if (!isFetch && header.apiKey !== ApiKey.ListOffsets) return none
   const r = new Reader(concat(frame), 4)
   decodeRequestHeader(r)
   if (isFetch) {
-    return decodeFetchRequest(r, header.apiVersion).topics.flatMap((t) =>
-      t.partitions.map((p) => ({ topic: t.topic, partition: p.partition })),
-    )
+    return {
+      partitions: decodeFetchRequest(r, header.apiVersion).topics.flatMap((t) =>
+        t.partitions.map((p) => ({ topic: t.topic, partition: p.partition })),
+      ),
+    }
   }
-  return decodeListOffsetsRequest(r, header.apiVersion).topics.flatMap((t) =>
-    t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex })),
+  const listed = decodeListOffsetsRequest(r, header.apiVersion).topics.flatMap((t) =>
+    t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, timestamp: p.timestamp })),
   )
+  return { partitions: listed.map((p) => ({ topic: p.topic, partition: p.partition })), timestamps: listed.map((p) => p.timestamp) }
 }
 
 const skipResponseHeader = (r: PartsReader, apiKey: number, version: number): boolean => {
