@@ -349,7 +349,10 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
 
       private onRequestChunk(chunk: Uint8Array): void {
         const frames = this.requests.push(chunk)
-        if (frames === "TooLarge") return this.close()
+        if (frames === "TooLarge") {
+          this.close()
+          return
+        }
         try {
           for (const frame of frames) {
             if (this.closed) return
@@ -387,7 +390,8 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
         if (log.length > logLimit) log = log.slice(log.length - Math.ceil(logLimit / 2))
         if (takeRule("Close", header.apiKey, broker, named) !== undefined) {
           entry.outcome = "closed"
-          return this.close()
+          this.close()
+          return
         }
         const delay = takeRule("Delay", header.apiKey, broker, named)
         const error = takeRule("ErrorCode", header.apiKey, broker, named)
@@ -401,7 +405,10 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
 
       private onAnswerChunk(chunk: Uint8Array): void {
         const frames = this.answers.push(chunk)
-        if (frames === "TooLarge") return this.close()
+        if (frames === "TooLarge") {
+          this.close()
+          return
+        }
         try {
           for (const frame of frames) {
             if (this.closed) return
@@ -415,7 +422,10 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
 
       private onAnswer(frame: Frames.Frame): void {
         const request = this.inFlight.get(Frames.responseCorrelationId(frame))
-        if (request === undefined) return this.deliver(frame, 0)
+        if (request === undefined) {
+          this.deliver(frame, 0)
+          return
+        }
         this.inFlight.delete(request.entry.correlationId)
         const { apiKey, apiVersion } = request.entry
         const delayMs = request.delayMs + roundTripMs
@@ -425,7 +435,9 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
             const rewrite = () =>
               apiKey === ApiKey.Metadata ? Frames.rewriteMetadata(frame, apiVersion, remap) : Frames.rewriteFindCoordinator(frame, apiVersion, remap)
             const bound = ensureListeners(addresses)
-            return bound === undefined ? this.deliver(rewrite(), delayMs, request.entry) : this.deliverLater(bound.then(rewrite), delayMs, request.entry)
+            if (bound === undefined) this.deliver(rewrite(), delayMs, request.entry)
+            else this.deliverLater(bound.then(rewrite), delayMs, request.entry)
+            return
           }
           let out = frame
           if (request.errorCode !== undefined) {
@@ -437,16 +449,21 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
             const errors = Frames.answerPartitions(out, apiKey, apiVersion).filter((p) => p.code !== 0)
             if (errors.length > 0) request.entry.errors = errors.map((e) => ({ topic: e.topic, partition: e.partition, code: e.code }))
           }
-          return this.deliver(out, delayMs, request.entry)
+          this.deliver(out, delayMs, request.entry)
+          return
         } catch (e) {
           warn("FaultProxy: could not read an answer, forwarding it as it is", { api: apiName(apiKey), version: apiVersion, error: String(e) })
-          return this.deliver(frame, delayMs, request.entry)
+          this.deliver(frame, delayMs, request.entry)
+          return
         }
       }
 
       /** Sends an answer now, or after `delayMs`, always behind the answers before it. */
       private deliver(frame: Frames.Frame, delayMs: number, entry?: MutableLogged): void {
-        if (this.queued === 0 && delayMs === 0) return this.send(frame, entry)
+        if (this.queued === 0 && delayMs === 0) {
+          this.send(frame, entry)
+          return
+        }
         this.deliverLater(Promise.resolve(frame), delayMs, entry)
       }
 
