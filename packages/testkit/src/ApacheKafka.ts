@@ -17,7 +17,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Context, Data, type Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import { Clock, Context, Data, type Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 
 /** The Kafka version the project runs against. */
 export const DEFAULT_VERSION = "4.4.0"
@@ -47,6 +47,21 @@ export interface Options {
   readonly jvm?: "test" | "server"
   /** Broker log level (log4j2): default `INFO`. The log is in each node's `server.log`. */
   readonly logLevel?: "ERROR" | "WARN" | "INFO" | "DEBUG"
+  /** A second listener on every node (`Cluster.secureBrokers`) with TLS and/or SASL, and ACLs. */
+  readonly security?: Security
+}
+
+/**
+ * The secure listener. The PLAINTEXT listener stays (inter-broker traffic, and an admin connection
+ * for the test's set-up: its principal `User:ANONYMOUS` is a super user when ACLs are on).
+ */
+export interface Security {
+  /** SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 for these users (name → password). */
+  readonly sasl?: { readonly users: Readonly<Record<string, string>> }
+  /** TLS with this PEM certificate chain and unencrypted PKCS#8 PEM private key. */
+  readonly tls?: { readonly certificateChain: string; readonly privateKey: string }
+  /** Kafka's StandardAuthorizer: nothing is allowed but what ACLs allow (super users: ANONYMOUS, `superUsers`). */
+  readonly acls?: { readonly superUsers?: ReadonlyArray<string> }
 }
 
 export interface Node {
@@ -54,6 +69,8 @@ export interface Node {
   readonly host: string
   readonly port: number
   readonly controllerPort: number
+  /** The secure listener's port, with `Options.security`. */
+  readonly securePort: number | undefined
   /** The node's directory: `server.properties`, `server.log`, `data/`. */
   readonly dir: string
 }
@@ -65,6 +82,8 @@ export interface Cluster {
   readonly brokers: ReadonlyArray<string>
   readonly nodeIds: ReadonlyArray<number>
   readonly nodes: ReadonlyArray<Node>
+  /** `host:port` of every node's secure listener (`Options.security`), else empty. */
+  readonly secureBrokers: ReadonlyArray<string>
   /** The broker settings every node started with. */
   readonly config: Readonly<Record<string, string>>
   /** SIGKILL of one node (a crash: no controlled shutdown). */
@@ -204,9 +223,10 @@ const freePort = Effect.async<number, ApacheKafkaError>((resume) => {
   })
 })
 
+/** A Java properties file: backslashes and line breaks in values escaped. */
 const properties = (entries: Readonly<Record<string, string>>): string =>
   `${Object.entries(entries)
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${k}=${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`)
     .join("\n")}\n`
 
 const log4j2 = (level: string): string => `status = warn
@@ -249,6 +269,40 @@ const baseConfig = (n: number): Record<string, string> => ({
   "num.recovery.threads.per.data.dir": "1",
   "socket.request.max.bytes": String(100 * 1024 * 1024),
 })
+
+const secureProtocol = (security: Security): string =>
+  security.sasl === undefined ? "SSL" : security.tls === undefined ? "SASL_PLAINTEXT" : "SASL_SSL"
+
+/** A JAAS string value: quoted, with backslashes and quotes escaped. */
+const jaasQuote = (value: string): string => `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`
+
+const securityConfig = (security: Security, tlsFile: string): Record<string, string> => {
+  const config: Record<string, string> = {}
+  if (security.tls !== undefined) {
+    config["listener.name.secure.ssl.keystore.type"] = "PEM"
+    config["listener.name.secure.ssl.keystore.location"] = tlsFile
+  }
+  if (security.sasl !== undefined) {
+    const users = Object.entries(security.sasl.users)
+    config["sasl.enabled.mechanisms"] = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    config["listener.name.secure.plain.sasl.jaas.config"] =
+      `org.apache.kafka.common.security.plain.PlainLoginModule required ${users.map(([name, password]) => `user_${name}=${jaasQuote(password)}`).join(" ")};`
+    config["listener.name.secure.scram-sha-256.sasl.jaas.config"] = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    config["listener.name.secure.scram-sha-512.sasl.jaas.config"] = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  }
+  if (security.acls !== undefined) {
+    config["authorizer.class.name"] = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    config["super.users"] = ["ANONYMOUS", ...(security.acls.superUsers ?? [])].map((u) => `User:${u}`).join(";")
+    config["allow.everyone.if.no.acl.found"] = "false"
+  }
+  return config
+}
+
+/** SCRAM credentials are stored in the cluster metadata, written at format time. */
+const scramCredentials = (security: Security | undefined): ReadonlyArray<string> =>
+  Object.entries(security?.sasl?.users ?? {}).flatMap(([name, password]) =>
+    ["SCRAM-SHA-256", "SCRAM-SHA-512"].flatMap((mechanism) => ["--add-scram", `${mechanism}=[name=${name},password=${password}]`]),
+  )
 
 const jvmOptions = (profile: "test" | "server"): ReadonlyArray<string> =>
   profile === "test"
@@ -367,10 +421,20 @@ const stopProcess = (running: Running, signal: NodeJS.Signals, grace: Duration.D
   })
 
 /**
+ * Real processes wait in real time, also under a test's `TestClock` (the waits for a node to serve
+ * and for a stopped node to exit run on the live clock).
+ */
+const liveClock = Clock.make()
+const live = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.withClock(effect, liveClock)
+
+/**
  * Starts Apache Kafka for the scope's lifetime. Fails (never skips) when Java, Maven or the broker
  * is missing or does not come up, with the tail of the broker's log.
  */
 export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaError, Scope.Scope> =>
+  live(makeCluster(options))
+
+const makeCluster = (options: Options): Effect.Effect<Cluster, ApacheKafkaError, Scope.Scope> =>
   Effect.gen(function* () {
     const n = options.nodes ?? 1
     const version = options.version ?? defaultVersion()
@@ -384,25 +448,31 @@ export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaE
     for (let i = 0; i < n; i++) {
       const port = options.port === undefined || options.port === 0 ? yield* freePort : options.port + i
       const controllerPort = yield* freePort
+      const securePort = options.security === undefined ? undefined : yield* freePort
       const dir = path.join(root, `node-${i + 1}`)
       fs.mkdirSync(dir)
-      nodes.push({ nodeId: i + 1, host: "127.0.0.1", port, controllerPort, dir })
+      nodes.push({ nodeId: i + 1, host: "127.0.0.1", port, controllerPort, securePort, dir })
     }
     const voters = nodes.map((node) => `${node.nodeId}@${node.host}:${node.controllerPort}`).join(",")
+    const security = options.security
+    const tlsFile = path.join(root, "secure-listener.pem")
+    if (security?.tls !== undefined) fs.writeFileSync(tlsFile, `${security.tls.privateKey.trim()}\n${security.tls.certificateChain.trim()}\n`)
     const shared: Record<string, string> = {
       ...baseConfig(n),
+      ...(security === undefined ? {} : securityConfig(security, tlsFile)),
       ...(n === 1 ? { "controller.quorum.bootstrap.servers": `${nodes[0].host}:${nodes[0].controllerPort}` } : { "controller.quorum.voters": voters }),
       ...options.config,
     }
+    const secure = (node: Node) => (node.securePort === undefined ? "" : `,SECURE://${node.host}:${node.securePort}`)
     for (const node of nodes) {
       const props = {
         "process.roles": "broker,controller",
         "node.id": String(node.nodeId),
-        listeners: `PLAINTEXT://${node.host}:${node.port},CONTROLLER://${node.host}:${node.controllerPort}`,
-        "advertised.listeners": `PLAINTEXT://${node.host}:${node.port}`,
+        listeners: `PLAINTEXT://${node.host}:${node.port},CONTROLLER://${node.host}:${node.controllerPort}${secure(node)}`,
+        "advertised.listeners": `PLAINTEXT://${node.host}:${node.port}${secure(node)}`,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${security === undefined ? "" : `,SECURE:${secureProtocol(security)}`}`,
         "log.dirs": path.join(node.dir, "data"),
         ...shared,
       }
@@ -431,6 +501,7 @@ export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaE
           "-c",
           path.join(node.dir, "server.properties"),
           ...(n === 1 ? ["--standalone"] : []),
+          ...scramCredentials(security),
         ]),
       { concurrency: "unbounded", discard: true },
     )
@@ -478,7 +549,7 @@ export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaE
       })
 
     yield* Effect.addFinalizer(() =>
-      Effect.forEach(nodes, (node) => stopNode(node.nodeId, "SIGTERM"), { concurrency: "unbounded", discard: true }),
+      live(Effect.forEach(nodes, (node) => stopNode(node.nodeId, "SIGTERM"), { concurrency: "unbounded", discard: true })),
     )
     yield* Effect.forEach(nodes, startNode, { discard: true })
     yield* Effect.forEach(nodes, (node) => awaitServing(node, n), { concurrency: "unbounded", discard: true })
@@ -492,17 +563,20 @@ export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaE
       bootstrap: nodes.map((node) => `${node.host}:${node.port}`).join(","),
       brokers: nodes.map((node) => `${node.host}:${node.port}`),
       nodeIds: nodes.map((node) => node.nodeId),
+      secureBrokers: nodes.flatMap((node) => (node.securePort === undefined ? [] : [`${node.host}:${node.securePort}`])),
       nodes,
       config: shared,
       isRunning,
-      kill: (nodeId) => Effect.flatMap(nodeOf(nodeId), (node) => stopNode(node.nodeId, "SIGKILL")),
+      kill: (nodeId) => live(Effect.flatMap(nodeOf(nodeId), (node) => stopNode(node.nodeId, "SIGKILL"))),
       restart: (nodeId) =>
-        Effect.gen(function* () {
-          const node = yield* nodeOf(nodeId)
-          if (isRunning(nodeId)) yield* stopNode(nodeId, "SIGTERM")
-          yield* startNode(node)
-          yield* awaitServing(node, 1)
-        }),
+        live(
+          Effect.gen(function* () {
+            const node = yield* nodeOf(nodeId)
+            if (isRunning(nodeId)) yield* stopNode(nodeId, "SIGTERM")
+            yield* startNode(node)
+            yield* awaitServing(node, 1)
+          }),
+        ),
     }
     return cluster
   })
