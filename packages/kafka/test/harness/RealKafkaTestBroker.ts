@@ -11,7 +11,7 @@
  */
 import { KafkaError, type TopicPartition } from "@kafka-effect/core"
 import { FaultProxy, TestBroker } from "@kafka-effect/testkit"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Schedule } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../../src/KafkaClient.js"
 import * as Producer from "./Producer.js"
@@ -100,8 +100,17 @@ export const make = (upstream: ReadonlyArray<string>) =>
     const service: Service = {
       capabilities,
       createTopic: (topic, partitions) =>
-        Effect.asVoid(
-          Effect.promise(() => admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })),
+        Effect.promise(() => admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: false })).pipe(
+          // On several nodes a broker may not know the new topic yet and answer
+          // UNKNOWN_TOPIC_OR_PARTITION, which kafkajs's `waitForLeaders` (on by default) fails on.
+          Effect.zipRight(
+            Effect.tryPromise(async () => {
+              const meta = await admin.fetchTopicMetadata({ topics: [topic] })
+              const ps = meta.topics.find((t) => t.name === topic)?.partitions ?? []
+              if (ps.length !== partitions || ps.some((p) => p.leader < 0)) throw new Error(`${topic} has no leaders yet`)
+            }).pipe(Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(200))))),
+          ),
+          Effect.orDie,
         ),
       produce: (topic, partition, records) => producer.send(topic, partition, records.map(Producer.toMessage)),
       deleteRecords: (tp, beforeOffset) =>
