@@ -314,7 +314,9 @@ export const scenarios: ReadonlyArray<Scenario> = [
         const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp(t, 0)])
         yield* consumer.seek(tp(t, 0), 50n)
-        // a round trip is two requests (earliest, latest): both fail in the first one
+        // a round trip is two requests (earliest, latest): in the model both fail in the first
+        // one; over the wire the second may also die with the first one's closed connection and
+        // leave a fault for the next round trip: one or two round trips fail, within the schedule
         yield* ctx.broker.failNext("ListOffsets", 2, { _tag: "Network" }, [tp(t, 0)])
         const fiber = yield* takeFork(consumer, 1)
         if (!ctx.live) {
