@@ -39,6 +39,7 @@ export const Codes = {
   INVALID_GROUP_ID: 24,
   UNKNOWN_MEMBER_ID: 25,
   REBALANCE_IN_PROGRESS: 27,
+  MEMBER_ID_REQUIRED: 79,
 } as const
 
 export interface JoinAnswer {
@@ -60,6 +61,11 @@ export interface JoinOrigin {
   /** As Kafka's DescribeGroups shows it, e.g. "/127.0.0.1". */
   readonly clientHost: string
   readonly groupInstanceId: string | null
+  /**
+   * JoinGroup v4+ (KIP-394): a new member without a group instance id first gets
+   * MEMBER_ID_REQUIRED with the id it is to join with, and joins with that id in a second request.
+   */
+  readonly memberIdRequired?: boolean
 }
 
 export interface SyncAnswer {
@@ -178,6 +184,8 @@ interface Group {
   protocolName: string | undefined
   leaderId: string | undefined
   readonly members: Map<string, Member>
+  /** Member ids handed out with MEMBER_ID_REQUIRED, not yet joined with. */
+  readonly pendingMembers: Set<string>
   rebalanceTimer: Fiber.RuntimeFiber<void> | undefined
 }
 
@@ -231,6 +239,7 @@ export const make = (
           protocolName: undefined,
           leaderId: undefined,
           members: new Map(),
+          pendingMembers: new Set(),
           rebalanceTimer: undefined,
         }
         groups.set(groupId, g)
@@ -381,8 +390,14 @@ export const make = (
           return joinError(Codes.INCONSISTENT_GROUP_PROTOCOL, request.memberId)
         }
         let m: Member | undefined
-        if (request.memberId === "") {
-          const memberId = `${clientId}-${++memberSeq}`
+        const isNew = request.memberId === "" || g.pendingMembers.has(request.memberId)
+        if (isNew) {
+          const memberId = request.memberId === "" ? `${clientId}-${++memberSeq}` : request.memberId
+          if (request.memberId === "" && origin?.memberIdRequired === true && origin.groupInstanceId === null) {
+            g.pendingMembers.add(memberId)
+            return joinError(Codes.MEMBER_ID_REQUIRED, memberId)
+          }
+          g.pendingMembers.delete(memberId)
           m = {
             memberId,
             clientId,
@@ -494,6 +509,8 @@ export const make = (
       Effect.gen(function* () {
         const code = yield* validateOffsetCommit(request)
         if (code !== Codes.NONE) return request.offsets.map(() => code)
+        // Offsets committed from outside any group make the group exist (Empty), as in Kafka.
+        if (request.offsets.length > 0) groupOf(request.groupId)
         const at = yield* Clock.currentTimeMillis
         yield* model.commitOffsets(request.groupId, request.offsets)
         for (const o of request.offsets) {
