@@ -275,6 +275,66 @@ describe("the embedded broker answers as Apache Kafka", () => {
   )
 
   it.live(
+    "CreateTopics and DeleteTopics: an existing topic, bad partition counts and replication factors, an invalid name, validate only, an unknown topic",
+    () =>
+      Effect.gen(function* () {
+        const both = yield* D.onBoth((side) =>
+          Effect.gen(function* () {
+            const p = yield* side.open()
+            const t = side.unique("topics")
+            const other = side.unique("other")
+            const gone = side.unique("gone")
+            const out: D.Transcript = {}
+            out["create with the broker's default partition count (-1)"] = yield* D.createTopicRequest(p, t, -1, 1)
+            yield* D.awaitTopic(p, t, 1)
+            out["its metadata"] = yield* D.metadata(side, p, [t], false)
+            out["create it again"] = yield* D.createTopicRequest(p, t, 1, 1)
+            out["create with 0 partitions"] = yield* D.createTopicRequest(p, other, 0, 1)
+            out["create with a replication factor above the broker count"] = yield* D.createTopicRequest(p, other, 1, 3)
+            out["create with an invalid name"] = yield* D.createTopicRequest(p, "bad name!", 1, 1)
+            out["validate only"] = yield* D.createTopicRequest(p, other, 2, 1, true)
+            out["validate only did not create it"] = yield* D.metadata(side, p, [other], false)
+            out["validate only, an existing topic"] = yield* D.createTopicRequest(p, t, 1, 1, true)
+            out["create to delete"] = yield* D.createTopic(p, gone, 1)
+            out["delete it and an unknown topic"] = yield* D.deleteTopics(side, p, [gone, other])
+            out["deleted"] = (yield* D.until("deleted", D.metadata(side, p, [gone], false), (m) => m.topics[0]?.errorCode !== 0)).topics
+            return out
+          }),
+        )
+        expect(both.embedded).toEqual(both.kafka)
+      }),
+    TIMEOUT,
+  )
+
+  it.live(
+    "group requests for a group that does not exist, an empty group id, an unknown member",
+    () =>
+      Effect.gen(function* () {
+        const both = yield* D.onBoth((side) =>
+          Effect.gen(function* () {
+            const admin = yield* side.open("admin")
+            const t = side.unique("nogroup")
+            const g = side.unique("nothing")
+            const a = yield* D.member(side, "member-a")
+            const out: D.Transcript = {}
+            out["create the topic"] = yield* D.createTopic(admin, t, 1)
+            yield* D.awaitCoordinator(a, g)
+            out["heartbeat"] = yield* D.heartbeat(a, g, 1, "ghost")
+            out["sync"] = yield* D.sync(a, g, 1, "ghost")
+            out["leave"] = yield* D.leave(side, a, g, "ghost")
+            out["commit with a generation"] = yield* D.commit(side, a, g, 1, "ghost", [{ topic: t, partition: 0, offset: 1n }])
+            out["commit with a member id and no generation"] = yield* D.commit(side, a, g, -1, "ghost", [{ topic: t, partition: 0, offset: 1n }])
+            out["still no group"] = yield* D.describeGroup(side, a, g)
+            out["join with an empty group id"] = (yield* D.join(side, a, "", "")).view
+            return out
+          }),
+        )
+        expect(both.embedded).toEqual(both.kafka)
+      }),
+    TIMEOUT,
+  )
+
+  it.live(
     "one member: MEMBER_ID_REQUIRED, join, wrong generation and unknown member in SyncGroup / Heartbeat / OffsetCommit, simple commits, OffsetFetch of what was never committed, LeaveGroup",
     () =>
       Effect.gen(function* () {

@@ -488,20 +488,19 @@ export const make = (
         return Codes.NONE
       })
 
-    // As Kafka: a commit outside membership (no generation, no member id) only into an empty group
-    // (offset storage for simple consumers and admin tools); a member's commit in its current
-    // generation while Stable or PreparingRebalance (members commit before they rejoin); none while
-    // CompletingRebalance.
+    // As Kafka's classic groups: a commit with no generation (-1) is taken by an empty or unknown
+    // group (offset storage for simple consumers and admin tools; it creates the group); any other
+    // commit must come from a member in the current generation, and none is taken while the group
+    // completes a rebalance (members commit before they rejoin, while it prepares one).
     const validateOffsetCommit: InMemoryCoordinator["Type"]["validateOffsetCommit"] = (request) =>
       Effect.suspend(() => {
         const g = groups.get(request.groupId)
-        if (request.generationId < 0 && request.memberId === "") {
-          return Effect.succeed(g === undefined || g.state === "Empty" ? Codes.NONE : Codes.UNKNOWN_MEMBER_ID)
-        }
-        if (g?.state === "CompletingRebalance") return Effect.succeed(Codes.REBALANCE_IN_PROGRESS)
-        const m = g?.members.get(request.memberId)
-        if (g === undefined || m === undefined) return Effect.succeed(Codes.UNKNOWN_MEMBER_ID)
+        if (g === undefined) return Effect.succeed(request.generationId < 0 ? Codes.NONE : Codes.ILLEGAL_GENERATION)
+        if (request.generationId < 0 && g.state === "Empty") return Effect.succeed(Codes.NONE)
+        const m = g.members.get(request.memberId)
+        if (m === undefined) return Effect.succeed(Codes.UNKNOWN_MEMBER_ID)
         if (request.generationId !== g.generationId) return Effect.succeed(Codes.ILLEGAL_GENERATION)
+        if (g.state === "CompletingRebalance") return Effect.succeed(Codes.REBALANCE_IN_PROGRESS)
         return Effect.as(resetSession(g, m), Codes.NONE)
       })
 

@@ -9,10 +9,8 @@
 import { EmbeddedBroker } from "@kafka-effect/testkit"
 import { Effect, Schedule, type Scope } from "effect"
 import * as fs from "node:fs"
+import * as RealKafka from "./RealKafka.js"
 import * as WireProbe from "./WireProbe.js"
-
-/** The shared real broker of the suite (stand-in until the suite's Kafka harness lands). */
-export const realKafkaBootstrap = (): string => process.env.KAFKA_EFFECT_TEST_BOOTSTRAP ?? "127.0.0.1:19092"
 
 export type SideName = "kafka" | "embedded"
 
@@ -60,8 +58,9 @@ const sideOf = (name: SideName, bootstrap: string, suffix: string): Side => {
 }
 
 /**
- * Runs `sequence` against real Kafka and against a fresh embedded broker (one broker, default
- * options unless given), concurrently, with the same names; returns both transcripts. With
+ * Runs `sequence` against the suite's real Kafka (`RealKafka.bootstrap()`) and against a fresh
+ * embedded broker (one broker, default options unless given), concurrently, with the same names;
+ * returns both transcripts. With
  * `KAFKA_EFFECT_DIFF_TRANSCRIPTS=<file>` both are appended to that file as JSON (to read what each
  * broker answered).
  */
@@ -71,7 +70,7 @@ export const onBoth = <A>(
 ): Effect.Effect<Both<A>> =>
   Effect.gen(function* () {
     const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
-    const kafka = Effect.scoped(sequence(sideOf("kafka", realKafkaBootstrap(), suffix)))
+    const kafka = Effect.scoped(sequence(sideOf("kafka", RealKafka.bootstrap(), suffix)))
     const embedded = Effect.scoped(
       Effect.flatMap(EmbeddedBroker.EmbeddedBroker, (b) => sequence(sideOf("embedded", b.bootstrap, suffix))),
     ).pipe(Effect.provide(EmbeddedBroker.layer({ ...embeddedOptions, brokers: 1 })), Effect.orDie)
@@ -265,6 +264,19 @@ export const deleteRecords = (
       ),
     }),
   )
+
+/** CreateTopics of one topic; its code. */
+export const createTopicRequest = (probe: WireProbe.Probe, topic: string, numPartitions: number, replicationFactor: number, validateOnly = false) =>
+  Effect.map(
+    probe.send("CreateTopics", { topics: [{ topic, numPartitions, replicationFactor }], validateOnly, timeout: 10_000 }),
+    ({ version, answer }) => ({ version, errorCodes: answer.topicErrors.map((t) => t.errorCode) }),
+  )
+
+export const deleteTopics = (side: Side, probe: WireProbe.Probe, topics: ReadonlyArray<string>) =>
+  Effect.map(probe.send("DeleteTopics", { topics, timeout: 10_000 }), ({ version, answer }) => ({
+    version,
+    topics: answer.topicErrors.map((t) => ({ topic: side.labels.of(t.topic), errorCode: t.errorCode })).sort((a, b) => (a.topic < b.topic ? -1 : 1)),
+  }))
 
 export const metadata = (side: Side, probe: WireProbe.Probe, topics: ReadonlyArray<string>, allowAutoTopicCreation: boolean) =>
   Effect.map(probe.send("Metadata", { topics, allowAutoTopicCreation }), ({ version, answer }) => ({

@@ -31,6 +31,9 @@ export interface Answers {
   readonly CreateTopics: {
     readonly topicErrors: ReadonlyArray<{ readonly topic: string; readonly errorCode: number; readonly errorMessage: string | null }>
   }
+  readonly DeleteTopics: {
+    readonly topicErrors: ReadonlyArray<{ readonly topic: string; readonly errorCode: number }>
+  }
   readonly Produce: {
     readonly topics: ReadonlyArray<{
       readonly topicName: string
@@ -117,6 +120,7 @@ export interface Requests {
     readonly validateOnly: boolean
     readonly timeout: number
   }
+  readonly DeleteTopics: { readonly topics: ReadonlyArray<string>; readonly timeout: number }
   readonly Produce: {
     readonly acks: number
     readonly timeout: number
