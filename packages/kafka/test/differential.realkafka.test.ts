@@ -297,7 +297,7 @@ describe("the embedded broker answers as Apache Kafka", () => {
             out["validate only, an existing topic"] = yield* D.createTopicRequest(p, t, 1, 1, true)
             out["create to delete"] = yield* D.createTopic(p, gone, 1)
             out["delete it and an unknown topic"] = yield* D.deleteTopics(side, p, [gone, other])
-            out["deleted"] = (yield* D.until("deleted", D.metadata(side, p, [gone], false), (m) => m.topics[0]?.errorCode !== 0)).topics
+            out["deleted at last"] = (yield* D.until("deleted", D.metadata(side, p, [gone], false), (m) => m.topics[0]?.errorCode !== 0)).topics
             return out
           }),
         )
@@ -319,9 +319,9 @@ describe("the embedded broker answers as Apache Kafka", () => {
             const out: D.Transcript = {}
             out["create the topic"] = yield* D.createTopic(admin, t, 1)
             yield* D.awaitCoordinator(a, g)
-            out["heartbeat"] = yield* D.heartbeat(a, g, 1, "ghost")
-            out["sync"] = yield* D.sync(a, g, 1, "ghost")
-            out["leave"] = yield* D.leave(side, a, g, "ghost")
+            out["a heartbeat"] = yield* D.heartbeat(a, g, 1, "ghost")
+            out["a sync"] = yield* D.sync(a, g, 1, "ghost")
+            out["a leave"] = yield* D.leave(side, a, g, "ghost")
             out["commit with a generation"] = yield* D.commit(side, a, g, 1, "ghost", [{ topic: t, partition: 0, offset: 1n }])
             out["commit with a member id and no generation"] = yield* D.commit(side, a, g, -1, "ghost", [{ topic: t, partition: 0, offset: 1n }])
             out["still no group"] = yield* D.describeGroup(side, a, g)

@@ -160,4 +160,29 @@ describe("GroupCoordinator", () => {
       expect((yield* gc.join({ ...joinRequest(), protocolType: "connect" })).errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
     }),
   )
+
+  it.scoped("as Kafka 4.4 answers (found by the differential test): session timeouts from 6 s by default, MEMBER_ID_REQUIRED from JoinGroup v4, commits into groups that do not exist", () =>
+    Effect.gen(function* () {
+      const gc = yield* make()
+      expect((yield* gc.join({ ...joinRequest(), sessionTimeoutMs: 5_999 })).errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT)
+      expect((yield* gc.join({ ...joinRequest(), sessionTimeoutMs: 1_800_001 })).errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT)
+      const asked = yield* gc.join({ ...joinRequest(), apiVersion: 4 })
+      expect(asked).toMatchObject({ errorCode: ErrorCode.MEMBER_ID_REQUIRED, generationId: -1, members: [] })
+      // a member id handed out is not a member yet: the group does not rebalance for it
+      expect((yield* gc.describe("g"))?.members).toEqual([])
+      const joined = yield* gc.join({ ...joinRequest(asked.memberId), apiVersion: 4 })
+      expect(joined).toMatchObject({ errorCode: 0, generationId: 1, memberId: asked.memberId, leader: asked.memberId })
+      // a static member (group instance id) is not asked
+      expect((yield* gc.join({ ...joinRequest("", "s"), groupId: "static", groupInstanceId: "i-1", apiVersion: 5 })).errorCode).toBe(0)
+
+      // a generation for a group that does not exist; no generation (with or without a member id) creates it, Empty
+      expect(yield* gc.commit("nothing", 1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(ErrorCode.ILLEGAL_GENERATION)
+      expect((yield* gc.describe("nothing"))).toBeUndefined()
+      expect(yield* gc.commit("nothing", -1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(0)
+      expect((yield* gc.describe("nothing"))?.state).toBe("Empty")
+      // an unknown member while the group completes a rebalance: UNKNOWN_MEMBER_ID first
+      expect(yield* gc.validateCommit("g", 1, "ghost")).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+      expect(yield* gc.validateCommit("g", 1, joined.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+    }),
+  )
 })
