@@ -15,6 +15,7 @@ const ERR = {
   OFFSET_OUT_OF_RANGE: 1,
   UNKNOWN_TOPIC_OR_PARTITION: 3,
   INVALID_TOPIC_EXCEPTION: 17,
+  INVALID_TIMESTAMP: 32,
   ILLEGAL_GENERATION: 22,
   INCONSISTENT_GROUP_PROTOCOL: 23,
   UNKNOWN_MEMBER_ID: 25,
@@ -114,6 +115,41 @@ describe("the embedded broker answers as Apache Kafka", () => {
               { topic: t, partition: 1, offset: 2n },
               { topic: t, partition: 0, offset: 1n },
             ])
+            return out
+          }),
+        )
+        expect(both.embedded).toEqual(both.kafka)
+      }),
+    TIMEOUT,
+  )
+
+  it.live(
+    "Fetch returns whole batches (records below the position come along), the first batch even above the size limits, and stops at the response limit",
+    () =>
+      Effect.gen(function* () {
+        const both = yield* D.onBoth((side) =>
+          Effect.gen(function* () {
+            const p = yield* side.open()
+            const t = side.unique("batches")
+            const big = "x".repeat(200)
+            const out: D.Transcript = {}
+            out["create the topic"] = yield* D.createTopic(p, t, 2)
+            out["a batch of three"] = yield* D.produceBatch(side, p, t, 0, ["b0", "b1", "b2"])
+            out["three batches of one, large"] = yield* D.produce(side, p, t, 0, [`${big}3`, `${big}4`, `${big}5`])
+            out["p1: a batch"] = yield* D.produceBatch(side, p, t, 1, ["c0", "c1"])
+            out["at 1, inside the batch"] = yield* D.fetch(side, p, [{ topic: t, partition: 0, offset: 1n }])
+            out["at 2, the batch's last record"] = yield* D.fetch(side, p, [{ topic: t, partition: 0, offset: 2n }])
+            out["at 3, partition limit of 10 bytes"] = yield* D.fetch(side, p, [{ topic: t, partition: 0, offset: 3n }], { partitionMaxBytes: 10 })
+            out["at 0, partition limit of 10 bytes"] = yield* D.fetch(side, p, [{ topic: t, partition: 0, offset: 0n }], { partitionMaxBytes: 10 })
+            out["at 3 and p1 at 0, response limit of 10 bytes"] = yield* D.fetch(
+              side,
+              p,
+              [
+                { topic: t, partition: 0, offset: 3n },
+                { topic: t, partition: 1, offset: 0n },
+              ],
+              { maxBytes: 10 },
+            )
             return out
           }),
         )
@@ -244,6 +280,35 @@ describe("the embedded broker answers as Apache Kafka", () => {
           kafka: { version: VERSIONS.Metadata, topics: [{ topic: "auto", errorCode: ERR.UNKNOWN_TOPIC_OR_PARTITION, partitions: [] }] },
           // The embedded broker creates it at once and answers with it.
           embedded: { version: VERSIONS.Metadata, topics: [{ topic: "auto", errorCode: ERR.NONE, partitions: [{ partition: 0, errorCode: ERR.NONE }] }] },
+        })
+        expect(both.embedded).toEqual(both.kafka)
+      }),
+    TIMEOUT,
+  )
+
+  it.live(
+    "Produce with timestamps far in the future and far in the past",
+    () =>
+      Effect.gen(function* () {
+        const now = Date.now()
+        const both = yield* D.onBoth((side) =>
+          Effect.gen(function* () {
+            const p = yield* side.open()
+            const t = side.unique("timestamps")
+            const out: D.Transcript = {}
+            out["create the topic"] = yield* D.createTopic(p, t, 1)
+            out["ten years back"] = yield* D.produce(side, p, t, 0, ["past"], [now - 10 * 365 * 24 * 60 * 60 * 1000])
+            out["now"] = yield* D.produce(side, p, t, 0, ["now"], [now])
+            out["a batch above message.max.bytes"] = yield* D.produce(side, p, t, 0, ["y".repeat(1_100_000)])
+            out["two hours ahead"] = yield* D.produce(side, p, t, 0, ["future"], [now + 2 * 60 * 60 * 1000])
+            return out
+          }),
+        )
+        knownDifference(both, "two hours ahead", {
+          // Kafka 4 refuses a CreateTime more than log.message.timestamp.after.max.ms (1 hour) ahead of its clock.
+          kafka: [{ version: VERSIONS.Produce, partitions: [{ topic: "timestamps", partition: 0, errorCode: ERR.INVALID_TIMESTAMP, baseOffset: "-1", logStartOffset: "0" }] }],
+          // The embedded broker takes any timestamp (it often runs on a TestClock, far from the clients' clocks).
+          embedded: [{ version: VERSIONS.Produce, partitions: [{ topic: "timestamps", partition: 0, errorCode: ERR.NONE, baseOffset: "2", logStartOffset: "0" }] }],
         })
         expect(both.embedded).toEqual(both.kafka)
       }),
@@ -470,6 +535,37 @@ describe("the embedded broker answers as Apache Kafka", () => {
         expect(both.kafka["A's heartbeat during the rebalance"]).toEqual({ version: VERSIONS.Heartbeat, errorCode: ERR.REBALANCE_IN_PROGRESS })
         expect(both.kafka["B's sync"]).toMatchObject({ version: VERSIONS.SyncGroup, errorCode: ERR.NONE, assignment: "B2" })
         expect(both.kafka["describe the group"]).toMatchObject({ version: VERSIONS.DescribeGroups })
+        expect(both.embedded).toEqual(both.kafka)
+      }),
+    TIMEOUT,
+  )
+
+  it.live(
+    "a member that stops heartbeating is removed at its session timeout: then its heartbeat, commit and rejoin answer UNKNOWN_MEMBER_ID; a new member starts the next generation",
+    () =>
+      Effect.gen(function* () {
+        const both = yield* D.onBoth((side) =>
+          Effect.gen(function* () {
+            const admin = yield* side.open("admin")
+            const t = side.unique("expiry")
+            const g = side.unique("group")
+            const a = yield* D.member(side, "member-a")
+            const out: D.Transcript = {}
+            out["create the topic"] = yield* D.createTopic(admin, t, 1)
+            yield* D.awaitCoordinator(a, g)
+            const ida = (yield* D.requestMemberId(side, a, g, "A")).memberId
+            out["A joins with Kafka's minimum session (6 s)"] = (yield* D.join(side, a, g, ida, { sessionTimeout: 6_000 })).view
+            out["A syncs"] = yield* D.sync(a, g, 1, ida, [{ memberId: ida, assignment: "A1" }])
+            out["A is removed"] = yield* D.awaitGroupState(side, a, g, "Empty")
+            out["A's heartbeat"] = yield* D.heartbeat(a, g, 1, ida)
+            out["A's commit"] = yield* D.commit(side, a, g, 1, ida, [{ topic: t, partition: 0, offset: 1n }])
+            out["A rejoins with its id"] = (yield* D.join(side, a, g, ida)).view
+            const idb = (yield* D.requestMemberId(side, a, g, "B")).memberId
+            out["B joins"] = (yield* D.join(side, a, g, idb)).view
+            return out
+          }),
+        )
+        expect(both.kafka["A's heartbeat"]).toEqual({ version: VERSIONS.Heartbeat, errorCode: ERR.UNKNOWN_MEMBER_ID })
         expect(both.embedded).toEqual(both.kafka)
       }),
     TIMEOUT,

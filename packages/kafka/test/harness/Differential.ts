@@ -141,41 +141,60 @@ export const produce = (
   partition: number,
   values: ReadonlyArray<string>,
   timestamps?: ReadonlyArray<number>,
+) => Effect.forEach(values, (value, i) => produceBatch(side, probe, topic, partition, [value], timestamps === undefined ? undefined : [timestamps[i]!]))
+
+/** Produces the values as one batch (acks=all); the view of the answer. */
+export const produceBatch = (
+  side: Side,
+  probe: WireProbe.Probe,
+  topic: string,
+  partition: number,
+  values: ReadonlyArray<string>,
+  timestamps?: ReadonlyArray<number>,
 ) =>
-  Effect.forEach(values, (value, i) =>
-    Effect.map(
-      probe.send("Produce", {
-        acks: -1,
-        timeout: 10_000,
-        topicData: [
-          {
-            topic,
-            partitions: [{ partition, messages: [{ value, ...(timestamps === undefined ? {} : { timestamp: timestamps[i] }) }] }],
-          },
-        ],
-      }),
-      ({ version, answer }) => ({
-        version,
-        partitions: answer.topics.flatMap((t) =>
-          t.partitions.map((p) => ({
-            topic: side.labels.of(t.topicName),
-            partition: p.partition,
-            errorCode: p.errorCode,
-            baseOffset: p.baseOffset,
-            logStartOffset: p.logStartOffset,
-          })),
-        ),
-      }),
-    ),
+  Effect.map(
+    probe.send("Produce", {
+      acks: -1,
+      timeout: 10_000,
+      topicData: [
+        {
+          topic,
+          partitions: [
+            { partition, messages: values.map((value, i) => ({ value, ...(timestamps === undefined ? {} : { timestamp: timestamps[i] }) })) },
+          ],
+        },
+      ],
+    }),
+    ({ version, answer }) => ({
+      version,
+      partitions: answer.topics.flatMap((t) =>
+        t.partitions.map((p) => ({
+          topic: side.labels.of(t.topicName),
+          partition: p.partition,
+          errorCode: p.errorCode,
+          baseOffset: p.baseOffset,
+          logStartOffset: p.logStartOffset,
+        })),
+      ),
+    }),
   )
 
-/** One Fetch (no wait) for the given positions; per partition: code, watermarks, offsets of the records at or after the position. */
-export const fetch = (side: Side, probe: WireProbe.Probe, at: ReadonlyArray<PartitionRef & { readonly offset: bigint }>) =>
+/**
+ * One Fetch (no wait) for the given positions; per partition: code, watermarks, the records at or
+ * after the position (offset=value) and the offsets of records below it that came along (whole
+ * batches).
+ */
+export const fetch = (
+  side: Side,
+  probe: WireProbe.Probe,
+  at: ReadonlyArray<PartitionRef & { readonly offset: bigint }>,
+  limits: { readonly maxBytes?: number; readonly partitionMaxBytes?: number } = {},
+) =>
   Effect.gen(function* () {
     const topics = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>()
     for (const p of at) {
       const list = topics.get(p.topic) ?? []
-      list.push({ partition: p.partition, fetchOffset: p.offset.toString(), maxBytes: 1024 * 1024 })
+      list.push({ partition: p.partition, fetchOffset: p.offset.toString(), maxBytes: limits.partitionMaxBytes ?? 1024 * 1024 })
       topics.set(p.topic, list)
     }
     const { version, answer } = yield* probe.send("Fetch", {
@@ -183,7 +202,7 @@ export const fetch = (side: Side, probe: WireProbe.Probe, at: ReadonlyArray<Part
       isolationLevel: READ_COMMITTED,
       maxWaitTime: 0,
       minBytes: 1,
-      maxBytes: 10 * 1024 * 1024,
+      maxBytes: limits.maxBytes ?? 10 * 1024 * 1024,
       topics: Array.from(topics, ([topic, partitions]) => ({ topic, partitions })),
     })
     const position = new Map(at.map((p) => [`${p.topic}/${p.partition}`, p.offset]))
@@ -202,6 +221,7 @@ export const fetch = (side: Side, probe: WireProbe.Probe, at: ReadonlyArray<Part
             offsets: p.messages
               .filter((m) => BigInt(m.offset) >= (position.get(`${t.topicName}/${p.partition}`) ?? 0n))
               .map((m) => `${m.offset}=${m.value?.toString() ?? "null"}`),
+            below: p.messages.filter((m) => BigInt(m.offset) < (position.get(`${t.topicName}/${p.partition}`) ?? 0n)).map((m) => m.offset),
           })),
         ),
       ),
