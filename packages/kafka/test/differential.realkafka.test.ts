@@ -298,7 +298,7 @@ describe("the embedded broker answers as Apache Kafka", () => {
             const out: D.Transcript = {}
             out["create the topic"] = yield* D.createTopic(p, t, 1)
             out["ten years back"] = yield* D.produce(side, p, t, 0, ["past"], [now - 10 * 365 * 24 * 60 * 60 * 1000])
-            out["now"] = yield* D.produce(side, p, t, 0, ["now"], [now])
+            out["timestamp now"] = yield* D.produce(side, p, t, 0, ["now"], [now])
             out["a batch above message.max.bytes"] = yield* D.produce(side, p, t, 0, ["y".repeat(1_100_000)])
             out["two hours ahead"] = yield* D.produce(side, p, t, 0, ["future"], [now + 2 * 60 * 60 * 1000])
             return out
