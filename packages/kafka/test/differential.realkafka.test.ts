@@ -570,4 +570,60 @@ describe("the embedded broker answers as Apache Kafka", () => {
       }),
     TIMEOUT,
   )
+
+  it.live(
+    "rejoins without a change: while completing the rebalance, a follower while stable, the leader while stable; a rejoin with other metadata",
+    () =>
+      Effect.gen(function* () {
+        const both = yield* D.onBoth((side) =>
+          Effect.gen(function* () {
+            const admin = yield* side.open("admin")
+            const t = side.unique("rejoin")
+            const g = side.unique("group")
+            const a = yield* D.member(side, "member-a")
+            const b = yield* D.member(side, "member-b")
+            const out: D.Transcript = {}
+            out["create the topic"] = yield* D.createTopic(admin, t, 1)
+            yield* D.awaitCoordinator(a, g)
+            const ida = (yield* D.requestMemberId(side, a, g, "A")).memberId
+            out["A joins"] = (yield* D.join(side, a, g, ida)).view
+            out["A joins again before its sync"] = (yield* D.join(side, a, g, ida)).view
+            out["the group"] = yield* D.describeGroup(side, a, g)
+            out["A syncs"] = yield* D.sync(a, g, 1, ida, [{ memberId: ida, assignment: "A1" }])
+            const idb = (yield* D.requestMemberId(side, b, g, "B")).memberId
+            const bJoin = yield* Effect.fork(D.join(side, b, g, idb))
+            yield* D.awaitGroupState(side, a, g, "PreparingRebalance")
+            out["A rejoins for B"] = (yield* D.join(side, a, g, ida)).view
+            out["B joins"] = (yield* Fiber.join(bJoin)).view
+            out["A syncs for both"] = yield* D.sync(a, g, 2, ida, [
+              { memberId: ida, assignment: "A2" },
+              { memberId: idb, assignment: "B2" },
+            ])
+            out["B syncs"] = yield* D.sync(b, g, 2, idb)
+            out["B (a follower) joins again, nothing changed"] = (yield* D.join(side, b, g, idb)).view
+            out["the group after B's rejoin"] = yield* D.describeGroup(side, a, g)
+            out["A's heartbeat after B's rejoin"] = yield* D.heartbeat(a, g, 2, ida)
+            const aAgain = yield* Effect.fork(D.join(side, a, g, ida))
+            out["A (the leader) joins again, nothing changed: a rebalance"] = (yield* D.awaitGroupState(side, b, g, "PreparingRebalance")).state
+            out["B's heartbeat during it"] = yield* D.heartbeat(b, g, 2, idb)
+            out["B rejoins"] = (yield* D.join(side, b, g, idb)).view
+            out["A's join"] = (yield* Fiber.join(aAgain)).view
+            out["A syncs for generation 3"] = yield* D.sync(a, g, 3, ida, [
+              { memberId: ida, assignment: "A3" },
+              { memberId: idb, assignment: "B3" },
+            ])
+            out["B syncs for generation 3"] = yield* D.sync(b, g, 3, idb)
+            const bOther = yield* Effect.fork(D.join(side, b, g, idb, { protocols: ["range", "roundrobin"] }))
+            out["B joins again with other metadata: a rebalance"] = (yield* D.awaitGroupState(side, a, g, "PreparingRebalance")).state
+            out["A rejoins for it"] = (yield* D.join(side, a, g, ida)).view
+            out["B's join with other metadata"] = (yield* Fiber.join(bOther)).view
+            out["A leaves"] = yield* D.leave(side, a, g, ida)
+            out["B leaves"] = yield* D.leave(side, b, g, idb)
+            return out
+          }),
+        )
+        expect(both.embedded).toEqual(both.kafka)
+      }),
+    TIMEOUT,
+  )
 })

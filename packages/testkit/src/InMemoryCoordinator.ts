@@ -191,6 +191,11 @@ interface Group {
 
 const empty = new Uint8Array(0)
 
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.byteLength === b.byteLength && a.every((x, i) => x === b[i])
+
+const sameProtocols = (a: ReadonlyArray<JoinProtocol>, b: ReadonlyArray<JoinProtocol>): boolean =>
+  a.length === b.length && a.every((p, i) => p.name === b[i].name && sameBytes(p.metadata, b[i].metadata))
+
 const joinError = (code: number, memberId: string): JoinAnswer => ({
   code,
   generationId: -1,
@@ -343,11 +348,7 @@ export const make = (
         g.state = "CompletingRebalance"
         yield* record(g, "GenerationCompleted")
         const protocolName = g.protocolName
-        const all = [...g.members.values()].map((m) => ({
-          memberId: m.memberId,
-          groupInstanceId: m.groupInstanceId,
-          metadata: m.protocols.find((p) => p.name === protocolName)?.metadata ?? empty,
-        }))
+        const all = joinedMembers(g)
         for (const m of g.members.values()) {
           const d = m.awaitingJoin
           m.awaitingJoin = undefined
@@ -365,6 +366,14 @@ export const make = (
           }
         }
       })
+
+    /** The members with their metadata for the group's protocol: what the leader's JoinGroup answer lists. */
+    const joinedMembers = (g: Group): Array<JoinedMember> =>
+      [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        metadata: m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? empty,
+      }))
 
     const removeMember = (g: Group, m: Member): Effect.Effect<void> =>
       Effect.gen(function* () {
@@ -417,6 +426,21 @@ export const make = (
         } else {
           m = g.members.get(request.memberId)
           if (m === undefined) return joinError(Codes.UNKNOWN_MEMBER_ID, request.memberId)
+          // As Kafka: a member that joins again with the same protocols while the group completes a
+          // rebalance (it lost its JoinGroup answer), or a follower while it is stable, gets the
+          // current generation back without a rebalance; the leader's rejoin or changed metadata rebalances.
+          const unchanged = sameProtocols(m.protocols, request.protocols) && m.protocolType === request.protocolType
+          if (unchanged && (g.state === "CompletingRebalance" || (g.state === "Stable" && g.leaderId !== m.memberId))) {
+            yield* resetSession(g, m)
+            return {
+              code: Codes.NONE,
+              generationId: g.generationId,
+              protocolName: g.protocolName ?? "",
+              leaderId: g.leaderId ?? "",
+              memberId: m.memberId,
+              members: g.state === "CompletingRebalance" && m.memberId === g.leaderId ? joinedMembers(g) : [],
+            }
+          }
           m.protocols = request.protocols
           m.protocolType = request.protocolType
           m.sessionTimeoutMs = request.sessionTimeoutMs

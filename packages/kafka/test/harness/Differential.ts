@@ -74,7 +74,10 @@ export const onBoth = <A>(
     const embedded = Effect.scoped(
       Effect.flatMap(EmbeddedBroker.EmbeddedBroker, (b) => sequence(sideOf("embedded", b.bootstrap, suffix))),
     ).pipe(Effect.provide(EmbeddedBroker.layer({ ...embeddedOptions, brokers: 1 })), Effect.orDie)
-    const [k, e] = yield* Effect.all([kafka, embedded], { concurrency: 2 })
+    // A side that fails says which broker it was.
+    const named = <X>(name: SideName, effect: Effect.Effect<X>) =>
+      Effect.catchAllDefect(effect, (defect) => Effect.dieMessage(`${name}: ${defect instanceof Error ? defect.message : String(defect)}`))
+    const [k, e] = yield* Effect.all([named("kafka", kafka), named("embedded", embedded)], { concurrency: 2 })
     const dump = process.env.KAFKA_EFFECT_DIFF_TRANSCRIPTS
     if (dump !== undefined) {
       yield* Effect.sync(() => fs.appendFileSync(dump, `${JSON.stringify({ kafka: k, embedded: e }, null, 1)}\n`))
@@ -483,6 +486,7 @@ export const describeGroup = (side: Side, m: Member, groupId: string) =>
       protocolType: g.protocolType,
       protocol: g.protocol,
       members: g.members.map((x) => side.labels.of(x.memberId)).sort(),
+      memberMetadata: g.members.map((x) => `${side.labels.of(x.memberId)}=${x.memberMetadata.toString()}/${x.memberAssignment.toString()}`).sort(),
     }
   })
 

@@ -107,7 +107,7 @@ export interface Answers {
       readonly state: string
       readonly protocolType: string
       readonly protocol: string
-      readonly members: ReadonlyArray<{ readonly memberId: string }>
+      readonly members: ReadonlyArray<{ readonly memberId: string; readonly memberMetadata: Buffer; readonly memberAssignment: Buffer }>
     }>
   }
 }

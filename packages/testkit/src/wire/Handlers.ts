@@ -231,13 +231,19 @@ const dispatch = (ctx: Context, h: M.RequestHeader, r: Reader): Effect.Effect<Ou
               return { errorCode: ErrorCode.NOT_COORDINATOR, groupId, groupState: "", protocolType: "", protocolData: "", members: [] }
             }
             if (d === undefined) return { errorCode: 0, groupId, groupState: "Dead", protocolType: "", protocolData: "", members: [] }
+            // As Kafka: the protocol and the members' metadata and assignments only while Stable.
+            const stable = d.state === "Stable"
             return {
               errorCode: 0,
               groupId,
               groupState: d.state,
               protocolType: d.protocolType,
-              protocolData: d.protocolName,
-              members: d.members.map((m) => ({ ...m, memberMetadata: m.metadata, memberAssignment: m.assignment })),
+              protocolData: stable ? d.protocolName : "",
+              members: d.members.map((m) => ({
+                ...m,
+                memberMetadata: stable ? m.metadata : new Uint8Array(0),
+                memberAssignment: stable ? m.assignment : new Uint8Array(0),
+              })),
             }
           }),
         ),
