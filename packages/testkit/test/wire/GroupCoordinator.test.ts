@@ -185,4 +185,42 @@ describe("GroupCoordinator", () => {
       expect(yield* gc.validateCommit("g", 1, joined.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
     }),
   )
+
+  it.scoped("a rejoin without a change: the current generation back while completing, or for a follower while stable; the leader's rejoin and changed metadata rebalance", () =>
+    Effect.gen(function* () {
+      const gc = yield* make()
+      const a = yield* gc.join(joinRequest("", "a"))
+      // lost its JoinGroup answer and asks again before SyncGroup: the same generation, no rebalance
+      const again = yield* gc.join(joinRequest(a.memberId, "a"))
+      expect(again).toMatchObject({ errorCode: 0, generationId: 1, leader: a.memberId, memberId: a.memberId })
+      expect(again.members.map((m) => m.memberId)).toEqual([a.memberId])
+      expect((yield* gc.describe("g"))?.state).toBe("CompletingRebalance")
+      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
+
+      const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
+      yield* TestClock.adjust("10 millis")
+      expect(yield* gc.heartbeat("g", 1, a.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+      yield* gc.join(joinRequest(a.memberId, "a"))
+      const b = yield* Fiber.join(bJoin)
+      yield* gc.sync({ groupId: "g", generationId: 2, memberId: a.memberId, assignments: [] })
+      expect((yield* gc.describe("g"))?.state).toBe("Stable")
+
+      // a follower with the same protocols: generation 2 again, the group stays stable
+      expect(yield* gc.join(joinRequest(b.memberId, "b"))).toMatchObject({ errorCode: 0, generationId: 2, leader: a.memberId, members: [] })
+      expect((yield* gc.describe("g"))?.state).toBe("Stable")
+      // the follower with other metadata: a rebalance
+      const changed = yield* Effect.fork(gc.join({ ...joinRequest(b.memberId, "b"), protocols: [{ name: "range", metadata: Uint8Array.of(2) }] }))
+      yield* TestClock.adjust("10 millis")
+      expect((yield* gc.describe("g"))?.state).toBe("PreparingRebalance")
+      yield* gc.join(joinRequest(a.memberId, "a"))
+      expect((yield* Fiber.join(changed)).generationId).toBe(3)
+      yield* gc.sync({ groupId: "g", generationId: 3, memberId: a.memberId, assignments: [] })
+      // the leader with the same protocols: a rebalance too (it may want to reassign)
+      const leader = yield* Effect.fork(gc.join(joinRequest(a.memberId, "a")))
+      yield* TestClock.adjust("10 millis")
+      expect((yield* gc.describe("g"))?.state).toBe("PreparingRebalance")
+      yield* gc.join({ ...joinRequest(b.memberId, "b"), protocols: [{ name: "range", metadata: Uint8Array.of(2) }] })
+      expect((yield* Fiber.join(leader)).generationId).toBe(4)
+    }),
+  )
 })
