@@ -304,6 +304,8 @@ export const deleteTopics = (side: Side, probe: WireProbe.Probe, topics: Readonl
 export const metadata = (side: Side, probe: WireProbe.Probe, topics: ReadonlyArray<string>, allowAutoTopicCreation: boolean) =>
   Effect.map(probe.send("Metadata", { topics, allowAutoTopicCreation }), ({ version, answer }) => ({
     version,
+    brokers: answer.brokers.length,
+    controllerIsABroker: answer.brokers.some((b) => b.nodeId === answer.controllerId),
     topics: answer.topicMetadata
       .map((t) => ({
         topic: side.labels.of(t.topic),

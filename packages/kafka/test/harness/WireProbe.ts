@@ -22,6 +22,7 @@ export interface Int64 {
 export interface Answers {
   readonly Metadata: {
     readonly brokers: ReadonlyArray<{ readonly nodeId: number; readonly host: string; readonly port: number }>
+    readonly controllerId: number
     readonly topicMetadata: ReadonlyArray<{
       readonly topicErrorCode: number
       readonly topic: string

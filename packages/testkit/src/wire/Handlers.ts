@@ -628,6 +628,9 @@ const listOffsets = (ctx: Context, h: M.RequestHeader, req: M.ListOffsetsRequest
   )
 }
 
+/** Kafka's offset.metadata.max.bytes (default 4096, counted in characters). */
+const MAX_OFFSET_METADATA = 4096
+
 const offsetCommit = (ctx: Context, h: M.RequestHeader, req: M.OffsetCommitRequest): Effect.Effect<Outcome, RequestFault> => {
   const tps = req.topics.flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p.partitionIndex)))
   return ctx.model.serve(
@@ -646,7 +649,10 @@ const offsetCommit = (ctx: Context, h: M.RequestHeader, req: M.OffsetCommitReque
           t.partitions.map((p) => {
             const tp = TopicPartition.make(t.name, p.partitionIndex)
             const code =
-              notHere || sc.injectedCode(tp) || (exists(t.name, p.partitionIndex) ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+              notHere ||
+              sc.injectedCode(tp) ||
+              (exists(t.name, p.partitionIndex) ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) ||
+              ((p.committedMetadata?.length ?? 0) > MAX_OFFSET_METADATA ? ErrorCode.OFFSET_METADATA_TOO_LARGE : 0)
             if (code === 0) toStore.push({ ...tp, offset: p.committedOffset, metadata: p.committedMetadata })
             return code
           }),

@@ -331,7 +331,7 @@ describe("answers as Apache Kafka gives them", () => {
     }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ topics: { l: 2 } }))),
   )
 
-  it.live("OffsetCommit v5 from outside any group: an unknown partition of a known topic is UNKNOWN_TOPIC_OR_PARTITION, the known one is stored", () =>
+  it.live("OffsetCommit v5 from outside any group: an unknown partition of a known topic is UNKNOWN_TOPIC_OR_PARTITION, the known one is stored; metadata above 4096 characters is OFFSET_METADATA_TOO_LARGE", () =>
     Effect.gen(function* () {
       const broker = yield* EmbeddedBroker.EmbeddedBroker
       const model = yield* BrokerModel.BrokerModel
@@ -358,6 +358,23 @@ describe("answers as Apache Kafka gives them", () => {
             { partition: 4, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
           ],
         },
+      ])
+      // metadata above offset.metadata.max.bytes (4096): OFFSET_METADATA_TOO_LARGE, nothing stored
+      c.send(
+        request(ApiKey.OffsetCommit, 5, 2, (w) => {
+          w.string("simple").int32(-1).string("")
+          w.array(false, ["o"], (w, t) => {
+            w.string(t).array(false, [0], (w, p) => {
+              w.int32(p).int64(9n).nullableString("m".repeat(4097))
+            })
+          })
+        }),
+      )
+      const tooLarge = yield* c.next
+      expect(tooLarge.int32()).toBe(2)
+      tooLarge.int32() // throttle
+      expect(tooLarge.array(false, (r) => ({ topic: r.string(), partitions: r.array(false, (r) => ({ partition: r.int32(), errorCode: r.int16() })) }))).toEqual([
+        { topic: "o", partitions: [{ partition: 0, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE }] },
       ])
       const stored = yield* model.committedOffsets("simple", [TopicPartition.make("o", 0)])
       expect(stored.map((o) => o.offset)).toEqual([7n])
