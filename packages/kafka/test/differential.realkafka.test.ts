@@ -344,8 +344,7 @@ describe("the embedded broker answers as Apache Kafka", () => {
               "produce records": yield* D.produce(side, p, unknown, 0, ["x"]),
             } satisfies D.Transcript
           })
-        const kafka = (yield* D.onBoth(run(false))).kafka
-        const embedded = (yield* D.onBoth(run(true), { autoCreateTopics: false })).embedded
+        const { kafka, embedded } = yield* D.onBoth({ kafka: run(false), embedded: run(true) }, { autoCreateTopics: false })
         expect(embedded).toEqual(kafka)
         expect(kafka["metadata of an unknown topic"].topics).toEqual([{ topic: "unknown", errorCode: ERR.UNKNOWN_TOPIC_OR_PARTITION, partitions: [] }])
       }),
@@ -481,6 +480,7 @@ describe("the embedded broker answers as Apache Kafka", () => {
             out["commit outside any group (never joined)"] = yield* D.commit(side, a, fresh, -1, "", [{ topic: t, partition: 1, offset: 3n }])
             out["offset fetch of it"] = yield* D.committed(side, a, fresh, [{ topic: t, partition: 1 }])
             out["describe the simple-commit group"] = yield* D.describeGroup(side, a, fresh)
+            out["list groups"] = yield* D.listGroups(side, a)
             return out
           }),
         )

@@ -59,20 +59,21 @@ const sideOf = (name: SideName, bootstrap: string, suffix: string): Side => {
 
 /**
  * Runs `sequence` against the suite's real Kafka (`RealKafka.bootstrap()`) and against a fresh
- * embedded broker (one broker, default options unless given), concurrently, with the same names;
- * returns both transcripts. With
+ * embedded broker (one broker, default options unless given), concurrently, with the same names
+ * (or one sequence for each); returns both transcripts. With
  * `KAFKA_EFFECT_DIFF_TRANSCRIPTS=<file>` both are appended to that file as JSON (to read what each
  * broker answered).
  */
 export const onBoth = <A>(
-  sequence: (side: Side) => Effect.Effect<A, never, Scope.Scope>,
+  sequence: ((side: Side) => Effect.Effect<A, never, Scope.Scope>) | { readonly [K in SideName]: (side: Side) => Effect.Effect<A, never, Scope.Scope> },
   embeddedOptions: EmbeddedBroker.Options = {},
 ): Effect.Effect<Both<A>> =>
   Effect.gen(function* () {
     const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
-    const kafka = Effect.scoped(sequence(sideOf("kafka", RealKafka.bootstrap(), suffix)))
+    const of = (name: SideName) => (typeof sequence === "function" ? sequence : sequence[name])
+    const kafka = Effect.scoped(of("kafka")(sideOf("kafka", RealKafka.bootstrap(), suffix)))
     const embedded = Effect.scoped(
-      Effect.flatMap(EmbeddedBroker.EmbeddedBroker, (b) => sequence(sideOf("embedded", b.bootstrap, suffix))),
+      Effect.flatMap(EmbeddedBroker.EmbeddedBroker, (b) => of("embedded")(sideOf("embedded", b.bootstrap, suffix))),
     ).pipe(Effect.provide(EmbeddedBroker.layer({ ...embeddedOptions, brokers: 1 })), Effect.orDie)
     // A side that fails says which broker it was.
     const named = <X>(name: SideName, effect: Effect.Effect<X>) =>
@@ -491,6 +492,17 @@ export const describeGroup = (side: Side, m: Member, groupId: string) =>
       memberMetadata: g.members.map((x) => `${side.labels.of(x.memberId)}=${x.memberMetadata.toString()}/${x.memberAssignment.toString()}`).sort(),
     }
   })
+
+/** ListGroups, this run's groups only (the shared broker has others). */
+export const listGroups = (side: Side, m: Member) =>
+  Effect.map(m.probe.send("ListGroups", {}), ({ version, answer }) => ({
+    version,
+    errorCode: answer.errorCode,
+    groups: answer.groups
+      .map((g) => ({ group: side.labels.of(g.groupId), protocolType: g.protocolType }))
+      .filter((g) => !g.group.startsWith("?"))
+      .sort((a, b) => (a.group < b.group ? -1 : 1)),
+  }))
 
 /** Waits until DescribeGroups shows the group in `state`. */
 export const awaitGroupState = (side: Side, m: Member, groupId: string, state: string) =>

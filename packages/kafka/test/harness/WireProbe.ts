@@ -101,6 +101,10 @@ export interface Answers {
       readonly partitions: ReadonlyArray<{ readonly partition: number; readonly offset: string; readonly metadata: string | null; readonly errorCode: number }>
     }>
   }
+  readonly ListGroups: {
+    readonly errorCode: number
+    readonly groups: ReadonlyArray<{ readonly groupId: string; readonly protocolType: string }>
+  }
   readonly DescribeGroups: {
     readonly groups: ReadonlyArray<{
       readonly errorCode: number
@@ -188,6 +192,7 @@ export interface Requests {
     readonly topics: ReadonlyArray<{ readonly topic: string; readonly partitions: ReadonlyArray<{ readonly partition: number }> }>
   }
   readonly DescribeGroups: { readonly groupIds: ReadonlyArray<string> }
+  readonly ListGroups: Record<string, never>
 }
 
 export type ApiName = keyof Answers & keyof Requests
