@@ -17,7 +17,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Context, Data, type Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import { Clock, Context, Data, type Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 
 /** The Kafka version the project runs against. */
 export const DEFAULT_VERSION = "4.4.0"
@@ -421,10 +421,20 @@ const stopProcess = (running: Running, signal: NodeJS.Signals, grace: Duration.D
   })
 
 /**
+ * Real processes wait in real time, also under a test's `TestClock` (the waits for a node to serve
+ * and for a stopped node to exit run on the live clock).
+ */
+const liveClock = Clock.make()
+const live = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.withClock(effect, liveClock)
+
+/**
  * Starts Apache Kafka for the scope's lifetime. Fails (never skips) when Java, Maven or the broker
  * is missing or does not come up, with the tail of the broker's log.
  */
 export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaError, Scope.Scope> =>
+  live(makeCluster(options))
+
+const makeCluster = (options: Options): Effect.Effect<Cluster, ApacheKafkaError, Scope.Scope> =>
   Effect.gen(function* () {
     const n = options.nodes ?? 1
     const version = options.version ?? defaultVersion()
@@ -537,7 +547,7 @@ export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaE
       })
 
     yield* Effect.addFinalizer(() =>
-      Effect.forEach(nodes, (node) => stopNode(node.nodeId, "SIGTERM"), { concurrency: "unbounded", discard: true }),
+      live(Effect.forEach(nodes, (node) => stopNode(node.nodeId, "SIGTERM"), { concurrency: "unbounded", discard: true })),
     )
     yield* Effect.forEach(nodes, startNode, { discard: true })
     yield* Effect.forEach(nodes, (node) => awaitServing(node, n), { concurrency: "unbounded", discard: true })
@@ -555,14 +565,16 @@ export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaE
       nodes,
       config: shared,
       isRunning,
-      kill: (nodeId) => Effect.flatMap(nodeOf(nodeId), (node) => stopNode(node.nodeId, "SIGKILL")),
+      kill: (nodeId) => live(Effect.flatMap(nodeOf(nodeId), (node) => stopNode(node.nodeId, "SIGKILL"))),
       restart: (nodeId) =>
-        Effect.gen(function* () {
-          const node = yield* nodeOf(nodeId)
-          if (isRunning(nodeId)) yield* stopNode(nodeId, "SIGTERM")
-          yield* startNode(node)
-          yield* awaitServing(node, 1)
-        }),
+        live(
+          Effect.gen(function* () {
+            const node = yield* nodeOf(nodeId)
+            if (isRunning(nodeId)) yield* stopNode(nodeId, "SIGTERM")
+            yield* startNode(node)
+            yield* awaitServing(node, 1)
+          }),
+        ),
     }
     return cluster
   })
