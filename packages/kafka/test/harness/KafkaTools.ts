@@ -18,6 +18,20 @@ export const jars = Effect.suspend(() => {
   return ApacheKafka.jars(v === "external" ? ApacheKafka.defaultVersion() : v)
 }).pipe(Effect.orDie)
 
+const java = (libs: string, config: string, main: string, args: ReadonlyArray<string>) =>
+  Command.make(
+    "java",
+    "-Xshare:auto",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseSerialGC",
+    "-Xmx256m",
+    `-Dlog4j2.configurationFile=${config}`,
+    "-cp",
+    `${libs}/*`,
+    main,
+    ...args,
+  )
+
 // The consumer's group coordinator and rebalance listener log on stdout, between the records, so a
 // record's line comes after the lines of the generation it was fetched in.
 const log4j2 = `status = warn
@@ -95,16 +109,7 @@ export const consoleConsumer = (options: {
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const proc = yield* Command.start(
-      Command.make(
-        "java",
-        "-Xshare:auto",
-        "-XX:TieredStopAtLevel=1",
-        "-XX:+UseSerialGC",
-        "-Xmx256m",
-        `-Dlog4j2.configurationFile=${config}`,
-        "-cp",
-        `${libs}/*`,
-        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+      java(libs, config, "org.apache.kafka.tools.consumer.ConsoleConsumer", [
         "--bootstrap-server", options.bootstrap,
         "--topic", options.topic,
         "--group", options.group,
@@ -112,7 +117,7 @@ export const consoleConsumer = (options: {
         "--formatter-property", "print.partition=true",
         "--formatter-property", "print.offset=true",
         ...Object.entries(properties).flatMap(([k, v]) => ["--command-property", `${k}=${v}`]),
-      ),
+      ]),
     ).pipe(Scope.extend(scope), Effect.orDie)
 
     const events: Array<ConsoleEvent> = []
@@ -195,19 +200,7 @@ export const describeGroup = (bootstrap: string, group: string) =>
     const libs = yield* jars
     const config = yield* log4j2File
     const out = yield* runToEnd(
-      Command.make(
-        "java",
-        "-Xshare:auto",
-        "-XX:TieredStopAtLevel=1",
-        "-XX:+UseSerialGC",
-        `-Dlog4j2.configurationFile=${config}`,
-        "-cp",
-        `${libs}/*`,
-        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-        "--bootstrap-server", bootstrap,
-        "--describe",
-        "--group", group,
-      ),
+      java(libs, config, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", ["--bootstrap-server", bootstrap, "--describe", "--group", group]),
     ).pipe(Effect.orDie)
     const header = out.stdout.findIndex((l) => /^GROUP\s+TOPIC\s+PARTITION\s+CURRENT-OFFSET/.test(l))
     if (out.exitCode !== 0 || header < 0) {
@@ -232,4 +225,28 @@ export const describeGroup = (bootstrap: string, group: string) =>
       })
     }
     return rows.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
+  }).pipe(Effect.scoped)
+
+/**
+ * Kafka's leader-election tool (`org.apache.kafka.tools.LeaderElectionCommand --election-type
+ * preferred`) for one partition of a cluster running `version`: the partition's first replica
+ * leads again. Dies with the tool's output unless it reports success.
+ */
+export const electPreferredLeader = (options: { readonly bootstrap: string; readonly version: string; readonly topic: string; readonly partition: number }) =>
+  Effect.gen(function* () {
+    const libs = yield* ApacheKafka.jars(options.version).pipe(Effect.orDie)
+    const config = yield* log4j2File
+    const out = yield* runToEnd(
+      java(libs, config, "org.apache.kafka.tools.LeaderElectionCommand", [
+        "--bootstrap-server", options.bootstrap,
+        "--election-type", "preferred",
+        "--topic", options.topic,
+        "--partition", String(options.partition),
+      ]),
+    ).pipe(Effect.orDie)
+    const text = [...out.stdout, ...out.stderr].join("\n")
+    if (out.exitCode !== 0 || !text.includes("Successfully completed leader election")) {
+      return yield* Effect.dieMessage(`LeaderElectionCommand failed (${out.exitCode}):\n${text}`)
+    }
+    return text
   }).pipe(Effect.scoped)
