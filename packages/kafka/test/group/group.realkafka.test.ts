@@ -6,8 +6,9 @@
  * `RoundRobinAssignor` is named so, and kafkajs is given its own round-robin assigner under that
  * name. Six partitions split two by two in one generation; every record of the first round is
  * delivered once, by the owner of its partition. The Java consumer leaves; ours and kafkajs take its
- * partitions from its committed offsets; the second round is delivered once. The committed offsets,
- * read back with Kafka's consumer-groups tool, are the ends of the partitions.
+ * partitions from its committed offsets; the second round is delivered once. Ours leaves; kafkajs
+ * takes ours' partitions from the offsets ours committed; the third round is delivered once. The
+ * committed offsets, read back with Kafka's consumer-groups tool, are the ends of the partitions.
  */
 import { NodeContext } from "@effect/platform-node"
 import { layer } from "@effect/vitest"
@@ -67,7 +68,7 @@ const ownersOf = (seen: ReadonlyArray<Seen>) => {
 
 layer(NodeContext.layer, { excludeTestServices: true, timeout: "150 seconds" })("a consumer group on real Apache Kafka", (it) => {
   it.scoped(
-    "ours, kafkajs and Kafka's Java consumer split six partitions; Java leaves; ours and kafkajs take over; nothing lost; offsets read back with kafka-consumer-groups",
+    "ours, kafkajs and Kafka's Java consumer split six partitions; Java leaves, then ours; the others take over from the committed offsets; nothing lost; offsets read back with kafka-consumer-groups",
     () =>
       Effect.gen(function* () {
         const bootstrap = RealKafka.bootstrap()
@@ -249,7 +250,9 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "150 seconds" })(
             const s = Effect.runSync(sub.membership.state)
             if (s._tag !== "Stable" || s.generationId <= generation || kafkajsGeneration !== s.generationId) return false
             const owned = [...s.assignment.map((tp) => tp.partition), ...kafkajsAssignment].sort((a, b) => a - b)
-            return owned.join() === "0,1,2,3,4,5" && s.assignment.length === 3
+            if (owned.join() !== "0,1,2,3,4,5" || s.assignment.length !== 3) return false
+            generation = s.generationId
+            return true
           },
         )
         yield* produce("b")
@@ -263,12 +266,30 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "150 seconds" })(
         expect(roundB.filter((s) => javaPartitions.includes(s.partition)).length).toBe(javaPartitions.length * PER_ROUND)
         expect(duplicatesWithinGeneration(all())).toEqual([])
 
-        // Everyone stops (each commits what it processed); Kafka's tool reads the committed offsets.
+        // Ours leaves (closing its scope commits what it processed and sends LeaveGroup): kafkajs
+        // takes everything, ours' partitions from the offsets ours committed.
+        const oursPartitions = (yield* sub.membership.assignment).map((tp) => tp.partition)
+        const [oursAndKafkajsB] = [seen.length]
         yield* stopOurs
+        expect((yield* sub.membership.state)._tag).toBe("Left")
+        yield* eventually(
+          () => `kafkajs alone after ours left: generation ${kafkajsGeneration} (was ${generation}), assignment ${kafkajsAssignment}`,
+          () => kafkajsGeneration > generation && kafkajsAssignment.join() === "0,1,2,3,4,5",
+        )
+        yield* produce("c")
+        yield* eventually(() => `round c delivered (${all().length} records so far)`, deliveredUpTo(3 * PER_ROUND))
+        const roundC = seen.slice(oursAndKafkajsB)
+        expect(roundC.filter((s) => s.offset < BigInt(2 * PER_ROUND))).toEqual([])
+        expect(roundC.length).toBe(PARTITIONS * PER_ROUND)
+        expect(roundC.every((s) => s.who === "kafkajs")).toBe(true)
+        expect(roundC.filter((s) => oursPartitions.includes(s.partition)).length).toBe(oursPartitions.length * PER_ROUND)
+        expect(duplicatesWithinGeneration(all())).toEqual([])
+
+        // kafkajs stops too; Kafka's tool reads the committed offsets: the ends of the partitions, no owner.
         yield* Effect.promise(() => peer.disconnect())
         const end = yield* KafkaTools.describeGroup(bootstrap, group)
         expect(end.map((r) => [r.topic, r.partition, r.currentOffset, r.logEndOffset, r.lag, r.consumerId])).toEqual(
-          Array.from({ length: PARTITIONS }, (_, p) => [topic, p, BigInt(2 * PER_ROUND), BigInt(2 * PER_ROUND), 0n, undefined]),
+          Array.from({ length: PARTITIONS }, (_, p) => [topic, p, BigInt(3 * PER_ROUND), BigInt(3 * PER_ROUND), 0n, undefined]),
         )
       }),
     150_000,
