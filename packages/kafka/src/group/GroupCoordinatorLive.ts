@@ -39,6 +39,12 @@ export const groupFailure = (
   if (isMemberIdRequired(cause)) {
     return new GroupError.MemberIdRequired({ groupId: facts.groupId, memberId: cause.memberId, retriable: true, cause })
   }
+  // kafkajs's findGroupCoordinatorMetadata asks every broker and, when none names a coordinator
+  // (each answered COORDINATOR_NOT_AVAILABLE, as while a new cluster creates __consumer_offsets),
+  // throws this as non-retriable: it is the coordinator not being available yet.
+  if (cause instanceof Error && cause.name === "KafkaJSGroupCoordinatorNotFound") {
+    return new GroupError.CoordinatorNotAvailable({ groupId: facts.groupId, api: facts.api, code: 15, retriable: true, cause })
+  }
   const c = Errors.classify(error)
   if (c._tag === "Transport") {
     return new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: c.reason, retriable: c.retriable, cause })

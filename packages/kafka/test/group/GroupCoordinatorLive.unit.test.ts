@@ -11,6 +11,7 @@ interface KafkaJSErrors {
   readonly KafkaJSProtocolError: new (e: { message: string; type: string; code: number; retriable: boolean }) => Error
   readonly KafkaJSMemberIdRequired: new (e: Error, facts: { memberId: string }) => Error
   readonly KafkaJSConnectionError: new (message: string) => Error
+  readonly KafkaJSGroupCoordinatorNotFound: new (message: string) => Error
   readonly KafkaJSNumberOfRetriesExceeded: new (e: Error, facts: { retryCount: number; retryTime: number }) => Error
 }
 const errors: KafkaJSErrors = createRequire(import.meta.url)("kafkajs/src/errors")
@@ -33,6 +34,12 @@ describe("groupFailure", () => {
     expect(groupFailure(protocolError(25, "UNKNOWN_MEMBER_ID"), facts)).toMatchObject({ _tag: "UnknownMemberId", memberId: "m-1" })
     expect(groupFailure(protocolError(22, "ILLEGAL_GENERATION"), facts)).toMatchObject({ _tag: "IllegalGeneration", generationId: 4 })
     expect(groupFailure(new errors.KafkaJSNumberOfRetriesExceeded(protocolError(16, "NOT_COORDINATOR"), { retryCount: 0, retryTime: 0 }), facts)._tag).toBe("NotCoordinator")
+  })
+
+  it("no broker naming a coordinator yet (kafkajs's KafkaJSGroupCoordinatorNotFound) is a retriable CoordinatorNotAvailable", () => {
+    const mapped = groupFailure(new errors.KafkaJSGroupCoordinatorNotFound("Failed to find group coordinator"), { groupId: "g", api: "FindCoordinator" })
+    expect(mapped).toMatchObject({ _tag: "CoordinatorNotAvailable", groupId: "g", api: "FindCoordinator", code: 15, retriable: true })
+    expect(GroupError.isCoordinatorError(mapped)).toBe(true)
   })
 
   it("a closed connection is a retriable GroupTransportError", () => {
