@@ -410,8 +410,10 @@ export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaE
       fs.writeFileSync(path.join(node.dir, "log4j2.properties"), log4j2(options.logLevel ?? "INFO"))
     }
     const classpath = `${libs}/*`
-    // A Kafka Uuid: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints).
-    const clusterId = randomBytes(16).toString("base64url")
+    // A Kafka Uuid: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints),
+    // never starting with "-" (the tool would read it as an option; Kafka's own Uuid avoids it too).
+    let clusterId = randomBytes(16).toString("base64url")
+    while (clusterId.startsWith("-")) clusterId = randomBytes(16).toString("base64url")
     yield* Effect.forEach(
       nodes,
       (node) =>
