@@ -10,12 +10,13 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { layer } from "@effect/vitest"
-import { Consumer, TopicPartition } from "@kafka-effect/core"
+import { Consumer, GroupConsumer, GroupCoordinator, TopicPartition } from "@kafka-effect/core"
 import { ApacheKafka } from "@kafka-effect/testkit"
-import { Duration, Effect, Fiber, Layer, Stream } from "effect"
+import { Chunk, Context, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
+import * as GroupCoordinatorLive from "../src/group/GroupCoordinatorLive.js"
 import * as KafkaTools from "./harness/KafkaTools.js"
 
 const PARTITIONS = 3
@@ -230,6 +231,151 @@ layer(Layer.merge(cluster, NodeContext.layer), { excludeTestServices: true, time
         // Killed mid-stream: records of partition 0 were acknowledged (and delivered) in every phase.
         expect(ackedIn.map((a) => a[0]! > 0)).toEqual([true, true, true])
         yield* Effect.log(`failover: ${state()}; leaders of partitions 0..2 before ${[...before]}, after the kill ${[...after]}, after the election ${[...elected]}`)
+      }),
+    180_000,
+  )
+
+  it.scoped(
+    "the group coordinator is killed (SIGKILL): two of ours find the new coordinator, go on consuming and committing; nothing lost",
+    () =>
+      Effect.gen(function* () {
+        const kafkaCluster = yield* ApacheKafka.ApacheKafka
+        // The previous test may have left a node down.
+        for (const id of kafkaCluster.nodeIds) if (!kafkaCluster.isRunning(id)) yield* kafkaCluster.restart(id)
+        const topic = `coordinator-${Date.now().toString(36)}`
+        const group = `${topic}-group`
+        const kafka = new Kafka({
+          brokers: [...kafkaCluster.brokers],
+          clientId: "coordinator-test",
+          logLevel: logLevel.NOTHING,
+          retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
+        })
+        const admin = kafka.admin()
+        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+        yield* Effect.acquireRelease(
+          Effect.promise(() => Promise.all([admin.connect(), producer.connect()])),
+          () => Effect.promise(() => Promise.all([admin.disconnect(), producer.disconnect()])),
+        )
+        yield* Effect.promise(() =>
+          admin.createTopics({
+            topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: "min.insync.replicas", value: "2" }] }],
+            waitForLeaders: true,
+          }),
+        )
+        const acked = Array.from({ length: PARTITIONS }, () => new Set<number>())
+        // One partition per send (see the test above).
+        const produce = (from: number, count: number) =>
+          Effect.forEach(
+            Array.from({ length: count }, (_, i) => from + i),
+            (n) =>
+              Effect.forEach(Array.from({ length: PARTITIONS }, (_, p) => p), (p) =>
+                Effect.tryPromise(() => producer.send({ topic, acks: -1, timeout: 10_000, messages: [{ partition: p, value: `${p}:${n}` }] })).pipe(
+                  Effect.tap(() => Effect.sync(() => acked[p]!.add(n))),
+                  Effect.ignore,
+                ),
+              ),
+            { discard: true },
+          )
+
+        const seen: Array<{ who: string; partition: number; n: number; generation: number }> = []
+        const options = { brokers: kafkaCluster.brokers, requestTimeout: "10 seconds" } as const
+        const member = (who: string) =>
+          Effect.gen(function* () {
+            const scope = yield* Scope.make()
+            const ctx = yield* Layer.buildWithScope(
+              Layer.merge(KafkaClient.layer({ ...options, clientId: who }), GroupCoordinatorLive.layer({ ...options, clientId: who })),
+              scope,
+            ).pipe(Effect.orDie)
+            const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 200 } }).pipe(
+              Scope.extend(scope),
+              Effect.provide(ctx),
+              Effect.orDie,
+            )
+            const sub = yield* GroupConsumer.subscribe(consumer, [topic], {
+              groupId: group,
+              sessionTimeout: "10 seconds",
+              rebalanceTimeout: "20 seconds",
+              heartbeatInterval: "500 millis",
+              autoCommitInterval: "500 millis",
+            }).pipe(Scope.extend(scope), Effect.provide(ctx))
+            const fiber = yield* sub.chunks.pipe(
+              Stream.runForEach((chunk) =>
+                Effect.gen(function* () {
+                  const s = yield* sub.membership.state
+                  const generation = s._tag === "Stable" ? s.generationId : -1
+                  for (const r of chunk) {
+                    seen.push({ who, partition: r.partition, n: Number(new TextDecoder().decode(r.value ?? new Uint8Array()).split(":")[1]), generation })
+                  }
+                  yield* sub.markProcessed(Chunk.toReadonlyArray(chunk))
+                }),
+              ),
+              Effect.forkDaemon,
+            )
+            const stop = Effect.zipRight(Fiber.interrupt(fiber), Scope.close(scope, Exit.void))
+            yield* Effect.addFinalizer(() => stop)
+            return { sub, stop }
+          })
+        const a = yield* member("ours-a")
+        const b = yield* member("ours-b")
+        const stableSplit = () => {
+          const sa = Effect.runSync(a.sub.membership.state)
+          const sb = Effect.runSync(b.sub.membership.state)
+          return sa._tag === "Stable" && sb._tag === "Stable" && sa.generationId === sb.generationId && sa.assignment.length + sb.assignment.length === PARTITIONS
+        }
+        yield* eventually(() => "two of ours stable", stableSplit)
+
+        const deliveredAll = () => {
+          const got = acked.map(() => new Set<number>())
+          for (const s of seen) got[s.partition]!.add(s.n)
+          return acked.every((set, p) => [...set].every((n) => got[p]!.has(n)))
+        }
+        const committedAll = (port: GroupCoordinator.GroupCoordinator["Type"]) =>
+          Effect.gen(function* () {
+            const c = yield* port.findCoordinator(group)
+            const offsets = yield* port.offsetFetch({ groupId: group, coordinator: c, partitions: Array.from({ length: PARTITIONS }, (_, p) => TopicPartition.make(topic, p)) })
+            return { coordinator: c.nodeId, offsets: offsets.map((o) => o.offset) }
+          })
+        // A port of our own to look at the group from outside.
+        const probeScope = yield* Scope.make()
+        yield* Effect.addFinalizer(() => Scope.close(probeScope, Exit.void))
+        const probe = Context.get(
+          yield* Layer.buildWithScope(GroupCoordinatorLive.layer({ ...options, clientId: "probe" }), probeScope).pipe(Effect.orDie),
+          GroupCoordinator.GroupCoordinator,
+        )
+        const awaitCommitted = (end: bigint, what: string) =>
+          Effect.gen(function* () {
+            const deadline = Date.now() + 60_000
+            let last = ""
+            while (Date.now() < deadline) {
+              const r = yield* committedAll(probe).pipe(Effect.either)
+              if (r._tag === "Right" && r.right.offsets.every((o) => o === end)) return r.right.coordinator
+              last = r._tag === "Right" ? `coordinator ${r.right.coordinator}: ${r.right.offsets}` : r.left._tag
+              yield* Effect.sleep("300 millis")
+            }
+            return yield* Effect.dieMessage(`${what}: not committed up to ${end} within 60s (last: ${last})`)
+          })
+
+        yield* produce(0, 30)
+        yield* eventually(() => "round a delivered", deliveredAll)
+        const before = yield* awaitCommitted(30n, "round a")
+
+        // Kill the coordinator while the members are stable; write more meanwhile.
+        yield* kafkaCluster.kill(before)
+        yield* produce(30, 30)
+        yield* eventually(() => `round b delivered (${seen.length} records)`, deliveredAll, "90 seconds")
+        const after = yield* awaitCommitted(60n, "round b")
+        expect(after).not.toBe(before)
+        expect(kafkaCluster.isRunning(before)).toBe(false)
+        yield* eventually(() => "two of ours stable after the coordinator moved", stableSplit)
+
+        // Nothing lost (every acked record delivered), and within a member's generation none twice.
+        expect(acked.map((s) => s.size)).toEqual([60, 60, 60])
+        const counts = new Map<string, number>()
+        for (const s of seen) counts.set(`${s.who}/${s.generation}/${s.partition}:${s.n}`, (counts.get(`${s.who}/${s.generation}/${s.partition}:${s.n}`) ?? 0) + 1)
+        expect([...counts].filter(([, n]) => n > 1)).toEqual([])
+        yield* Effect.log(`coordinator failover: coordinator ${before} killed, ${after} took over; ${seen.length} deliveries of ${3 * 60} records; generations ${[...new Set(seen.map((s) => s.generation))]}`)
+        yield* a.stop
+        yield* b.stop
       }),
     180_000,
   )
