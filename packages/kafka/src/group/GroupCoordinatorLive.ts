@@ -33,21 +33,32 @@ export const groupFailure = (
     readonly protocols?: ReadonlyArray<string>
   },
 ): GroupError.GroupFailure => {
-  const c = Errors.classify(error)
   const cause = Errors.unwrap(error)
+  // kafkajs gives MEMBER_ID_REQUIRED an error class of its own (not named KafkaJSProtocolError), with
+  // the member id the coordinator assigned: rejoin with it.
+  if (isMemberIdRequired(cause)) {
+    return new GroupError.MemberIdRequired({ groupId: facts.groupId, memberId: cause.memberId, retriable: true, cause })
+  }
+  // kafkajs's findGroupCoordinatorMetadata asks every broker and, when none names a coordinator
+  // (each answered COORDINATOR_NOT_AVAILABLE, as while a new cluster creates __consumer_offsets),
+  // throws this as non-retriable: it is the coordinator not being available yet.
+  if (cause instanceof Error && cause.name === "KafkaJSGroupCoordinatorNotFound") {
+    return new GroupError.CoordinatorNotAvailable({ groupId: facts.groupId, api: facts.api, code: 15, retriable: true, cause })
+  }
+  const c = Errors.classify(error)
   if (c._tag === "Transport") {
     return new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: c.reason, retriable: c.retriable, cause })
   }
-  const memberId = isMemberIdCarrier(cause) ? cause.memberId : facts.memberId
   return (
-    GroupError.fromCode(c.code, { ...facts, ...(memberId === undefined ? {} : { memberId }), name: c.name, cause }) ??
+    GroupError.fromCode(c.code, { ...facts, name: c.name, cause }) ??
     new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: "Unknown", retriable: false, cause })
   )
 }
 
-// KafkaJSMemberIdRequired carries the member id the coordinator gave (kafkajs retries it once itself).
-const isMemberIdCarrier = (u: unknown): u is { readonly memberId: string } =>
-  typeof u === "object" && u !== null && "memberId" in u && typeof u.memberId === "string"
+// KafkaJSMemberIdRequired carries the member id the coordinator gave. kafkajs's broker.joinGroup
+// answers the first one itself by joining again with that id; a second one reaches us here.
+const isMemberIdRequired = (u: unknown): u is Error & { readonly memberId: string } =>
+  u instanceof Error && u.name === "KafkaJSMemberIdRequired" && "memberId" in u && typeof u.memberId === "string"
 
 export interface Service {
   readonly coordinator: Port
