@@ -83,6 +83,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         expect(calls.fetches.slice(0, 2)).toEqual([[`${topic}-0@3`], [`${topic}-0@7`]])
         expect([...calls.lists].sort()).toEqual([`earliest:${topic}-0`, `latest:${topic}-0`])
       }),
+    30_000,
   )
 
   it.scoped(
@@ -143,6 +144,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         // The committed offset resumed from, not autoOffsetReset: no ListOffsets before the first Fetch.
         expect([...calls.lists].sort()).toEqual([`earliest:${topic}-0`, `latest:${topic}-0`])
       }),
+    30_000,
   )
 
   it.scoped(
@@ -170,6 +172,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         expect(calls.fetches.slice(0, 2)).toEqual([[`${topic}-0@1000`], [`${topic}-0@3`]])
         expect([...calls.lists].sort()).toEqual([`earliest:${topic}-0`, `latest:${topic}-0`])
       }),
+    30_000,
   )
 
   it.scoped(
@@ -208,5 +211,6 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         expect(calls.lists).toHaveLength(2)
         expect(log.warnings).toEqual([])
       }),
+    30_000,
   )
 })
