@@ -93,10 +93,19 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
         })
         .then(K.groupBroker)
 
+    let findCoordinatorCalls = 0
     const coordinator: Port = {
+      // One broker is asked directly, a different one on each call: kafkajs's cluster-level lookup
+      // swallows every broker's error and throws a non-retriable KafkaJSGroupCoordinatorNotFound,
+      // so a COORDINATOR_NOT_AVAILABLE (a new cluster creating __consumer_offsets, a coordinator
+      // moving) would end the membership instead of reaching its retry schedule.
       findCoordinator: (groupId) =>
         call({ groupId, api: "FindCoordinator" }, async () => {
-          const { coordinator: c } = await K.groupCluster(cluster).findGroupCoordinatorMetadata({ groupId, coordinatorType: 0 })
+          const ids = cluster.getNodeIds()
+          const nodeId = ids[findCoordinatorCalls++ % Math.max(ids.length, 1)]
+          if (nodeId === undefined) await cluster.refreshMetadata()
+          const broker = await cluster.findBroker({ nodeId: nodeId ?? cluster.getNodeIds()[0] ?? -1 })
+          const { coordinator: c } = await K.groupBroker(broker).findGroupCoordinator({ groupId, coordinatorType: 0 })
           return { nodeId: c.nodeId, host: c.host, port: c.port }
         }),
       joinGroup: (r) =>
