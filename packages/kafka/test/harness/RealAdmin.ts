@@ -21,6 +21,11 @@ export interface RealAdmin {
   /** DeleteRecords: moves the partition's log start offset up to `offset`. */
   readonly deleteRecords: (topic: string, partition: number, offset: bigint) => Effect.Effect<void>
   readonly alterTopicConfig: (topic: string, config: Readonly<Record<string, string>>) => Effect.Effect<void>
+  /**
+   * Commits offsets for an empty group (OffsetCommit without a generation), retried (bounded) while
+   * a new topic's metadata has not reached the group's coordinator yet.
+   */
+  readonly commitOffsets: (groupId: string, topic: string, offsets: ReadonlyMap<number, bigint>) => Effect.Effect<void>
   /** The leader's node id of each partition, by partition id. */
   readonly leaders: (topic: string) => Effect.Effect<ReadonlyMap<number, number>>
 }
@@ -55,10 +60,12 @@ export const make = (brokers: ReadonlyArray<string>) =>
       Effect.promise(() => admin.connect()),
       () => Effect.promise(() => admin.disconnect()),
     )
+    // kafkajs's waitForLeaders fails when the broker it asks has not heard of the new topic yet
+    // (a three-node cluster): wait for the leaders here instead, tolerating that.
     const createTopic = (spec: TopicSpec) =>
       Effect.promise(() =>
         admin.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: [
             {
               topic: spec.topic,
@@ -68,7 +75,19 @@ export const make = (brokers: ReadonlyArray<string>) =>
             },
           ],
         }),
-      ).pipe(Effect.asVoid)
+      ).pipe(
+        Effect.zipRight(
+          eventually(
+            `leaders for every partition of ${spec.topic}`,
+            Effect.map(Effect.either(Effect.tryPromise(() => admin.fetchTopicMetadata({ topics: [spec.topic] }))), (r) => {
+              if (r._tag === "Left") return undefined
+              const partitions = r.right.topics[0]?.partitions ?? []
+              return partitions.length === (spec.partitions ?? 1) && partitions.every((p) => p.leader >= 0) ? true : undefined
+            }),
+          ),
+        ),
+        Effect.asVoid,
+      )
     const deleteTopic = (topic: string) =>
       Effect.promise(() => admin.deleteTopics({ topics: [topic], timeout: 10_000 })).pipe(
         Effect.zipRight(
@@ -101,10 +120,28 @@ export const make = (brokers: ReadonlyArray<string>) =>
           ],
         }),
       ).pipe(Effect.asVoid)
+    const commitOffsets = (groupId: string, topic: string, offsets: ReadonlyMap<number, bigint>) =>
+      eventually(
+        `offsets of ${topic} committed for ${groupId}`,
+        Effect.map(
+          Effect.either(
+            Effect.tryPromise(() =>
+              admin.setOffsets({
+                groupId,
+                topic,
+                partitions: [...offsets].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+              }),
+            ),
+          ),
+          (r) => (r._tag === "Right" ? true : undefined),
+        ),
+        "20 seconds",
+        "200 millis",
+      ).pipe(Effect.asVoid)
     const leaders = (topic: string) =>
       Effect.map(
         Effect.promise(() => admin.fetchTopicMetadata({ topics: [topic] })),
         (meta) => new Map(meta.topics[0]!.partitions.map((p) => [p.partitionId, p.leader])),
       )
-    return { admin, createTopic, deleteTopic, deleteRecords, alterTopicConfig, leaders } satisfies RealAdmin
+    return { admin, createTopic, deleteTopic, deleteRecords, alterTopicConfig, commitOffsets, leaders } satisfies RealAdmin
   })
