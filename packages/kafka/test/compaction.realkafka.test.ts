@@ -103,13 +103,17 @@ layer(KafkaClient.layer({ brokers }), { excludeTestServices: true, timeout: "90 
         expect(seen(yield* take(consumer, 1))).toEqual(["0@4=v4"])
         expect(calls.lists).toEqual([])
 
-        // Now compact,delete, and the log start moves to 7 (DeleteRecords needs the delete policy).
+        // DeleteRecords on a compact-only topic: refused by the broker (POLICY_VIOLATION).
+        const refused = yield* Effect.flip(admin.deleteRecords(topic, 0, 7n))
+        expect(refused).toMatchObject({
+          cause: { name: "KafkaJSDeleteTopicRecordsError", partitions: [{ partition: 0, error: { type: "POLICY_VIOLATION" } }] },
+        })
+        // Now compact,delete, and the log start moves to 7.
         yield* admin.alterTopicConfig(topic, { ...compactFast, "cleanup.policy": "compact,delete" })
+        // The broker may take a moment to see the new policy: DeleteRecords is refused until it does.
         yield* RealAdmin.eventually(
           "DeleteRecords to be accepted under compact,delete",
-          Effect.map(Effect.either(Effect.tryPromise(() => admin.admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: "7" }] }))), (r) =>
-            r._tag === "Right" ? true : undefined,
-          ),
+          Effect.map(Effect.either(admin.deleteRecords(topic, 0, 7n)), (r) => (r._tag === "Right" ? true : undefined)),
           "10 seconds",
         )
         // The same consumer, at the removed offset 5, now below the log start: healed with the warning.

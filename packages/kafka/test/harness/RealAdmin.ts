@@ -18,14 +18,9 @@ export interface RealAdmin {
   readonly createTopic: (spec: TopicSpec) => Effect.Effect<void>
   /** Deletes the topic and waits until the broker no longer lists it. */
   readonly deleteTopic: (topic: string) => Effect.Effect<void>
-  /** DeleteRecords: moves the partition's log start offset up to `offset`. */
-  readonly deleteRecords: (topic: string, partition: number, offset: bigint) => Effect.Effect<void>
+  /** DeleteRecords: moves the partition's log start offset up to `offset` (fails as kafkajs does). */
+  readonly deleteRecords: (topic: string, partition: number, offset: bigint) => Effect.Effect<void, unknown>
   readonly alterTopicConfig: (topic: string, config: Readonly<Record<string, string>>) => Effect.Effect<void>
-  /**
-   * Commits offsets for an empty group (OffsetCommit without a generation), retried (bounded) while
-   * a new topic's metadata has not reached the group's coordinator yet.
-   */
-  readonly commitOffsets: (groupId: string, topic: string, offsets: ReadonlyMap<number, bigint>) => Effect.Effect<void>
   /** The leader's node id of each partition, by partition id. */
   readonly leaders: (topic: string) => Effect.Effect<ReadonlyMap<number, number>>
 }
@@ -103,9 +98,12 @@ export const make = (brokers: ReadonlyArray<string>) =>
       )
     // kafkajs's deleteTopicRecords routes by the admin's cached metadata: load the topic's first.
     const deleteRecords = (topic: string, partition: number, offset: bigint) =>
-      Effect.promise(async () => {
-        await admin.fetchTopicMetadata({ topics: [topic] })
-        await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: offset.toString() }] })
+      Effect.tryPromise({
+        try: async () => {
+          await admin.fetchTopicMetadata({ topics: [topic] })
+          await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: offset.toString() }] })
+        },
+        catch: (e) => e,
       })
     const alterTopicConfig = (topic: string, config: Readonly<Record<string, string>>) =>
       Effect.promise(() =>
@@ -120,28 +118,10 @@ export const make = (brokers: ReadonlyArray<string>) =>
           ],
         }),
       ).pipe(Effect.asVoid)
-    const commitOffsets = (groupId: string, topic: string, offsets: ReadonlyMap<number, bigint>) =>
-      eventually(
-        `offsets of ${topic} committed for ${groupId}`,
-        Effect.map(
-          Effect.either(
-            Effect.tryPromise(() =>
-              admin.setOffsets({
-                groupId,
-                topic,
-                partitions: [...offsets].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
-              }),
-            ),
-          ),
-          (r) => (r._tag === "Right" ? true : undefined),
-        ),
-        "20 seconds",
-        "200 millis",
-      ).pipe(Effect.asVoid)
     const leaders = (topic: string) =>
       Effect.map(
         Effect.promise(() => admin.fetchTopicMetadata({ topics: [topic] })),
         (meta) => new Map(meta.topics[0]!.partitions.map((p) => [p.partitionId, p.leader])),
       )
-    return { admin, createTopic, deleteTopic, deleteRecords, alterTopicConfig, commitOffsets, leaders } satisfies RealAdmin
+    return { admin, createTopic, deleteTopic, deleteRecords, alterTopicConfig, leaders } satisfies RealAdmin
   })
