@@ -104,15 +104,20 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
         })
         .then(K.groupBroker)
 
+    let findCoordinatorCalls = 0
     const coordinator: Port = {
       findCoordinator: (groupId) =>
         call({ groupId, api: "FindCoordinator" }, async () => {
-          // Asked broker by broker here: kafkajs's findGroupCoordinatorMetadata swallows each broker's
-          // error, so an answer such as GROUP_AUTHORIZATION_FAILED would arrive as a bare "not found".
+          // Asked broker by broker here, starting at a different one on each call: kafkajs's
+          // findGroupCoordinatorMetadata swallows each broker's error, so an answer such as
+          // GROUP_AUTHORIZATION_FAILED or COORDINATOR_NOT_AVAILABLE would arrive as a bare "not found".
+          if (cluster.getNodeIds().length === 0) await cluster.refreshMetadata()
+          const all = cluster.getNodeIds()
+          const start = findCoordinatorCalls++
           let failure: unknown = new Error("no broker in the metadata")
-          for (const nodeId of K.groupCluster(cluster).getNodeIds()) {
+          for (let i = 0; i < all.length; i++) {
             try {
-              const broker = K.groupBroker(await cluster.findBroker({ nodeId }))
+              const broker = K.groupBroker(await cluster.findBroker({ nodeId: all[(start + i) % all.length] }))
               const { coordinator: c } = await broker.findGroupCoordinator({ groupId, coordinatorType: 0 })
               return { nodeId: c.nodeId, host: c.host, port: c.port }
             } catch (e) {

@@ -264,6 +264,8 @@ export interface Cluster {
   findTopicPartitionMetadata(topic: string): ReadonlyArray<PartitionMetadata>
   findLeaderForPartitions(topic: string, partitions: ReadonlyArray<number>): Record<string, Array<number>>
   findBroker(options: { readonly nodeId: number | string }): Promise<Broker>
+  /** The node ids of the brokers in the loaded metadata (as strings). */
+  getNodeIds(): ReadonlyArray<string>
   readonly targetTopics: Set<string>
 }
 
@@ -302,6 +304,7 @@ export interface OffsetFetchAnswer {
 
 export interface GroupBroker {
   readonly nodeId: number | null
+  /** FindCoordinator at this broker; its parse throws a KafkaJSProtocolError for an error code. */
   findGroupCoordinator(args: { readonly groupId: string; readonly coordinatorType: 0 }): Promise<CoordinatorMetadata>
   joinGroup(args: {
     readonly groupId: string
@@ -334,13 +337,8 @@ export interface GroupBroker {
   }): Promise<unknown>
 }
 
-export interface GroupCluster {
-  getNodeIds(): ReadonlyArray<number>
-}
-
 /** The same kafkajs objects, seen with their group methods. */
 export const groupBroker = (broker: Broker): GroupBroker => broker as unknown as GroupBroker
-export const groupCluster = (cluster: Cluster): GroupCluster => cluster as unknown as GroupCluster
 
 // ---------------------------------------------------------------------------------------------
 // errors (instances of kafkajs's error classes, read structurally)

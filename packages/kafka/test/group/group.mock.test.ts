@@ -6,13 +6,17 @@
  */
 import { layer } from "@effect/vitest"
 import { Assignor, Consumer, GroupConsumer, GroupCoordinator, TopicPartition } from "@kafka-effect/core"
-import { Chunk, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Chunk, Duration, Effect, Exit, Fiber, Layer, Schedule, Scope, Stream } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { expect } from "vitest"
 import * as GroupCoordinatorLive from "../../src/group/GroupCoordinatorLive.js"
 import * as MockCluster from "../harness/MockCluster.js"
 import * as MockTestBroker from "../harness/MockTestBroker.js"
 import * as Producer from "../harness/Producer.js"
+
+/** FindCoordinator's API key, and Kafka's COORDINATOR_NOT_AVAILABLE. */
+const FIND_COORDINATOR = 10
+const COORDINATOR_NOT_AVAILABLE = 15
 
 const TOPIC = "grp"
 const GROUP = "grp-mixed"
@@ -170,5 +174,32 @@ layer(testLayer, { excludeTestServices: true, timeout: "90 seconds" })("consumer
         expect(ourRead.map((o) => o.offset)).toEqual(Array.from({ length: PARTITIONS }, () => 20n))
       }),
     90_000,
+  )
+
+  it.scoped(
+    "FindCoordinator answered COORDINATOR_NOT_AVAILABLE (a new cluster, a coordinator moving) is retried: the port fails with the retriable CoordinatorNotAvailable, and a member joins after it",
+    () =>
+      Effect.gen(function* () {
+        const mock = yield* MockCluster.MockCluster
+        const port = yield* GroupCoordinator.GroupCoordinator
+        const group = "grp-coordinator-away"
+        yield* mock.pushErrors(FIND_COORDINATOR, [COORDINATOR_NOT_AVAILABLE])
+        const first = yield* Effect.either(port.findCoordinator(group))
+        expect(first).toMatchObject({ _tag: "Left", left: { _tag: "CoordinatorNotAvailable", code: COORDINATOR_NOT_AVAILABLE, retriable: true } })
+
+        yield* mock.createTopic("grp-away", 1)
+        yield* mock.pushErrors(FIND_COORDINATOR, [COORDINATOR_NOT_AVAILABLE, COORDINATOR_NOT_AVAILABLE])
+        const consumer = yield* Consumer.make({ config: { maxWaitMs: 100 } })
+        const sub = yield* GroupConsumer.subscribe(consumer, ["grp-away"], {
+          groupId: group,
+          sessionTimeout: "6 seconds",
+          heartbeatInterval: "300 millis",
+          retrySchedule: Schedule.spaced("50 millis"),
+          assignors: [Assignor.range],
+        })
+        const stable = yield* Effect.raceFirst(sub.membership.awaitStable(), sub.membership.failure)
+        expect(stable.assignment.map(TopicPartition.format)).toEqual(["grp-away-0"])
+      }),
+    30_000,
   )
 })
