@@ -118,13 +118,17 @@ export interface MakeOptions<E> {
 
 const isRetriableFetch = (e: FetchFailure): boolean => e._tag === "FetchError" && e.retriable
 
-const countByTopic = (records: Chunk.Chunk<ConsumerRecord>) => {
-  const out = new Map<string, { records: number; bytes: number }>()
+/** Records and key+value bytes of a chunk per topic; records of one topic come in runs (per partition). */
+const countByTopic = (records: Chunk.Chunk<ConsumerRecord>): Array<{ topic: string; records: number; bytes: number }> => {
+  const out: Array<{ topic: string; records: number; bytes: number }> = []
+  let entry: { topic: string; records: number; bytes: number } | undefined
   for (const r of records) {
-    let entry = out.get(r.topic)
-    if (entry === undefined) {
-      entry = { records: 0, bytes: 0 }
-      out.set(r.topic, entry)
+    if (entry === undefined || entry.topic !== r.topic) {
+      entry = out.find((e) => e.topic === r.topic)
+      if (entry === undefined) {
+        entry = { topic: r.topic, records: 0, bytes: 0 }
+        out.push(entry)
+      }
     }
     entry.records++
     entry.bytes += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0)
@@ -312,6 +316,36 @@ const makeFromInput = <E>(
         }
       })
 
+    // Tagged metrics built once per topic (partition for lag), updated once per chunk.
+    const topicMetrics = new Map<string, { records: Metric.Metric.Counter<number>; bytes: Metric.Metric.Counter<number> }>()
+    const lagMetrics = new Map<string, Metric.Metric.Gauge<bigint>>()
+    const updateMetrics = (records: Chunk.Chunk<ConsumerRecord>, lags: SubscriptionState.FetchOutcome["lags"]) => {
+      const updates: Array<Effect.Effect<void>> = []
+      if (Chunk.isNonEmpty(records)) {
+        for (const n of countByTopic(records)) {
+          let m = topicMetrics.get(n.topic)
+          if (m === undefined) {
+            m = {
+              records: Metric.tagged(ConsumerMetrics.records, "topic", n.topic),
+              bytes: Metric.tagged(ConsumerMetrics.bytes, "topic", n.topic),
+            }
+            topicMetrics.set(n.topic, m)
+          }
+          updates.push(Metric.incrementBy(m.records, n.records), Metric.incrementBy(m.bytes, n.bytes))
+        }
+      }
+      for (const { topic, partition, lag } of lags) {
+        const key = TopicPartition.key({ topic, partition })
+        let m = lagMetrics.get(key)
+        if (m === undefined) {
+          m = ConsumerMetrics.lag.pipe(Metric.tagged("topic", topic), Metric.tagged("partition", String(partition)))
+          lagMetrics.set(key, m)
+        }
+        updates.push(Metric.set(m, lag))
+      }
+      return Effect.all(updates, { discard: true })
+    }
+
     /** One fetch cycle: resolve pending resets, one Fetch over every fetchable partition, apply, heal. */
     const cycle: Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Effect.gen(function* () {
       const earlier = yield* Ref.getAndSet(deferred, Option.none())
@@ -327,18 +361,7 @@ const makeFromInput = <E>(
         .pipe(Effect.retry({ schedule: fetchRetry, while: isRetriableFetch }))
       const outcome = yield* state.applyFetch(positions, results)
       const records = outcome.records
-      if (Chunk.isNonEmpty(records)) {
-        for (const [topic, n] of countByTopic(records)) {
-          yield* Metric.incrementBy(Metric.tagged(ConsumerMetrics.records, "topic", topic), n.records)
-          yield* Metric.incrementBy(Metric.tagged(ConsumerMetrics.bytes, "topic", topic), n.bytes)
-        }
-      }
-      for (const { topic, partition, lag } of outcome.lags) {
-        yield* Metric.update(
-          ConsumerMetrics.lag.pipe(Metric.tagged("topic", topic), Metric.tagged("partition", String(partition))),
-          lag,
-        )
-      }
+      yield* updateMetrics(records, outcome.lags)
       yield* trackOutages(outcome.errors)
       if (outcome.errors.length === 0) return records
       const outOfRange: Array<{ position: SubscriptionState.FetchPosition; error: OffsetOutOfRange }> = []

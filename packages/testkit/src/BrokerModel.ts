@@ -110,6 +110,16 @@ export interface BatchOptions {
   readonly baseSequence?: number
   /** The batch bytes as produced, served back as they are while the batch stays intact. */
   readonly raw?: Uint8Array
+  /**
+   * Decodes `raw`'s records again. With it the log keeps only the bytes of a batch (its records are
+   * decoded when something asks for them), as a broker that serves what producers sent.
+   */
+  readonly decodeRaw?: (raw: Uint8Array) => ReadonlyArray<{
+    readonly key: Uint8Array | null
+    readonly value: Uint8Array | null
+    readonly headers: ReadonlyArray<ConsumerRecord.RecordHeader>
+    readonly timestamp: number
+  }>
 }
 
 export interface PartitionState {
@@ -463,6 +473,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           producerEpoch: batch?.producerEpoch ?? -1,
           baseSequence: batch?.baseSequence ?? -1,
           raw: batch?.raw,
+          decodeRaw: batch?.decodeRaw,
         },
         now,
       )
@@ -609,7 +620,8 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           responseEmpty: count === 0,
           granularity,
         })
-        count += read.records.length
+        let records: ReadonlyArray<ConsumerRecord.ConsumerRecord> | undefined
+        count += read.count
         bytes += read.bytes
         results[i] = {
           _tag: "Records",
@@ -618,7 +630,12 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           highWatermark: p.highWatermark,
           lastStableOffset: p.highWatermark,
           logStartOffset: p.logStartOffset,
-          records: read.records,
+          // Under "batch" granularity built only if someone reads them (the wire broker serves bytes).
+          get records() {
+            if (granularity === "record") return read.records
+            records ??= read.batches.flatMap((b) => b.records.filter((r) => r.offset >= req.offset))
+            return records
+          },
           batches: read.batches,
           bytes: read.bytes,
           nextOffset: read.nextOffset,

@@ -13,7 +13,7 @@ import {
   TopicPartition,
 } from "@kafka-effect/core"
 import { Context, Effect, Layer, type Scope } from "effect"
-import { type KafkaOptions, validate } from "../KafkaClient.js"
+import { type KafkaOptions, validate } from "../internal/config.js"
 import * as Errors from "../internal/errors.js"
 import { scopedCluster } from "../internal/cluster.js"
 import * as K from "../internal/kafkajs.js"

@@ -5,7 +5,7 @@
  * fetch or a heartbeat back on a shared connection.
  */
 import { Effect, LogLevel, Redacted, Runtime, type Scope } from "effect"
-import type { KafkaConfig, KafkaLogLevel } from "../KafkaClient.js"
+import type { KafkaConfig, KafkaLogLevel } from "./config.js"
 import * as K from "./kafkajs.js"
 
 const kafkajsLevel: Record<KafkaLogLevel, number> = {

@@ -114,6 +114,7 @@ class Cursor {
 }
 
 const NO_HEADERS: ReadonlyArray<ConsumerRecord.RecordHeader> = []
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** Appends the batch's records at offsets >= `fetchOffset` to `out`. */
 export const decodeRecordsInto = (
@@ -125,6 +126,9 @@ export const decodeRecordsInto = (
 ): void => {
   const c = new Cursor(batch.body, 0)
   const minDelta = fetchOffset > batch.baseOffset ? Number(fetchOffset - batch.baseOffset) : 0
+  // One bigint per record: from a Number sum while the offsets stay below 2^53 (always, in practice).
+  const base = batch.baseOffset
+  const baseNumber = base + BigInt(batch.lastOffsetDelta) <= MAX_SAFE ? Number(base) : -1
   for (let i = 0; i < batch.recordCount; i++) {
     const length = c.varint()
     const end = c.pos + length
@@ -151,7 +155,7 @@ export const decodeRecordsInto = (
     out.push({
       topic,
       partition,
-      offset: batch.baseOffset + BigInt(offsetDelta),
+      offset: baseNumber >= 0 ? BigInt(baseNumber + offsetDelta) : base + BigInt(offsetDelta),
       timestamp: batch.logAppendTime ? batch.maxTimestamp : batch.firstTimestamp + timestampDelta,
       key,
       value,

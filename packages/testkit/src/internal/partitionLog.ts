@@ -22,6 +22,12 @@ export interface BatchMeta {
   readonly producerEpoch: number
   readonly baseSequence: number
   readonly raw: Uint8Array | undefined
+  /**
+   * Reads the records of `raw` again. When given (and the batch keeps its producer's timestamps),
+   * the log keeps only the bytes and decodes records when something asks for them, so that a log
+   * filled over the wire holds bytes, not one object per record.
+   */
+  readonly decodeRaw?: ((raw: Uint8Array) => ReadonlyArray<NewRecord>) | undefined
 }
 
 export class Batch {
@@ -29,11 +35,17 @@ export class Batch {
   lastOffset: bigint
   /** The bytes as produced, while the batch is intact (dropped when compaction or truncation edits it). */
   raw: Uint8Array | undefined
+  /** Offsets baseOffset..lastOffset all hold a record (true until compaction or truncation edits the batch). */
+  contiguous = true
   private size = -1
+  private stored: Array<Record> | undefined
+  private readonly decodeRaw: ((raw: Uint8Array) => ReadonlyArray<NewRecord>) | undefined
 
   constructor(
+    readonly topic: string,
+    readonly partition: number,
     readonly baseOffset: bigint,
-    public records: Array<Record>,
+    records: Array<Record> | { readonly count: number; readonly decode: (raw: Uint8Array) => ReadonlyArray<NewRecord> },
     readonly attributes: number,
     readonly producerId: bigint,
     readonly producerEpoch: number,
@@ -43,8 +55,38 @@ export class Batch {
     readonly maxTimestamp: number,
     raw: Uint8Array | undefined,
   ) {
-    this.lastOffset = baseOffset + BigInt(records.length - 1)
+    if (Array.isArray(records)) {
+      this.stored = records
+      this.decodeRaw = undefined
+      this.lastOffset = baseOffset + BigInt(records.length - 1)
+    } else {
+      this.stored = undefined
+      this.decodeRaw = records.decode
+      this.lastOffset = baseOffset + BigInt(records.count - 1)
+    }
     this.raw = raw
+  }
+
+  /** The records still in the log, decoded from the raw bytes on first use when the log kept only those. */
+  get records(): Array<Record> {
+    if (this.stored === undefined) {
+      const decoded = this.decodeRaw!(this.raw!)
+      const out: Array<Record> = new Array(decoded.length)
+      for (let i = 0; i < decoded.length; i++) {
+        const r = decoded[i]
+        out[i] = {
+          topic: this.topic,
+          partition: this.partition,
+          offset: this.baseOffset + BigInt(i),
+          timestamp: r.timestamp,
+          key: r.key,
+          value: r.value,
+          headers: r.headers,
+        }
+      }
+      this.stored = out
+    }
+    return this.stored
   }
 
   /** Bytes this batch costs in a fetch answer: the raw bytes when kept, else records + header. */
@@ -59,8 +101,9 @@ export class Batch {
   }
 
   replaceRecords(records: Array<Record>): void {
-    this.records = records
+    this.stored = records
     this.raw = undefined
+    this.contiguous = false
     this.size = -1
   }
 }
@@ -82,7 +125,10 @@ export const encodeText = (s: string): Uint8Array => textEncoder.encode(s)
 
 /** What a read of the log returns for one partition. */
 export interface ReadResult {
+  /** The records read ("record" granularity only: whole batches carry their own). */
   readonly records: Array<Record>
+  /** Records at offsets >= the requested one that the answer carries. */
+  readonly count: number
   readonly batches: Array<Batch>
   readonly bytes: number
   /** Set when the read reached the end of the log past offsets that hold no record. */
@@ -128,32 +174,42 @@ export class PartitionLog {
     const baseOffset = this.highWatermark
     if (records.length === 0) return baseOffset
     const logAppendTime = (meta.attributes & ATTR_LOG_APPEND_TIME) !== 0
-    const stored: Array<Record> = new Array(records.length)
     let maxTimestamp = Number.NEGATIVE_INFINITY
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]
-      const timestamp = logAppendTime ? now : r.timestamp
-      if (timestamp > maxTimestamp) maxTimestamp = timestamp
-      stored[i] = {
-        topic: this.topic,
-        partition: this.partition,
-        offset: baseOffset + BigInt(i),
-        timestamp,
-        key: r.key,
-        value: r.value,
-        headers: r.headers,
+    const firstTimestamp = logAppendTime ? now : records[0].timestamp
+    // Bytes only: the records are decoded again from them when asked for (timestamps as produced).
+    const bytesOnly = meta.raw !== undefined && meta.decodeRaw !== undefined && !logAppendTime
+    let stored: Array<Record> | undefined
+    if (bytesOnly) {
+      for (let i = 0; i < records.length; i++) if (records[i].timestamp > maxTimestamp) maxTimestamp = records[i].timestamp
+    } else {
+      stored = new Array(records.length)
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]
+        const timestamp = logAppendTime ? now : r.timestamp
+        if (timestamp > maxTimestamp) maxTimestamp = timestamp
+        stored[i] = {
+          topic: this.topic,
+          partition: this.partition,
+          offset: baseOffset + BigInt(i),
+          timestamp,
+          key: r.key,
+          value: r.value,
+          headers: r.headers,
+        }
       }
     }
     this.batches.push(
       new Batch(
+        this.topic,
+        this.partition,
         baseOffset,
-        stored,
+        stored ?? { count: records.length, decode: meta.decodeRaw! },
         meta.attributes,
         meta.producerId,
         meta.producerEpoch,
         meta.baseSequence,
         this.leaderEpoch,
-        stored[0].timestamp,
+        firstTimestamp,
         maxTimestamp,
         meta.raw,
       ),
@@ -179,17 +235,34 @@ export class PartitionLog {
     const records: Array<Record> = []
     const batches: Array<Batch> = []
     let bytes = 0
+    let count = 0
+    let last = -1n
     let reachedEnd = true
     const partitionMax = limits.partitionMaxBytes
     const fits = (size: number): boolean => {
       // The first record (or batch) of a partition may exceed the partition limit; the response
       // limit is soft only for the first partition that returns data (Kafka's partial-batch rule).
-      if (records.length === 0) return limits.responseEmpty || size <= limits.responseRemaining
+      if (count === 0) return limits.responseEmpty || size <= limits.responseRemaining
       return bytes + size <= partitionMax && bytes + size <= limits.responseRemaining
     }
     const from = this.firstBatchIndex(offset)
     outer: for (let bi = from; bi < this.batches.length; bi++) {
       const batch = this.batches[bi]
+      if (limits.granularity === "batch" && batch.contiguous) {
+        // Every offset of the batch holds a record: counted without looking at the records.
+        const first = batch.baseOffset < offset ? offset : batch.baseOffset
+        if (first > batch.lastOffset) continue
+        const size = batch.sizeBytes
+        if (!fits(size)) {
+          reachedEnd = false
+          break
+        }
+        bytes += size
+        batches.push(batch)
+        count += Number(batch.lastOffset - first) + 1
+        last = batch.lastOffset
+        continue
+      }
       const rs = batch.records
       let ri = 0
       if (bi === from && batch.baseOffset < offset) {
@@ -204,7 +277,8 @@ export class PartitionLog {
         }
         bytes += size
         batches.push(batch)
-        for (; ri < rs.length; ri++) records.push(rs[ri])
+        count += rs.length - ri
+        last = rs[rs.length - 1].offset
         continue
       }
       let used = false
@@ -218,13 +292,15 @@ export class PartitionLog {
         }
         bytes += size
         records.push(r)
+        count++
+        last = r.offset
         used = true
       }
       if (used) batches.push(batch)
     }
-    const next = records.length > 0 ? records[records.length - 1].offset + 1n : offset
+    const next = count > 0 ? last + 1n : offset
     const nextOffset = reachedEnd && next < this.highWatermark ? this.highWatermark : undefined
-    return { records, batches, bytes, nextOffset }
+    return { records, count, batches, bytes, nextOffset }
   }
 
   /** Moves the log start up to `offset` (<= highWatermark); whole batches below it go. */

@@ -147,7 +147,7 @@ const serveConnection =
             )
             switch (outcome._tag) {
               case "Reply":
-                yield* write(outcome.frame)
+                for (const chunk of outcome.frame) yield* write(chunk)
                 break
               case "NoReply":
               case "Unanswered":

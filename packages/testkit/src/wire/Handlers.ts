@@ -15,11 +15,12 @@ import { ApiKey, apiNames, ErrorCode, isSupported, supported } from "./protocol/
 import { Malformed, Reader, Truncated, Writer } from "./protocol/Codec.js"
 import { UnsupportedCompression } from "./protocol/Compression.js"
 import * as M from "./protocol/Messages.js"
-import { crcValid, decodeRecords, encodeBatch, magicOf, splitBatches } from "./protocol/RecordBatch.js"
+import { type BatchRecord, crcValid, decodeRecords, encodeBatch, magicOf, splitBatches } from "./protocol/RecordBatch.js"
 
 /** What the connection does with a request. */
 export type Outcome =
-  | { readonly _tag: "Reply"; readonly frame: Uint8Array }
+  /** The answer's bytes in order (stored batches of a Fetch answer are passed on as they are, not copied). */
+  | { readonly _tag: "Reply"; readonly frame: ReadonlyArray<Uint8Array> }
   /** Produce with acks=0: no answer. */
   | { readonly _tag: "NoReply" }
   /** An injected Network fault, or a request that cannot be parsed: the connection closes. */
@@ -49,8 +50,8 @@ const reply = (apiKey: number, version: number, correlationId: number, body: (w:
   const sizeAt = w.reserve(4)
   M.encodeResponseHeader(w, apiKey, version, correlationId)
   body(w)
-  w.setInt32At(sizeAt, w.length - 4)
-  return { _tag: "Reply", frame: w.subarray() }
+  w.setInt32At(sizeAt, w.totalLength - 4)
+  return { _tag: "Reply", frame: w.chunks() }
 }
 
 const apiVersionsList = Array.from(supported, ([apiKey, r]) => ({ apiKey, minVersion: r.min, maxVersion: r.max }))
@@ -398,6 +399,9 @@ interface IncomingBatch {
   readonly baseSequence: number
 }
 
+/** The records of a stored batch, decoded again from its bytes (the log keeps only those). */
+const recordsOf = (raw: Uint8Array): ReadonlyArray<BatchRecord> => decodeRecords(raw).records
+
 const checkBatches = (records: Uint8Array | null, maxMessageBytes: number): Array<IncomingBatch> | number => {
   if (records === null || records.byteLength === 0) return ErrorCode.CORRUPT_MESSAGE
   const raws = splitBatches(records)
@@ -469,6 +473,7 @@ const produce = (ctx: Context, h: M.RequestHeader, req: M.ProduceRequest): Effec
                       producerEpoch: b.producerEpoch,
                       baseSequence: b.baseSequence,
                       raw: b.raw,
+                      decodeRaw: recordsOf,
                     }),
                   )
                   if (base._tag === "Left") return fail(base.left.code)

@@ -187,7 +187,11 @@ const emptyTags: ReadonlyMap<number, Uint8Array> = new Map()
 export class Writer {
   private buf: Uint8Array
   private view: DataView
+  /** Bytes written into the writer's own buffer (spliced bytes not included). */
   length = 0
+  /** Bytes referenced instead of copied, each at a position of the own buffer. */
+  private readonly spliced: Array<{ readonly at: number; readonly bytes: Uint8Array }> = []
+  private splicedLength = 0
 
   constructor(initialCapacity = 256) {
     this.buf = new Uint8Array(initialCapacity)
@@ -338,13 +342,46 @@ export class Writer {
     this.view.setUint32(at, v >>> 0)
   }
 
-  /** A view of what was written so far (valid until the next write). */
+  /**
+   * Appends `bytes` by reference, not by copy: `chunks()` hands them out as they are (a Fetch answer
+   * serves stored batches this way). They must not change until the chunks are written.
+   */
+  splice(bytes: Uint8Array): this {
+    if (bytes.byteLength === 0) return this
+    this.spliced.push({ at: this.length, bytes })
+    this.splicedLength += bytes.byteLength
+    return this
+  }
+  /** Everything written, spliced bytes included. */
+  get totalLength(): number {
+    return this.length + this.splicedLength
+  }
+  /** What was written, in order, as views: the own buffer's pieces around the spliced bytes. */
+  chunks(): Array<Uint8Array> {
+    const out: Array<Uint8Array> = []
+    let from = 0
+    for (const { at, bytes } of this.spliced) {
+      if (at > from) out.push(this.buf.subarray(from, at))
+      out.push(bytes)
+      from = at
+    }
+    if (this.length > from || out.length === 0) out.push(this.buf.subarray(from, this.length))
+    return out
+  }
+  /** A view of what was written so far (valid until the next write); joined when bytes were spliced. */
   subarray(): Uint8Array {
-    return this.buf.subarray(0, this.length)
+    return this.spliced.length === 0 ? this.buf.subarray(0, this.length) : this.toBytes()
   }
   /** A copy of what was written so far. */
   toBytes(): Uint8Array {
-    return this.buf.slice(0, this.length)
+    if (this.spliced.length === 0) return this.buf.slice(0, this.length)
+    const out = new Uint8Array(this.totalLength)
+    let pos = 0
+    for (const c of this.chunks()) {
+      out.set(c, pos)
+      pos += c.byteLength
+    }
+    return out
   }
 }
 

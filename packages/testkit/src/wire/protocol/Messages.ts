@@ -331,7 +331,7 @@ export const encodeFetchResponse = (w: Writer, v: number, resp: FetchResponse): 
       const size = p.records.reduce((s, b) => s + b.byteLength, 0)
       if (f) w.uvarint(size + 1)
       else w.int32(size)
-      for (const b of p.records) w.raw(b)
+      for (const b of p.records) w.splice(b)
       w.tags(f)
     })
     w.tags(f)

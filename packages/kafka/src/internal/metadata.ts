@@ -1,0 +1,130 @@
+/**
+ * Metadata of the client's kafkajs cluster: topics loaded on demand (the ones that failed named),
+ * partition leaders indexed once per answer, refreshes, and the "stale" mark that a failed request
+ * leaves for the next call to refresh first.
+ */
+import type { KafkaError } from "@kafka-effect/core"
+import { Data, Effect } from "effect"
+import * as Errors from "./errors.js"
+import type * as K from "./kafkajs.js"
+
+/** Metadata could not be loaded (no broker reachable, timeout). */
+export class MetadataError extends Data.TaggedError("MetadataError")<{
+  readonly topics: ReadonlyArray<string>
+  readonly reason: KafkaError.TransportReason
+  readonly retriable: boolean
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `Metadata request failed (${this.reason}) for ${this.topics.join(", ")}`
+  }
+}
+
+export const tryKafka = <A>(f: () => Promise<A>): Effect.Effect<A, unknown> => Effect.tryPromise({ try: f, catch: (e) => e })
+
+/** Closes a broker connection that a transport failure left behind, so the next request reconnects. */
+export const dropConnectionIfClosed = (broker: K.Broker, e: unknown) =>
+  Effect.promise(async () => {
+    if (Errors.classify(e)._tag === "Transport") await broker.disconnect().catch(() => undefined)
+  })
+
+export interface Metadata {
+  /** Loads metadata for these topics; topics that do not exist or are not authorized are returned with their error. */
+  readonly ensureTopics: (topics: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, unknown>, unknown>
+  /** Refreshes metadata; a failure is logged (the next request reports what it finds). */
+  readonly refresh: Effect.Effect<void>
+  /** The leader of a partition from the last metadata answer, if it has one. */
+  readonly leaderOf: (topic: string, partition: number) => number | undefined
+  /** After a connection failure or timeout: the next call refreshes metadata before routing. */
+  readonly markStale: Effect.Effect<void>
+  /** Refreshes metadata when a failed request marked it stale. */
+  readonly refreshIfStale: Effect.Effect<void>
+  /** The partition ids of a topic, from metadata. */
+  readonly partitionsFor: (
+    topic: string,
+  ) => Effect.Effect<
+    ReadonlyArray<number>,
+    MetadataError | KafkaError.UnknownTopicOrPartition | KafkaError.TopicAuthorizationFailed
+  >
+}
+
+export const make = (cluster: K.Cluster): Metadata => {
+  /** Loads metadata for these topics; topics that do not exist or are not authorized are returned. */
+  const ensureTopics = (topics: ReadonlyArray<string>) =>
+    tryKafka(async () => {
+      const failed = new Map<string, unknown>()
+      if (!cluster.isConnected()) await cluster.connect()
+      const missing = topics.filter((t) => !cluster.targetTopics.has(t))
+      if (missing.length === 0) return failed
+      try {
+        await cluster.addMultipleTargetTopics(missing)
+      } catch (e) {
+        if (Errors.topicMetadataError(e, "") === undefined) throw e
+        // One bad topic fails the whole metadata answer: find out which.
+        for (const t of missing) {
+          try {
+            await cluster.addMultipleTargetTopics([t])
+          } catch (e1) {
+            if (Errors.topicMetadataError(e1, t) === undefined) throw e1
+            failed.set(t, e1)
+          }
+        }
+      }
+      return failed
+    })
+
+  const refreshMetadata = tryKafka(() => cluster.refreshMetadata()).pipe(
+    Effect.catchAll((e) => Effect.logDebug("kafka: metadata refresh failed", String(e))),
+  )
+
+  // partition → leader per topic, indexed once per metadata answer (the arrays change on refresh).
+  const leaderIndex = new WeakMap<ReadonlyArray<K.PartitionMetadata>, Map<number, number>>()
+  const leaderOf = (topic: string, partition: number): number | undefined => {
+    let partitions: ReadonlyArray<K.PartitionMetadata>
+    try {
+      partitions = cluster.findTopicPartitionMetadata(topic)
+    } catch {
+      return undefined
+    }
+    let index = leaderIndex.get(partitions)
+    if (index === undefined) {
+      index = new Map()
+      for (const m of partitions) if (m.leader !== null && m.leader >= 0) index.set(m.partitionId, m.leader)
+      leaderIndex.set(partitions, index)
+    }
+    return index.get(partition)
+  }
+
+  let stale = false
+  const markStale = Effect.sync(() => {
+    stale = true
+  })
+  const refreshIfStale = Effect.suspend(() => {
+    if (!stale) return Effect.void
+    stale = false
+    return refreshMetadata
+  })
+
+  const partitionsFor = Effect.fn("KafkaClient.partitionsFor")(function* (topic: string) {
+    const failed = yield* ensureTopics([topic]).pipe(
+      Effect.mapError((e) => {
+        const c = Errors.classify(e)
+        return new MetadataError({
+          topics: [topic],
+          reason: c._tag === "Transport" ? c.reason : "Unknown",
+          retriable: c.retriable,
+          cause: Errors.unwrap(e),
+        })
+      }),
+    )
+    const failure = failed.get(topic)
+    if (failure !== undefined) {
+      return yield* Errors.topicMetadataError(failure, topic) ??
+        new MetadataError({ topics: [topic], reason: "Unknown", retriable: false, cause: failure })
+    }
+    const ids = cluster.findTopicPartitionMetadata(topic).map((m) => m.partitionId)
+    return [...ids].sort((a, b) => a - b)
+  })
+
+  return { ensureTopics, refresh: refreshMetadata, leaderOf, markStale, refreshIfStale, partitionsFor }
+}
