@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# The test suite talks to real protocol peers: librdkafka's mock cluster (built from a small C
-# program against librdkafka-dev), kcat, and Debian's Python Kafka clients. Installs what is missing
-# on Debian/Ubuntu (as root, or with sudo); elsewhere says what to install and fails.
+# The test suite talks to real protocol peers: real Apache Kafka (its jars come from Maven Central
+# through Maven, and it runs on Java 17+), librdkafka's mock cluster (built from a small C program
+# against librdkafka-dev), kcat, and Debian's Python Kafka clients. Installs what is missing on
+# Debian/Ubuntu (as root, or with sudo); elsewhere says what to install and fails.
 set -euo pipefail
 missing=()
+java_ok() {
+  local java=java
+  [ -n "${JAVA_HOME:-}" ] && java="$JAVA_HOME/bin/java"
+  local v
+  v=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  [ -n "$v" ] && [ "${v%%.*}" -ge 17 ]
+}
+java_ok || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 [ -f /usr/include/librdkafka/rdkafka_mock.h ] || missing+=(librdkafka-dev)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
@@ -17,6 +28,6 @@ if command -v apt-get >/dev/null 2>&1; then
   $sudo apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
 else
-  echo "system-deps: the test suite needs: ${missing[*]} (Debian names; on macOS: brew install librdkafka kcat, pip install kafka-python confluent-kafka)" >&2
+  echo "system-deps: the test suite needs: ${missing[*]} (Debian names; on macOS: brew install openjdk@17 maven librdkafka kcat, pip install kafka-python confluent-kafka)" >&2
   exit 1
 fi

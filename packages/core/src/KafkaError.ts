@@ -18,8 +18,11 @@ export type ApiName =
   | "OffsetCommit"
   | "OffsetFetch"
 
-/** How a request failed below the protocol level. */
-export type TransportReason = "Network" | "Timeout" | "NotLeader" | "Unknown"
+/**
+ * How a request failed below the protocol level. `Authentication`: the broker refused the SASL
+ * credentials (never retriable: retrying the same credentials cannot help).
+ */
+export type TransportReason = "Network" | "Timeout" | "NotLeader" | "Authentication" | "Unknown"
 
 /**
  * The broker answered OFFSET_OUT_OF_RANGE (error code 1) for a fetch at `requestedOffset`:

@@ -96,8 +96,20 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
     const coordinator: Port = {
       findCoordinator: (groupId) =>
         call({ groupId, api: "FindCoordinator" }, async () => {
-          const { coordinator: c } = await K.groupCluster(cluster).findGroupCoordinatorMetadata({ groupId, coordinatorType: 0 })
-          return { nodeId: c.nodeId, host: c.host, port: c.port }
+          // Asked broker by broker here: kafkajs's findGroupCoordinatorMetadata swallows each broker's
+          // error, so an answer such as GROUP_AUTHORIZATION_FAILED would arrive as a bare "not found".
+          let failure: unknown = new Error("no broker in the metadata")
+          for (const nodeId of K.groupCluster(cluster).getNodeIds()) {
+            try {
+              const broker = K.groupBroker(await cluster.findBroker({ nodeId }))
+              const { coordinator: c } = await broker.findGroupCoordinator({ groupId, coordinatorType: 0 })
+              return { nodeId: c.nodeId, host: c.host, port: c.port }
+            } catch (e) {
+              if (Errors.classify(e)._tag === "Protocol") throw e
+              failure = e
+            }
+          }
+          throw failure
         }),
       joinGroup: (r) =>
         call({ groupId: r.groupId, api: "JoinGroup", memberId: r.memberId, protocols: r.protocols.map((p) => p.name) }, async () => {

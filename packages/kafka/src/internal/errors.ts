@@ -134,6 +134,8 @@ export const classify = (error: unknown): Classified => {
       case "KafkaJSRequestTimeoutError":
       case "KafkaJSLockTimeout":
         return { _tag: "Transport", reason: "Timeout", retriable: true }
+      case "KafkaJSSASLAuthenticationError":
+        return { _tag: "Transport", reason: "Authentication", retriable: false }
       case "KafkaJSBrokerNotFound":
       case "KafkaJSMetadataNotLoaded":
       case "KafkaJSTopicMetadataNotLoaded":

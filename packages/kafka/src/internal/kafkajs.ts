@@ -302,6 +302,7 @@ export interface OffsetFetchAnswer {
 
 export interface GroupBroker {
   readonly nodeId: number | null
+  findGroupCoordinator(args: { readonly groupId: string; readonly coordinatorType: 0 }): Promise<CoordinatorMetadata>
   joinGroup(args: {
     readonly groupId: string
     readonly sessionTimeout: number
@@ -334,7 +335,7 @@ export interface GroupBroker {
 }
 
 export interface GroupCluster {
-  findGroupCoordinatorMetadata(args: { readonly groupId: string; readonly coordinatorType: 0 }): Promise<CoordinatorMetadata>
+  getNodeIds(): ReadonlyArray<number>
 }
 
 /** The same kafkajs objects, seen with their group methods. */
