@@ -9,11 +9,14 @@
  * - `external`: whatever KAFKA_BROKERS names.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import * as net from "node:net"
 import * as path from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Exit, Scope } from "effect"
+import { ApacheKafka } from "@kafka-effect/testkit"
 import { Kafka, logLevel } from "kafkajs"
 import * as MockCluster from "../packages/kafka/test/harness/MockCluster.js"
+import * as DelayProxy from "./delay-proxy.js"
 
 export type BrokerName = "kafka" | "mock" | "embedded" | "external"
 
@@ -23,8 +26,11 @@ export interface BrokerHandle {
   readonly nodeIds: ReadonlyArray<number>
   /** Creates a topic; `leaders[p]` is the node id that leads partition p (where the broker lets us choose). */
   readonly createTopic: (topic: string, partitions: number, leaders?: ReadonlyArray<number>) => Promise<void>
-  /** Adds `ms` to every answer of every broker; undefined where this broker cannot. */
-  readonly addRoundTrip: ((ms: number) => Promise<void>) | undefined
+  /**
+   * Adds `ms` to every round trip (0 removes it) and gives the bootstrap that peers must use to see
+   * it; undefined where this broker cannot.
+   */
+  readonly addRoundTrip: ((ms: number) => Promise<string>) | undefined
   readonly close: () => Promise<void>
 }
 
@@ -85,6 +91,7 @@ export const mock = async (brokers: 1 | 3): Promise<BrokerHandle> => {
     },
     addRoundTrip: async (ms) => {
       for (const b of nodeIds) await run(cluster.command(`rtt ${b} ${ms}`))
+      return cluster.bootstrap
     },
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
   }
@@ -137,11 +144,64 @@ export const embedded = async (root: string, brokers: 1 | 3): Promise<BrokerHand
         for (const [p, leader] of leaders.entries()) await command(`leader ${topic} ${p} ${leader}`)
       }
     },
-    addRoundTrip: (ms) => command(`latency ${ms}`),
+    addRoundTrip: async (ms) => {
+      await command(`latency ${ms}`)
+      return bootstrap
+    },
     close: async () => {
       child.stdin!.end()
       child.kill("SIGTERM")
       await exited
+    },
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = address !== null && typeof address !== "string" ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+/**
+ * Real Apache Kafka started for the bench (the testkit's ApacheKafka, JVM in its server profile).
+ * One node also gets a second plain listener advertised at a delaying proxy (bench/delay-proxy.ts):
+ * clients that bootstrap there stay behind the proxy, so the added round trip needs no rewriting.
+ */
+export const apacheKafka = async (nodes: 1 | 3): Promise<BrokerHandle> => {
+  if (nodes === 3) {
+    const { cluster, close } = await ApacheKafka.start({ nodes: 3, jvm: "server", logLevel: "WARN" })
+    return { ...(await remote("kafka", cluster.bootstrap)), close }
+  }
+  const port = await freePort()
+  const proxy = await DelayProxy.start()
+  const { cluster, close } = await ApacheKafka.start({
+    nodes: 1,
+    port,
+    jvm: "server",
+    logLevel: "WARN",
+    security: {},
+    config: {
+      "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:PLAINTEXT",
+      "advertised.listeners": `PLAINTEXT://127.0.0.1:${port},SECURE://127.0.0.1:${proxy.port}`,
+    },
+  })
+  const secure = cluster.nodes[0]?.securePort
+  if (secure === undefined) throw new Error("Apache Kafka: no second listener for the delaying proxy")
+  proxy.setUpstream("127.0.0.1", secure)
+  return {
+    ...(await remote("kafka", cluster.bootstrap)),
+    addRoundTrip: async (ms) => {
+      proxy.setDelay(ms / 2)
+      return ms === 0 ? cluster.bootstrap : `127.0.0.1:${proxy.port}`
+    },
+    close: async () => {
+      await proxy.close()
+      await close()
     },
   }
 }

@@ -62,7 +62,8 @@ const scaleRaw = option("scale")
 const scale = scaleRaw === undefined ? (quick ? 0.05 : 1) : Number(scaleRaw)
 if (!(scale > 0 && scale <= 4)) fail(`--scale needs a number in (0, 4], got ${scaleRaw}`)
 const outDir = option("out") ?? (quick ? undefined : path.join(root, "bench/results"))
-const kafkaBootstrap = option("kafka") ?? process.env.KAFKA_EFFECT_BENCH_KAFKA ?? "127.0.0.1:19092"
+/** A running Kafka to use instead of starting one (e.g. the development broker at 127.0.0.1:19092). */
+const kafkaBootstrap = option("kafka") ?? process.env.KAFKA_EFFECT_BENCH_KAFKA
 const sets = datasets(scale)
 const startedAt = Date.now()
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -215,7 +216,8 @@ const open = async (name: Brokers.BrokerName, nodes: 1 | 3): Promise<Brokers.Bro
       return nodes === 3 && h.nodeIds.length < 3 ? `KAFKA_BROKERS has ${h.nodeIds.length} broker(s), this data set needs 3` : h
     }
     case "kafka": {
-      if (nodes === 3) return `a three-node Kafka needs the ApacheKafka harness (not on this branch yet); --kafka names one node (${kafkaBootstrap})`
+      if (kafkaBootstrap === undefined) return Brokers.apacheKafka(nodes)
+      if (nodes === 3) return `--kafka / KAFKA_EFFECT_BENCH_KAFKA names one running node (${kafkaBootstrap}); without it the bench starts a three-node Kafka itself`
       return Brokers.remote("kafka", kafkaBootstrap)
     }
   }
@@ -235,6 +237,7 @@ const check = (peer: PeerName, where: string, r: PeerReport, p: Produced): void 
 }
 
 const measure = async (
+  bootstrap: string,
   broker: Brokers.BrokerHandle,
   d: Dataset,
   topics: ReadonlyArray<Produced>,
@@ -250,7 +253,7 @@ const measure = async (
     for (const [ti, topic] of topics.entries()) {
       for (const peer of order) {
         const s: PeerSpec = {
-          bootstrap: broker.bootstrap.split(","),
+          bootstrap: bootstrap.split(","),
           topic: topic.topic,
           partitions: topic.partitions,
           records: topic.records,
@@ -298,7 +301,7 @@ for (const brokerName of expandedBrokers) {
       for (const name of here) {
         const d = sets[name]
         if (d.roundTripMs > 0 && broker.addRoundTrip === undefined) {
-          skipped.push(`${brokerName}/${name}: this broker cannot add a round trip (no delaying proxy in front of it yet)`)
+          skipped.push(`${brokerName}/${name}: a running Kafka named by --kafka cannot get a delaying proxy (its advertised address is not ours); let the bench start one`)
           log(`[${brokerName}] skipped ${name}: no way to add a round trip`)
           continue
         }
@@ -307,9 +310,9 @@ for (const brokerName of expandedBrokers) {
         const topics = d.idlePartitions
           ? [await produce(broker, d, "mixed", `bench-${name}-mixed-${stamp}`), await produce(broker, d, "hot", `bench-${name}-hot-${stamp}`)]
           : [await produce(broker, d, "plain", `bench-${name}-${stamp}`)]
-        if (d.roundTripMs > 0) await broker.addRoundTrip!(d.roundTripMs)
+        const bootstrap = d.roundTripMs > 0 ? await broker.addRoundTrip!(d.roundTripMs) : broker.bootstrap
         try {
-          const samples = await measure(broker, d, topics)
+          const samples = await measure(bootstrap, broker, d, topics)
           const rows: Partial<Record<PeerName, Result>> = {}
           for (const [peer, [main, hot]] of samples) rows[peer] = summarize(main!, payloadBytes(d), hot)
           results[brokerName]![name] = rows
