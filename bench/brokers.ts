@@ -168,13 +168,13 @@ const freePort = (): Promise<number> =>
   })
 
 /**
- * Real Apache Kafka started for the bench (the testkit's ApacheKafka, JVM in its server profile).
+ * Real Apache Kafka started for the bench (the testkit's ApacheKafka; the JVM in its server profile for measurements).
  * One node also gets a second plain listener advertised at a delaying proxy (bench/delay-proxy.ts):
  * clients that bootstrap there stay behind the proxy, so the added round trip needs no rewriting.
  */
-export const apacheKafka = async (nodes: 1 | 3): Promise<BrokerHandle> => {
+export const apacheKafka = async (nodes: 1 | 3, jvm: "test" | "server"): Promise<BrokerHandle> => {
   if (nodes === 3) {
-    const { cluster, close } = await ApacheKafka.start({ nodes: 3, jvm: "server", logLevel: "WARN" })
+    const { cluster, close } = await ApacheKafka.start({ nodes: 3, jvm, logLevel: "WARN" })
     return { ...(await remote("kafka", cluster.bootstrap)), close }
   }
   const port = await freePort()
@@ -182,7 +182,7 @@ export const apacheKafka = async (nodes: 1 | 3): Promise<BrokerHandle> => {
   const { cluster, close } = await ApacheKafka.start({
     nodes: 1,
     port,
-    jvm: "server",
+    jvm,
     logLevel: "WARN",
     security: {},
     config: {

@@ -216,7 +216,8 @@ const open = async (name: Brokers.BrokerName, nodes: 1 | 3): Promise<Brokers.Bro
       return nodes === 3 && h.nodeIds.length < 3 ? `KAFKA_BROKERS has ${h.nodeIds.length} broker(s), this data set needs 3` : h
     }
     case "kafka": {
-      if (kafkaBootstrap === undefined) return Brokers.apacheKafka(nodes)
+      // quick: the JVM profile that starts fastest
+      if (kafkaBootstrap === undefined) return Brokers.apacheKafka(nodes, quick ? "test" : "server")
       if (nodes === 3) return `--kafka / KAFKA_EFFECT_BENCH_KAFKA names one running node (${kafkaBootstrap}); without it the bench starts a three-node Kafka itself`
       return Brokers.remote("kafka", kafkaBootstrap)
     }
@@ -278,6 +279,37 @@ const measure = async (
 const results: Results = {}
 const tables: Record<string, Array<string>> = {}
 
+const setupLines = (): Array<string> => {
+  const minutes = ((Date.now() - startedAt) / 60_000).toFixed(1)
+  return [
+  `Run ${new Date().toISOString()}, ${minutes} min, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average at the end ${os.loadavg()[0]!.toFixed(2)}.`,
+  `Node ${process.versions.node}; @platformatic/kafka ${platformaticPkg.version} on Node ${platformaticNode.version}${platformaticNode.bin === process.execPath ? "" : " (the npm registry's node package: it needs a newer Node than this machine's)"}; kcat with librdkafka ${kcatVersion}.`,
+  `${rounds} round(s)${warmup ? " after a warm-up" : ""}, peers alternating order, medians; every peer checked for every record (count, offset sum, partition-weighted offset sum).`,
+  "records/s and CPU (process.cpuUsage in the peer process) from the first record to the last (kcat: its whole process, by GNU time); peak RSS is the peer process's getrusage maxrss.",
+  "Fetches in flight and the broker's idle share are measured for kafka-effect only: its Fetcher is wrapped in the peer to count calls outstanding; idle share = time with no fetch outstanding / time from the first fetch to the last record.",
+]
+}
+/** Writes latest.json (merged), the broker's Markdown and the chart; called after each broker. */
+const write = (): void => {
+  if (outDir === undefined) return
+  const setup = setupLines()
+  fs.mkdirSync(outDir, { recursive: true })
+  const file = path.join(outDir, "latest.json")
+  const old: Results = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Results) : {}
+  const all = merge(old, results)
+  fs.writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`)
+  for (const b of Object.keys(results)) {
+    fs.writeFileSync(
+      path.join(outDir, `${b}.md`),
+      `## ${b}\n\n${setup.join("\n")}\n\n${tables[b]!.join("\n\n")}\n\n${goals(b, results[b]!)}\n${skipped.filter((s) => s.startsWith(`${b}/`)).map((s) => `\nNot measured: ${s}`).join("")}\n`,
+    )
+  }
+  const order = ["kafka", "mock", "embedded", "external"].filter((b) => all[b] !== undefined)
+  fs.writeFileSync(path.join(outDir, "chart.svg"), chart(all, order, datasetNames, `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} shared CPUs; medians of ${rounds} rounds`))
+  log(`wrote ${file}, ${path.join(outDir, "chart.svg")}`)
+}
+
+
 for (const brokerName of expandedBrokers) {
   results[brokerName] = {}
   tables[brokerName] = []
@@ -291,7 +323,9 @@ for (const brokerName of expandedBrokers) {
         }
       }
     }
+    const opening = performance.now()
     const broker = await open(brokerName, nodes)
+    if (typeof broker !== "string") log(`[${brokerName}] ${nodes} node(s) at ${broker.bootstrap}, ready in ${((performance.now() - opening) / 1000).toFixed(1)} s`)
     if (typeof broker === "string") {
       for (const d of here) skipped.push(`${brokerName}/${d}: ${broker}`)
       log(`[${brokerName}] skipped ${here.join(", ")}: ${broker}`)
@@ -328,36 +362,13 @@ for (const brokerName of expandedBrokers) {
     }
   }
   if (Object.keys(results[brokerName]!).length === 0) delete results[brokerName]
+  else write()
 }
 
-const minutes = ((Date.now() - startedAt) / 60_000).toFixed(1)
-const setup = [
-  `Run ${new Date().toISOString()}, ${minutes} min, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average at the end ${os.loadavg()[0]!.toFixed(2)}.`,
-  `Node ${process.versions.node}; @platformatic/kafka ${platformaticPkg.version} on Node ${platformaticNode.version}${platformaticNode.bin === process.execPath ? "" : " (the npm registry's node package: it needs a newer Node than this machine's)"}; kcat with librdkafka ${kcatVersion}.`,
-  `${rounds} round(s)${warmup ? " after a warm-up" : ""}, peers alternating order, medians; every peer checked for every record (count, offset sum, partition-weighted offset sum).`,
-  "records/s and CPU (process.cpuUsage in the peer process) from the first record to the last (kcat: its whole process, by GNU time); peak RSS is the peer process's getrusage maxrss.",
-  "Fetches in flight and the broker's idle share are measured for kafka-effect only: its Fetcher is wrapped in the peer to count calls outstanding; idle share = time with no fetch outstanding / time from the first fetch to the last record.",
-]
 for (const b of Object.keys(tables)) {
   if (results[b] === undefined) continue
   console.log(`\n${goals(b, results[b]!)}`)
 }
 if (skipped.length > 0) console.log(`\nNot measured:\n${skipped.map((s) => `- ${s}`).join("\n")}`)
-console.log(`\n${setup.join("\n")}`)
+console.log(`\n${setupLines().join("\n")}`)
 
-if (outDir !== undefined) {
-  fs.mkdirSync(outDir, { recursive: true })
-  const file = path.join(outDir, "latest.json")
-  const old: Results = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Results) : {}
-  const all = merge(old, results)
-  fs.writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`)
-  for (const b of Object.keys(results)) {
-    fs.writeFileSync(
-      path.join(outDir, `${b}.md`),
-      `## ${b}\n\n${setup.join("\n")}\n\n${tables[b]!.join("\n\n")}\n\n${goals(b, results[b]!)}\n${skipped.filter((s) => s.startsWith(`${b}/`)).map((s) => `\nNot measured: ${s}`).join("")}\n`,
-    )
-  }
-  const order = ["kafka", "mock", "embedded", "external"].filter((b) => all[b] !== undefined)
-  fs.writeFileSync(path.join(outDir, "chart.svg"), chart(all, order, datasetNames, `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} shared CPUs; medians of ${rounds} rounds`))
-  log(`wrote ${file}, ${path.join(outDir, "chart.svg")}`)
-}
