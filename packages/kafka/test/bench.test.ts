@@ -36,10 +36,12 @@ describe("pnpm bench --quick", () => {
         const rows = json.embedded!.value100!
         expect(Object.keys(rows).sort()).toEqual([...peers].sort())
         for (const peer of peers) {
-          for (const field of ["recordsPerSec", "cpuUsPerRecord", "peakRssMb"]) {
-            expect(typeof rows[peer]![field], `${peer}.${field}`).toBe("number")
-            expect(rows[peer]![field] as number, `${peer}.${field}`).toBeGreaterThan(0)
-          }
+          const row = rows[peer]!
+          for (const field of ["recordsPerSec", "cpuUsPerRecord", "peakRssMb"]) expect(typeof row[field], `${peer}.${field}`).toBe("number")
+          expect(row.recordsPerSec as number, peer).toBeGreaterThan(0)
+          expect(row.peakRssMb as number, peer).toBeGreaterThan(0)
+          // kcat's CPU comes from GNU time in 10 ms steps: 0 for a few hundred records.
+          expect(row.cpuUsPerRecord as number, peer).toBeGreaterThanOrEqual(0)
         }
         expect(rows["kafka-effect-chunks"]!.outOfRange).toMatchObject({ nextOffset: 0, listOffsets: 2 })
         expect(rows["kafka-effect-chunks"]!.brokerIdleShare).toBeGreaterThanOrEqual(0)
