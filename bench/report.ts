@@ -174,7 +174,8 @@ export const chart = (results: Results, brokers: ReadonlyArray<string>, datasets
   const width = Math.max(panelW, 770)
   const height = top + present.length * (panelH + 30) + legendH + 20
   const parts: Array<string> = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<title>Consumer throughput as a multiple of kafkajs eachBatch, per broker and data set</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="18" font-size="14" font-weight="bold">Consumer throughput, × kafkajs eachBatch (median records/s)</text>`,
     `<text x="10" y="33" fill="#555">${esc(note)}</text>`,

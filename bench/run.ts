@@ -305,7 +305,9 @@ const write = (): void => {
     )
   }
   const order = ["kafka", "mock", "embedded", "external"].filter((b) => all[b] !== undefined)
-  fs.writeFileSync(path.join(outDir, "chart.svg"), chart(all, order, datasetNames, `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} shared CPUs; medians of ${rounds} rounds`))
+  const roundsOf = (b: string) => Object.values(all[b] ?? {}).flatMap((peers) => Object.values(peers))[0]?.rounds ?? 0
+  const note = `${order.map((b) => `${b}: ${roundsOf(b)} round(s)`).join(", ")}; ${os.cpus().length} CPUs, load average ${os.loadavg()[0]!.toFixed(0)}`
+  fs.writeFileSync(path.join(outDir, "chart.svg"), chart(all, order, datasetNames, note))
   log(`wrote ${file}, ${path.join(outDir, "chart.svg")}`)
 }
 
