@@ -1,44 +1,115 @@
-/** kafka-effect: core's Consumer over the kafkajs-backed live layer, manual assignment. */
-import { Consumer, TopicPartition } from "@kafka-effect/core"
+/**
+ * kafka-effect: core's `Consumer` over the kafkajs-backed `KafkaClient`, manual assignment of every
+ * partition from the beginning; `chunks` or `records` (argv[3]). Only the public API: the consumer's
+ * `Fetcher` and `OffsetLister` are the client's, wrapped to count calls and the fetches outstanding.
+ */
+import { Consumer, Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { KafkaClient } from "@kafka-effect/kafka"
-import { Effect, Layer, Logger, LogLevel, Stream } from "effect"
-import { args, report, rssMB } from "./common.js"
+import { Chunk, Context, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
+import { type Instrumented, type OutOfRangeProbe, report, spec, Tally } from "./common.js"
 
-const loadedRssMB = rssMB()
+const s = spec()
+const mode = process.argv[3] === "records" ? "records" : "chunks"
+const tally = new Tally(s.records, s.slow)
 
-const a = args()
-const started = performance.now()
-let first = 0
-let n = 0
-let sum = 0n
+/** Fetches outstanding over time, and the time with none outstanding, from the first fetch on. */
+const wire = {
+  inFlight: 0,
+  max: 0,
+  fetches: 0,
+  lists: 0,
+  since: 0,
+  first: 0,
+  busyArea: 0,
+  idle: 0,
+  step(delta: number) {
+    const now = performance.now()
+    if (this.first === 0) this.first = now
+    else {
+      this.busyArea += this.inFlight * (now - this.since)
+      if (this.inFlight === 0) this.idle += now - this.since
+    }
+    this.since = now
+    this.inFlight += delta
+    if (this.inFlight > this.max) this.max = this.inFlight
+  },
+  summary(): Instrumented {
+    this.step(0)
+    const span = this.since - this.first
+    return {
+      fetchesInFlightMax: this.max,
+      fetchesInFlightMean: span > 0 ? this.busyArea / span : 0,
+      brokerIdleShare: span > 0 ? this.idle / span : 0,
+      fetchRequests: this.fetches,
+    }
+  },
+}
 
-const live = Consumer.layer({ config: { maxWaitMs: 100 } }).pipe(
-  Layer.provide(KafkaClient.layer({ brokers: a.bootstrap, clientId: "bench-kafka-effect" })),
-)
+const instrumented = Layer.effectContext(
+  Effect.gen(function* () {
+    const fetcher = yield* Fetcher.Fetcher
+    const lister = yield* OffsetLister.OffsetLister
+    const fetch: Context.Tag.Service<Fetcher.Fetcher>["fetch"] = (request) =>
+      Effect.suspend(() => {
+        wire.fetches++
+        wire.step(1)
+        return fetcher.fetch(request).pipe(Effect.ensuring(Effect.sync(() => wire.step(-1))))
+      })
+    const list: Context.Tag.Service<OffsetLister.OffsetLister>["list"] = (partitions, at) =>
+      Effect.suspend(() => {
+        wire.lists++
+        return lister.list(partitions, at)
+      })
+    return Context.make(Fetcher.Fetcher, { fetch }).pipe(Context.add(OffsetLister.OffsetLister, { list }))
+  }),
+).pipe(Layer.provide(KafkaClient.layer({ brokers: s.bootstrap, clientId: "bench-kafka-effect" })))
+
+const live = Consumer.layer({
+  config: { maxWaitMs: s.maxWaitMs, maxPartitionBytes: s.maxPartitionBytes, offsetRecovery: "earliest" },
+}).pipe(Layer.provide(instrumented))
 
 const program = Effect.gen(function* () {
   const consumer = yield* Consumer.Consumer
-  yield* consumer.assign(Array.from({ length: a.partitions }, (_, p) => TopicPartition.make(a.topic, p)))
+  const partitions = Array.from({ length: s.partitions }, (_, p) => TopicPartition.make(s.topic, p))
+  yield* consumer.assign(partitions)
   yield* consumer.seekToBeginning()
-  yield* consumer.chunks.pipe(
-    Stream.runForEachWhile((chunk) =>
-      Effect.sync(() => {
-        if (n === 0) first = performance.now()
-        for (const r of chunk) sum += r.offset
-        n += chunk.length
-        return n < a.records
-      }),
-    ),
-  )
+  if (mode === "chunks") {
+    yield* consumer.chunks.pipe(
+      Stream.runForEachWhile((chunk) =>
+        Effect.sync(() => {
+          for (const r of chunk) tally.batchRecord(r.partition, Number(r.offset))
+          tally.batchDone()
+          return !tally.done
+        }),
+      ),
+    )
+  } else {
+    yield* consumer.records.pipe(
+      Stream.runForEachWhile((r) =>
+        Effect.sync(() => {
+          tally.record(r.partition, Number(r.offset))
+          return !tally.done
+        }),
+      ),
+    )
+  }
+  const result = tally.finish({ instrumented: wire.summary() })
+  if (!s.probeOutOfRange) return result
+  // Out of range on purpose: a position far past the end; the consumer is configured to reset to
+  // the earliest offset, so the next record is offset 0 of that partition.
+  const fetchesBefore = wire.fetches
+  const listsBefore = wire.lists
+  const started = performance.now()
+  yield* consumer.seek(partitions[0]!, 1n << 40n)
+  const next = yield* consumer.chunks.pipe(Stream.runHead)
+  const probe: OutOfRangeProbe = {
+    ms: performance.now() - started,
+    fetches: wire.fetches - fetchesBefore,
+    listOffsets: wire.lists - listsBefore,
+    nextOffset: Option.match(Option.flatMap(next, Chunk.head), { onNone: () => -1, onSome: (r) => Number(r.offset) }),
+  }
+  return { ...result, outOfRange: probe }
 }).pipe(Effect.provide(live), Logger.withMinimumLogLevel(LogLevel.Warning))
 
-await Effect.runPromise(program)
-const done = performance.now()
-report({
-  firstRecordMs: first - started,
-  steadyMs: done - first,
-  records: n,
-  offsetSum: sum.toString(),
-  heapUsedMB: process.memoryUsage().heapUsed / 2 ** 20,
-  loadedRssMB,
-})
+report(await Effect.runPromise(program))
+process.exit(0)

@@ -1,40 +1,48 @@
-/** The peer: kafkajs 2.2.4's own consumer (a group of one, eachBatch, no commits). */
+/** kafkajs 2.2.4's own consumer: a group of one over all partitions, no commits; `eachBatch` or `eachMessage` (argv[3]). */
 import { Kafka, logLevel } from "kafkajs"
-import { args, report, rssMB } from "./common.js"
+import { report, spec, Tally } from "./common.js"
 
-const loadedRssMB = rssMB()
-
-const a = args()
-const kafka = new Kafka({ brokers: [...a.bootstrap], clientId: "bench-kafkajs", logLevel: logLevel.NOTHING })
+const s = spec()
+const mode = process.argv[3] === "eachMessage" ? "eachMessage" : "eachBatch"
+const kafka = new Kafka({ brokers: [...s.bootstrap], clientId: "bench-kafkajs", logLevel: logLevel.NOTHING })
 const consumer = kafka.consumer({
   groupId: `bench-kafkajs-${process.pid}-${Date.now()}`,
-  maxBytesPerPartition: 1 << 20,
-  maxWaitTimeInMs: 100,
+  maxBytesPerPartition: s.maxPartitionBytes,
+  maxWaitTimeInMs: s.maxWaitMs,
 })
-const started = performance.now()
-let first = 0
-let n = 0
-let sum = 0n
+const tally = new Tally(s.records, s.slow)
 await consumer.connect()
-await consumer.subscribe({ topic: a.topic, fromBeginning: true })
-await new Promise<void>((resolve) => {
-  void consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      if (n === 0 && batch.messages.length > 0) first = performance.now()
-      for (const m of batch.messages) sum += BigInt(m.offset)
-      n += batch.messages.length
-      if (n >= a.records) resolve()
-    },
-  })
+await consumer.subscribe({ topic: s.topic, fromBeginning: true })
+const result = await new Promise<ReturnType<Tally["finish"]>>((resolve) => {
+  let resolved = false
+  const check = () => {
+    if (!resolved && tally.done) {
+      resolved = true
+      resolve(tally.finish())
+    }
+  }
+  void consumer.run(
+    mode === "eachBatch"
+      ? {
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            if (resolved) return
+            const partition = batch.partition
+            for (const m of batch.messages) tally.batchRecord(partition, Number(m.offset))
+            tally.batchDone()
+            check()
+          },
+        }
+      : {
+          autoCommit: false,
+          eachMessage: async ({ partition, message }) => {
+            if (resolved) return
+            tally.record(partition, Number(message.offset))
+            check()
+          },
+        },
+  )
 })
-const done = performance.now()
-report({
-  firstRecordMs: first - started,
-  steadyMs: done - first,
-  records: n,
-  offsetSum: sum.toString(),
-  heapUsedMB: process.memoryUsage().heapUsed / 2 ** 20,
-  loadedRssMB,
-})
+report(result)
 await consumer.disconnect()
+process.exit(0)
