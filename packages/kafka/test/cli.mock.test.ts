@@ -29,14 +29,14 @@ const start = (args: ReadonlyArray<string>) =>
   })
 
 const takeLine = (q: Queue.Queue<string>, what: string) =>
-  Queue.take(q).pipe(Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`no ${what} line`) }))
+  Queue.take(q).pipe(Effect.timeoutFail({ duration: "45 seconds", onTimeout: () => new Error(`no ${what} line`) }))
 
 const produce = (topic: string, partition: number, records: ReadonlyArray<{ key?: string | null; value: string }>) =>
   Effect.flatMap(Producer.Producer, (p) => p.send(topic, partition, records.map((r) => ({ key: r.key ?? null, value: r.value }))))
 
 const env = Layer.mergeAll(Producer.layer, NodeContext.layer).pipe(Layer.provideMerge(MockCluster.layer(3)))
 
-layer(env, { excludeTestServices: true, timeout: "60 seconds" })("kafka-effect CLI against the mock cluster", (it) => {
+layer(env, { excludeTestServices: true, timeout: "120 seconds" })("kafka-effect CLI against the mock cluster", (it) => {
   it.effect(
     "offsets prints earliest and latest per partition; KAFKA_BROKERS stands in for --brokers",
     () =>
@@ -57,7 +57,7 @@ layer(env, { excludeTestServices: true, timeout: "60 seconds" })("kafka-effect C
         expect(viaEnv.exitCode).toBe(0)
         expect(viaEnv.stdout.map((l) => JSON.parse(l))).toEqual(expected)
       }),
-    30_000,
+    90_000,
   )
 
   it.effect(
@@ -96,7 +96,7 @@ layer(env, { excludeTestServices: true, timeout: "60 seconds" })("kafka-effect C
           { topic: "cli-consume", partition: 1, offset: "2", key: null, value: "p1-2" },
         ])
       }),
-    30_000,
+    90_000,
   )
 
   it.scoped(
@@ -117,10 +117,10 @@ layer(env, { excludeTestServices: true, timeout: "60 seconds" })("kafka-effect C
         const line = yield* takeLine(cliProc.stdout, "record")
         expect(JSON.parse(line)).toEqual({ topic: "cli-reset", partition: 0, offset: "2", key: "k", value: "new" })
         yield* cliProc.proc.kill("SIGINT")
-        const exitCode = yield* cliProc.proc.exitCode.pipe(Effect.timeout("20 seconds"))
+        const exitCode = yield* cliProc.proc.exitCode.pipe(Effect.timeout("45 seconds"))
         expect(exitCode).toBe(0)
       }),
-    40_000,
+    90_000,
   )
 
   it.effect(
@@ -134,7 +134,7 @@ layer(env, { excludeTestServices: true, timeout: "60 seconds" })("kafka-effect C
         expect(out.stdout).toEqual([])
         expect(out.stderr.filter((l) => l.startsWith("kafka-effect:"))).toEqual(["kafka-effect: Unknown topic cli-missing"])
       }),
-    30_000,
+    90_000,
   )
 
   it.effect(
@@ -161,6 +161,6 @@ layer(env, { excludeTestServices: true, timeout: "60 seconds" })("kafka-effect C
           expect(r.stderr[0]).toContain(name)
         }
       }),
-    60_000,
+    120_000,
   )
 })

@@ -1,17 +1,18 @@
 /**
  * `pnpm demo` (the README's first command) as a child process: the root package.json's "demo"
  * script, run the way pnpm runs it (`sh -c` with node_modules/.bin on PATH). By default on the
- * embedded broker it starts itself; with KAFKA_BROKERS against that cluster, here an embedded
- * broker in this test process, which the demo reaches only over TCP, as it would a real one.
+ * embedded broker it starts itself; with KAFKA_BROKERS against that cluster, here the suite's real
+ * Apache Kafka broker (`RealKafka.bootstrap()`).
  */
 import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import { Command } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { BrokerModel, EmbeddedBroker, TestBroker } from "@kafka-effect/testkit"
 import { Clock, Effect } from "effect"
+import { Kafka, logLevel } from "kafkajs"
 import { root, runToEnd } from "./harness/ChildProcess.js"
+import * as RealKafka from "./harness/RealKafka.js"
 
 const scripts: Readonly<Record<string, string>> = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).scripts
 
@@ -54,6 +55,9 @@ const expectRetentionCut = (lines: ReadonlyArray<string>, topic: string) => {
   expect(cut).toContain(`   event OffsetReset: ${topic}-0 requested 6, range [8, 10], now at 8, skipped 2 (nearest)`)
   expect(cut.filter((l) => l.startsWith(`   ${topic}-0@`))).toEqual([`   ${topic}-0@8  k2 = order 0.8`, `   ${topic}-0@9  k0 = order 0.9`])
 }
+
+/** The lines giving each partition's log range and the consumer's position. */
+const logRanges = (lines: ReadonlyArray<string>) => lines.filter((l) => l.includes(": log [") && l.includes("consumer position"))
 
 const records = (lines: ReadonlyArray<string>, topic: string) => lines.filter((l) => l.startsWith(`   ${topic}-`) && l.includes("@"))
 
@@ -115,42 +119,70 @@ describe("pnpm demo", () => {
   )
 
   it.scopedLive(
-    "with KAFKA_BROKERS: against that cluster over TCP (kafkajs producer, admin DeleteRecords, its own topic deleted at the end), truncation skipped with a line; exit 0",
+    "with KAFKA_BROKERS: against the suite's real Apache Kafka over TCP (kafkajs producer, admin DeleteRecords, its own topic deleted at the end), truncation skipped with a line; exit 0",
     () =>
       Effect.gen(function* () {
-        const broker = yield* EmbeddedBroker.EmbeddedBroker
-        const control = yield* TestBroker.TestBroker
-        const model = yield* BrokerModel.BrokerModel
-        const out = yield* demo(broker.bootstrap)
+        const bootstrap = RealKafka.bootstrap()
+        const out = yield* demo(bootstrap)
         expect(out.exitCode, out.stderr.join("\n")).toBe(0)
         const lines = out.stdout
         const topic = /topic (kafka-effect-demo-[0-9a-z]+) \(3 partitions, created now, deleted at the end\)/.exec(lines[0] ?? "")?.[1]
         expect(topic, lines[0]).toBeDefined()
-        expect(lines[0]).toContain(`KAFKA_BROKERS=${broker.bootstrap}`)
+        expect(lines[0]).toContain(`KAFKA_BROKERS=${bootstrap}`)
 
-        expect(records(section(lines, /consume from the beginning/), topic!)).toHaveLength(13)
+        const first = section(lines, /consume from the beginning/)
+        expect(records(first, topic!)).toHaveLength(13)
+        expect(logRanges(first)).toEqual([
+          `   ${topic}-0: log [0, 6)  consumer position 6`,
+          `   ${topic}-1: log [0, 4)  consumer position 4`,
+          `   ${topic}-2: log [0, 3)  consumer position 3`,
+        ])
         expectRetentionCut(lines, topic!)
+
         const truncation = section(lines, /unclean leader election \(a truncation under the consumer\)/)
         expect(truncation[0]).toBe("   skipped: a truncation cannot be forced on a real cluster (it takes an unclean leader election);")
         expect(truncation.filter((l) => l.includes("[WARN]"))).toEqual([])
-        expect(truncation).toContain(`   ${topic}-1: log [0, 4)  consumer position 4`)
-        expect(records(section(lines, /^== seekToBeginning/), topic!).filter((l) => l.includes(" = "))).toHaveLength(2 + 4 + 3)
+        // the broker's own log ranges: only partition 0 was cut
+        expect(logRanges(truncation)).toEqual([
+          `   ${topic}-0: log [8, 10)  consumer position 10`,
+          `   ${topic}-1: log [0, 4)  consumer position 4`,
+          `   ${topic}-2: log [0, 3)  consumer position 3`,
+        ])
+
+        const beginning = section(lines, /^== seekToBeginning/)
+        expect(records(beginning, topic!).filter((l) => l.includes(" = "))).toEqual([
+          `   ${topic}-0@8  k2 = order 0.8`,
+          `   ${topic}-0@9  k0 = order 0.9`,
+          `   ${topic}-1@0  k0 = order 1.0`,
+          `   ${topic}-1@1  k1 = order 1.1`,
+          `   ${topic}-1@2  k2 = order 1.2`,
+          `   ${topic}-1@3  k0 = order 1.3`,
+          `   ${topic}-2@0  k0 = order 2.0`,
+          `   ${topic}-2@1  k1 = order 2.1`,
+          `   ${topic}-2@2  k2 = order 2.2`,
+        ])
+        // no request log on a real cluster (that is the embedded broker's control API)
+        expect(beginning.filter((l) => /^ {5}(ListOffsets|Fetch) /.test(l))).toEqual([])
+
         const end = section(lines, /seekToEnd on every assigned partition/)
         expect(end).toContain("   positions now 12, 6, 3: the 4 new records lie before them and are not delivered")
         expect(records(end, topic!).filter((l) => l.includes(" = "))).toEqual([`   ${topic}-2@3  k0 = order 2.3`])
-        expect(lines.at(-1)).toBe("done: no error reached the consumer")
+        expect(end).toContain(`   ${topic}-2: log [0, 4)  consumer position 4`)
 
-        // What the cluster saw: the topic created and deleted, records produced and cut through the
-        // wire APIs (no control API: a real cluster has none).
-        const apis = new Set((yield* control.requests).map((e) => e.api))
-        for (const api of ["CreateTopics", "Produce", "DeleteRecords", "ListOffsets", "Fetch", "DeleteTopics"] as const) {
-          expect(apis.has(api), api).toBe(true)
-        }
-        const deleted = (yield* control.requests).filter((e) => e.api === "DeleteRecords").flatMap((e) => e.partitions)
-        expect(deleted).toEqual([{ topic, partition: 0 }])
-        expect((yield* model.metadata()).map((t) => t.name)).not.toContain(topic)
-        console.log(`pnpm demo (KAFKA_BROKERS): ${out.ms} ms`)
-      }).pipe(Effect.provide(EmbeddedBroker.layer({ brokers: 3 }))),
-    60_000,
+        expect(lines.at(-1)).toBe("done: no error reached the consumer")
+        expect(lines.filter((l) => l.includes("[ERROR]") || l.includes("could not delete"))).toEqual([])
+        expect(lines.filter((l) => l.includes("[WARN]"))).toHaveLength(1)
+        expect(out.stderr.filter((l) => l.trim() !== "")).toEqual([])
+
+        // the broker no longer has the demo's topic
+        const admin = new Kafka({ brokers: [...RealKafka.brokers()], logLevel: logLevel.NOTHING }).admin()
+        yield* Effect.acquireRelease(
+          Effect.promise(() => admin.connect()),
+          () => Effect.promise(() => admin.disconnect()),
+        )
+        expect(yield* Effect.promise(() => admin.listTopics())).not.toContain(topic)
+        console.log(`pnpm demo (KAFKA_BROKERS, Apache Kafka ${RealKafka.version()}): ${out.ms} ms`)
+      }),
+    90_000,
   )
 })

@@ -481,7 +481,9 @@ const makeCluster = (options: Options): Effect.Effect<Cluster, ApacheKafkaError,
     }
     const classpath = `${libs}/*`
     // A Kafka Uuid: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints).
-    const clusterId = randomBytes(16).toString("base64url")
+    // Like Kafka's Uuid.randomUuid, never one starting with "-": the tool's parser takes it for an option.
+    let clusterId = randomBytes(16).toString("base64url")
+    while (clusterId.startsWith("-")) clusterId = randomBytes(16).toString("base64url")
     yield* Effect.forEach(
       nodes,
       (node) =>

@@ -314,7 +314,9 @@ export const scenarios: ReadonlyArray<Scenario> = [
         const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp(t, 0)])
         yield* consumer.seek(tp(t, 0), 50n)
-        // a round trip is two requests (earliest, latest): both fail in the first one
+        // a round trip is two requests (earliest, latest): in the model both fail in the first
+        // one; over the wire the second may also die with the first one's closed connection and
+        // leave a fault for the next round trip: one or two round trips fail, within the schedule
         yield* ctx.broker.failNext("ListOffsets", 2, { _tag: "Network" }, [tp(t, 0)])
         const fiber = yield* takeFork(consumer, 1)
         if (!ctx.live) {
@@ -452,7 +454,11 @@ export const scenarios: ReadonlyArray<Scenario> = [
           const lists = (yield* ctx.requests).filter((e) => e.api === "ListOffsets")
           const covered = lists.flatMap((e) => e.partitions.map(TopicPartition.key)).sort()
           expect(covered).toEqual(all.map(TopicPartition.key).sort())
-          expect(lists.length).toBeLessThanOrEqual(2)
+          // at most one request per spec to each leader (several leaders: one per spec each)
+          const perBroker = new Map<number | undefined, number>()
+          for (const e of lists) perBroker.set(e.brokerId, (perBroker.get(e.brokerId) ?? 0) + 1)
+          expect([...perBroker.values()].every((n) => n <= 2)).toBe(true)
+          expect(lists.length).toBeLessThanOrEqual(2 * perBroker.size)
         }
         const again = yield* ctx.join(yield* takeFork(consumer, 6))
         expect(new Set(values(again))).toEqual(new Set([...values(first)].filter((v) => !v.startsWith(`${a}/0@`))))
@@ -620,6 +626,8 @@ const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return Effect.map(Effect.provide(effect, Logger.add(logger)), (a) => [a, lines] as const)
   })
 
+const runId = Math.random().toString(36).slice(2, 8)
+
 const makeContext = (broker: TestBroker["Type"], live: boolean, wire: boolean, scenario: Scenario): Context => {
   const maxWaitMs = live ? 100 : 500
   const step = Duration.millis(live ? 20 : 100)
@@ -648,7 +656,8 @@ const makeContext = (broker: TestBroker["Type"], live: boolean, wire: boolean, s
     retryDelay: Duration.millis(live ? 100 : 1000),
     topic: (name, partitions = 1) =>
       Effect.gen(function* () {
-        const topic = `s${scenario.id}-${name}-${++topics}`
+        // unique per run: a real broker keeps topics (and their records) from earlier runs
+        const topic = `s${scenario.id}-${name}-${++topics}-${runId}`
         yield* broker.createTopic(topic, partitions)
         return topic
       }),

@@ -39,6 +39,7 @@ export const Codes = {
   INVALID_GROUP_ID: 24,
   UNKNOWN_MEMBER_ID: 25,
   REBALANCE_IN_PROGRESS: 27,
+  MEMBER_ID_REQUIRED: 79,
 } as const
 
 export interface JoinAnswer {
@@ -60,6 +61,11 @@ export interface JoinOrigin {
   /** As Kafka's DescribeGroups shows it, e.g. "/127.0.0.1". */
   readonly clientHost: string
   readonly groupInstanceId: string | null
+  /**
+   * JoinGroup v4+ (KIP-394): a new member without a group instance id first gets
+   * MEMBER_ID_REQUIRED with the id it is to join with, and joins with that id in a second request.
+   */
+  readonly memberIdRequired?: boolean
 }
 
 export interface SyncAnswer {
@@ -178,10 +184,17 @@ interface Group {
   protocolName: string | undefined
   leaderId: string | undefined
   readonly members: Map<string, Member>
+  /** Member ids handed out with MEMBER_ID_REQUIRED, not yet joined with. */
+  readonly pendingMembers: Set<string>
   rebalanceTimer: Fiber.RuntimeFiber<void> | undefined
 }
 
 const empty = new Uint8Array(0)
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.byteLength === b.byteLength && a.every((x, i) => x === b[i])
+
+const sameProtocols = (a: ReadonlyArray<JoinProtocol>, b: ReadonlyArray<JoinProtocol>): boolean =>
+  a.length === b.length && a.every((p, i) => p.name === b[i].name && sameBytes(p.metadata, b[i].metadata))
 
 const joinError = (code: number, memberId: string): JoinAnswer => ({
   code,
@@ -231,6 +244,7 @@ export const make = (
           protocolName: undefined,
           leaderId: undefined,
           members: new Map(),
+          pendingMembers: new Set(),
           rebalanceTimer: undefined,
         }
         groups.set(groupId, g)
@@ -334,11 +348,7 @@ export const make = (
         g.state = "CompletingRebalance"
         yield* record(g, "GenerationCompleted")
         const protocolName = g.protocolName
-        const all = [...g.members.values()].map((m) => ({
-          memberId: m.memberId,
-          groupInstanceId: m.groupInstanceId,
-          metadata: m.protocols.find((p) => p.name === protocolName)?.metadata ?? empty,
-        }))
+        const all = joinedMembers(g)
         for (const m of g.members.values()) {
           const d = m.awaitingJoin
           m.awaitingJoin = undefined
@@ -356,6 +366,14 @@ export const make = (
           }
         }
       })
+
+    /** The members with their metadata for the group's protocol: what the leader's JoinGroup answer lists. */
+    const joinedMembers = (g: Group): Array<JoinedMember> =>
+      [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        metadata: m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? empty,
+      }))
 
     const removeMember = (g: Group, m: Member): Effect.Effect<void> =>
       Effect.gen(function* () {
@@ -381,8 +399,14 @@ export const make = (
           return joinError(Codes.INCONSISTENT_GROUP_PROTOCOL, request.memberId)
         }
         let m: Member | undefined
-        if (request.memberId === "") {
-          const memberId = `${clientId}-${++memberSeq}`
+        const isNew = request.memberId === "" || g.pendingMembers.has(request.memberId)
+        if (isNew) {
+          const memberId = request.memberId === "" ? `${clientId}-${++memberSeq}` : request.memberId
+          if (request.memberId === "" && origin?.memberIdRequired === true && origin.groupInstanceId === null) {
+            g.pendingMembers.add(memberId)
+            return joinError(Codes.MEMBER_ID_REQUIRED, memberId)
+          }
+          g.pendingMembers.delete(memberId)
           m = {
             memberId,
             clientId,
@@ -402,6 +426,21 @@ export const make = (
         } else {
           m = g.members.get(request.memberId)
           if (m === undefined) return joinError(Codes.UNKNOWN_MEMBER_ID, request.memberId)
+          // As Kafka: a member that joins again with the same protocols while the group completes a
+          // rebalance (it lost its JoinGroup answer), or a follower while it is stable, gets the
+          // current generation back without a rebalance; the leader's rejoin or changed metadata rebalances.
+          const unchanged = sameProtocols(m.protocols, request.protocols) && m.protocolType === request.protocolType
+          if (unchanged && (g.state === "CompletingRebalance" || (g.state === "Stable" && g.leaderId !== m.memberId))) {
+            yield* resetSession(g, m)
+            return {
+              code: Codes.NONE,
+              generationId: g.generationId,
+              protocolName: g.protocolName ?? "",
+              leaderId: g.leaderId ?? "",
+              memberId: m.memberId,
+              members: g.state === "CompletingRebalance" && m.memberId === g.leaderId ? joinedMembers(g) : [],
+            }
+          }
           m.protocols = request.protocols
           m.protocolType = request.protocolType
           m.sessionTimeoutMs = request.sessionTimeoutMs
@@ -473,20 +512,19 @@ export const make = (
         return Codes.NONE
       })
 
-    // As Kafka: a commit outside membership (no generation, no member id) only into an empty group
-    // (offset storage for simple consumers and admin tools); a member's commit in its current
-    // generation while Stable or PreparingRebalance (members commit before they rejoin); none while
-    // CompletingRebalance.
+    // As Kafka's classic groups: a commit with no generation (-1) is taken by an empty or unknown
+    // group (offset storage for simple consumers and admin tools; it creates the group); any other
+    // commit must come from a member in the current generation, and none is taken while the group
+    // completes a rebalance (members commit before they rejoin, while it prepares one).
     const validateOffsetCommit: InMemoryCoordinator["Type"]["validateOffsetCommit"] = (request) =>
       Effect.suspend(() => {
         const g = groups.get(request.groupId)
-        if (request.generationId < 0 && request.memberId === "") {
-          return Effect.succeed(g === undefined || g.state === "Empty" ? Codes.NONE : Codes.UNKNOWN_MEMBER_ID)
-        }
-        if (g?.state === "CompletingRebalance") return Effect.succeed(Codes.REBALANCE_IN_PROGRESS)
-        const m = g?.members.get(request.memberId)
-        if (g === undefined || m === undefined) return Effect.succeed(Codes.UNKNOWN_MEMBER_ID)
+        if (g === undefined) return Effect.succeed(request.generationId < 0 ? Codes.NONE : Codes.ILLEGAL_GENERATION)
+        if (request.generationId < 0 && g.state === "Empty") return Effect.succeed(Codes.NONE)
+        const m = g.members.get(request.memberId)
+        if (m === undefined) return Effect.succeed(Codes.UNKNOWN_MEMBER_ID)
         if (request.generationId !== g.generationId) return Effect.succeed(Codes.ILLEGAL_GENERATION)
+        if (g.state === "CompletingRebalance") return Effect.succeed(Codes.REBALANCE_IN_PROGRESS)
         return Effect.as(resetSession(g, m), Codes.NONE)
       })
 
@@ -494,6 +532,8 @@ export const make = (
       Effect.gen(function* () {
         const code = yield* validateOffsetCommit(request)
         if (code !== Codes.NONE) return request.offsets.map(() => code)
+        // Offsets committed from outside any group make the group exist (Empty), as in Kafka.
+        if (request.offsets.length > 0) groupOf(request.groupId)
         const at = yield* Clock.currentTimeMillis
         yield* model.commitOffsets(request.groupId, request.offsets)
         for (const o of request.offsets) {

@@ -8,7 +8,7 @@
 import { KafkaError, type TopicPartition } from "@kafka-effect/core"
 import { TestBroker } from "@kafka-effect/testkit"
 import { Duration, Effect, Layer } from "effect"
-import { Kafka, logLevel, type IHeaders } from "kafkajs"
+import { Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../../src/KafkaClient.js"
 import * as MockCluster from "./MockCluster.js"
 import * as Producer from "./Producer.js"
@@ -37,23 +37,6 @@ const INFINITE = 5_000
 
 const unsupported = (what: string) =>
   Effect.die(new Error(`librdkafka's mock cluster (2.0.2) cannot ${what}; check TestBroker.capabilities first`))
-
-const toBuffer = (v: string | Uint8Array | null | undefined): Buffer | null =>
-  v === null || v === undefined ? null : typeof v === "string" ? Buffer.from(v) : Buffer.from(v)
-
-const toHeaders = (headers: TestBroker.ProducedRecord["headers"]): IHeaders | undefined => {
-  if (headers === undefined) return undefined
-  const out: Record<string, Buffer | Array<Buffer>> = {}
-  const entries: ReadonlyArray<readonly [string, string | Uint8Array | null]> = Array.isArray(headers)
-    ? headers.map((h: { key: string; value: Uint8Array | null }) => [h.key, h.value] as const)
-    : Object.entries(headers)
-  for (const [key, value] of entries) {
-    const b = toBuffer(value) ?? Buffer.alloc(0)
-    const prev = out[key]
-    out[key] = prev === undefined ? b : Array.isArray(prev) ? [...prev, b] : [prev, b]
-  }
-  return out
-}
 
 export const capabilities: TestBroker.Capabilities = {
   deleteRecords: false,
@@ -99,20 +82,7 @@ export const make = Effect.gen(function* () {
   const service: Service = {
     capabilities,
     createTopic: (topic, partitions) => Effect.orDie(mock.createTopic(topic, partitions)),
-    produce: (topic, partition, records) =>
-      producer.send(
-        topic,
-        partition,
-        records.map((r) => {
-          const headers = toHeaders(r.headers)
-          return {
-            key: toBuffer(r.key),
-            value: toBuffer(r.value),
-            ...(headers === undefined ? {} : { headers }),
-            ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }),
-          }
-        }),
-      ),
+    produce: (topic, partition, records) => producer.send(topic, partition, records.map(Producer.toMessage)),
     deleteRecords: () => unsupported("delete records"),
     compact: () => unsupported("compact"),
     truncate: () => unsupported("truncate a log"),

@@ -6,6 +6,16 @@
  *
  * Shape after franz-go's kfake: a real listener over an in-memory cluster with control hooks.
  * Each connection answers its requests in order, one at a time, as Kafka does.
+ *
+ * It is held against Apache Kafka 4.4 by a differential test (the kafka package's
+ * `differential.realkafka.test.ts`: the same request sequences to both, answers compared).
+ * Known differences from Apache Kafka (docs/DESIGN.md has the full list):
+ * - a Metadata request that auto-creates a topic is answered with the topic (Kafka answers it
+ *   `UNKNOWN_TOPIC_OR_PARTITION` and has the topic moments later);
+ * - record timestamps are not checked (Kafka 4 refuses a CreateTime more than an hour ahead with
+ *   `INVALID_TIMESTAMP`), because the broker often runs on a `TestClock`;
+ * - older API version ranges than Kafka 4.4 (kafkajs negotiates the same versions with both), no
+ *   transactions, no replication, no time or size retention, compaction only on request.
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
@@ -34,7 +44,7 @@ export interface Options {
   /** Metadata requests create unknown topics (auto.create.topics.enable). Default true. */
   readonly autoCreateTopics?: boolean
   readonly clusterId?: string
-  /** Session timeout bounds of JoinGroup over the wire. */
+  /** Session timeout bounds of JoinGroup over the wire (default as Kafka's: 6 s to 30 min). */
   readonly group?: GroupCoordinator.Options
   /** Largest record batch a Produce may carry (Kafka's message.max.bytes). Default 1048588, as Kafka. */
   readonly maxMessageBytes?: number

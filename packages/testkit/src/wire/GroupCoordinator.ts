@@ -32,6 +32,8 @@ export interface JoinRequest {
   readonly rebalanceTimeoutMs: number
   readonly protocolType: string
   readonly protocols: ReadonlyArray<{ readonly name: string; readonly metadata: Uint8Array }>
+  /** The JoinGroup version: from 4 a new member first gets MEMBER_ID_REQUIRED and its id. Default 0. */
+  readonly apiVersion?: number
 }
 
 export interface GroupDescription {
@@ -52,7 +54,7 @@ export interface GroupDescription {
 }
 
 export interface Options {
-  /** Kafka's group.min.session.timeout.ms / group.max.session.timeout.ms. */
+  /** Kafka's group.min.session.timeout.ms / group.max.session.timeout.ms (defaults as Kafka's: 6 s and 30 min). */
   readonly minSessionTimeoutMs?: number
   readonly maxSessionTimeoutMs?: number
 }
@@ -96,7 +98,7 @@ export const fromInMemory = (
   c: InMemoryCoordinator.InMemoryCoordinator["Type"],
   options: Options = {},
 ): GroupCoordinator => {
-  const minSession = options.minSessionTimeoutMs ?? 100
+  const minSession = options.minSessionTimeoutMs ?? 6_000
   const maxSession = options.maxSessionTimeoutMs ?? 1_800_000
   return {
     join: (req) => {
@@ -121,7 +123,7 @@ export const fromInMemory = (
             protocolType: req.protocolType,
             protocols: req.protocols,
           },
-          { clientHost: req.clientHost, groupInstanceId: req.groupInstanceId },
+          { clientHost: req.clientHost, groupInstanceId: req.groupInstanceId, memberIdRequired: (req.apiVersion ?? 0) >= 4 },
         ),
         (a): JoinResult => ({
           errorCode: a.code,

@@ -174,7 +174,7 @@ const dispatch = (ctx: Context, h: M.RequestHeader, r: Reader): Effect.Effect<Ou
         Effect.map(
           code !== 0
             ? Effect.succeed({ errorCode: code, generationId: -1, protocolName: "", leader: "", memberId: req.memberId, members: [] })
-            : ctx.coordinator.join({ ...req, clientId, clientHost: ctx.clientHost }),
+            : ctx.coordinator.join({ ...req, clientId, clientHost: ctx.clientHost, apiVersion: v }),
           (res) => reply(h.apiKey, v, cid, (w) => M.encodeJoinGroupResponse(w, v, { throttleTimeMs: 0, ...res })),
         ),
       )
@@ -231,13 +231,19 @@ const dispatch = (ctx: Context, h: M.RequestHeader, r: Reader): Effect.Effect<Ou
               return { errorCode: ErrorCode.NOT_COORDINATOR, groupId, groupState: "", protocolType: "", protocolData: "", members: [] }
             }
             if (d === undefined) return { errorCode: 0, groupId, groupState: "Dead", protocolType: "", protocolData: "", members: [] }
+            // As Kafka: the protocol and the members' metadata and assignments only while Stable.
+            const stable = d.state === "Stable"
             return {
               errorCode: 0,
               groupId,
               groupState: d.state,
               protocolType: d.protocolType,
-              protocolData: d.protocolName,
-              members: d.members.map((m) => ({ ...m, memberMetadata: m.metadata, memberAssignment: m.assignment })),
+              protocolData: stable ? d.protocolName : "",
+              members: d.members.map((m) => ({
+                ...m,
+                memberMetadata: stable ? m.metadata : new Uint8Array(0),
+                memberAssignment: stable ? m.assignment : new Uint8Array(0),
+              })),
             }
           }),
         ),
@@ -543,15 +549,9 @@ const fetch = (ctx: Context, h: M.RequestHeader, req: M.FetchRequest): Effect.Ef
         topic: t.topic,
         partitions: t.partitions.map((): M.FetchResponsePartition => {
           const res = results[i++]
+          // Kafka answers a partition error without watermarks: a client learns them with ListOffsets.
           if (res._tag === "Error") {
-            return {
-              partition: res.partition,
-              errorCode: res.code,
-              highWatermark: res.highWatermark,
-              lastStableOffset: res.highWatermark,
-              logStartOffset: res.logStartOffset,
-              records: [],
-            }
+            return { partition: res.partition, errorCode: res.code, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: [] }
           }
           const records: Array<Uint8Array> = []
           for (const b of res.batches) {
@@ -579,30 +579,42 @@ const specOf = (timestamp: bigint): BrokerModel.ListOffsetsSpec =>
   timestamp === -2n ? "earliest" : timestamp === -1n ? "latest" : { timestamp: Number(timestamp) }
 
 const listOffsets = (ctx: Context, h: M.RequestHeader, req: M.ListOffsetsRequest): Effect.Effect<Outcome, RequestFault> => {
+  // As Kafka: one answer per distinct partition, topics merged by name; a partition named more than
+  // once in the request is answered INVALID_REQUEST (once), without looking it up.
+  const topics = new Map<string, Map<number, { timestamp: bigint; duplicate: boolean }>>()
+  for (const t of req.topics) {
+    const partitions = topics.get(t.name) ?? new Map<number, { timestamp: bigint; duplicate: boolean }>()
+    topics.set(t.name, partitions)
+    for (const p of t.partitions) {
+      const seen = partitions.get(p.partitionIndex)
+      partitions.set(p.partitionIndex, { timestamp: p.timestamp, duplicate: seen !== undefined })
+    }
+  }
   // One model request per distinct timestamp (clients send one kind at a time).
   const groups = new Map<bigint, Array<TopicPartition.TopicPartition>>()
-  for (const t of req.topics) {
-    for (const p of t.partitions) {
+  for (const [name, partitions] of topics) {
+    for (const [partition, p] of partitions) {
+      if (p.duplicate) continue
       const list = groups.get(p.timestamp) ?? []
-      list.push(TopicPartition.make(t.name, p.partitionIndex))
+      list.push(TopicPartition.make(name, partition))
       groups.set(p.timestamp, list)
     }
   }
   return Effect.map(
     Effect.forEach(Array.from(groups), ([timestamp, tps]) =>
       Effect.map(ctx.model.listOffsets(tps, specOf(timestamp), { brokerId: ctx.nodeId }), (results) =>
-        results.map((res): [string, BrokerModel.ListOffsetsPartitionResult] => [`${timestamp}\u0000${TopicPartition.key(res)}`, res]),
+        results.map((res): [string, BrokerModel.ListOffsetsPartitionResult] => [TopicPartition.key(res), res]),
       ),
     ),
     (all) => {
       const byKey = new Map(all.flat())
-      const topics = req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => {
-          const res = byKey.get(`${p.timestamp}\u0000${TopicPartition.key(TopicPartition.make(t.name, p.partitionIndex))}`)
+      const answer = Array.from(topics, ([name, partitions]) => ({
+        name,
+        partitions: Array.from(partitions, ([partitionIndex, p]) => {
+          const res = p.duplicate ? undefined : byKey.get(TopicPartition.key(TopicPartition.make(name, partitionIndex)))
           return {
-            partitionIndex: p.partitionIndex,
-            errorCode: res?.code ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            partitionIndex,
+            errorCode: p.duplicate ? ErrorCode.INVALID_REQUEST : (res?.code ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
             timestamp: BigInt(res?.timestamp ?? -1),
             offset: res?.offset ?? -1n,
             leaderEpoch: res?.leaderEpoch ?? -1,
@@ -610,11 +622,14 @@ const listOffsets = (ctx: Context, h: M.RequestHeader, req: M.ListOffsetsRequest
         }),
       }))
       return reply(h.apiKey, h.apiVersion, h.correlationId, (w) =>
-        M.encodeListOffsetsResponse(w, h.apiVersion, { throttleTimeMs: 0, topics }),
+        M.encodeListOffsetsResponse(w, h.apiVersion, { throttleTimeMs: 0, topics: answer }),
       )
     },
   )
 }
+
+/** Kafka's offset.metadata.max.bytes (default 4096, counted in characters). */
+const MAX_OFFSET_METADATA = 4096
 
 const offsetCommit = (ctx: Context, h: M.RequestHeader, req: M.OffsetCommitRequest): Effect.Effect<Outcome, RequestFault> => {
   const tps = req.topics.flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p.partitionIndex)))
@@ -625,12 +640,19 @@ const offsetCommit = (ctx: Context, h: M.RequestHeader, req: M.OffsetCommitReque
       Effect.gen(function* () {
         const notHere =
           sc.requestCode ?? (coordinatorFor(req.groupId, ctx.model.brokers.length) !== ctx.nodeId ? ErrorCode.NOT_COORDINATOR : 0)
-        const known = new Set((yield* ctx.model.metadata(req.topics.map((t) => t.name))).map((t) => t.name))
+        const partitionCounts = new Map(
+          (yield* ctx.model.metadata(req.topics.map((t) => t.name))).map((t) => [t.name, t.partitions.length]),
+        )
+        const exists = (topic: string, partition: number) => partition >= 0 && partition < (partitionCounts.get(topic) ?? 0)
         const toStore: Array<{ topic: string; partition: number; offset: bigint; metadata: string | null }> = []
         const codes = req.topics.map((t) =>
           t.partitions.map((p) => {
             const tp = TopicPartition.make(t.name, p.partitionIndex)
-            const code = notHere || sc.injectedCode(tp) || (known.has(t.name) ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+            const code =
+              notHere ||
+              sc.injectedCode(tp) ||
+              (exists(t.name, p.partitionIndex) ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) ||
+              ((p.committedMetadata?.length ?? 0) > MAX_OFFSET_METADATA ? ErrorCode.OFFSET_METADATA_TOO_LARGE : 0)
             if (code === 0) toStore.push({ ...tp, offset: p.committedOffset, metadata: p.committedMetadata })
             return code
           }),

@@ -38,7 +38,7 @@ const startBroker = (args: ReadonlyArray<string>) =>
           if (!resolved) resume(Effect.die(new Error(`broker exited with ${code}: ${out}`)))
         })
       },
-    ).pipe(Effect.timeout("20 seconds"), Effect.orDie),
+    ).pipe(Effect.timeout("45 seconds"), Effect.orDie),
     ({ child }) => Effect.sync(() => child.kill("SIGKILL")),
   )
 
@@ -63,7 +63,7 @@ describe("pnpm broker", () => {
         expect(code).toBe(0)
         expect(b.output()).toContain("broker stopped")
       }).pipe(Effect.scoped),
-    30_000,
+    90_000,
   )
 
   it.live(
@@ -72,12 +72,12 @@ describe("pnpm broker", () => {
       Effect.gen(function* () {
         const first = yield* startBroker(["--port", "0"])
         const port = first.firstLine.split(":").pop() ?? ""
-        const second = yield* run(tsx, [script, "--port", port], { timeoutMs: 20_000 })
+        const second = yield* run(tsx, [script, "--port", port], { timeoutMs: 45_000 })
         expect(second.code).toBe(1)
         expect(second.stderr).toContain(`cannot listen on port ${port}`)
         first.child.kill("SIGINT")
         expect(yield* Effect.promise(() => first.exited)).toBe(0)
       }).pipe(Effect.scoped),
-    30_000,
+    90_000,
   )
 })

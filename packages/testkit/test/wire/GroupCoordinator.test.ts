@@ -160,4 +160,67 @@ describe("GroupCoordinator", () => {
       expect((yield* gc.join({ ...joinRequest(), protocolType: "connect" })).errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
     }),
   )
+
+  it.scoped("as Kafka 4.4 answers (found by the differential test): session timeouts from 6 s by default, MEMBER_ID_REQUIRED from JoinGroup v4, commits into groups that do not exist", () =>
+    Effect.gen(function* () {
+      const gc = yield* make()
+      expect((yield* gc.join({ ...joinRequest(), sessionTimeoutMs: 5_999 })).errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT)
+      expect((yield* gc.join({ ...joinRequest(), sessionTimeoutMs: 1_800_001 })).errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT)
+      const asked = yield* gc.join({ ...joinRequest(), apiVersion: 4 })
+      expect(asked).toMatchObject({ errorCode: ErrorCode.MEMBER_ID_REQUIRED, generationId: -1, members: [] })
+      // a member id handed out is not a member yet: the group does not rebalance for it
+      expect((yield* gc.describe("g"))?.members).toEqual([])
+      const joined = yield* gc.join({ ...joinRequest(asked.memberId), apiVersion: 4 })
+      expect(joined).toMatchObject({ errorCode: 0, generationId: 1, memberId: asked.memberId, leader: asked.memberId })
+      // a static member (group instance id) is not asked
+      expect((yield* gc.join({ ...joinRequest("", "s"), groupId: "static", groupInstanceId: "i-1", apiVersion: 5 })).errorCode).toBe(0)
+
+      // a generation for a group that does not exist; no generation (with or without a member id) creates it, Empty
+      expect(yield* gc.commit("nothing", 1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(ErrorCode.ILLEGAL_GENERATION)
+      expect((yield* gc.describe("nothing"))).toBeUndefined()
+      expect(yield* gc.commit("nothing", -1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(0)
+      expect((yield* gc.describe("nothing"))?.state).toBe("Empty")
+      // an unknown member while the group completes a rebalance: UNKNOWN_MEMBER_ID first
+      expect(yield* gc.validateCommit("g", 1, "ghost")).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+      expect(yield* gc.validateCommit("g", 1, joined.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+    }),
+  )
+
+  it.scoped("a rejoin without a change: the current generation back while completing, or for a follower while stable; the leader's rejoin and changed metadata rebalance", () =>
+    Effect.gen(function* () {
+      const gc = yield* make()
+      const a = yield* gc.join(joinRequest("", "a"))
+      // lost its JoinGroup answer and asks again before SyncGroup: the same generation, no rebalance
+      const again = yield* gc.join(joinRequest(a.memberId, "a"))
+      expect(again).toMatchObject({ errorCode: 0, generationId: 1, leader: a.memberId, memberId: a.memberId })
+      expect(again.members.map((m) => m.memberId)).toEqual([a.memberId])
+      expect((yield* gc.describe("g"))?.state).toBe("CompletingRebalance")
+      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
+
+      const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
+      yield* TestClock.adjust("10 millis")
+      expect(yield* gc.heartbeat("g", 1, a.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+      yield* gc.join(joinRequest(a.memberId, "a"))
+      const b = yield* Fiber.join(bJoin)
+      yield* gc.sync({ groupId: "g", generationId: 2, memberId: a.memberId, assignments: [] })
+      expect((yield* gc.describe("g"))?.state).toBe("Stable")
+
+      // a follower with the same protocols: generation 2 again, the group stays stable
+      expect(yield* gc.join(joinRequest(b.memberId, "b"))).toMatchObject({ errorCode: 0, generationId: 2, leader: a.memberId, members: [] })
+      expect((yield* gc.describe("g"))?.state).toBe("Stable")
+      // the follower with other metadata: a rebalance
+      const changed = yield* Effect.fork(gc.join({ ...joinRequest(b.memberId, "b"), protocols: [{ name: "range", metadata: Uint8Array.of(2) }] }))
+      yield* TestClock.adjust("10 millis")
+      expect((yield* gc.describe("g"))?.state).toBe("PreparingRebalance")
+      yield* gc.join(joinRequest(a.memberId, "a"))
+      expect((yield* Fiber.join(changed)).generationId).toBe(3)
+      yield* gc.sync({ groupId: "g", generationId: 3, memberId: a.memberId, assignments: [] })
+      // the leader with the same protocols: a rebalance too (it may want to reassign)
+      const leader = yield* Effect.fork(gc.join(joinRequest(a.memberId, "a")))
+      yield* TestClock.adjust("10 millis")
+      expect((yield* gc.describe("g"))?.state).toBe("PreparingRebalance")
+      yield* gc.join({ ...joinRequest(b.memberId, "b"), protocols: [{ name: "range", metadata: Uint8Array.of(2) }] })
+      expect((yield* Fiber.join(leader)).generationId).toBe(4)
+    }),
+  )
 })

@@ -12,6 +12,7 @@ import { encodeBatch } from "../../src/wire/protocol/RecordBatch.js"
 import { TestBroker } from "../../src/TestBroker.js"
 import { TopicPartition } from "@kafka-effect/core"
 import * as EmbeddedBroker from "../../src/wire/EmbeddedBroker.js"
+import * as BrokerModel from "../../src/BrokerModel.js"
 
 /** A raw connection that reads size-prefixed answers in order. */
 const rawClient = (port: number): Effect.Effect<{ send: (frame: Uint8Array) => void; next: Effect.Effect<Reader>; closed: () => boolean }, never, Scope.Scope> =>
@@ -238,5 +239,196 @@ describe("protocol answers over a raw socket", () => {
       tx.int32()
       expect(tx.int16()).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
     }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ topics: { idem: 1 } }))),
+  )
+})
+
+/**
+ * Answers a differential test against real Apache Kafka 4.4 (the kafka package's
+ * differential.realkafka.test.ts) found the embedded broker gave differently, kept here at the byte
+ * level where no Kafka is needed.
+ */
+describe("answers as Apache Kafka gives them", () => {
+  it.live("Fetch v11: a partition out of range carries no watermarks (-1), the healthy partition next to it does", () =>
+    Effect.gen(function* () {
+      const broker = yield* EmbeddedBroker.EmbeddedBroker
+      const control = yield* TestBroker
+      yield* control.produce("f", 0, [{ value: "a" }, { value: "b" }])
+      const c = yield* rawClient(broker.listeners[0].port)
+      c.send(
+        request(ApiKey.Fetch, 11, 1, (w) => {
+          w.int32(-1).int32(0).int32(1).int32(1 << 20).int8(1).int32(0).int32(-1)
+          w.array(false, ["f"], (w, t) => {
+            w.string(t).array(false, [{ p: 0, at: 0n }, { p: 1, at: 5n }], (w, p) => {
+              w.int32(p.p).int32(-1).int64(p.at).int64(-1n).int32(1 << 20)
+            })
+          })
+          w.int32(0).string("")
+        }),
+      )
+      const r = yield* c.next
+      expect(r.int32()).toBe(1)
+      r.int32() // throttle
+      expect(r.int16()).toBe(0)
+      r.int32() // session id
+      const topics = r.array(false, (r) => ({
+        topic: r.string(),
+        partitions: r.array(false, (r) => {
+          const partition = r.int32()
+          const errorCode = r.int16()
+          const highWatermark = r.int64()
+          const lastStableOffset = r.int64()
+          const logStartOffset = r.int64()
+          r.array(false, (r) => [r.int64(), r.int64()])
+          r.int32() // preferred read replica
+          r.nullableBytes()
+          return { partition, errorCode, highWatermark, lastStableOffset, logStartOffset }
+        }),
+      }))
+      expect(topics).toEqual([
+        {
+          topic: "f",
+          partitions: [
+            { partition: 0, errorCode: 0, highWatermark: 2n, lastStableOffset: 2n, logStartOffset: 0n },
+            { partition: 1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n },
+          ],
+        },
+      ])
+    }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ topics: { f: 2 } }))),
+  )
+
+  it.live("ListOffsets v3: a partition named twice is answered once, INVALID_REQUEST; the others as usual", () =>
+    Effect.gen(function* () {
+      const broker = yield* EmbeddedBroker.EmbeddedBroker
+      const control = yield* TestBroker
+      yield* control.produce("l", 1, [{ value: "a" }])
+      const c = yield* rawClient(broker.listeners[0].port)
+      c.send(
+        request(ApiKey.ListOffsets, 3, 1, (w) => {
+          w.int32(-1).int8(1)
+          w.array(false, ["l"], (w, t) => {
+            w.string(t).array(false, [{ p: 0, ts: -2n }, { p: 1, ts: -1n }, { p: 0, ts: -1n }], (w, p) => {
+              w.int32(p.p).int64(p.ts)
+            })
+          })
+        }),
+      )
+      const r = yield* c.next
+      expect(r.int32()).toBe(1)
+      r.int32() // throttle
+      const topics = r.array(false, (r) => ({
+        topic: r.string(),
+        partitions: r.array(false, (r) => ({ partition: r.int32(), errorCode: r.int16(), timestamp: r.int64(), offset: r.int64() })),
+      }))
+      expect(topics).toEqual([
+        {
+          topic: "l",
+          partitions: [
+            { partition: 0, errorCode: ErrorCode.INVALID_REQUEST, timestamp: -1n, offset: -1n },
+            { partition: 1, errorCode: 0, timestamp: -1n, offset: 1n },
+          ],
+        },
+      ])
+    }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ topics: { l: 2 } }))),
+  )
+
+  it.live("OffsetCommit v5 from outside any group: an unknown partition of a known topic is UNKNOWN_TOPIC_OR_PARTITION, the known one is stored; metadata above 4096 characters is OFFSET_METADATA_TOO_LARGE", () =>
+    Effect.gen(function* () {
+      const broker = yield* EmbeddedBroker.EmbeddedBroker
+      const model = yield* BrokerModel.BrokerModel
+      const c = yield* rawClient(broker.listeners[0].port)
+      c.send(
+        request(ApiKey.OffsetCommit, 5, 1, (w) => {
+          w.string("simple").int32(-1).string("")
+          w.array(false, ["o"], (w, t) => {
+            w.string(t).array(false, [0, 4], (w, p) => {
+              w.int32(p).int64(7n).nullableString(null)
+            })
+          })
+        }),
+      )
+      const r = yield* c.next
+      expect(r.int32()).toBe(1)
+      r.int32() // throttle
+      const topics = r.array(false, (r) => ({ topic: r.string(), partitions: r.array(false, (r) => ({ partition: r.int32(), errorCode: r.int16() })) }))
+      expect(topics).toEqual([
+        {
+          topic: "o",
+          partitions: [
+            { partition: 0, errorCode: 0 },
+            { partition: 4, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
+          ],
+        },
+      ])
+      // metadata above offset.metadata.max.bytes (4096): OFFSET_METADATA_TOO_LARGE, nothing stored
+      c.send(
+        request(ApiKey.OffsetCommit, 5, 2, (w) => {
+          w.string("simple").int32(-1).string("")
+          w.array(false, ["o"], (w, t) => {
+            w.string(t).array(false, [0], (w, p) => {
+              w.int32(p).int64(9n).nullableString("m".repeat(4097))
+            })
+          })
+        }),
+      )
+      const tooLarge = yield* c.next
+      expect(tooLarge.int32()).toBe(2)
+      tooLarge.int32() // throttle
+      expect(tooLarge.array(false, (r) => ({ topic: r.string(), partitions: r.array(false, (r) => ({ partition: r.int32(), errorCode: r.int16() })) }))).toEqual([
+        { topic: "o", partitions: [{ partition: 0, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE }] },
+      ])
+      const stored = yield* model.committedOffsets("simple", [TopicPartition.make("o", 0)])
+      expect(stored.map((o) => o.offset)).toEqual([7n])
+    }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer({ topics: { o: 1 } }))),
+  )
+
+  it.live("JoinGroup v5 with an empty member id: MEMBER_ID_REQUIRED with the id to join with; at v3 a new member joins at once", () =>
+    Effect.gen(function* () {
+      const broker = yield* EmbeddedBroker.EmbeddedBroker
+      const c = yield* rawClient(broker.listeners[0].port)
+      const join = (version: number, correlationId: number, group: string, memberId: string) =>
+        request(ApiKey.JoinGroup, version, correlationId, (w) => {
+          w.string(group).int32(10_000).int32(10_000).string(memberId)
+          if (version >= 5) w.nullableString(null)
+          w.string("consumer").array(false, ["range"], (w, name) => {
+            w.string(name).nullableBytes(Uint8Array.of(1))
+          })
+        })
+      const answer = (version: number) =>
+        Effect.map(c.next, (r) => {
+          const correlationId = r.int32()
+          r.int32() // throttle
+          const errorCode = r.int16()
+          const generationId = r.int32()
+          r.string() // protocol
+          const leader = r.string()
+          const memberId = r.string()
+          const members = r.array(false, (r) => {
+            const id = r.string()
+            if (version >= 5) r.nullableString()
+            r.nullableBytes()
+            return id
+          })
+          return { correlationId, errorCode, generationId, leader, memberId, members }
+        })
+      c.send(join(5, 1, "g5", ""))
+      const first = yield* answer(5)
+      expect(first).toMatchObject({ correlationId: 1, errorCode: ErrorCode.MEMBER_ID_REQUIRED, generationId: -1, leader: "", members: [] })
+      expect(first.memberId).toMatch(/^raw-test-/)
+      c.send(join(5, 2, "g5", first.memberId))
+      expect(yield* answer(5)).toEqual({
+        correlationId: 2,
+        errorCode: 0,
+        generationId: 1,
+        leader: first.memberId,
+        memberId: first.memberId,
+        members: [first.memberId],
+      })
+      c.send(join(5, 3, "g5", "raw-test-unknown"))
+      expect(yield* answer(5)).toMatchObject({ correlationId: 3, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })
+      c.send(join(3, 4, "g3", ""))
+      const old = yield* answer(3)
+      expect(old).toMatchObject({ correlationId: 4, errorCode: 0, generationId: 1 })
+      expect(old.leader).toBe(old.memberId)
+    }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
   )
 })
