@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Consumer, ConsumerRecord, KafkaError, TopicPartition } from "@kafka-effect/core"
-import { Effect, Either, Exit, Metric, Redacted, Schedule, Stream, Tracer } from "effect"
+import { Config, ConfigProvider, Effect, Either, Exit, Metric, Redacted, Schedule, Stream, Tracer } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as Producer from "../src/Producer.js"
@@ -321,6 +321,32 @@ describe("Producer over real Apache Kafka", () => {
       yield* producer.send(topic, [{ value: "only" }])
       const got = yield* readBack([TopicPartition.make(topic, 0)], 1)
       expect(got.map((r) => [r.offset, ConsumerRecord.utf8(r.value)])).toEqual([[0n, "only"]])
+    }),
+  )
+
+  it.scopedLive("layerConfig reads the options from Config; a bad value is an InvalidConfig naming it", () =>
+    Effect.gen(function* () {
+      const topic = RealKafka.topicName("producer-config")
+      yield* createTopic(topic, 1)
+      const config = {
+        brokers: Config.array(Config.string(), "KAFKA_BROKERS"),
+        acks: Config.literal("all", "leader", "none")("KAFKA_ACKS"),
+        compression: Config.literal("none", "gzip", "snappy", "lz4", "zstd")("KAFKA_COMPRESSION"),
+      }
+      const provider = (compression: string) =>
+        ConfigProvider.fromMap(new Map([["KAFKA_BROKERS", brokers().join(",")], ["KAFKA_ACKS", "leader"], ["KAFKA_COMPRESSION", compression]]))
+      const [meta] = yield* Effect.flatMap(Producer.Producer, (p) => p.send(topic, [{ value: "from config" }])).pipe(
+        Effect.provide(Producer.layerConfig(config)),
+        Effect.withConfigProvider(provider("gzip")),
+      )
+      expect(meta?.baseOffset).toBe(0n)
+      const error = yield* Effect.flip(
+        Effect.flatMap(Producer.Producer, (p) => p.send(topic, [])).pipe(
+          Effect.provide(Producer.layerConfig(config)),
+          Effect.withConfigProvider(provider("zstd")),
+        ),
+      )
+      expect(error).toMatchObject({ _tag: "InvalidConfig", field: "compression", value: "zstd" })
     }),
   )
 
