@@ -1,2 +1,3 @@
 export * as KafkaClient from "./KafkaClient.js"
 export * as GroupCoordinatorLive from "./group/GroupCoordinatorLive.js"
+export * as Producer from "./Producer.js"

@@ -16,10 +16,11 @@ const kafkajsLevel: Record<KafkaLogLevel, number> = {
   debug: K.LogLevel.DEBUG,
 }
 
-// kafkajs logs every failed request and connection at ERROR (namespace "Connection"); the same
-// failure reaches the caller as a typed error, so those entries are debug here, the rest warnings.
+// kafkajs logs every failed request and connection at ERROR (namespace "Connection"), and every
+// failed send (namespace "Producer"); the same failure reaches the caller as a typed error, so those
+// entries are debug here, the rest warnings.
 const effectLevel = (level: number, namespace: string): LogLevel.LogLevel =>
-  level === K.LogLevel.DEBUG || namespace === "Connection"
+  level === K.LogLevel.DEBUG || namespace === "Connection" || namespace === "Producer"
     ? LogLevel.Debug
     : level <= K.LogLevel.WARN
       ? LogLevel.Warning
@@ -27,7 +28,7 @@ const effectLevel = (level: number, namespace: string): LogLevel.LogLevel =>
 
 export const scopedCluster = (
   config: KafkaConfig,
-  options: { readonly clientId: string; readonly isolationLevel: number },
+  options: { readonly clientId: string; readonly isolationLevel: number; readonly allowAutoTopicCreation?: boolean },
 ): Effect.Effect<K.Cluster, never, Scope.Scope> =>
   Effect.gen(function* () {
     const runLog = Runtime.runSync(yield* Effect.runtime<never>())
@@ -59,7 +60,7 @@ export const scopedCluster = (
       enforceRequestTimeout: true,
       metadataMaxAge: 300_000,
       retry: { retries: 0 },
-      allowAutoTopicCreation: false,
+      allowAutoTopicCreation: options.allowAutoTopicCreation ?? false,
       maxInFlightRequests: null,
       isolationLevel: options.isolationLevel,
       offsets: new Map(),

@@ -272,6 +272,96 @@ export interface Cluster {
 export const Cluster: new (options: ClusterOptions) => Cluster = require("kafkajs/src/cluster") as never
 
 // ---------------------------------------------------------------------------------------------
+// producer (kafkajs's producer over one of our clusters)
+
+/** A message as kafkajs's producer takes it. */
+export interface ProducerMessage {
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  readonly partition?: number
+  readonly headers?: Record<string, Buffer | Array<Buffer>>
+  readonly timestamp?: string
+}
+
+/** What kafkajs's partitioner sees for one message. */
+export interface PartitionerArgs {
+  readonly topic: string
+  readonly partitionMetadata: ReadonlyArray<PartitionMetadata>
+  readonly message: ProducerMessage
+}
+
+export type PartitionerFactory = () => (args: PartitionerArgs) => number
+
+/** One partition of a Produce answer (kafkajs's responseSerializer). Int64 values are strings. */
+export interface ProduceResult {
+  readonly topicName: string
+  readonly partition: number
+  readonly errorCode: number
+  readonly baseOffset?: string
+  readonly logAppendTime?: string
+  readonly logStartOffset?: string
+}
+
+export interface SendBatchArgs {
+  readonly acks: number
+  readonly timeout: number
+  readonly compression: number
+  readonly topicMessages: ReadonlyArray<{ readonly topic: string; readonly messages: ReadonlyArray<ProducerMessage> }>
+}
+
+export interface KafkaJSProducer {
+  connect(): Promise<void>
+  disconnect(): Promise<void>
+  sendBatch(args: SendBatchArgs): Promise<ReadonlyArray<ProduceResult>>
+}
+
+const createProducer = require("kafkajs/src/producer") as (options: {
+  readonly cluster: Cluster
+  readonly logger: Logger
+  readonly createPartitioner: PartitionerFactory
+  readonly retry: { readonly retries: number; readonly initialRetryTime?: number; readonly maxRetryTime?: number }
+  readonly idempotent: boolean
+}) => KafkaJSProducer
+
+/** kafkajs's producer over `cluster`, logging through the cluster's logger. */
+export const producer = (
+  cluster: Cluster,
+  options: {
+    readonly createPartitioner: PartitionerFactory
+    readonly retry: { readonly retries: number; readonly initialRetryTime?: number; readonly maxRetryTime?: number }
+    readonly idempotent: boolean
+  },
+): KafkaJSProducer =>
+  createProducer({ cluster, logger: (cluster as unknown as { readonly rootLogger: Logger }).rootLogger, ...options })
+
+const partitioners = require("kafkajs/src/producer/partitioners") as {
+  readonly DefaultPartitioner: PartitionerFactory
+  readonly LegacyPartitioner: PartitionerFactory
+}
+/** Java's partitioner (murmur2 of the key; round robin without a key), kafkajs's default since 2.0. */
+export const DefaultPartitioner: PartitionerFactory = partitioners.DefaultPartitioner
+/** kafkajs 1.x's partitioner (a different hash: keys land on other partitions than Java's). */
+export const LegacyPartitioner: PartitionerFactory = partitioners.LegacyPartitioner
+
+export const CompressionTypes = { None: 0, GZIP: 1, Snappy: 2, LZ4: 3, ZSTD: 4 } as const
+
+const compressionCodecs = (require("kafkajs/src/protocol/message/compression") as {
+  Codecs: Record<number, (() => unknown) | undefined>
+}).Codecs
+
+/** Whether kafkajs can compress with `type`: gzip is built in, the others only once registered in its `CompressionCodecs`. */
+export const hasCodec = (type: number): boolean => {
+  const codec = compressionCodecs[type]
+  if (codec === undefined) return false
+  try {
+    codec()
+    return true
+  } catch {
+    return false
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // consumer groups (the broker and cluster methods the group coordinator port uses)
 //
 // These broker methods run the response's `parse`, which throws a KafkaJSProtocolError for an error

@@ -1,0 +1,439 @@
+/**
+ * The Producer: records into Kafka over kafkajs's producer, on a kafkajs cluster of its own that
+ * lives as long as the scope (connected when the layer is built, disconnected when it closes).
+ * kafkajs's retrier is off (the idempotent producer keeps the one retry kafkajs insists on); a failed
+ * send is retried on an Effect `Schedule` while its error is retriable. Each send is one span with
+ * Kafka's messaging attributes, and counts records, bytes and errors as metrics.
+ */
+import {
+  Config,
+  type ConfigError,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Metric,
+  Option,
+  Schedule,
+  type Scope,
+} from "effect"
+import { KafkaError } from "@kafka-effect/core"
+import * as KafkaClient from "./KafkaClient.js"
+import { scopedCluster } from "./internal/cluster.js"
+import * as Errors from "./internal/errors.js"
+import * as K from "./internal/kafkajs.js"
+import { InvalidRecord, PartitionerAnswer, type ProduceError, produceError } from "./internal/produceErrors.js"
+
+export { InvalidRecord, ProduceError, type ProduceErrorReason } from "./internal/produceErrors.js"
+
+// ---------------------------------------------------------------------------------------------
+// options
+
+/** `all`: every in-sync replica (-1); `leader`: the leader alone (1); `none`: no answer at all (0). */
+export type Acks = "all" | "leader" | "none"
+
+/**
+ * `gzip` is built into kafkajs. `snappy`, `lz4` and `zstd` work once a codec is registered in
+ * kafkajs's `CompressionCodecs` (e.g. from the `kafkajs-snappy` package); without one they are an
+ * `InvalidConfig` when the producer is made.
+ */
+export type Compression = "none" | "gzip" | "snappy" | "lz4" | "zstd"
+
+/**
+ * Where a record without an explicit `partition` goes. `murmur2`: Java's partitioner (murmur2 of the
+ * key, so keys land where Java and librdkafka's `murmur2_random` put them; round robin without a key).
+ * `legacy`: kafkajs 1.x's hash. A function answers a partition in `[0, partitionCount)`.
+ */
+export type Partitioner =
+  | "murmur2"
+  | "legacy"
+  | ((record: { readonly topic: string; readonly partitionCount: number; readonly key: Uint8Array | null }) => number)
+
+export interface ProducerOptions
+  extends Pick<
+    KafkaClient.KafkaOptions,
+    "brokers" | "clientId" | "ssl" | "sasl" | "connectionTimeout" | "requestTimeout" | "logLevel"
+  > {
+  /** Default `all`. */
+  readonly acks?: Acks
+  /**
+   * The idempotent producer (a producer id and per-partition sequence numbers, so that a retried
+   * batch is written once). Needs `acks: "all"`. Default false.
+   */
+  readonly idempotent?: boolean
+  /** Default `none`. */
+  readonly compression?: Compression
+  /** Default `murmur2`. */
+  readonly partitioner?: Partitioner
+  /** How long the broker may wait for the replicas' acknowledgement (the Produce request's timeout). Default 30 seconds. */
+  readonly ackTimeout?: Duration.DurationInput
+  /**
+   * Whether the producer's Metadata requests may create a topic that does not exist (the broker's
+   * `auto.create.topics.enable` must allow it too). Default false: a send to an unknown topic fails
+   * with `UnknownTopicOrPartition`.
+   */
+  readonly allowAutoTopicCreation?: boolean
+  /** Retries of a failed send while its error is retriable. Default: exponential from 100ms, jittered, 5 retries. */
+  readonly retrySchedule?: Schedule.Schedule<unknown, unknown>
+}
+
+/** The validated options. */
+export interface ProducerConfig {
+  readonly connection: KafkaClient.KafkaConfig
+  readonly acks: Acks
+  readonly idempotent: boolean
+  readonly compression: Compression
+  readonly partitioner: Partitioner
+  readonly ackTimeoutMs: number
+  readonly allowAutoTopicCreation: boolean
+  readonly retrySchedule: Schedule.Schedule<unknown, unknown>
+}
+
+export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis").pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(5)),
+)
+
+const invalid = (field: string, value: unknown, reason: string) =>
+  Either.left(new KafkaError.InvalidConfig({ field, value, reason }))
+
+const acksCode: Record<Acks, number> = { all: -1, leader: 1, none: 0 }
+
+const compressionCode: Record<Compression, number> = {
+  none: K.CompressionTypes.None,
+  gzip: K.CompressionTypes.GZIP,
+  snappy: K.CompressionTypes.Snappy,
+  lz4: K.CompressionTypes.LZ4,
+  zstd: K.CompressionTypes.ZSTD,
+}
+
+/** Checks every option; the error names the first bad field and its value (never a password). */
+export const validate = (options: ProducerOptions): Either.Either<ProducerConfig, KafkaError.InvalidConfig> =>
+  Either.gen(function* () {
+    const connection = yield* KafkaClient.validate(options)
+    const acks = options.acks ?? "all"
+    if (!Object.hasOwn(acksCode, acks)) return yield* invalid("acks", acks, "must be all, leader or none")
+    const idempotent = options.idempotent ?? false
+    if (typeof idempotent !== "boolean") return yield* invalid("idempotent", idempotent, "must be a boolean")
+    if (idempotent && acks !== "all") {
+      return yield* invalid("acks", acks, "the idempotent producer needs acks all")
+    }
+    const compression = options.compression ?? "none"
+    if (!Object.hasOwn(compressionCode, compression)) {
+      return yield* invalid("compression", compression, "must be none, gzip, snappy, lz4 or zstd")
+    }
+    if (compression !== "none" && !K.hasCodec(compressionCode[compression])) {
+      return yield* invalid(
+        "compression",
+        compression,
+        "kafkajs has no codec for it: register one in kafkajs's CompressionCodecs first (gzip is built in)",
+      )
+    }
+    const partitioner = options.partitioner ?? "murmur2"
+    if (partitioner !== "murmur2" && partitioner !== "legacy" && typeof partitioner !== "function") {
+      return yield* invalid("partitioner", partitioner, "must be murmur2, legacy or a function")
+    }
+    let ackTimeoutMs = 30_000
+    if (options.ackTimeout !== undefined) {
+      const d = Duration.decodeUnknown(options.ackTimeout)
+      if (Option.isNone(d) || !Duration.isFinite(d.value)) {
+        return yield* invalid("ackTimeout", options.ackTimeout, "must be a finite duration")
+      }
+      ackTimeoutMs = Math.round(Duration.toMillis(d.value))
+      if (ackTimeoutMs < 1 || ackTimeoutMs > 2_147_483_647) {
+        return yield* invalid("ackTimeout", options.ackTimeout, "must be between 1ms and 2^31-1 ms")
+      }
+    }
+    const allowAutoTopicCreation = options.allowAutoTopicCreation ?? false
+    if (typeof allowAutoTopicCreation !== "boolean") {
+      return yield* invalid("allowAutoTopicCreation", allowAutoTopicCreation, "must be a boolean")
+    }
+    return {
+      connection,
+      acks,
+      idempotent,
+      compression,
+      partitioner,
+      ackTimeoutMs,
+      allowAutoTopicCreation,
+      retrySchedule: options.retrySchedule ?? defaultRetrySchedule,
+    }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// records
+
+/** A key, value or header value: a string is written as its UTF-8 bytes. */
+export type Bytes = string | Uint8Array
+
+export interface ProducerRecord {
+  readonly key?: Bytes | null
+  /** `null` is a tombstone (deletes the key under compaction). */
+  readonly value: Bytes | null
+  /** An explicit partition; without one the partitioner picks. */
+  readonly partition?: number
+  /** Header values; an array writes the same header name several times, in order. */
+  readonly headers?: Readonly<Record<string, Bytes | ReadonlyArray<Bytes>>>
+  /** The record's CreateTime (epoch millis, or a Date). Default: now. */
+  readonly timestamp?: bigint | number | Date
+}
+
+/** Where a sent batch landed: one entry per partition written (none when `acks` is `none`). */
+export interface RecordMetadata {
+  readonly topic: string
+  readonly partition: number
+  /** The offset of the first record of the batch written to this partition. */
+  readonly baseOffset: bigint
+  /** The broker's append time when the topic uses LogAppendTime, -1 otherwise (Kafka's convention). */
+  readonly logAppendTime: bigint
+}
+
+export interface TopicRecords {
+  readonly topic: string
+  readonly records: ReadonlyArray<ProducerRecord>
+}
+
+const isBytes = (u: unknown): u is Bytes => typeof u === "string" || u instanceof Uint8Array
+
+const toBuffer = (b: Bytes): Buffer =>
+  typeof b === "string" ? Buffer.from(b, "utf8") : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+
+interface Converted {
+  readonly message: K.ProducerMessage
+  readonly bytes: number
+}
+
+const convert = (topic: string, index: number, record: ProducerRecord): Either.Either<Converted, InvalidRecord> => {
+  const bad = (field: string, value: unknown, reason: string) =>
+    Either.left(new InvalidRecord({ topic, index, field, value, reason }))
+  if (typeof record !== "object" || record === null) return bad("record", record, "must be an object")
+  if (record.value !== null && !isBytes(record.value)) return bad("value", record.value, "must be a string, a Uint8Array or null")
+  if (record.key !== undefined && record.key !== null && !isBytes(record.key)) {
+    return bad("key", record.key, "must be a string, a Uint8Array or null")
+  }
+  if (record.partition !== undefined && !(Number.isSafeInteger(record.partition) && record.partition >= 0)) {
+    return bad("partition", record.partition, "must be a non-negative integer")
+  }
+  const value = record.value === null ? null : toBuffer(record.value)
+  const key = record.key === undefined || record.key === null ? null : toBuffer(record.key)
+  let bytes = (value?.byteLength ?? 0) + (key?.byteLength ?? 0)
+  let headers: Record<string, Buffer | Array<Buffer>> | undefined
+  if (record.headers !== undefined) {
+    if (typeof record.headers !== "object" || record.headers === null) return bad("headers", record.headers, "must be an object")
+    headers = {}
+    for (const [name, v] of Object.entries(record.headers)) {
+      if (Array.isArray(v)) {
+        const values: Array<Buffer> = []
+        for (const one of v) {
+          if (!isBytes(one)) return bad(`headers.${name}`, one, "must be a string or a Uint8Array")
+          values.push(toBuffer(one))
+        }
+        headers[name] = values
+        for (const one of values) bytes += name.length + one.byteLength
+      } else if (isBytes(v)) {
+        const one = toBuffer(v)
+        headers[name] = one
+        bytes += name.length + one.byteLength
+      } else {
+        return bad(`headers.${name}`, v, "must be a string, a Uint8Array or an array of them")
+      }
+    }
+  }
+  let timestamp: string | undefined
+  if (record.timestamp !== undefined) {
+    const t = record.timestamp
+    const ms = t instanceof Date ? t.getTime() : typeof t === "bigint" ? Number(t) : t
+    if (!(typeof ms === "number" && Number.isSafeInteger(ms) && ms >= 0)) {
+      return bad("timestamp", t, "must be a non-negative epoch millisecond count or a valid Date")
+    }
+    timestamp = String(ms)
+  }
+  return Either.right({
+    message: {
+      key,
+      value,
+      ...(record.partition === undefined ? {} : { partition: record.partition }),
+      ...(headers === undefined ? {} : { headers }),
+      ...(timestamp === undefined ? {} : { timestamp }),
+    },
+    bytes,
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// the service
+
+export interface ProducerService {
+  readonly config: ProducerConfig
+  /** Sends records to one topic. */
+  readonly send: (
+    topic: string,
+    records: ReadonlyArray<ProducerRecord>,
+  ) => Effect.Effect<ReadonlyArray<RecordMetadata>, ProduceError | InvalidRecord>
+  /** Sends records to several topics in one go (one Produce request per leader). */
+  readonly sendBatch: (
+    batches: ReadonlyArray<TopicRecords>,
+  ) => Effect.Effect<ReadonlyArray<RecordMetadata>, ProduceError | InvalidRecord>
+}
+
+export class Producer extends Context.Tag("@kafka-effect/kafka/Producer")<Producer, ProducerService>() {}
+
+/** Records and bytes (keys, values, header names and values) acknowledged, per topic; failed sends, per reason. */
+export const metrics = {
+  recordsSent: Metric.counter("kafka_producer_records", { description: "records written by the producer", incremental: true }),
+  bytesSent: Metric.counter("kafka_producer_bytes", {
+    description: "key, value and header bytes of the records written by the producer",
+    incremental: true,
+  }),
+  sendErrors: Metric.counter("kafka_producer_errors", { description: "sends that failed after their retries", incremental: true }),
+} as const
+
+const partitionerFactory = (p: Partitioner, indexOf: WeakMap<K.ProducerMessage, number>): K.PartitionerFactory => {
+  if (p === "murmur2") return K.DefaultPartitioner
+  if (p === "legacy") return K.LegacyPartitioner
+  return () =>
+    ({ topic, partitionMetadata, message }) => {
+      if (message.partition !== undefined) return message.partition
+      const partitionCount = partitionMetadata.length
+      const answer = p({ topic, partitionCount, key: message.key })
+      if (!(Number.isSafeInteger(answer) && answer >= 0 && answer < partitionCount)) {
+        throw new PartitionerAnswer(topic, indexOf.get(message) ?? -1, answer, partitionCount)
+      }
+      return answer
+    }
+}
+
+/**
+ * The producer, connected for as long as the scope lives (and, when idempotent, with its producer
+ * id). No broker reachable at start: a `MetadataError`.
+ */
+export const make = (options: ProducerOptions): Effect.Effect<ProducerService, KafkaError.InvalidConfig | KafkaClient.MetadataError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const config = yield* validate(options)
+    const cluster = yield* scopedCluster(config.connection, {
+      clientId: config.connection.clientId,
+      isolationLevel: 0,
+      allowAutoTopicCreation: config.allowAutoTopicCreation,
+    })
+    const indexOf = new WeakMap<K.ProducerMessage, number>()
+    const producer = K.producer(cluster, {
+      createPartitioner: partitionerFactory(config.partitioner, indexOf),
+      // kafkajs refuses an idempotent producer without retries; it gets the one retry kafkajs insists on.
+      retry: config.idempotent ? { retries: 1, initialRetryTime: 100, maxRetryTime: 100 } : { retries: 0 },
+      idempotent: config.idempotent,
+    })
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => producer.connect(),
+        catch: (e) => {
+          const c = Errors.classify(e)
+          return new KafkaClient.MetadataError({
+            topics: [],
+            reason: c._tag === "Transport" ? c.reason : "Unknown",
+            retriable: c.retriable,
+            cause: Errors.unwrap(e),
+          })
+        },
+      }),
+      () =>
+        Effect.tryPromise(() => producer.disconnect()).pipe(
+          Effect.catchAll((e) => Effect.logDebug("kafka: producer disconnect failed", e)),
+        ),
+    )
+
+    const acks = acksCode[config.acks]
+    const compression = compressionCode[config.compression]
+
+    const sendBatch = (batches: ReadonlyArray<TopicRecords>, spanName: string) =>
+      Effect.gen(function* () {
+        const topicMessages: Array<{ topic: string; messages: Array<K.ProducerMessage> }> = []
+        const bytesPerTopic = new Map<string, number>()
+        const partitions = new Set<number | undefined>()
+        let records = 0
+        for (const { topic, records: rs } of batches) {
+          if (typeof topic !== "string" || topic.length === 0) {
+            return yield* new InvalidRecord({ topic: String(topic), index: -1, field: "topic", value: topic, reason: "must be a non-empty string" })
+          }
+          const messages: Array<K.ProducerMessage> = []
+          let bytes = 0
+          for (let i = 0; i < rs.length; i++) {
+            const c = yield* convert(topic, i, rs[i]!)
+            indexOf.set(c.message, i)
+            messages.push(c.message)
+            partitions.add(c.message.partition)
+            bytes += c.bytes
+          }
+          records += messages.length
+          bytesPerTopic.set(topic, (bytesPerTopic.get(topic) ?? 0) + bytes)
+          topicMessages.push({ topic, messages })
+        }
+        const topics = [...bytesPerTopic.keys()]
+        const [onlyPartition] = partitions
+        const partition = partitions.size === 1 ? onlyPartition : undefined
+        yield* Effect.annotateCurrentSpan({
+          "messaging.system": "kafka",
+          "messaging.operation.name": "send",
+          "messaging.operation.type": "send",
+          "messaging.batch.message_count": records,
+          "messaging.client.id": config.connection.clientId,
+          ...(topics.length === 1 ? { "messaging.destination.name": topics[0] } : { "messaging.destination.names": topics }),
+          ...(partition === undefined ? {} : { "messaging.destination.partition.id": String(partition) }),
+        })
+        if (records === 0) return []
+        const answer = yield* Effect.tryPromise({
+          try: () => producer.sendBatch({ acks, timeout: config.ackTimeoutMs, compression, topicMessages }),
+          catch: (e) => produceError(e, { topics, partition, records }),
+        }).pipe(
+          Effect.retry({
+            schedule: config.retrySchedule,
+            while: (e) => e._tag === "ProduceError" && e.retriable,
+          }),
+          Effect.tapError((e) => {
+            const reason: string = e._tag === "ProduceError" ? e.reason : "InvalidRecord"
+            return Metric.increment(Metric.tagged(metrics.sendErrors, "reason", reason))
+          }),
+        )
+        for (const [topic, bytes] of bytesPerTopic) {
+          const count = topicMessages.filter((t) => t.topic === topic).reduce((n, t) => n + t.messages.length, 0)
+          yield* Metric.incrementBy(metrics.recordsSent.pipe(Metric.tagged("topic", topic)), count)
+          yield* Metric.incrementBy(metrics.bytesSent.pipe(Metric.tagged("topic", topic)), bytes)
+        }
+        const written: Array<RecordMetadata> = answer.map((r) => ({
+          topic: r.topicName,
+          partition: r.partition,
+          baseOffset: BigInt(r.baseOffset ?? "-1"),
+          logAppendTime: BigInt(r.logAppendTime ?? "-1"),
+        }))
+        const landed = new Set(written.map((w) => w.partition))
+        const [first] = written
+        if (partition === undefined && landed.size === 1 && first !== undefined) {
+          yield* Effect.annotateCurrentSpan("messaging.destination.partition.id", String(first.partition))
+        }
+        if (written.length === 1 && first !== undefined) {
+          yield* Effect.annotateCurrentSpan("messaging.kafka.offset", Number(first.baseOffset))
+        }
+        return written
+      }).pipe(Effect.withSpan(spanName, { kind: "producer" }))
+
+    const send = (topic: string, records: ReadonlyArray<ProducerRecord>) => sendBatch([{ topic, records }], "Producer.send")
+
+    return {
+      config,
+      send,
+      sendBatch: (batches: ReadonlyArray<TopicRecords>) => sendBatch(batches, "Producer.sendBatch"),
+    } satisfies ProducerService
+  })
+
+// ---------------------------------------------------------------------------------------------
+// layers
+
+/** The `Producer`, connected while the layer lives. */
+export const layer = (options: ProducerOptions): Layer.Layer<Producer, KafkaError.InvalidConfig | KafkaClient.MetadataError> =>
+  Layer.scoped(Producer, make(options))
+
+/** `layer`, with options read from `Config` (e.g. `Config.array(Config.string(), "KAFKA_BROKERS")`). */
+export const layerConfig = (
+  config: Config.Config.Wrap<ProducerOptions>,
+): Layer.Layer<Producer, KafkaError.InvalidConfig | KafkaClient.MetadataError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
