@@ -45,6 +45,30 @@ const eventually = (what: () => string, check: () => boolean, within: Duration.D
     }
   })
 
+/** A topic with replication factor 3 and min.insync.replicas 2, and an idempotent acks=all producer for it. */
+const replicatedTopic = (kafkaCluster: ApacheKafka.Cluster, topic: string, clientId: string) =>
+  Effect.gen(function* () {
+    const kafka = new Kafka({
+      brokers: [...kafkaCluster.brokers],
+      clientId,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
+    })
+    const admin = kafka.admin()
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+    yield* Effect.acquireRelease(
+      Effect.promise(() => Promise.all([admin.connect(), producer.connect()])),
+      () => Effect.promise(() => Promise.all([admin.disconnect(), producer.disconnect()])),
+    )
+    yield* Effect.promise(() =>
+      admin.createTopics({
+        topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: "min.insync.replicas", value: "2" }] }],
+        waitForLeaders: true,
+      }),
+    )
+    return { admin, producer }
+  })
+
 layer(Layer.merge(cluster, NodeContext.layer), { excludeTestServices: true, timeout: "180 seconds" })("failover on a three-node Apache Kafka cluster", (it) => {
   it.scoped(
     "the leader of a consumed partition is killed (SIGKILL), later elected again; the consumer follows both moves; every acked record delivered, in order, none twice",
@@ -52,24 +76,7 @@ layer(Layer.merge(cluster, NodeContext.layer), { excludeTestServices: true, time
       Effect.gen(function* () {
         const kafkaCluster = yield* ApacheKafka.ApacheKafka
         const topic = `failover-${Date.now().toString(36)}`
-        const kafka = new Kafka({
-          brokers: [...kafkaCluster.brokers],
-          clientId: "failover-test",
-          logLevel: logLevel.NOTHING,
-          retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
-        })
-        const admin = kafka.admin()
-        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
-        yield* Effect.acquireRelease(
-          Effect.promise(() => Promise.all([admin.connect(), producer.connect()])),
-          () => Effect.promise(() => Promise.all([admin.disconnect(), producer.disconnect()])),
-        )
-        yield* Effect.promise(() =>
-          admin.createTopics({
-            topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: "min.insync.replicas", value: "2" }] }],
-            waitForLeaders: true,
-          }),
-        )
+        const { admin, producer } = yield* replicatedTopic(kafkaCluster, topic, "failover-test")
         const leaders = () =>
           Effect.promise(() => admin.fetchTopicMetadata({ topics: [topic] })).pipe(
             Effect.map((m) => new Map(m.topics[0]!.partitions.map((p) => [p.partitionId, p.leader]))),
@@ -244,24 +251,7 @@ layer(Layer.merge(cluster, NodeContext.layer), { excludeTestServices: true, time
         for (const id of kafkaCluster.nodeIds) if (!kafkaCluster.isRunning(id)) yield* kafkaCluster.restart(id)
         const topic = `coordinator-${Date.now().toString(36)}`
         const group = `${topic}-group`
-        const kafka = new Kafka({
-          brokers: [...kafkaCluster.brokers],
-          clientId: "coordinator-test",
-          logLevel: logLevel.NOTHING,
-          retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
-        })
-        const admin = kafka.admin()
-        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
-        yield* Effect.acquireRelease(
-          Effect.promise(() => Promise.all([admin.connect(), producer.connect()])),
-          () => Effect.promise(() => Promise.all([admin.disconnect(), producer.disconnect()])),
-        )
-        yield* Effect.promise(() =>
-          admin.createTopics({
-            topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: "min.insync.replicas", value: "2" }] }],
-            waitForLeaders: true,
-          }),
-        )
+        const { producer } = yield* replicatedTopic(kafkaCluster, topic, "coordinator-test")
         const acked = Array.from({ length: PARTITIONS }, () => new Set<number>())
         // One partition per send (see the test above).
         const produce = (from: number, count: number) =>

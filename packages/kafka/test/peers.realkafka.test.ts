@@ -361,70 +361,64 @@ const expectKafkajsReset = (o: Outcome, committed: "-2" | "-1") => {
 
 const aiokafkaError = (s: Scenario) => `[Error 1] OffsetOutOfRangeError: {TopicPartition(topic='T', partition=0): ${s.position}}`
 
-describe("other clients on the same real Kafka broker", () => {
-  it.scopedLive(
-    "retention: DeleteRecords to 50 under a consumer at 20",
-    () =>
-      Effect.gen(function* () {
-        const s = retention
-        const by = yield* measureAll(s)
-        // aiokafka: earliest → the new log start 50; latest → the end, 50..99 never delivered; none → the error
-        for (const [setting, from] of [["earliest", 50], ["latest", 100]] as const) {
-          const o = by("aiokafka", `auto_offset_reset="${setting}"`)
-          expectFrom(o, from)
-          expectAiokafkaLog(o, s)
-        }
-        const aioNone = by("aiokafka", `auto_offset_reset="none"`)
-        expectError(aioNone, "OffsetOutOfRangeError", aiokafkaError(s))
-        expectAiokafkaLog(aioNone, s)
-        // kafkajs: fromBeginning is its reset: true → 50, false → 100
-        expectFrom(by("kafkajs", "fromBeginning: true"), 50)
-        expectKafkajsReset(by("kafkajs", "fromBeginning: true"), "-2")
-        expectFrom(by("kafkajs", "fromBeginning: false"), 100)
-        expectKafkajsReset(by("kafkajs", "fromBeginning: false"), "-1")
-        // kafka-effect: nearest = earliest here (below the log start), with the skipped count
-        expectFrom(by("kafka-effect", "nearest"), 50)
-        expectOurReset(by("kafka-effect", "nearest"), s, "nearest", 50, 30)
-        expectFrom(by("kafka-effect", "earliest"), 50)
-        expectOurReset(by("kafka-effect", "earliest"), s, "earliest", 50, 30)
-        expectFrom(by("kafka-effect", "latest"), 100)
-        expectOurReset(by("kafka-effect", "latest"), s, "latest", 100, 80)
-        expectError(by("kafka-effect", "fail"), "OffsetOutOfRange", "requestedOffset=20")
-        expect(by("kafka-effect", "fail").logs).toEqual([])
-      }),
-    180_000,
-  )
+/** What each client should show in a scenario: first offset delivered (and, for ours, offsets skipped). */
+interface Expected {
+  readonly title: string
+  readonly scenario: Scenario
+  /** aiokafka's `earliest` and kafkajs's `fromBeginning: true`: both reset to the log start. */
+  readonly earliestFrom: number
+  readonly ours: Readonly<Record<"nearest" | "earliest" | "latest", readonly [from: number, skipped: number]>>
+}
 
-  it.scopedLive(
-    "past the end: a consumer at 150 on a log [0, 100)",
-    () =>
-      Effect.gen(function* () {
-        const s = pastTheEnd
-        const by = yield* measureAll(s)
-        // aiokafka: earliest replays the whole partition from 0; latest → the end; none → the error
-        for (const [setting, from] of [["earliest", 0], ["latest", 100]] as const) {
-          const o = by("aiokafka", `auto_offset_reset="${setting}"`)
-          expectFrom(o, from)
-          expectAiokafkaLog(o, s)
-        }
-        const aioNone = by("aiokafka", `auto_offset_reset="none"`)
-        expectError(aioNone, "OffsetOutOfRangeError", aiokafkaError(s))
-        expectAiokafkaLog(aioNone, s)
-        // kafkajs: the same choice, so fromBeginning replays everything too
-        expectFrom(by("kafkajs", "fromBeginning: true"), 0)
-        expectKafkajsReset(by("kafkajs", "fromBeginning: true"), "-2")
-        expectFrom(by("kafkajs", "fromBeginning: false"), 100)
-        expectKafkajsReset(by("kafkajs", "fromBeginning: false"), "-1")
-        // kafka-effect: nearest → the end, nothing replayed and nothing skipped
-        expectFrom(by("kafka-effect", "nearest"), 100)
-        expectOurReset(by("kafka-effect", "nearest"), s, "nearest", 100, 0)
-        expectFrom(by("kafka-effect", "earliest"), 0)
-        expectOurReset(by("kafka-effect", "earliest"), s, "earliest", 0, 0)
-        expectFrom(by("kafka-effect", "latest"), 100)
-        expectOurReset(by("kafka-effect", "latest"), s, "latest", 100, 0)
-        expectError(by("kafka-effect", "fail"), "OffsetOutOfRange", "requestedOffset=150")
-        expect(by("kafka-effect", "fail").logs).toEqual([])
-      }),
-    180_000,
-  )
+const cases: ReadonlyArray<Expected> = [
+  {
+    // aiokafka/kafkajs earliest → the new log start 50; latest → the end, 50..99 never delivered;
+    // kafka-effect nearest = earliest here (below the log start), with the skipped count
+    title: "retention: DeleteRecords to 50 under a consumer at 20",
+    scenario: retention,
+    earliestFrom: 50,
+    ours: { nearest: [50, 30], earliest: [50, 30], latest: [100, 80] },
+  },
+  {
+    // aiokafka/kafkajs earliest replay the whole partition from 0; kafka-effect nearest → the end,
+    // nothing replayed and nothing skipped
+    title: "past the end: a consumer at 150 on a log [0, 100)",
+    scenario: pastTheEnd,
+    earliestFrom: 0,
+    ours: { nearest: [100, 0], earliest: [0, 0], latest: [100, 0] },
+  },
+]
+
+describe("other clients on the same real Kafka broker", () => {
+  for (const c of cases) {
+    it.scopedLive(
+      c.title,
+      () =>
+        Effect.gen(function* () {
+          const s = c.scenario
+          const by = yield* measureAll(s)
+          for (const [setting, from] of [["earliest", c.earliestFrom], ["latest", 100]] as const) {
+            const o = by("aiokafka", `auto_offset_reset="${setting}"`)
+            expectFrom(o, from)
+            expectAiokafkaLog(o, s)
+          }
+          const aioNone = by("aiokafka", `auto_offset_reset="none"`)
+          expectError(aioNone, "OffsetOutOfRangeError", aiokafkaError(s))
+          expectAiokafkaLog(aioNone, s)
+          // kafkajs: fromBeginning is its reset (-2 earliest, -1 latest, committed on its own)
+          expectFrom(by("kafkajs", "fromBeginning: true"), c.earliestFrom)
+          expectKafkajsReset(by("kafkajs", "fromBeginning: true"), "-2")
+          expectFrom(by("kafkajs", "fromBeginning: false"), 100)
+          expectKafkajsReset(by("kafkajs", "fromBeginning: false"), "-1")
+          for (const policy of ["nearest", "earliest", "latest"] as const) {
+            const [from, skipped] = c.ours[policy]
+            expectFrom(by("kafka-effect", policy), from)
+            expectOurReset(by("kafka-effect", policy), s, policy, from, skipped)
+          }
+          expectError(by("kafka-effect", "fail"), "OffsetOutOfRange", `requestedOffset=${s.position}`)
+          expect(by("kafka-effect", "fail").logs).toEqual([])
+        }),
+      180_000,
+    )
+  }
 })

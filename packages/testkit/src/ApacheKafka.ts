@@ -416,7 +416,8 @@ const stopProcess = (running: Running, signal: NodeJS.Signals, grace: Duration.D
     const done = yield* Effect.promise(() => running.exited).pipe(Effect.timeout(grace), Effect.option)
     if (done._tag === "None") {
       running.child.kill("SIGKILL")
-      yield* Effect.promise(() => running.exited)
+      // Bounded as well: a stop never holds a scope's close for long.
+      yield* Effect.promise(() => running.exited).pipe(Effect.timeout("5 seconds"), Effect.option)
     }
   })
 
