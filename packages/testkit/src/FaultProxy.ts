@@ -348,7 +348,11 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
       }
 
       private onRequestChunk(chunk: Uint8Array): void {
-        const frames = this.requests.push(chunk)
+        this.onFrames(this.requests.push(chunk), (frame) => this.onRequest(frame))
+      }
+
+      /** Handles the whole frames a chunk completed; an oversized or unreadable frame closes the connection. */
+      private onFrames(frames: ReturnType<Frames.FrameSplitter["push"]>, handle: (frame: Frames.Frame) => void): void {
         if (frames === "TooLarge") {
           this.close()
           return
@@ -356,7 +360,7 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
         try {
           for (const frame of frames) {
             if (this.closed) return
-            this.onRequest(frame)
+            handle(frame)
           }
         } catch (e) {
           warn("FaultProxy: unreadable frame, closing the connection", { error: String(e) })
@@ -404,20 +408,7 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
       }
 
       private onAnswerChunk(chunk: Uint8Array): void {
-        const frames = this.answers.push(chunk)
-        if (frames === "TooLarge") {
-          this.close()
-          return
-        }
-        try {
-          for (const frame of frames) {
-            if (this.closed) return
-            this.onAnswer(frame)
-          }
-        } catch (e) {
-          warn("FaultProxy: unreadable frame, closing the connection", { error: String(e) })
-          this.close()
-        }
+        this.onFrames(this.answers.push(chunk), (frame) => this.onAnswer(frame))
       }
 
       private onAnswer(frame: Frames.Frame): void {
