@@ -10,7 +10,15 @@
  */
 import { Effect, type Scope } from "effect"
 import { createRequire } from "node:module"
-import { createLogger, LogLevel, socketFactory, type ProtocolRequest, type RequestDefinition } from "../../src/internal/kafkajs.js"
+import {
+  createLogger,
+  type FetchRequestArgs,
+  type ListOffsetsRequestArgs,
+  LogLevel,
+  type ProtocolRequest,
+  type RequestDefinition,
+  socketFactory,
+} from "../../src/internal/kafkajs.js"
 
 const require = createRequire(import.meta.url)
 
@@ -137,25 +145,8 @@ export interface Requests {
       }>
     }>
   }
-  readonly Fetch: {
-    readonly replicaId: number
-    readonly isolationLevel: number
-    readonly maxWaitTime: number
-    readonly minBytes: number
-    readonly maxBytes: number
-    readonly topics: ReadonlyArray<{
-      readonly topic: string
-      readonly partitions: ReadonlyArray<{ readonly partition: number; readonly fetchOffset: string; readonly maxBytes: number }>
-    }>
-  }
-  readonly ListOffsets: {
-    readonly replicaId: number
-    readonly isolationLevel: number
-    readonly topics: ReadonlyArray<{
-      readonly topic: string
-      readonly partitions: ReadonlyArray<{ readonly partition: number; readonly timestamp: number }>
-    }>
-  }
+  readonly Fetch: FetchRequestArgs
+  readonly ListOffsets: ListOffsetsRequestArgs
   readonly DeleteRecords: {
     readonly topics: ReadonlyArray<{ readonly topic: string; readonly partitions: ReadonlyArray<{ readonly partition: number; readonly offset: string }> }>
     readonly timeout: number
