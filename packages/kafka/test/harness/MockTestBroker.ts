@@ -5,13 +5,14 @@
  * `capabilities` says so and those operations die if called. Latency is the mock's per-broker
  * round-trip time, so it delays every API, not only the one named.
  */
-import { KafkaError, type TopicPartition } from "@kafka-effect/core"
+import type { TopicPartition } from "@kafka-effect/core"
 import { TestBroker } from "@kafka-effect/testkit"
 import { Duration, Effect, Layer } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../../src/KafkaClient.js"
 import * as MockCluster from "./MockCluster.js"
 import * as Producer from "./Producer.js"
+import * as RealAdmin from "./RealAdmin.js"
 
 type Service = TestBroker.TestBroker["Type"]
 
@@ -109,20 +110,7 @@ export const make = Effect.gen(function* () {
         const ms = Math.round(Duration.toMillis(Duration.decode(latency)))
         for (let b = 1; b <= mock.brokerCount; b++) yield* Effect.orDie(mock.command(`rtt ${b} ${ms}`))
       }),
-    partitionState: (tp) =>
-      Effect.promise(() => admin.fetchTopicOffsets(tp.topic)).pipe(
-        Effect.flatMap((offsets) => {
-          const p = offsets.find((o) => o.partition === tp.partition)
-          if (p === undefined) {
-            return Effect.die(new KafkaError.UnknownTopicOrPartition({ topic: tp.topic, partition: tp.partition, api: "ListOffsets" }))
-          }
-          const low = BigInt(p.low)
-          const high = BigInt(p.high)
-          const offsets_: Array<bigint> = []
-          for (let o = low; o < high; o++) offsets_.push(o)
-          return Effect.succeed({ logStartOffset: low, highWatermark: high, offsets: offsets_ })
-        }),
-      ),
+    partitionState: (tp) => RealAdmin.partitionState(admin, tp),
     requests: Effect.succeed([]),
     clearRequests: Effect.void,
   }

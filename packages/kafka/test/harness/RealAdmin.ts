@@ -3,6 +3,7 @@
  * the tests do to a real broker besides producing: create and delete topics (with topic configs),
  * DeleteRecords, alter topic configs, read partition leaders. Every wait is bounded.
  */
+import { KafkaError, type TopicPartition } from "@kafka-effect/core"
 import { Duration, Effect } from "effect"
 import { type Admin, ConfigResourceTypes, Kafka, logLevel } from "kafkajs"
 
@@ -125,3 +126,22 @@ export const make = (brokers: ReadonlyArray<string>) =>
       )
     return { admin, createTopic, deleteTopic, deleteRecords, alterTopicConfig, leaders } satisfies RealAdmin
   })
+
+/**
+ * A partition's log start, high watermark and offsets as kafkajs's admin reports them (every
+ * offset in between counted as present): `TestBroker.partitionState` over a real broker.
+ */
+export const partitionState = (admin: Admin, tp: TopicPartition.TopicPartition) =>
+  Effect.promise(() => admin.fetchTopicOffsets(tp.topic)).pipe(
+    Effect.flatMap((offsets) => {
+      const p = offsets.find((o) => o.partition === tp.partition)
+      if (p === undefined) {
+        return Effect.die(new KafkaError.UnknownTopicOrPartition({ topic: tp.topic, partition: tp.partition, api: "ListOffsets" }))
+      }
+      const low = BigInt(p.low)
+      const high = BigInt(p.high)
+      const all: Array<bigint> = []
+      for (let o = low; o < high; o++) all.push(o)
+      return Effect.succeed({ logStartOffset: low, highWatermark: high, offsets: all })
+    }),
+  )

@@ -9,12 +9,13 @@
  * What real Kafka cannot be made to do on request is off in `capabilities` (see there); those
  * operations die if called.
  */
-import { KafkaError, type TopicPartition } from "@kafka-effect/core"
+import type { TopicPartition } from "@kafka-effect/core"
 import { FaultProxy, TestBroker } from "@kafka-effect/testkit"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../../src/KafkaClient.js"
 import * as Producer from "./Producer.js"
+import * as RealAdmin from "./RealAdmin.js"
 
 type Service = TestBroker.TestBroker["Type"]
 
@@ -135,20 +136,7 @@ export const make = (upstream: ReadonlyArray<string>) =>
         }
       },
       setLatency: (api, latency) => Effect.orDie(proxy.delay(api, latency)),
-      partitionState: (tp) =>
-        Effect.promise(() => admin.fetchTopicOffsets(tp.topic)).pipe(
-          Effect.flatMap((offsets) => {
-            const p = offsets.find((o) => o.partition === tp.partition)
-            if (p === undefined) {
-              return Effect.die(new KafkaError.UnknownTopicOrPartition({ topic: tp.topic, partition: tp.partition, api: "ListOffsets" }))
-            }
-            const low = BigInt(p.low)
-            const high = BigInt(p.high)
-            const offsets_: Array<bigint> = []
-            for (let o = low; o < high; o++) offsets_.push(o)
-            return Effect.succeed({ logStartOffset: low, highWatermark: high, offsets: offsets_ })
-          }),
-        ),
+      partitionState: (tp) => RealAdmin.partitionState(admin, tp),
       requests: Effect.map(proxy.requests, (log) => log.flatMap((e) => toEntry(e) ?? [])),
       clearRequests: proxy.clearRequests,
     }
