@@ -39,9 +39,9 @@ export const groupFailure = (
   if (isMemberIdRequired(cause)) {
     return new GroupError.MemberIdRequired({ groupId: facts.groupId, memberId: cause.memberId, retriable: true, cause })
   }
-  // kafkajs's findGroupCoordinatorMetadata asks every broker and, when none names a coordinator
-  // (each answered COORDINATOR_NOT_AVAILABLE, as while a new cluster creates __consumer_offsets),
-  // throws this as non-retriable: it is the coordinator not being available yet.
+  // kafkajs's cluster-level coordinator lookup throws this (non-retriable) when no broker names a
+  // coordinator yet. `findCoordinator` below asks brokers itself and sees their codes, but any kafkajs
+  // path that throws it means the same: the coordinator is not available yet.
   if (cause instanceof Error && cause.name === "KafkaJSGroupCoordinatorNotFound") {
     return new GroupError.CoordinatorNotAvailable({ groupId: facts.groupId, api: facts.api, code: 15, retriable: true, cause })
   }
