@@ -4,6 +4,7 @@
  * again: some after finding the coordinator again, some after rejoining the group.
  */
 import { Data } from "effect"
+import * as ErrorCode from "../ErrorCode.js"
 import {
   type ApiName,
   BrokerError,
@@ -190,33 +191,32 @@ export const fromCode = (
     readonly memberId?: string
     readonly generationId?: number
     readonly protocols?: ReadonlyArray<string>
-    readonly name?: string
     readonly cause?: unknown
   },
 ): GroupFailure | undefined => {
   const { groupId, api, cause } = facts
   const withCause = cause === undefined ? {} : { cause }
   switch (code) {
-    case 0:
+    case ErrorCode.NONE:
       return undefined
-    case 14:
-    case 15:
+    case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+    case ErrorCode.COORDINATOR_NOT_AVAILABLE:
       return new CoordinatorNotAvailable({ groupId, api, code, retriable: true, ...withCause })
-    case 16:
+    case ErrorCode.NOT_COORDINATOR:
       return new NotCoordinator({ groupId, api, retriable: true, ...withCause })
-    case 22:
+    case ErrorCode.ILLEGAL_GENERATION:
       return new IllegalGeneration({ groupId, api, generationId: facts.generationId ?? -1, retriable: true, ...withCause })
-    case 23:
+    case ErrorCode.INCONSISTENT_GROUP_PROTOCOL:
       return new InconsistentGroupProtocol({ groupId, protocols: facts.protocols ?? [], retriable: false, ...withCause })
-    case 25:
+    case ErrorCode.UNKNOWN_MEMBER_ID:
       return new UnknownMemberId({ groupId, api, memberId: facts.memberId ?? "", retriable: true, ...withCause })
-    case 27:
+    case ErrorCode.REBALANCE_IN_PROGRESS:
       return new RebalanceInProgress({ groupId, api, retriable: true, ...withCause })
-    case 30:
+    case ErrorCode.GROUP_AUTHORIZATION_FAILED:
       return new GroupAuthorizationFailed({ groupId, api, retriable: false, ...withCause })
-    case 79:
+    case ErrorCode.MEMBER_ID_REQUIRED:
       return new MemberIdRequired({ groupId, memberId: facts.memberId ?? "", retriable: true, ...withCause })
     default:
-      return new BrokerError({ api, code, name: facts.name ?? `ERROR_${code}`, retriable: false, ...withCause })
+      return new BrokerError({ api, code, name: ErrorCode.name(code), retriable: false, ...withCause })
   }
 }

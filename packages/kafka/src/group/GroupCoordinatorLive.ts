@@ -50,7 +50,7 @@ export const groupFailure = (
     return new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: c.reason, retriable: c.retriable, cause })
   }
   return (
-    GroupError.fromCode(c.code, { ...facts, name: c.name, cause }) ??
+    GroupError.fromCode(c.code, { ...facts, cause }) ??
     new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: "Unknown", retriable: false, cause })
   )
 }
