@@ -8,6 +8,7 @@ import { Fetcher, type KafkaError, OffsetLister, type TopicPartition } from "@ka
 import { Config, type ConfigError, Context, Effect, Layer, type Scope } from "effect"
 import { scopedCluster } from "./internal/cluster.js"
 import { type KafkaConfig, type KafkaOptions, validate } from "./internal/config.js"
+import type { MetadataError } from "./internal/errors.js"
 import * as Fetch from "./internal/fetch.js"
 import * as ListOffsets from "./internal/listOffsets.js"
 import * as Metadata from "./internal/metadata.js"
@@ -22,7 +23,7 @@ export {
   validate,
 } from "./internal/config.js"
 export { brokerBackoffBaseMs, brokerBackoffMaxMs, metrics } from "./internal/fetch.js"
-export { MetadataError } from "./internal/metadata.js"
+export { MetadataError } from "./internal/errors.js"
 
 export interface KafkaClientService {
   readonly config: KafkaConfig
@@ -33,7 +34,7 @@ export interface KafkaClientService {
     topic: string,
   ) => Effect.Effect<
     ReadonlyArray<number>,
-    Metadata.MetadataError | KafkaError.UnknownTopicOrPartition | KafkaError.TopicAuthorizationFailed
+    MetadataError | KafkaError.UnknownTopicOrPartition | KafkaError.TopicAuthorizationFailed
   >
   /** A FetchRequest for these positions with the client's configured wait and sizes. */
   readonly fetchRequest: (positions: ReadonlyArray<TopicPartition.TopicPartition & { readonly offset: bigint }>) => Fetcher.FetchRequest

@@ -326,15 +326,7 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
     yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => producer.connect(),
-        catch: (e) => {
-          const c = Errors.classify(e)
-          return new KafkaClient.MetadataError({
-            topics: [],
-            reason: c._tag === "Transport" ? c.reason : "Unknown",
-            retriable: c.retriable,
-            cause: Errors.unwrap(e),
-          })
-        },
+        catch: (e) => Errors.metadataError(e, []),
       }),
       () =>
         Effect.tryPromise(() => producer.disconnect()).pipe(

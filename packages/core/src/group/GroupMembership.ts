@@ -328,7 +328,7 @@ export const make = (
           if (offsets.length === 0) return
           const gen = generation
           if (gen === undefined) {
-            return yield* new RebalanceInProgress({ groupId, api: "OffsetCommit", retriable: true })
+            return yield* new RebalanceInProgress({ groupId, api: "OffsetCommit" })
           }
           yield* atCoordinatorRetriedBounded((c) =>
             coordinatorPort.offsetCommit({

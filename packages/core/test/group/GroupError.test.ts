@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ErrorCode, GroupError } from "@kafka-effect/core"
+import { ErrorCode, GroupError, KafkaError } from "@kafka-effect/core"
 
 const facts = { groupId: "g", api: "Heartbeat" as const, memberId: "m-1", generationId: 7 }
 
@@ -53,5 +53,17 @@ describe("GroupError.fromCode", () => {
     expect(refind.every(GroupError.isCoordinatorError)).toBe(true)
     expect(refind.some(GroupError.isRejoinError)).toBe(false)
     expect(GroupError.isRejoinError(GroupError.fromCode(ErrorCode.GROUP_AUTHORIZATION_FAILED, facts)!)).toBe(false)
+  })
+
+  it("a group error is told apart by its TypeId, and a class that never varies says so itself", () => {
+    const e = GroupError.fromCode(ErrorCode.NOT_COORDINATOR, facts)
+    expect(GroupError.isGroupError(e)).toBe(true)
+    expect(KafkaError.isKafkaError(e)).toBe(false)
+    expect(new GroupError.NotCoordinator({ groupId: "g", api: "Heartbeat" }).retriable).toBe(true)
+    expect(new GroupError.GroupAuthorizationFailed({ groupId: "g", api: "JoinGroup" }).retriable).toBe(false)
+    const broker = GroupError.fromCode(ErrorCode.INVALID_SESSION_TIMEOUT, facts)
+    expect(GroupError.isGroupError(broker)).toBe(false)
+    expect(KafkaError.isKafkaError(broker)).toBe(true)
+    expect(GroupError.isGroupError({ _tag: "NotCoordinator" })).toBe(false)
   })
 })
