@@ -122,7 +122,7 @@ const story = (cluster: Cluster) =>
     const { topic } = cluster
     const partitions = [0, 1, 2].map((p) => TopicPartition.make(topic, p))
     const [p0, p1, p2] = partitions
-    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 250 } })
+    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "250 millis" } })
     const events = yield* consumer.subscribeEvents
 
     // records are labelled `order <partition>.<offset>`, keys k0, k1, k2 in turn

@@ -153,7 +153,7 @@ describe("Consumer", () => {
       yield* broker.produce("t", 1, ["x", "y"])
       const down = new FetchError({ partitions: [t1], reason: "Network", retriable: true, brokerId: 2 })
       yield* broker.failFetch(t1, down, 1_000_000)
-      const consumer = yield* Consumer.make({ config: { maxWaitMs: 1000, retryBackoffMs: 100, autoOffsetReset: "earliest" } }).pipe(
+      const consumer = yield* Consumer.make({ config: { maxWait: "1000 millis", retryBackoff: "100 millis", autoOffsetReset: "earliest" } }).pipe(
         Effect.provide(broker.layer),
       )
       yield* consumer.assign([t0, t1])
@@ -212,7 +212,7 @@ describe("Consumer", () => {
   it.scoped("idle: fetches long-poll for maxWaitMs on the Clock", () =>
     Effect.gen(function* () {
       const broker = yield* makeFakeBroker
-      const consumer = yield* Consumer.make({ config: { maxWaitMs: 1000, autoOffsetReset: "earliest" } }).pipe(Effect.provide(broker.layer))
+      const consumer = yield* Consumer.make({ config: { maxWait: "1000 millis", autoOffsetReset: "earliest" } }).pipe(Effect.provide(broker.layer))
       yield* consumer.assign([t0])
       const fiber = yield* Effect.fork(take(consumer, 1))
       yield* TestClock.adjust("10 seconds")

@@ -181,7 +181,7 @@ const ours = (tools: Tools, scenario: Scenario, setting: OurPolicy) => {
     Effect.gen(function* () {
       topic = yield* tools.prepare(scenario, `ours-${setting}`)
       // the start comes from the seek alone
-      const config = { maxWaitMs: 100, autoOffsetReset: "none" as const }
+      const config = { maxWait: "100 millis", autoOffsetReset: "none" as const }
       if (setting === "fail") {
         const consumer = yield* Effect.orDie(Consumer.make({ config, recovery: OffsetRecovery.fail() }))
         return yield* measureOurs(consumer, tools, topic, scenario, setting)
