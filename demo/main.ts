@@ -35,7 +35,7 @@ const formatRecord = (r: ConsumerRecord.ConsumerRecord) =>
   `   ${r.topic}-${r.partition}@${r.offset}  ${ConsumerRecord.utf8(r.key) ?? "-"} = ${ConsumerRecord.utf8(r.value)}`
 
 const formatEvent = (e: ConsumerEvent.ConsumerEvent) =>
-  `   event ${e._tag}: ${e.topic}-${e.partition} requested ${e.requestedOffset}, range [${e.earliest}, ${e.latest}], now at ${e.newOffset}, skipped ${e.skipped} (${e.policy})`
+  `   event ${e._tag}: ${e.topic}-${e.partition} requested ${e.requestedOffset}, log start ${e.earliest}, end ${e.latest}, now at ${e.newOffset}, skipped ${e.skipped} (${e.policy})`
 
 const kafkajs = <A>(what: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (e) => new Error(`kafkajs ${what}: ${e instanceof Error ? e.message : String(e)}`) })

@@ -220,9 +220,7 @@ const makeFromInput = <E>(
       })
       return Effect.all(
         [
-          Effect.logWarning(
-            `Offset out of range, resetting to ${newOffset} (${TopicPartition.format(position)}: requested ${requestedOffset}, valid [${earliest}, ${latest}], skipped ${skipped})`,
-          ).pipe(
+          Effect.logWarning(OffsetRecovery.describeReset(event)).pipe(
             Effect.annotateLogs({
               topic: position.topic,
               partition: position.partition,

@@ -48,7 +48,7 @@ describe("Consumer", () => {
       expect(event).toMatchObject({ _tag: "OffsetReset", topic: "t", partition: 0, requestedOffset: 1n, earliest: 4n, latest: 6n, newOffset: 4n, skipped: 3n, policy: "nearest" })
       const warnings = (yield* logs.lines).filter((l) => l.level === "WARN")
       expect(warnings).toHaveLength(1)
-      expect(warnings[0]!.message).toContain("Offset out of range, resetting to 4")
+      expect(warnings[0]!.message).toBe("Offset out of range, resetting to 4 (t-0: requested 1, log start 4, end 6, skipped 3)")
       expect(warnings[0]!.annotations).toMatchObject({ topic: "t", partition: 0, requestedOffset: "1", earliest: "4", latest: "6", newOffset: "4", skipped: "3" })
       const resets = yield* Metric.value(Metric.tagged(ConsumerMetrics.offsetResets, "topic", "t"))
       const skipped = yield* Metric.value(Metric.tagged(ConsumerMetrics.offsetsSkipped, "topic", "t"))

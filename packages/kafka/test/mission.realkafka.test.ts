@@ -76,7 +76,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         expect(Chunk.toReadonlyArray(yield* Queue.takeAll(events))).toEqual([expect.objectContaining(resetFacts(topic, facts))])
         expect(log.warnings).toHaveLength(1)
         expect(log.warnings[0]!.message).toBe(
-          `Offset out of range, resetting to 7 (${topic}-0: requested 3, valid [7, 10], skipped 4)`,
+          `Offset out of range, resetting to 7 (${topic}-0: requested 3, log start 7, end 10, skipped 4)`,
         )
         expect(log.warnings[0]!.annotations).toMatchObject(annotationsOf(topic, facts))
         // The heal: the Fetch at 3, one earliest/latest pair, then the Fetch at the new log start.
