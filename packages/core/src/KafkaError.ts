@@ -162,7 +162,7 @@ export class OffsetRecoveryExhausted extends Data.TaggedError("OffsetRecoveryExh
 
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
-    return `${this.topic}-${this.partition}: broker still answers out of range at ${this.requestedOffset} inside [${this.earliest}, ${this.latest}] after ${this.attempts} attempts`
+    return `${this.topic}-${this.partition}: broker still answers out of range at ${this.requestedOffset}, inside log start ${this.earliest}, end ${this.latest}, after ${this.attempts} attempts`
   }
 }
 

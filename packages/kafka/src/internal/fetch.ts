@@ -88,7 +88,7 @@ export const make = (
       const answer = backoffs.has(nodeId)
         ? yield* send.pipe(
             Effect.timeoutFail({
-              duration: Duration.millis(request.maxWaitMs + config.connectionTimeoutMs),
+              duration: Duration.sum(Duration.millis(request.maxWaitMs), config.connectionTimeout),
               onTimeout: () =>
                 new KafkaError.FetchError({ partitions: tps, reason: "Timeout", retriable: true, brokerId: nodeId }),
             }),
