@@ -26,9 +26,16 @@ export type SubscribeOptions = Omit<GroupMembership.GroupOptions, "topics">
 
 export interface GroupSubscription<E = never> {
   readonly membership: GroupMembership.Membership
-  /** The records of the partitions the group gives this member. Fails on a fatal group error. */
+  /**
+   * The records of the partitions the group gives this member. Fails with the consumer's errors or
+   * with a `FatalGroupError`, one the membership cannot get past (`GroupAuthorizationFailed`,
+   * `InconsistentGroupProtocol`, `GroupTransportError`, `TopicAuthorizationFailed`,
+   * `UnknownTopicOrPartition`, `BrokerError`, `CorruptResponse`, `UnsupportedAssignor`,
+   * `MemberProtocolError`). Rebalances, fencing and a moving coordinator never reach it: the
+   * membership rejoins or finds the coordinator again itself.
+   */
   readonly records: Stream.Stream<ConsumerRecord, Consumer.ConsumerError | E | GroupMembership.FatalGroupError>
-  /** The same, one chunk per fetched batch. */
+  /** The same, one chunk per fetched batch; the same errors. */
   readonly chunks: Stream.Stream<Chunk.Chunk<ConsumerRecord>, Consumer.ConsumerError | E | GroupMembership.FatalGroupError>
   /** Commits what was processed (no argument) or the given next offsets. */
   readonly commit: (offsets?: ReadonlyArray<OffsetToCommit>) => Effect.Effect<void, GroupFailure>
