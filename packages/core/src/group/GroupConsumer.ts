@@ -14,6 +14,7 @@
  */
 import { Chunk, Effect, type Scope, Stream } from "effect"
 import type * as Consumer from "../Consumer.js"
+import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import type { ConsumerRecord } from "../ConsumerRecord.js"
 import * as TopicPartition from "../TopicPartition.js"
 import type { GroupCoordinator, OffsetToCommit, TopicMetadata } from "./GroupCoordinator.js"
@@ -91,6 +92,8 @@ export const subscribe = <E>(
       return consumer.chunks.pipe(
         Stream.tap((chunk) => Effect.zipRight(markPrevious, Effect.sync(() => { previous = chunk }))),
         Stream.interruptWhen(membership.failure),
+        // Records, bytes, lag and resets of this stream carry the group's name.
+        ConsumerMetrics.labelled({ groupId: options.groupId }),
       )
     })
 

@@ -25,6 +25,7 @@ import {
   Duration,
   Effect,
   Fiber,
+  Metric,
   Option,
   Queue,
   Ref,
@@ -33,7 +34,9 @@ import {
   Stream,
   SubscriptionRef,
 } from "effect"
+import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import * as TopicPartition from "../TopicPartition.js"
+import { attributes } from "../Tracing.js"
 import * as Assignor from "./Assignor.js"
 import {
   type CommittedOffset,
@@ -268,6 +271,22 @@ export const make = (
 
     const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.annotateLogs(effect, { groupId })
 
+    /** A span around one request of the group protocol, with the group's messaging attributes. */
+    const groupSpan = (name: string, operationType?: string) =>
+      Effect.withSpan(name, {
+        kind: "client",
+        attributes: {
+          [attributes.system]: "kafka",
+          [attributes.group]: groupId,
+          [attributes.operationName]: name,
+          ...(operationType === undefined ? {} : { [attributes.operationType]: operationType }),
+        },
+      })
+    const groupMetric = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
+      Metric.tagged(metric, ConsumerMetrics.tags.group, groupId)
+    const commitsOk = groupMetric(ConsumerMetrics.commits)
+    const commitLatency = groupMetric(ConsumerMetrics.commitLatency)
+
     const setState = (s: MemberState) =>
       Effect.zipRight(
         Effect.sync(() => {
@@ -331,13 +350,22 @@ export const make = (
             return yield* new RebalanceInProgress({ groupId, api: "OffsetCommit", retriable: true })
           }
           yield* atCoordinatorRetriedBounded((c) =>
-            coordinatorPort.offsetCommit({
-              groupId,
-              coordinator: c,
-              generationId: gen.generationId,
-              memberId: gen.memberId,
-              offsets,
+            coordinatorPort
+              .offsetCommit({
+                groupId,
+                coordinator: c,
+                generationId: gen.generationId,
+                memberId: gen.memberId,
+                offsets,
+              })
+              .pipe(ConsumerMetrics.timed(commitLatency)),
+          ).pipe(
+            Effect.tapBoth({
+              onFailure: (e) => Metric.increment(Metric.tagged(commitsOk, ConsumerMetrics.tags.errorType, e._tag)),
+              onSuccess: () => Metric.increment(commitsOk),
             }),
+            groupSpan("commit", "settle"),
+            Effect.annotateSpans({ "messaging.kafka.partition_count": offsets.length, "messaging.kafka.generation_id": gen.generationId }),
           )
           for (const o of offsets) committedByUs.set(TopicPartition.key(o), o.offset)
           yield* Effect.logDebug("Committed offsets").pipe(
@@ -441,7 +469,7 @@ export const make = (
               onTimeout: () => new GroupTransportError({ groupId, api: "JoinGroup", reason: "Timeout", retriable: true }),
             }),
           ),
-      )
+      ).pipe(groupSpan("join_group"))
     })
 
     type Synced = { readonly join: JoinGroupResponse; readonly assignment: ReadonlyArray<TP> }
@@ -454,7 +482,7 @@ export const make = (
       const assignments = leader ? yield* leaderAssign(join) : []
       const sync = yield* atCoordinator((c) =>
         coordinatorPort.syncGroup({ groupId, coordinator: c, generationId: join.generationId, memberId, assignments }),
-      )
+      ).pipe(groupSpan("sync_group"), Effect.annotateSpans("messaging.kafka.generation_id", join.generationId))
       const decoded = yield* MemberProtocol.decodeAssignment(sync.assignment)
       const topics = new Set(yield* Ref.get(topicsRef))
       const foreign = decoded.partitions.filter((tp) => !topics.has(tp.topic))
@@ -601,6 +629,7 @@ export const make = (
 
     const cycle = (reason: RejoinReason | undefined): Effect.Effect<RejoinReason, FatalGroupError> =>
       Effect.gen(function* () {
+        if (reason !== undefined) yield* Metric.increment(Metric.tagged(groupMetric(ConsumerMetrics.rebalances), "reason", reason))
         if (reason !== undefined && cooperative && !isLost(reason)) {
           // Cooperative: keep consuming everything through the JoinGroup and SyncGroup.
           const gen = generation
