@@ -37,9 +37,9 @@ export interface GroupSubscription<E = never> {
    * Marks records processed now, without waiting for the next pull (e.g. at the end of a handler
    * that may be interrupted before it pulls again). Committed by the next auto-commit or on close.
    */
-  readonly markProcessed: (records: ReadonlyArray<ConsumerRecord>) => Effect.Effect<void>
+  readonly markProcessed: (records: ReadonlyArray<ConsumerRecord<unknown, unknown>>) => Effect.Effect<void>
   /** Commits `record.offset + 1` for the record's partition. */
-  readonly commitRecord: (record: ConsumerRecord) => Effect.Effect<void, GroupFailure>
+  readonly commitRecord: (record: ConsumerRecord<unknown, unknown>) => Effect.Effect<void, GroupFailure>
   readonly assignment: Effect.Effect<ReadonlyArray<TP>>
 }
 
