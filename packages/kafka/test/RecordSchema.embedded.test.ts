@@ -33,7 +33,7 @@ const seed = (topic: string) =>
 
 const fromStart = (topic: string) =>
   Effect.gen(function* () {
-    const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
+    const consumer = yield* Consumer.make({ config: { maxWait: "50 millis" } })
     yield* consumer.assign([TopicPartition.make(topic, 0)])
     yield* consumer.seekToBeginning()
     return consumer

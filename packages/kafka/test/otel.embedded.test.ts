@@ -28,7 +28,7 @@ describe("OpenTelemetry over the embedded wire broker", () => {
         yield* broker.createTopic(topic, 1)
         yield* broker.produce(topic, 0, Array.from({ length: 10 }, (_, i) => ({ value: `v${i}` })))
         yield* broker.deleteRecords(tp, 6n)
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
+        const consumer = yield* Consumer.make({ config: { maxWait: "50 millis" } })
         yield* consumer.assign([tp])
         yield* consumer.seek(tp, 2n)
         const got = yield* consumer.records.pipe(Stream.take(4), Stream.runCollect, Effect.withSpan("consumer test"))
@@ -89,7 +89,7 @@ describe("OpenTelemetry over the embedded wire broker", () => {
         yield* broker.createTopic(topic, 1)
         const producer = yield* Effect.flatMap(EmbeddedBroker.EmbeddedBroker, (b) => Producer.make({ brokers: b.brokers }))
         yield* producer.send(topic, [{ value: "paid" }]).pipe(Effect.withSpan("checkout"))
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
+        const consumer = yield* Consumer.make({ config: { maxWait: "50 millis" } })
         yield* consumer.assign([tp])
         yield* consumer.seekToBeginning()
         yield* consumer.records.pipe(
