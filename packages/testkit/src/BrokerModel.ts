@@ -35,6 +35,8 @@ export type Api =
   | "DeleteTopics"
   | "DeleteRecords"
   | "InitProducerId"
+  | "SaslHandshake"
+  | "SaslAuthenticate"
 
 export interface BrokerNode {
   readonly nodeId: number
