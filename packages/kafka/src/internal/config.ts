@@ -46,6 +46,11 @@ export interface KafkaOptions {
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown>
   /** The least severe kafkajs log entry routed into Effect's logger. Default "warn". */
   readonly logLevel?: KafkaLogLevel
+  /**
+   * Verify the CRC-32C of every fetched record batch before delivering it (Java's `check.crcs`); a
+   * mismatch is a `CorruptRecordBatch` for its partition. Default true.
+   */
+  readonly checkCrcs?: boolean
 }
 
 /** The validated options. */
@@ -63,6 +68,7 @@ export interface KafkaConfig {
   readonly fetchMaxPartitionBytes: number
   readonly retrySchedule: Schedule.Schedule<unknown, unknown>
   readonly logLevel: KafkaLogLevel
+  readonly checkCrcs: boolean
 }
 
 export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("50 millis").pipe(
@@ -129,6 +135,8 @@ export const validate = (options: KafkaOptions): Either.Either<KafkaConfig, Kafk
     if (!["nothing", "error", "warn", "info", "debug"].includes(logLevel)) {
       return yield* invalid("logLevel", logLevel, "must be nothing, error, warn, info or debug")
     }
+    const checkCrcs = options.checkCrcs ?? true
+    if (typeof checkCrcs !== "boolean") return yield* invalid("checkCrcs", checkCrcs, "must be a boolean")
     return {
       brokers: options.brokers.map((b) => b.trim()),
       clientId,
@@ -143,5 +151,6 @@ export const validate = (options: KafkaOptions): Either.Either<KafkaConfig, Kafk
       fetchMaxPartitionBytes: yield* positiveInt("fetchMaxPartitionBytes", options.fetchMaxPartitionBytes, 1_048_576),
       retrySchedule: options.retrySchedule ?? defaultRetrySchedule,
       logLevel,
+      checkCrcs,
     }
   })
