@@ -14,6 +14,7 @@ import { Consumer, type Fetcher, Fetcher as FetcherTag, KafkaError, OffsetLister
 import { Cause, Effect, Exit, Layer, Logger, LogLevel, Schedule, Stream } from "effect"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
+import { decodeRecordSet } from "../src/internal/recordBatch.js"
 import * as HostileBroker from "./harness/HostileBroker.js"
 
 const T = "hostile"
@@ -284,7 +285,7 @@ const selfSigned = () => {
 describe("framing: large, many small and dripped responses, over TCP and TLS", () => {
   const pem = selfSigned()
   for (const transport of ["tcp", "tls"] as const) {
-    it.scoped(`${transport}: an 8 MiB response, 300 small ones, and responses written a few bytes at a time arrive whole`, () =>
+    it.scoped(`${transport}: an 8 MiB response, 100 small ones, and responses written a few bytes at a time arrive whole`, () =>
       Effect.gen(function* () {
         const big = yield* Effect.promise(() =>
           HostileBroker.batch({ baseOffset: 0n, values: Array.from({ length: 64 }, (_, i) => Buffer.alloc(128 * 1024, i)) }),
@@ -307,11 +308,24 @@ describe("framing: large, many small and dripped responses, over TCP and TLS", (
           Array.from({ length: 64 }, (_, i) => [128 * 1024, i, i]),
         )
         mode = "small"
-        for (let i = 0; i < 300; i++) expect(values(byPartition(yield* c.fetch(request([{ partition: 0, offset: 0n }])), 0))).toEqual(["v0"])
+        for (let i = 0; i < 100; i++) expect(values(byPartition(yield* c.fetch(request([{ partition: 0, offset: 0n }])), 0))).toEqual(["v0"])
         mode = "drip"
         for (let i = 0; i < 5; i++) expect(values(byPartition(yield* c.fetch(request([{ partition: 0, offset: 0n }])), 0))).toEqual(["v0"])
       }),
       60_000,
     )
   }
+})
+
+describe("hostile batches: decompression", () => {
+  it.effect("a gzip batch that inflates beyond the limit is a CorruptBatch (nothing that size is allocated); within it, delivered", () =>
+    Effect.promise(async () => {
+      const bomb = await HostileBroker.batch({ baseOffset: 0n, values: [Buffer.alloc(4 * 1024 * 1024)], compression: 1 })
+      const limited = await decodeRecordSet(bomb, { maxInflatedBytes: 1024 * 1024 })
+      expect(limited.batches).toEqual([])
+      expect(limited.corrupt?.reason).toMatch(/cannot inflate/)
+      const whole = await decodeRecordSet(bomb)
+      expect(whole.batches.map((b) => b.body.length > 4 * 1024 * 1024)).toEqual([true])
+    }),
+  )
 })

@@ -3,15 +3,22 @@
  * (cheap) and checked (lengths, offsets, counts, order); the CRC-32C of every batch that can be
  * delivered is verified (Java's `check.crcs`); records are decoded only for batches that will be
  * delivered, straight into `ConsumerRecord`s whose keys, values and header values are views into
- * the response buffer. Compressed batches are inflated with kafkajs's codecs (gzip built in;
- * snappy/lz4/zstd when registered in kafkajs's `CompressionCodecs`).
+ * the response buffer. Compressed batches are inflated: gzip with Node's zlib (at most 256 MiB a
+ * batch), snappy/lz4/zstd with kafkajs's codecs when registered in its `CompressionCodecs`.
  *
  * A batch that fails a check is a `CorruptBatch` at its base offset: the batches before it are
  * kept (they are delivered; the next fetch starts at the corrupt one and reports it).
  */
 import { Crc32c } from "@kafka-effect/core"
 import type { ConsumerRecord } from "@kafka-effect/core"
+import { promisify } from "node:util"
+import * as zlib from "node:zlib"
 import { decompress } from "./kafkajs.js"
+
+const unzip = promisify(zlib.unzip)
+/** gzip here (as kafkajs's codec does, with an output limit); other codecs through kafkajs's registry. */
+const inflate = (codec: number, raw: Buffer, maxOutputLength: number): Promise<Buffer> =>
+  codec === 1 ? unzip(raw, { maxOutputLength }) : decompress(codec, raw)
 
 export interface BatchHeader {
   readonly baseOffset: bigint
@@ -54,6 +61,8 @@ export interface DecodeOptions {
   readonly fetchOffset?: bigint
   /** Verify each delivered batch's CRC-32C. Default true. */
   readonly checkCrcs?: boolean
+  /** A gzip batch that inflates beyond this is corrupt (a decompression bomb), not allocated. Default 256 MiB. */
+  readonly maxInflatedBytes?: number
 }
 
 /** Bytes before the records: baseOffset(8) length(4) leaderEpoch(4) magic(1) crc(4) attributes(2)
@@ -82,6 +91,7 @@ const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`
 export const decodeRecordSet = async (bytes: Buffer, options: DecodeOptions = {}): Promise<RecordSet> => {
   const fetchOffset = options.fetchOffset ?? -1n
   const checkCrcs = options.checkCrcs ?? true
+  const maxInflatedBytes = options.maxInflatedBytes ?? 256 * 1024 * 1024
   const batches: Array<BatchHeader> = []
   const length = bytes.length
   let pos = 0
@@ -129,7 +139,7 @@ export const decodeRecordSet = async (bytes: Buffer, options: DecodeOptions = {}
     let body = raw
     if (codec !== 0 && delivered && !isControlBatch) {
       try {
-        body = await decompress(codec, raw)
+        body = await inflate(codec, raw, maxInflatedBytes)
       } catch (e) {
         // A codec that is not registered is the application's to fix, not a corrupt batch.
         if (e instanceof Error && e.name === "KafkaJSNotImplemented") throw e

@@ -152,32 +152,53 @@ export const frame = (correlationId: number, body: Buffer): Buffer => {
   return Buffer.concat([head, body])
 }
 
-/** A Fetch v4 response body. */
-export const fetchResponseV4 = (partitions: ReadonlyArray<PartitionAnswer>): Buffer => {
-  const byTopic = new Map<string, Array<PartitionAnswer>>()
+/** A Fetch response body of version 4..11 (what each version adds, at zero). */
+export const fetchResponse = (
+  version: number,
+  partitions: ReadonlyArray<PartitionAnswer & { readonly aborted?: ReadonlyArray<{ producerId: bigint; firstOffset: bigint }> }>,
+): Buffer => {
+  const byTopic = new Map<string, Array<(typeof partitions)[number]>>()
   for (const p of partitions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p])
-  return new Writer()
-    .int32(0)
-    .array([...byTopic], (w, [topic, ps]) => {
-      w.string(topic).array(ps, (w2, p) => {
+  const w = new Writer().int32(0)
+  if (version >= 7) w.int16(0).int32(0)
+  return w
+    .array([...byTopic], (w1, [topic, ps]) => {
+      w1.string(topic).array(ps, (w2, p) => {
         const hw = p.highWatermark ?? 1000n
-        w2.int32(p.partition).int16(p.errorCode ?? 0).int64(hw).int64(hw).int32(-1).bytes(p.records ?? null)
+        w2.int32(p.partition).int16(p.errorCode ?? 0).int64(hw).int64(hw)
+        if (version >= 5) w2.int64(0n)
+        if (p.aborted === undefined) w2.int32(-1)
+        else w2.array(p.aborted, (w3, a) => w3.int64(a.producerId).int64(a.firstOffset))
+        if (version >= 11) w2.int32(-1)
+        w2.bytes(p.records ?? null)
       })
     })
     .build()
 }
+
+export const fetchResponseV4 = (partitions: ReadonlyArray<PartitionAnswer>): Buffer => fetchResponse(4, partitions)
 
 export interface BatchSpec {
   readonly baseOffset: bigint
   readonly values: ReadonlyArray<string | Buffer>
   readonly compression?: number
   readonly timestamp?: number
+  /** One header `h` per record. */
+  readonly headers?: boolean
+  readonly transactional?: boolean
+  readonly producerId?: bigint
 }
 
 /** A valid RecordBatch v2 (kafkajs's encoder), one record per value at consecutive offsets. */
 export const batch = async (spec: BatchSpec): Promise<Buffer> => {
   const records = spec.values.map((v, i) =>
-    encodeRecord({ offsetDelta: i, timestampDelta: i, key: Buffer.from(`k${i}`), value: typeof v === "string" ? Buffer.from(v) : v }),
+    encodeRecord({
+      offsetDelta: i,
+      timestampDelta: i,
+      key: i % 3 === 2 ? null : Buffer.from(`k${i}`),
+      value: typeof v === "string" ? Buffer.from(v) : v,
+      ...(spec.headers === true ? { headers: { h: Buffer.from(`h${i}`) } } : {}),
+    }),
   )
   const { buffer } = await encodeRecordBatch({
     firstOffset: spec.baseOffset.toString(),
@@ -185,6 +206,8 @@ export const batch = async (spec: BatchSpec): Promise<Buffer> => {
     maxTimestamp: (spec.timestamp ?? 1_700_000_000_000) + spec.values.length,
     lastOffsetDelta: Math.max(spec.values.length - 1, 0),
     compression: spec.compression ?? 0,
+    ...(spec.transactional === undefined ? {} : { transactional: spec.transactional }),
+    ...(spec.producerId === undefined ? {} : { producerId: spec.producerId.toString() }),
     records,
   })
   return Buffer.from(buffer)
