@@ -117,17 +117,22 @@ class Writer {
 class Reader {
   pos = 0
   constructor(readonly buf: Buffer) {}
+  private take(n: number): number {
+    const at = this.pos
+    this.pos += n
+    return at
+  }
   int8() {
-    return this.buf.readInt8((this.pos += 1) - 1)
+    return this.buf.readInt8(this.take(1))
   }
   int16() {
-    return this.buf.readInt16BE((this.pos += 2) - 2)
+    return this.buf.readInt16BE(this.take(2))
   }
   int32() {
-    return this.buf.readInt32BE((this.pos += 4) - 4)
+    return this.buf.readInt32BE(this.take(4))
   }
   int64() {
-    return this.buf.readBigInt64BE((this.pos += 8) - 8)
+    return this.buf.readBigInt64BE(this.take(8))
   }
   string() {
     const n = this.int16()
@@ -248,14 +253,16 @@ export const make = (options: Options): Effect.Effect<HostileBroker, never, Scop
       const names = asked.length === 0 ? Object.keys(options.topics) : asked
       const w = new Writer()
       w.int32(ports.length)
-      ports.forEach((port, i) => w.int32(i).string("127.0.0.1").int32(port).string(null))
+      for (const [i, port] of ports.entries()) w.int32(i).string("127.0.0.1").int32(port).string(null)
       w.int32(0)
       w.int32(names.length)
       for (const name of names) {
         const leaders = options.topics[name]
         w.int16(leaders === undefined ? 3 : 0).string(name).int8(0)
         w.int32(leaders?.length ?? 0)
-        leaders?.forEach((leader, i) => w.int16(0).int32(i).int32(leader).array([leader], (w3, n) => w3.int32(n)).array([leader], (w3, n) => w3.int32(n)))
+        for (const [i, leader] of (leaders ?? []).entries()) {
+          w.int16(0).int32(i).int32(leader).array([leader], (w3, n) => w3.int32(n)).array([leader], (w3, n) => w3.int32(n))
+        }
       }
       return w.build()
     }
