@@ -55,7 +55,7 @@ describe("real Apache Kafka: fetch limits below one batch (KIP-74) and large res
       const shape = results.map((r) => (r._tag === "Records" ? r.records.map((x) => x.value?.length) : r.error._tag))
       expect(shape).toEqual([[100_000, 100_000, 100_000], []])
 
-      const consumer = yield* Consumer.make({ config: { maxWaitMs: 100, maxBytes: 1024, maxPartitionBytes: 1024, autoOffsetReset: "earliest" } })
+      const consumer = yield* Consumer.make({ config: { maxWait: "100 millis", maxBytes: 1024, maxPartitionBytes: 1024, autoOffsetReset: "earliest" } })
       yield* consumer.assign([TopicPartition.make(topic, 0), TopicPartition.make(topic, 1)])
       const seen = yield* consumer.records.pipe(Stream.take(6), Stream.runCollect)
       expect([...seen].map((r) => `${r.partition}@${r.offset}:${r.value?.[0]}`).sort()).toEqual(

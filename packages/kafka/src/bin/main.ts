@@ -70,7 +70,6 @@ const consume = (args: Extract<Args, { command: "consume" }>) =>
     const tps = chosen.map((p) => TopicPartition.make(args.topic, p))
     const consumer = yield* Consumer.make({
       config: {
-        maxWaitMs: client.config.fetchMaxWaitMs,
         isolationLevel: client.config.isolationLevel,
         autoOffsetReset: args.from._tag === "Beginning" ? "earliest" : "latest",
       },

@@ -26,7 +26,6 @@ export const consumeGroup = (
   Effect.gen(function* () {
     const consumer = yield* Consumer.make({
       config: {
-        maxWaitMs: client.config.fetchMaxWaitMs,
         isolationLevel: client.config.isolationLevel,
         autoOffsetReset: args.from._tag === "Beginning" ? "earliest" : "latest",
       },
