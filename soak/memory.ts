@@ -51,7 +51,7 @@ export const run = (options: RunOptions, ledger: Ledger.Ledger, prng: Prng.Prng)
     const startMember = Effect.gen(function* () {
       const name = `m${++memberCount}`
       const scope = yield* Scope.make()
-      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 500 } }).pipe(Scope.extend(scope), Effect.orDie)
+      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "500 millis" } }).pipe(Scope.extend(scope), Effect.orDie)
       const events = yield* consumer.subscribeEvents.pipe(Scope.extend(scope))
       yield* Queue.take(events).pipe(
         Effect.tap((e) =>
