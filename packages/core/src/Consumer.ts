@@ -31,6 +31,7 @@ import type { ConsumerRecord } from "./ConsumerRecord.js"
 import { Fetcher, type FetchRequest } from "./Fetcher.js"
 import {
   type BrokerError,
+  type CorruptRecordBatch,
   type FetchFailure,
   type InvalidConfig,
   ListOffsetsError,
@@ -57,6 +58,7 @@ export type ConsumerError =
   | TopicAuthorizationFailed
   | UnknownTopicOrPartition
   | BrokerError
+  | CorruptRecordBatch
   | OffsetRecoveryExhausted
   | NoOffsetForPartition
 

@@ -1,4 +1,5 @@
 export * as ConsumerRecord from "./ConsumerRecord.js"
+export * as Crc32c from "./Crc32c.js"
 export * as ErrorCode from "./ErrorCode.js"
 export * as Fetcher from "./Fetcher.js"
 export * as KafkaError from "./KafkaError.js"

@@ -8,7 +8,7 @@ import { ConsumerMetrics, type Fetcher, KafkaError, TopicPartition } from "@kafk
 import { Clock, type Context, Duration, Effect, Either, Metric, Schedule } from "effect"
 import type { KafkaConfig } from "./config.js"
 import * as Errors from "./errors.js"
-import { decodeFetchResponse, partitionRecords, type RawFetchResponse } from "./fetchResponse.js"
+import { decodeFetchResponse, partitionResult, type RawFetchResponse } from "./fetchResponse.js"
 import * as K from "./kafkajs.js"
 import { dropConnectionIfClosed, type Metadata, tryKafka } from "./metadata.js"
 
@@ -76,7 +76,7 @@ export const make = (
       yield* Metric.increment(fetchRequests)
       const send = tryKafka(() =>
         K.send(broker, proto, {
-          decode: (payload) => decodeFetchResponse(payload, version),
+          decode: (payload) => decodeFetchResponse(payload, version, { checkCrcs: config.checkCrcs, partitions: parts }),
           parse: (decoded) => Promise.resolve(decoded),
         }),
       ).pipe(Effect.tapError((e) => dropConnectionIfClosed(broker, e)))
@@ -169,6 +169,11 @@ export const make = (
           continue
         }
         backoffs.delete(nodeId)
+        if (answer.right.unexpected.length > 0) {
+          yield* Effect.logWarning(`kafka: broker ${nodeId} answered Fetch for partitions it was not asked for; skipped`).pipe(
+            Effect.annotateLogs({ brokerId: nodeId, partitions: answer.right.unexpected.map(TopicPartition.format).join(",") }),
+          )
+        }
         const byKey = new Map(answer.right.partitions.map((raw) => [TopicPartition.key(raw), raw]))
         for (const p of parts) {
           const raw = byKey.get(TopicPartition.key(p))
@@ -182,7 +187,7 @@ export const make = (
                 `${TopicPartition.format(p)} holds records in the legacy message format (magic < 2), which this client does not decode`,
               )
             }
-            done.push(partitionRecords(raw, p.offset, request.isolationLevel))
+            done.push(partitionResult(raw, p.offset, request.isolationLevel))
           } else {
             const error = Errors.partitionFetchError(raw.errorCode, p.topic, p.partition, p.offset)
             if (Errors.isLeadershipCode(raw.errorCode)) retry.push({ fetch: p, error })
