@@ -194,6 +194,24 @@ export class NoOffsetForPartition extends Data.TaggedError("NoOffsetForPartition
   }
 }
 
+/**
+ * A fetched record batch failed its CRC-32C, or its lengths, offsets or counts cannot be (a broker
+ * bug, corruption on disk or on the way, a hostile peer). Nothing of it is delivered, and the
+ * partition's position stays at `offset` (the batch's base offset); records before it are
+ * delivered. Retrying reads the same bytes again: seek past it to go on (as with Java's consumer).
+ */
+export class CorruptRecordBatch extends Data.TaggedError("CorruptRecordBatch")<{
+  readonly topic: string
+  readonly partition: number
+  readonly offset: bigint
+  readonly reason: string
+}> {
+  readonly retriable = false
+  override get message(): string {
+    return `Corrupt record batch in ${this.topic}-${this.partition} at offset ${this.offset}: ${this.reason}`
+  }
+}
+
 /** A broker answer could not be decoded or does not make sense. */
 export class CorruptResponse extends Data.TaggedError("CorruptResponse")<{
   readonly api: ApiName
@@ -227,6 +245,7 @@ export type PartitionFetchError =
   | TopicAuthorizationFailed
   | UnknownTopicOrPartition
   | BrokerError
+  | CorruptRecordBatch
 
 /** What `OffsetLister.list` can fail with. */
 export type ListOffsetsFailure =

@@ -14,6 +14,7 @@
  */
 import { Chunk, Effect, Option, Ref, type Scope, Stream } from "effect"
 import type * as Consumer from "../Consumer.js"
+import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import type { ConsumerRecord } from "../ConsumerRecord.js"
 import * as TopicPartition from "../TopicPartition.js"
 import type { GroupCoordinator, OffsetToCommit, TopicMetadata } from "./GroupCoordinator.js"
@@ -43,9 +44,9 @@ export interface GroupSubscription<E = never> {
    * Marks records processed now, without waiting for the next pull (e.g. at the end of a handler
    * that may be interrupted before it pulls again). Committed by the next auto-commit or on close.
    */
-  readonly markProcessed: (records: ReadonlyArray<ConsumerRecord>) => Effect.Effect<void>
+  readonly markProcessed: (records: ReadonlyArray<ConsumerRecord<unknown, unknown>>) => Effect.Effect<void>
   /** Commits `record.offset + 1` for the record's partition. */
-  readonly commitRecord: (record: ConsumerRecord) => Effect.Effect<void, GroupFailure>
+  readonly commitRecord: (record: ConsumerRecord<unknown, unknown>) => Effect.Effect<void, GroupFailure>
   readonly assignment: Effect.Effect<ReadonlyArray<TP>>
 }
 
@@ -95,6 +96,8 @@ export const subscribe = <E>(
         return consumer.chunks.pipe(
           Stream.tap((chunk) => Effect.zipRight(markPrevious, Ref.set(previous, Option.some(chunk)))),
           Stream.interruptWhen(membership.failure),
+          // Records, bytes, lag and resets of this stream carry the group's name.
+          ConsumerMetrics.labelled({ groupId: options.groupId }),
         )
       }),
     )
