@@ -23,7 +23,7 @@ const consumeAll = (n: number) =>
     const broker = yield* TestBroker.TestBroker
     yield* broker.createTopic("secured", 1)
     yield* broker.produce("secured", 0, [{ value: "s0" }, { value: "s1" }])
-    const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
+    const consumer = yield* Consumer.make({ config: { maxWait: "50 millis" } })
     yield* consumer.assign([tp])
     yield* consumer.seekToBeginning([tp])
     return yield* consumer.records.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
