@@ -134,11 +134,11 @@ export const partitionError = (
   requestedOffset: bigint,
 ): KafkaError.PartitionFetchError => {
   switch (code) {
-    case 1:
+    case ErrorCode.OFFSET_OUT_OF_RANGE:
       return new KafkaError.OffsetOutOfRange({ topic, partition, requestedOffset })
-    case 29:
+    case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
       return new KafkaError.TopicAuthorizationFailed({ topic, api })
-    case 3:
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
       return new KafkaError.UnknownTopicOrPartition({ topic, partition, api })
     default:
       return toBrokerError(api, { topic, partition, code })
@@ -200,7 +200,7 @@ export const makeOffsetLister: Effect.Effect<OffsetLister.OffsetLister["Type"], 
             ),
           ),
           Effect.flatMap((results): Effect.Effect<ReadonlyArray<OffsetLister.PartitionOffset>, KafkaError.ListOffsetsFailure> => {
-            const failed = results.find((r) => r.code !== 0)
+            const failed = results.find((r) => r.code !== ErrorCode.NONE)
             if (failed === undefined) {
               return Effect.succeed(
                 results.map((r): OffsetLister.PartitionOffset => ({
@@ -211,11 +211,11 @@ export const makeOffsetLister: Effect.Effect<OffsetLister.OffsetLister["Type"], 
               )
             }
             switch (failed.code) {
-              case 6:
+              case ErrorCode.NOT_LEADER_OR_FOLLOWER:
                 return Effect.fail(new KafkaError.ListOffsetsError({ partitions, reason: "NotLeader", retriable: true }))
-              case 29:
+              case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
                 return Effect.fail(new KafkaError.TopicAuthorizationFailed({ topic: failed.topic, api: "ListOffsets" }))
-              case 3:
+              case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
                 return Effect.fail(
                   new KafkaError.UnknownTopicOrPartition({
                     topic: failed.topic,
