@@ -243,7 +243,8 @@ export const fetchSessionError = (
 /** The answer could not be decoded (truncated fields, a compression codec kafkajs has not registered). */
 export const isDecodeFailure = (e: unknown): boolean =>
   e instanceof RangeError ||
-  (e instanceof Error && (e.name === "KafkaJSPartialMessageError" || e.name === "KafkaJSNotImplemented"))
+  isKafkaJSErrorNamed(e, "KafkaJSPartialMessageError") ||
+  isKafkaJSErrorNamed(e, "KafkaJSNotImplemented")
 
 export const corruptResponse = (api: KafkaError.ApiName, reason: string, cause?: unknown): KafkaError.CorruptResponse =>
   cause === undefined ? new KafkaError.CorruptResponse({ api, reason }) : new KafkaError.CorruptResponse({ api, reason, cause })
