@@ -125,26 +125,6 @@ export const make: Effect.Effect<Service, never, BrokerModel.BrokerModel> = Effe
   return service
 })
 
-/** Maps a partition error code of a Fetch or ListOffsets answer to core's tagged error. */
-export const partitionError = (
-  api: KafkaError.ApiName,
-  topic: string,
-  partition: number,
-  code: number,
-  requestedOffset: bigint,
-): KafkaError.PartitionFetchError => {
-  switch (code) {
-    case ErrorCode.OFFSET_OUT_OF_RANGE:
-      return new KafkaError.OffsetOutOfRange({ topic, partition, requestedOffset })
-    case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
-      return new KafkaError.TopicAuthorizationFailed({ topic, api })
-    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-      return new KafkaError.UnknownTopicOrPartition({ topic, partition, api })
-    default:
-      return toBrokerError(api, { topic, partition, code })
-  }
-}
-
 /** core's `Fetcher` over the model in context: one model Fetch per call, records from the requested offset. */
 export const makeFetcher: Effect.Effect<Fetcher.Fetcher["Type"], never, BrokerModel.BrokerModel> = Effect.gen(
   function* () {
@@ -168,7 +148,7 @@ export const makeFetcher: Effect.Effect<Fetcher.Fetcher["Type"], never, BrokerMo
                     _tag: "Error",
                     topic: r.topic,
                     partition: r.partition,
-                    error: partitionError("Fetch", r.topic, r.partition, r.code, request.partitions[i].offset),
+                    error: KafkaError.fromFetchCode(r.code, { topic: r.topic, partition: r.partition, requestedOffset: request.partitions[i].offset }),
                   },
             ),
           ),

@@ -45,25 +45,7 @@ export const partitionFetchError = (
   topic: string,
   partition: number,
   requestedOffset: bigint,
-): KafkaError.PartitionFetchError => {
-  switch (code) {
-    case ErrorCode.OFFSET_OUT_OF_RANGE:
-      return new KafkaError.OffsetOutOfRange({ topic, partition, requestedOffset })
-    case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
-      return new KafkaError.TopicAuthorizationFailed({ topic, api: "Fetch" })
-    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-      return new KafkaError.UnknownTopicOrPartition({ topic, partition, api: "Fetch" })
-    default:
-      return new KafkaError.BrokerError({
-        api: "Fetch",
-        code,
-        name: ErrorCode.name(code),
-        retriable: ErrorCode.isRetriable(code),
-        topic,
-        partition,
-      })
-  }
-}
+): KafkaError.PartitionFetchError => KafkaError.fromFetchCode(code, { topic, partition, requestedOffset })
 
 /** One partition's error code in a ListOffsets answer. */
 export const listOffsetsCodeError = (
