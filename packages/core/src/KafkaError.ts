@@ -4,6 +4,7 @@
  * the facts. The kafka package maps kafkajs errors to these in one place (`internal/errors.ts`).
  */
 import { Data, Predicate } from "effect"
+import * as ErrorCode from "./ErrorCode.js"
 import type { TopicPartition } from "./TopicPartition.js"
 
 /** Marks every error of this module; `isKafkaError` tests for it. */
@@ -232,6 +233,28 @@ const formatValue = (value: unknown): string => {
     return JSON.stringify(value) ?? String(value)
   } catch {
     return String(value)
+  }
+}
+
+/**
+ * One partition's error code in a Fetch answer as its tagged error, the same whichever broker
+ * answered: OFFSET_OUT_OF_RANGE, TOPIC_AUTHORIZATION_FAILED and UNKNOWN_TOPIC_OR_PARTITION have
+ * their own tags, any other code is a `BrokerError` with Kafka's name and retriable flag.
+ */
+export const fromFetchCode = (
+  code: number,
+  facts: { readonly topic: string; readonly partition: number; readonly requestedOffset: bigint },
+): PartitionFetchError => {
+  const { topic, partition, requestedOffset } = facts
+  switch (code) {
+    case ErrorCode.OFFSET_OUT_OF_RANGE:
+      return new OffsetOutOfRange({ topic, partition, requestedOffset })
+    case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
+      return new TopicAuthorizationFailed({ topic, api: "Fetch" })
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+      return new UnknownTopicOrPartition({ topic, partition, api: "Fetch" })
+    default:
+      return new BrokerError({ api: "Fetch", code, name: ErrorCode.name(code), retriable: ErrorCode.isRetriable(code), topic, partition })
   }
 }
 

@@ -3,7 +3,7 @@
  * testkit's embedded wire broker: what librdkafka's mock cannot do, seen the way a user sees it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Consumer, ConsumerRecord, Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import { Consumer, ConsumerRecord, ErrorCode, Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { BrokerModel, TestBroker } from "@kafka-effect/testkit"
 import { Chunk, Deferred, Effect, Fiber, HashMap, Logger, Queue, Schedule, Stream } from "effect"
 import * as KafkaClient from "../src/KafkaClient.js"
@@ -141,7 +141,7 @@ describe("Consumer over the embedded wire broker (3 brokers)", () => {
         // Over the wire: the held Fetch was answered OFFSET_OUT_OF_RANGE, then one ListOffsets round
         // trip, then a Fetch from the new log start.
         const log = (yield* broker.requests).filter((e) => e.api === "Fetch" || e.api === "ListOffsets")
-        expect(log[0]).toMatchObject({ api: "Fetch", errors: [{ topic: "retention", partition: 0, code: 1 }] })
+        expect(log[0]).toMatchObject({ api: "Fetch", errors: [{ topic: "retention", partition: 0, code: ErrorCode.OFFSET_OUT_OF_RANGE }] })
         expect(log[0]!.brokerId).toBeDefined()
         const afterCut = log.slice(1)
         const nextFetch = afterCut.findIndex((e) => e.api === "Fetch")

@@ -4,7 +4,7 @@
  * after bootstrap goes to a proxy listener, and the proxy's faults are what those clients see.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import { ErrorCode, Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { FaultProxy } from "@kafka-effect/testkit"
 import { Command } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
@@ -189,7 +189,7 @@ describe("FaultProxy in front of real Apache Kafka", () => {
           "TopicAuthorizationFailed",
         ])
         const fetch = (yield* proxy.requests).find((e) => e.api === "Fetch")
-        expect(fetch).toMatchObject({ injectedCode: 29, errors: [{ topic, partition: 1, code: 29 }] })
+        expect(fetch).toMatchObject({ injectedCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errors: [{ topic, partition: 1, code: ErrorCode.TOPIC_AUTHORIZATION_FAILED }] })
       }),
     60_000,
   )

@@ -2,7 +2,7 @@
  * Pure parts of the kafka package: option validation, read_committed filtering, error mapping.
  */
 import { describe, it } from "@effect/vitest"
-import { Crc32c, KafkaError } from "@kafka-effect/core"
+import { Crc32c, ErrorCode, KafkaError } from "@kafka-effect/core"
 import { Config, ConfigProvider, Duration, Effect, Either, Layer, Redacted } from "effect"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
@@ -319,13 +319,13 @@ describe("error mapping", () => {
       brokerId: 1,
     })
     expect(
-      Errors.listOffsetsError(new FakeKafkaJSError("KafkaJSProtocolError", "x", { code: 29, type: "TOPIC_AUTHORIZATION_FAILED" }), tps),
+      Errors.listOffsetsError(new FakeKafkaJSError("KafkaJSProtocolError", "x", { code: ErrorCode.TOPIC_AUTHORIZATION_FAILED, type: "TOPIC_AUTHORIZATION_FAILED" }), tps),
     ).toBeInstanceOf(KafkaError.TopicAuthorizationFailed)
     expect(
-      Errors.listOffsetsError(new FakeKafkaJSError("KafkaJSProtocolError", "x", { code: 6, type: "NOT_LEADER_FOR_PARTITION" }), tps),
+      Errors.listOffsetsError(new FakeKafkaJSError("KafkaJSProtocolError", "x", { code: ErrorCode.NOT_LEADER_OR_FOLLOWER, type: "NOT_LEADER_FOR_PARTITION" }), tps),
     ).toMatchObject({ _tag: "ListOffsetsError", reason: "NotLeader", retriable: true })
     expect(Errors.listOffsetsError(new Error("boom"), tps)).toMatchObject({ _tag: "ListOffsetsError", reason: "Unknown", retriable: false })
     expect(Errors.partitionFetchError(1, "t", 0, 5n)).toEqual(new KafkaError.OffsetOutOfRange({ topic: "t", partition: 0, requestedOffset: 5n }))
-    expect(Errors.partitionFetchError(87, "t", 0, 5n)).toMatchObject({ _tag: "BrokerError", code: 87, name: "INVALID_RECORD" })
+    expect(Errors.partitionFetchError(ErrorCode.INVALID_RECORD, "t", 0, 5n)).toMatchObject({ _tag: "BrokerError", code: ErrorCode.INVALID_RECORD, name: "INVALID_RECORD" })
   })
 })

@@ -1,5 +1,5 @@
 /**
- * The testkit's conformance suite (issue 2's scenarios a broker can produce) against the live layer
+ * The testkit's conformance suite (the scenarios a broker can produce) against the live layer
  * over librdkafka's mock cluster, with 1 and with 3 brokers. Scenarios that need capabilities the
  * mock lacks (DeleteRecords, compaction, truncation, request log) are listed by the suite as not run.
  */

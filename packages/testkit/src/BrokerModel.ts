@@ -688,7 +688,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           errors.push({ topic: tp.topic, partition: tp.partition, code: c })
           return { topic: tp.topic, partition: tp.partition, code: c, offset: -1n, timestamp: -1, leaderEpoch: -1 }
         }
-        const base = { topic: tp.topic, partition: tp.partition, code: 0, leaderEpoch: p.leaderEpoch }
+        const base = { topic: tp.topic, partition: tp.partition, code: ErrorCode.NONE, leaderEpoch: p.leaderEpoch }
         if (spec === "earliest") return { ...base, offset: p.logStartOffset, timestamp: -1 }
         if (spec === "latest") return { ...base, offset: p.highWatermark, timestamp: -1 }
         const found = p.offsetForTimestamp(spec.timestamp)

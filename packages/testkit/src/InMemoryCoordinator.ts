@@ -16,6 +16,7 @@
  * adapts it), so wire clients and in-memory consumers meet in the same groups.
  */
 import {
+  ErrorCode,
   GroupCoordinator as GroupCoordinatorModule,
   GroupError,
   type KafkaError,
@@ -28,19 +29,6 @@ type Port = GroupCoordinatorModule.GroupCoordinator["Type"]
 type JoinProtocol = GroupCoordinatorModule.JoinProtocol
 
 export type GroupStateName = "Empty" | "PreparingRebalance" | "CompletingRebalance" | "Stable"
-
-/** Error codes the coordinator answers with. */
-export const Codes = {
-  NONE: 0,
-  UNKNOWN_TOPIC_OR_PARTITION: 3,
-  COORDINATOR_NOT_AVAILABLE: 15,
-  ILLEGAL_GENERATION: 22,
-  INCONSISTENT_GROUP_PROTOCOL: 23,
-  INVALID_GROUP_ID: 24,
-  UNKNOWN_MEMBER_ID: 25,
-  REBALANCE_IN_PROGRESS: 27,
-  MEMBER_ID_REQUIRED: 79,
-} as const
 
 export interface JoinAnswer {
   readonly code: number
@@ -299,7 +287,7 @@ export const make = (
 
     const prepareRebalance = (g: Group): Effect.Effect<void> =>
       Effect.gen(function* () {
-        if (g.state === "CompletingRebalance") yield* failSyncs(g, Codes.REBALANCE_IN_PROGRESS)
+        if (g.state === "CompletingRebalance") yield* failSyncs(g, ErrorCode.REBALANCE_IN_PROGRESS)
         const wasEmpty = g.state === "Empty"
         g.state = "PreparingRebalance"
         yield* record(g, "RebalanceStarted")
@@ -356,7 +344,7 @@ export const make = (
           yield* resetSession(g, m)
           if (d !== undefined) {
             yield* Deferred.succeed(d, {
-              code: Codes.NONE,
+              code: ErrorCode.NONE,
               generationId: g.generationId,
               protocolName,
               leaderId: g.leaderId ?? "",
@@ -380,8 +368,8 @@ export const make = (
         g.members.delete(m.memberId)
         yield* cancel(m.sessionTimer)
         m.sessionTimer = undefined
-        if (m.awaitingJoin) yield* Deferred.succeed(m.awaitingJoin, joinError(Codes.UNKNOWN_MEMBER_ID, m.memberId))
-        if (m.awaitingSync) yield* Deferred.succeed(m.awaitingSync, { code: Codes.UNKNOWN_MEMBER_ID, assignment: empty })
+        if (m.awaitingJoin) yield* Deferred.succeed(m.awaitingJoin, joinError(ErrorCode.UNKNOWN_MEMBER_ID, m.memberId))
+        if (m.awaitingSync) yield* Deferred.succeed(m.awaitingSync, { code: ErrorCode.UNKNOWN_MEMBER_ID, assignment: empty })
         m.awaitingJoin = undefined
         m.awaitingSync = undefined
         if (g.state === "Stable" || g.state === "CompletingRebalance") yield* prepareRebalance(g)
@@ -390,13 +378,13 @@ export const make = (
 
     const joinGroup: InMemoryCoordinator["Type"]["joinGroup"] = (clientId, request, origin) =>
       Effect.gen(function* () {
-        if (request.groupId === "") return joinError(Codes.INVALID_GROUP_ID, request.memberId)
+        if (request.groupId === "") return joinError(ErrorCode.INVALID_GROUP_ID, request.memberId)
         const g = groupOf(request.groupId)
         const names = request.protocols.map((p) => p.name)
         const others = [...g.members.values()].filter((m) => m.memberId !== request.memberId)
         const common = others.length === 0 ? names : candidates(others).filter((n) => names.includes(n))
         if (names.length === 0 || common.length === 0 || (g.protocolType !== undefined && others.length > 0 && g.protocolType !== request.protocolType)) {
-          return joinError(Codes.INCONSISTENT_GROUP_PROTOCOL, request.memberId)
+          return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, request.memberId)
         }
         let m: Member | undefined
         const isNew = request.memberId === "" || g.pendingMembers.has(request.memberId)
@@ -404,7 +392,7 @@ export const make = (
           const memberId = request.memberId === "" ? `${clientId}-${++memberSeq}` : request.memberId
           if (request.memberId === "" && origin?.memberIdRequired === true && origin.groupInstanceId === null) {
             g.pendingMembers.add(memberId)
-            return joinError(Codes.MEMBER_ID_REQUIRED, memberId)
+            return joinError(ErrorCode.MEMBER_ID_REQUIRED, memberId)
           }
           g.pendingMembers.delete(memberId)
           m = {
@@ -425,7 +413,7 @@ export const make = (
           yield* record(g, "Joined", memberId)
         } else {
           m = g.members.get(request.memberId)
-          if (m === undefined) return joinError(Codes.UNKNOWN_MEMBER_ID, request.memberId)
+          if (m === undefined) return joinError(ErrorCode.UNKNOWN_MEMBER_ID, request.memberId)
           // As Kafka: a member that joins again with the same protocols while the group completes a
           // rebalance (it lost its JoinGroup answer), or a follower while it is stable, gets the
           // current generation back without a rebalance; the leader's rejoin or changed metadata rebalances.
@@ -433,7 +421,7 @@ export const make = (
           if (unchanged && (g.state === "CompletingRebalance" || (g.state === "Stable" && g.leaderId !== m.memberId))) {
             yield* resetSession(g, m)
             return {
-              code: Codes.NONE,
+              code: ErrorCode.NONE,
               generationId: g.generationId,
               protocolName: g.protocolName ?? "",
               leaderId: g.leaderId ?? "",
@@ -448,7 +436,7 @@ export const make = (
         }
         g.protocolType = request.protocolType
         const answer = yield* Deferred.make<JoinAnswer>()
-        if (m.awaitingJoin) yield* Deferred.succeed(m.awaitingJoin, joinError(Codes.UNKNOWN_MEMBER_ID, m.memberId))
+        if (m.awaitingJoin) yield* Deferred.succeed(m.awaitingJoin, joinError(ErrorCode.UNKNOWN_MEMBER_ID, m.memberId))
         m.awaitingJoin = answer
         yield* resetSession(g, m)
         if (g.state !== "PreparingRebalance") yield* prepareRebalance(g)
@@ -460,20 +448,20 @@ export const make = (
       Effect.gen(function* () {
         const g = groups.get(request.groupId)
         const m = g?.members.get(request.memberId)
-        if (g === undefined || m === undefined) return { code: Codes.UNKNOWN_MEMBER_ID, assignment: empty }
-        if (request.generationId !== g.generationId) return { code: Codes.ILLEGAL_GENERATION, assignment: empty }
+        if (g === undefined || m === undefined) return { code: ErrorCode.UNKNOWN_MEMBER_ID, assignment: empty }
+        if (request.generationId !== g.generationId) return { code: ErrorCode.ILLEGAL_GENERATION, assignment: empty }
         yield* resetSession(g, m)
         switch (g.state) {
           case "Empty":
-            return { code: Codes.UNKNOWN_MEMBER_ID, assignment: empty }
+            return { code: ErrorCode.UNKNOWN_MEMBER_ID, assignment: empty }
           case "PreparingRebalance":
-            return { code: Codes.REBALANCE_IN_PROGRESS, assignment: empty }
+            return { code: ErrorCode.REBALANCE_IN_PROGRESS, assignment: empty }
           case "Stable":
-            return { code: Codes.NONE, assignment: m.assignment }
+            return { code: ErrorCode.NONE, assignment: m.assignment }
           case "CompletingRebalance": {
             const answer = yield* Deferred.make<SyncAnswer>()
             // A second SyncGroup from the same member replaces the first.
-            if (m.awaitingSync) yield* Deferred.succeed(m.awaitingSync, { code: Codes.REBALANCE_IN_PROGRESS, assignment: empty })
+            if (m.awaitingSync) yield* Deferred.succeed(m.awaitingSync, { code: ErrorCode.REBALANCE_IN_PROGRESS, assignment: empty })
             m.awaitingSync = answer
             if (m.memberId === g.leaderId) {
               const byMember = new Map(request.assignments.map((a) => [a.memberId, a.assignment]))
@@ -484,7 +472,7 @@ export const make = (
                 member.awaitingSync = undefined
                 // Every session restarts with the assignment (a follower may have waited long for it).
                 yield* resetSession(g, member)
-                if (d !== undefined) yield* Deferred.succeed(d, { code: Codes.NONE, assignment: member.assignment })
+                if (d !== undefined) yield* Deferred.succeed(d, { code: ErrorCode.NONE, assignment: member.assignment })
               }
             }
             return yield* Deferred.await(answer)
@@ -496,20 +484,20 @@ export const make = (
       Effect.gen(function* () {
         const g = groups.get(request.groupId)
         const m = g?.members.get(request.memberId)
-        if (g === undefined || m === undefined) return Codes.UNKNOWN_MEMBER_ID
-        if (request.generationId !== g.generationId) return Codes.ILLEGAL_GENERATION
+        if (g === undefined || m === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
+        if (request.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION
         yield* resetSession(g, m)
-        return g.state === "PreparingRebalance" ? Codes.REBALANCE_IN_PROGRESS : Codes.NONE
+        return g.state === "PreparingRebalance" ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE
       })
 
     const leaveGroup: InMemoryCoordinator["Type"]["leaveGroup"] = (request) =>
       Effect.gen(function* () {
         const g = groups.get(request.groupId)
         const m = g?.members.get(request.memberId)
-        if (g === undefined || m === undefined) return Codes.UNKNOWN_MEMBER_ID
+        if (g === undefined || m === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
         yield* record(g, "Left", m.memberId)
         yield* removeMember(g, m)
-        return Codes.NONE
+        return ErrorCode.NONE
       })
 
     // As Kafka's classic groups: a commit with no generation (-1) is taken by an empty or unknown
@@ -519,19 +507,19 @@ export const make = (
     const validateOffsetCommit: InMemoryCoordinator["Type"]["validateOffsetCommit"] = (request) =>
       Effect.suspend(() => {
         const g = groups.get(request.groupId)
-        if (g === undefined) return Effect.succeed(request.generationId < 0 ? Codes.NONE : Codes.ILLEGAL_GENERATION)
-        if (request.generationId < 0 && g.state === "Empty") return Effect.succeed(Codes.NONE)
+        if (g === undefined) return Effect.succeed(request.generationId < 0 ? ErrorCode.NONE : ErrorCode.ILLEGAL_GENERATION)
+        if (request.generationId < 0 && g.state === "Empty") return Effect.succeed(ErrorCode.NONE)
         const m = g.members.get(request.memberId)
-        if (m === undefined) return Effect.succeed(Codes.UNKNOWN_MEMBER_ID)
-        if (request.generationId !== g.generationId) return Effect.succeed(Codes.ILLEGAL_GENERATION)
-        if (g.state === "CompletingRebalance") return Effect.succeed(Codes.REBALANCE_IN_PROGRESS)
-        return Effect.as(resetSession(g, m), Codes.NONE)
+        if (m === undefined) return Effect.succeed(ErrorCode.UNKNOWN_MEMBER_ID)
+        if (request.generationId !== g.generationId) return Effect.succeed(ErrorCode.ILLEGAL_GENERATION)
+        if (g.state === "CompletingRebalance") return Effect.succeed(ErrorCode.REBALANCE_IN_PROGRESS)
+        return Effect.as(resetSession(g, m), ErrorCode.NONE)
       })
 
     const offsetCommit: InMemoryCoordinator["Type"]["offsetCommit"] = (request) =>
       Effect.gen(function* () {
         const code = yield* validateOffsetCommit(request)
-        if (code !== Codes.NONE) return request.offsets.map(() => code)
+        if (code !== ErrorCode.NONE) return request.offsets.map(() => code)
         // Offsets committed from outside any group make the group exist (Empty), as in Kafka.
         if (request.offsets.length > 0) groupOf(request.groupId)
         const at = yield* Clock.currentTimeMillis
@@ -547,7 +535,7 @@ export const make = (
             offset: o.offset,
           })
         }
-        return request.offsets.map(() => Codes.NONE)
+        return request.offsets.map(() => ErrorCode.NONE)
       })
 
     // ---- the port, one per client ----------------------------------------------------------------
@@ -567,7 +555,7 @@ export const make = (
           disconnected.has(name)
             ? Effect.fail(transport(groupId, api, "Network"))
             : model.serve(api, partitions, (context) =>
-                context.requestCode !== undefined && context.requestCode !== 0
+                context.requestCode !== undefined && context.requestCode !== ErrorCode.NONE
                   ? Effect.fail(failure(context.requestCode, groupId, api))
                   : answer(context),
               ),
@@ -582,7 +570,7 @@ export const make = (
         transport(groupId, api, "Unknown")
 
       const check = <A>(code: number, value: A, groupId: string, api: KafkaError.ApiName, facts: { memberId?: string; generationId?: number; protocols?: ReadonlyArray<string> } = {}) =>
-        code === 0 ? Effect.succeed(value) : Effect.fail(failure(code, groupId, api, facts))
+        code === ErrorCode.NONE ? Effect.succeed(value) : Effect.fail(failure(code, groupId, api, facts))
 
       return {
         findCoordinator: (groupId) =>
@@ -617,7 +605,7 @@ export const make = (
           ),
         offsetFetch: ({ coordinator: _, ...request }) =>
           serve(request.groupId, "OffsetFetch", request.partitions, (context) => {
-            const injected = request.partitions.map((tp) => context.injectedCode(tp)).find((c) => c !== undefined && c !== 0)
+            const injected = request.partitions.map((tp) => context.injectedCode(tp)).find((c) => c !== undefined && c !== ErrorCode.NONE)
             if (injected !== undefined) return Effect.fail(failure(injected, request.groupId, "OffsetFetch"))
             return Effect.map(model.committedOffsets(request.groupId, request.partitions), (offsets) =>
               offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset < 0n ? undefined : o.offset, metadata: o.metadata })),
@@ -625,10 +613,10 @@ export const make = (
           }),
         offsetCommit: ({ coordinator: _, ...request }) =>
           serve(request.groupId, "OffsetCommit", request.offsets.map((o) => TopicPartition.make(o.topic, o.partition)), (context) => {
-            const injected = request.offsets.map((o) => context.injectedCode(o)).find((c) => c !== undefined && c !== 0)
+            const injected = request.offsets.map((o) => context.injectedCode(o)).find((c) => c !== undefined && c !== ErrorCode.NONE)
             if (injected !== undefined) return Effect.fail(failure(injected, request.groupId, "OffsetCommit"))
             return Effect.flatMap(offsetCommit(request), (codes) => {
-              const code = codes.find((c) => c !== 0) ?? 0
+              const code = codes.find((c) => c !== ErrorCode.NONE) ?? ErrorCode.NONE
               return check(code, undefined, request.groupId, "OffsetCommit", { memberId: request.memberId, generationId: request.generationId })
             })
           }),

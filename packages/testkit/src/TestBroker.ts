@@ -125,26 +125,6 @@ export const make: Effect.Effect<Service, never, BrokerModel.BrokerModel> = Effe
   return service
 })
 
-/** Maps a partition error code of a Fetch or ListOffsets answer to core's tagged error. */
-export const partitionError = (
-  api: KafkaError.ApiName,
-  topic: string,
-  partition: number,
-  code: number,
-  requestedOffset: bigint,
-): KafkaError.PartitionFetchError => {
-  switch (code) {
-    case 1:
-      return new KafkaError.OffsetOutOfRange({ topic, partition, requestedOffset })
-    case 29:
-      return new KafkaError.TopicAuthorizationFailed({ topic, api })
-    case 3:
-      return new KafkaError.UnknownTopicOrPartition({ topic, partition, api })
-    default:
-      return toBrokerError(api, { topic, partition, code })
-  }
-}
-
 /** core's `Fetcher` over the model in context: one model Fetch per call, records from the requested offset. */
 export const makeFetcher: Effect.Effect<Fetcher.Fetcher["Type"], never, BrokerModel.BrokerModel> = Effect.gen(
   function* () {
@@ -168,7 +148,7 @@ export const makeFetcher: Effect.Effect<Fetcher.Fetcher["Type"], never, BrokerMo
                     _tag: "Error",
                     topic: r.topic,
                     partition: r.partition,
-                    error: partitionError("Fetch", r.topic, r.partition, r.code, request.partitions[i].offset),
+                    error: KafkaError.fromFetchCode(r.code, { topic: r.topic, partition: r.partition, requestedOffset: request.partitions[i].offset }),
                   },
             ),
           ),
@@ -200,7 +180,7 @@ export const makeOffsetLister: Effect.Effect<OffsetLister.OffsetLister["Type"], 
             ),
           ),
           Effect.flatMap((results): Effect.Effect<ReadonlyArray<OffsetLister.PartitionOffset>, KafkaError.ListOffsetsFailure> => {
-            const failed = results.find((r) => r.code !== 0)
+            const failed = results.find((r) => r.code !== ErrorCode.NONE)
             if (failed === undefined) {
               return Effect.succeed(
                 results.map((r): OffsetLister.PartitionOffset => ({
@@ -211,11 +191,11 @@ export const makeOffsetLister: Effect.Effect<OffsetLister.OffsetLister["Type"], 
               )
             }
             switch (failed.code) {
-              case 6:
+              case ErrorCode.NOT_LEADER_OR_FOLLOWER:
                 return Effect.fail(new KafkaError.ListOffsetsError({ partitions, reason: "NotLeader", retriable: true }))
-              case 29:
+              case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
                 return Effect.fail(new KafkaError.TopicAuthorizationFailed({ topic: failed.topic, api: "ListOffsets" }))
-              case 3:
+              case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
                 return Effect.fail(
                   new KafkaError.UnknownTopicOrPartition({
                     topic: failed.topic,

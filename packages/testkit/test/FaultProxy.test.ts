@@ -4,7 +4,7 @@
  * clients see, big Fetch answers and many connections pass, and closing the scope closes it all.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { TopicPartition } from "@kafka-effect/core"
+import { ErrorCode, TopicPartition } from "@kafka-effect/core"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as Net from "node:net"
 import { FaultProxy } from "../src/index.js"
@@ -172,7 +172,7 @@ describe("FaultProxy over the embedded broker", () => {
         const cause = failed.error instanceof Error && "cause" in failed.error ? failed.error.cause : failed.error
         expect(String(cause)).toMatch(/does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/)
         const lists = (yield* proxy.requests).filter((e) => e.api === "ListOffsets")
-        expect(lists[0]).toMatchObject({ injectedCode: 3, errors: [{ topic: "rewritten", partition: 1, code: 3 }] })
+        expect(lists[0]).toMatchObject({ injectedCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errors: [{ topic: "rewritten", partition: 1, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }] })
       }),
     30_000,
   )

@@ -12,7 +12,7 @@
  * Auto-commit commits what was processed on an interval;
  * `commit` / `commitRecord` commit on demand; closing the scope commits it and leaves the group.
  */
-import { Chunk, Effect, type Scope, Stream } from "effect"
+import { Chunk, Effect, Option, Ref, type Scope, Stream } from "effect"
 import type * as Consumer from "../Consumer.js"
 import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import type { ConsumerRecord } from "../ConsumerRecord.js"
@@ -55,15 +55,14 @@ export interface GroupSubscription<E = never> {
  * (only those the user had not paused, so a user's pause outlives the rebalance); applying assigns
  * with the committed offsets and resumes the kept partitions it paused.
  */
-export const handlerFor = <E>(consumer: Consumer.Service<E>): GroupMembership.GroupHandler => {
-  const pausedByGroup = new Set<string>()
-  return {
+export const handlerFor = <E>(consumer: Consumer.Service<E>): Effect.Effect<GroupMembership.GroupHandler> =>
+  Effect.map(Ref.make<ReadonlySet<string>>(new Set()), (pausedByGroup) => ({
     suspend: (partitions) =>
       Effect.gen(function* () {
         const paused = new Set((yield* consumer.state.paused).map(TopicPartition.key))
         const assigned = new Set((yield* consumer.state.assignment).map(TopicPartition.key))
         const toPause = partitions.filter((tp) => assigned.has(TopicPartition.key(tp)) && !paused.has(TopicPartition.key(tp)))
-        for (const tp of toPause) pausedByGroup.add(TopicPartition.key(tp))
+        yield* Ref.update(pausedByGroup, (keys) => new Set([...keys, ...toPause.map(TopicPartition.key)]))
         yield* Effect.ignore(consumer.state.pause(toPause))
       }),
     apply: (change) =>
@@ -71,12 +70,10 @@ export const handlerFor = <E>(consumer: Consumer.Service<E>): GroupMembership.Gr
         const committed = new Map<string, bigint>()
         for (const a of change.added) if (a.committed !== undefined) committed.set(TopicPartition.key(a), a.committed)
         yield* consumer.state.assign(change.assigned, committed)
-        const resume = change.kept.filter((tp) => pausedByGroup.has(TopicPartition.key(tp)))
-        pausedByGroup.clear()
-        yield* Effect.ignore(consumer.state.resume(resume))
+        const ours = yield* Ref.getAndSet(pausedByGroup, new Set())
+        yield* Effect.ignore(consumer.state.resume(change.kept.filter((tp) => ours.has(TopicPartition.key(tp)))))
       }),
-  }
-}
+  }))
 
 /** Joins `options.groupId` with `topics`; the membership lasts as long as the scope. */
 export const subscribe = <E>(
@@ -85,24 +82,25 @@ export const subscribe = <E>(
   options: SubscribeOptions,
 ): Effect.Effect<GroupSubscription<E>, never, GroupCoordinator | TopicMetadata | Scope.Scope> =>
   Effect.gen(function* () {
-    const membership = yield* GroupMembership.make({ ...options, topics }, handlerFor(consumer))
+    const membership = yield* GroupMembership.make({ ...options, topics }, yield* handlerFor(consumer))
 
-    const tracked = Stream.suspend(() => {
-      let previous: Chunk.Chunk<ConsumerRecord> | undefined
-      const markPrevious = Effect.suspend(() => {
-        const p = previous
-        previous = undefined
-        return p === undefined ? Effect.void : membership.markProcessed(Chunk.toReadonlyArray(p))
-      })
-      // Only a pull proves the previous chunk done: a stream that ends (`take` may cut a chunk) or
-      // is interrupted leaves its last chunk to `markProcessed`, so nothing unprocessed is committed.
-      return consumer.chunks.pipe(
-        Stream.tap((chunk) => Effect.zipRight(markPrevious, Effect.sync(() => { previous = chunk }))),
-        Stream.interruptWhen(membership.failure),
-        // Records, bytes, lag and resets of this stream carry the group's name.
-        ConsumerMetrics.labelled({ groupId: options.groupId }),
-      )
-    })
+    // Each run of the stream has its own previous chunk.
+    const tracked = Stream.unwrap(
+      Effect.map(Ref.make(Option.none<Chunk.Chunk<ConsumerRecord>>()), (previous) => {
+        const markPrevious = Effect.flatMap(
+          Ref.getAndSet(previous, Option.none()),
+          Option.match({ onNone: () => Effect.void, onSome: (p) => membership.markProcessed(Chunk.toReadonlyArray(p)) }),
+        )
+        // Only a pull proves the previous chunk done: a stream that ends (`take` may cut a chunk) or
+        // is interrupted leaves its last chunk to `markProcessed`, so nothing unprocessed is committed.
+        return consumer.chunks.pipe(
+          Stream.tap((chunk) => Effect.zipRight(markPrevious, Ref.set(previous, Option.some(chunk)))),
+          Stream.interruptWhen(membership.failure),
+          // Records, bytes, lag and resets of this stream carry the group's name.
+          ConsumerMetrics.labelled({ groupId: options.groupId }),
+        )
+      }),
+    )
 
     return {
       membership,

@@ -35,12 +35,6 @@ import {
 } from "effect"
 import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import * as ErrorCode from "../ErrorCode.js"
-import type {
-  BrokerError,
-  CorruptResponse,
-  TopicAuthorizationFailed,
-  UnknownTopicOrPartition,
-} from "../KafkaError.js"
 import * as TopicPartition from "../TopicPartition.js"
 import { attributes } from "../Tracing.js"
 import * as Assignor from "./Assignor.js"
@@ -54,10 +48,8 @@ import {
 } from "./GroupCoordinator.js"
 import {
   type CoordinatorError,
-  type GroupAuthorizationFailed,
   type GroupFailure,
   GroupTransportError,
-  type InconsistentGroupProtocol,
   isCoordinatorError,
   isRejoinError,
   type MemberProtocolError,
@@ -190,16 +182,7 @@ export interface GroupOptions {
  *   or retriable once `retrySchedule` ended, which the default never does).
  * - `UnknownTopicOrPartition`, `BrokerError`, `CorruptResponse`: any other answer a request got.
  */
-export type FatalGroupError =
-  | GroupAuthorizationFailed
-  | InconsistentGroupProtocol
-  | GroupTransportError
-  | TopicAuthorizationFailed
-  | UnknownTopicOrPartition
-  | BrokerError
-  | CorruptResponse
-  | UnsupportedAssignor
-  | MemberProtocolError
+export type FatalGroupError = Exclude<GroupFailure, RejoinError | CoordinatorError> | UnsupportedAssignor | MemberProtocolError
 
 /** What one step of the membership can fail with, before it handles the errors it retries itself. */
 type StepError = GroupFailure | UnsupportedAssignor | MemberProtocolError

@@ -39,7 +39,7 @@ describe("GroupError.fromCode", () => {
 
   it("other codes keep their code and name as a non-retriable BrokerError", () => {
     const e = GroupError.fromCode(ErrorCode.INVALID_SESSION_TIMEOUT, facts)
-    expect(e).toMatchObject({ _tag: "BrokerError", code: 26, name: "INVALID_SESSION_TIMEOUT", retriable: false, api: "Heartbeat" })
+    expect(e).toMatchObject({ _tag: "BrokerError", code: ErrorCode.INVALID_SESSION_TIMEOUT, name: "INVALID_SESSION_TIMEOUT", retriable: false, api: "Heartbeat" })
   })
 
   it("classifies what the membership does next", () => {

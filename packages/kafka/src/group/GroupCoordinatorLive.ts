@@ -11,7 +11,7 @@ import {
   type KafkaError,
   TopicPartition,
 } from "@kafka-effect/core"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, Effect, Layer, Ref, type Scope } from "effect"
 import { type KafkaOptions, validate } from "../internal/config.js"
 import * as Errors from "../internal/errors.js"
 import { scopedCluster } from "../internal/cluster.js"
@@ -32,24 +32,23 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
     const config = yield* validate(options)
     const cluster = yield* scopedCluster(config, { clientId: `${config.clientId}-group`, isolationLevel: 0 })
 
-    // kafkajs finds brokers (the coordinator too) through loaded metadata.
-    let metadataLoaded = false
-    const connected = Effect.tryPromise({
-      try: async () => {
+    // kafkajs finds brokers (the coordinator too) through loaded metadata: loaded once, on first use.
+    const metadataLoaded = yield* Ref.make(false)
+    const tryKafka = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => e })
+    const connected = Effect.zipRight(
+      tryKafka(async () => {
         if (!cluster.isConnected()) await cluster.connect()
-        if (!metadataLoaded) {
-          await cluster.refreshMetadata()
-          metadataLoaded = true
-        }
-      },
-      catch: (e) => e,
-    })
+      }),
+      Effect.flatMap(Ref.get(metadataLoaded), (loaded) =>
+        loaded ? Effect.void : Effect.zipRight(tryKafka(() => cluster.refreshMetadata()), Ref.set(metadataLoaded, true)),
+      ),
+    )
 
     const call = <A>(
       facts: Errors.GroupFacts,
       f: () => Promise<A>,
     ): Effect.Effect<A, GroupError.GroupFailure> =>
-      Effect.zipRight(connected, Effect.tryPromise({ try: f, catch: (e) => e })).pipe(
+      Effect.zipRight(connected, tryKafka(f)).pipe(
         Effect.mapError((e) => Errors.groupFailure(e, facts)),
         Effect.withSpan(`kafka.group.${facts.api}`, { attributes: { groupId: facts.groupId } }),
       )
@@ -65,16 +64,16 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
         })
         .then(K.groupBroker)
 
-    let findCoordinatorCalls = 0
+    // Each lookup starts at the next broker.
+    const findCoordinatorCalls = yield* Ref.make(0)
     const coordinator: Port = {
       findCoordinator: (groupId) =>
-        call({ groupId, api: "FindCoordinator" }, async () => {
+        Effect.flatMap(Ref.getAndUpdate(findCoordinatorCalls, (n) => n + 1), (start) => call({ groupId, api: "FindCoordinator" }, async () => {
           // Asked broker by broker here, starting at a different one on each call: kafkajs's
           // findGroupCoordinatorMetadata swallows each broker's error, so an answer such as
           // GROUP_AUTHORIZATION_FAILED or COORDINATOR_NOT_AVAILABLE would arrive as a bare "not found".
           if (cluster.getNodeIds().length === 0) await cluster.refreshMetadata()
           const all = cluster.getNodeIds()
-          const start = findCoordinatorCalls++
           let failure: unknown = new Error("no broker in the metadata")
           for (let i = 0; i < all.length; i++) {
             try {
@@ -87,7 +86,7 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
             }
           }
           throw failure
-        }),
+        })),
       joinGroup: (r) =>
         call({ groupId: r.groupId, api: "JoinGroup", memberId: r.memberId, protocols: r.protocols.map((p) => p.name) }, async () => {
           const b = await brokerFor(r.coordinator)

@@ -45,25 +45,7 @@ export const partitionFetchError = (
   topic: string,
   partition: number,
   requestedOffset: bigint,
-): KafkaError.PartitionFetchError => {
-  switch (code) {
-    case ErrorCode.OFFSET_OUT_OF_RANGE:
-      return new KafkaError.OffsetOutOfRange({ topic, partition, requestedOffset })
-    case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
-      return new KafkaError.TopicAuthorizationFailed({ topic, api: "Fetch" })
-    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-      return new KafkaError.UnknownTopicOrPartition({ topic, partition, api: "Fetch" })
-    default:
-      return new KafkaError.BrokerError({
-        api: "Fetch",
-        code,
-        name: ErrorCode.name(code),
-        retriable: ErrorCode.isRetriable(code),
-        topic,
-        partition,
-      })
-  }
-}
+): KafkaError.PartitionFetchError => KafkaError.fromFetchCode(code, { topic, partition, requestedOffset })
 
 /** One partition's error code in a ListOffsets answer. */
 export const listOffsetsCodeError = (
@@ -243,7 +225,8 @@ export const fetchSessionError = (
 /** The answer could not be decoded (truncated fields, a compression codec kafkajs has not registered). */
 export const isDecodeFailure = (e: unknown): boolean =>
   e instanceof RangeError ||
-  (e instanceof Error && (e.name === "KafkaJSPartialMessageError" || e.name === "KafkaJSNotImplemented"))
+  isKafkaJSErrorNamed(e, "KafkaJSPartialMessageError") ||
+  isKafkaJSErrorNamed(e, "KafkaJSNotImplemented")
 
 export const corruptResponse = (api: KafkaError.ApiName, reason: string, cause?: unknown): KafkaError.CorruptResponse =>
   cause === undefined ? new KafkaError.CorruptResponse({ api, reason }) : new KafkaError.CorruptResponse({ api, reason, cause })

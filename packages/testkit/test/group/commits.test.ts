@@ -1,13 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Consumer, GroupConsumer, GroupCoordinator, TopicPartition } from "@kafka-effect/core"
-import { Chunk, Effect, Exit, Scope, Stream } from "effect"
+import { Chunk, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
 import { advance, GROUP, layer, produceEach } from "./helpers.js"
 
 const TOPIC = "t"
 
-/** One member that takes `n` records and stops; `mark` says whether it marks what it took as processed. */
-const takeAndStop = (name: string, n: number, mark: boolean) =>
+/** A member of the group in a scope of its own (closing it commits and leaves). */
+const subscribed = (name: string) =>
   Effect.gen(function* () {
     const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
     const scope = yield* Scope.make()
@@ -16,6 +16,13 @@ const takeAndStop = (name: string, n: number, mark: boolean) =>
       Scope.extend(scope),
       Effect.provideService(GroupCoordinator.GroupCoordinator, coordinator.client(name)),
     )
+    return { scope, sub }
+  })
+
+/** One member that takes `n` records and stops; `mark` says whether it marks what it took as processed. */
+const takeAndStop = (name: string, n: number, mark: boolean) =>
+  Effect.gen(function* () {
+    const { scope, sub } = yield* subscribed(name)
     const taken: Array<string> = []
     const fiber = yield* sub.records.pipe(
       Stream.take(n),
@@ -29,7 +36,8 @@ const takeAndStop = (name: string, n: number, mark: boolean) =>
       Effect.fork,
     )
     yield* advance(3000)
-    expect(fiber.unsafePoll()?._tag).toBe("Success")
+    const done = yield* Fiber.poll(fiber)
+    expect(Option.isSome(done) && Exit.isSuccess(done.value)).toBe(true)
     yield* Scope.close(scope, Exit.void)
     return taken
   })
@@ -66,12 +74,7 @@ describe("what gets committed (TestClock)", () => {
   it.effect("without markProcessed, a chunk counts as processed when the next one is pulled; auto-commit commits it", () =>
     Effect.gen(function* () {
       const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
-      const scope = yield* Scope.make()
-      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } }).pipe(Scope.extend(scope))
-      const sub = yield* GroupConsumer.subscribe(consumer, [TOPIC], { groupId: GROUP, autoCommitInterval: "1 second" }).pipe(
-        Scope.extend(scope),
-        Effect.provideService(GroupCoordinator.GroupCoordinator, coordinator.client("m1")),
-      )
+      const { scope, sub } = yield* subscribed("m1")
       const seen: Array<bigint> = []
       yield* sub.records.pipe(
         Stream.runForEach((r) => Effect.sync(() => seen.push(r.offset))),

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Assignor, TopicPartition } from "@kafka-effect/core"
 import { Effect, Ref } from "effect"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
-import { advance, assignmentOf, type Delivery, GROUP, layer, produceEach, startMember, stopMember } from "./helpers.js"
+import { advance, assignmentOf, type Delivery, GROUP, layer, produceEach, recordingListener, startMember, stopMember } from "./helpers.js"
 
 const TOPIC = "t"
 
@@ -12,12 +12,7 @@ describe("cooperative-sticky (TestClock)", () => {
       const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
       const deliveries = yield* Ref.make<Array<Delivery>>([])
       const calls: Array<string> = []
-      const listener = (name: string) => () => ({
-        onRevoked: (tps: ReadonlyArray<TopicPartition.TopicPartition>) =>
-          Effect.sync(() => calls.push(`${name} revoked ${tps.map(TopicPartition.format).join(",")}`)),
-        onAssigned: (tps: ReadonlyArray<TopicPartition.TopicPartition>) =>
-          Effect.sync(() => calls.push(`${name} assigned ${tps.map(TopicPartition.format).join(",")}`)),
-      })
+      const listener = (name: string) => recordingListener(calls, name, (tps) => tps.map(TopicPartition.format).join(","))
       const options = (name: string) => ({ assignors: [Assignor.cooperativeSticky], listener: listener(name) })
       yield* produceEach(TOPIC, 6, 3, "a")
       const m1 = yield* startMember("m1", [TOPIC], deliveries, options("m1"))

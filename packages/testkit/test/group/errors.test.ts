@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ErrorCode, TopicPartition } from "@kafka-effect/core"
-import { Effect, Exit, Fiber, HashMap, type Layer, Logger, Option, Ref } from "effect"
+import { Effect, Exit, Fiber, HashMap, type Layer, Logger, Option, Ref, Schedule } from "effect"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
 import { TestBroker } from "../../src/index.js"
 import { advance, assignmentOf, type Delivery, GROUP, layer, produceEach, startMember, stopMember } from "./helpers.js"
@@ -151,6 +151,19 @@ describe("group membership errors (TestClock)", () => {
       expect((yield* m1.sub.membership.state)._tag).toBe("Stable")
       yield* stopMember(m1)
       expect(lifecycle(yield* logs)).toEqual(["Join or sync failed; trying again (RebalanceInProgress)", "Joined group", "Left group"])
+    }),
+  )
+
+  scenario("a retrySchedule that runs out on REBALANCE_IN_PROGRESS: the member joins again in a new round, the stream never sees the error", ({ broker, deliveries, logs }) =>
+    Effect.gen(function* () {
+      yield* broker.failNext("JoinGroup", 3, { _tag: "ErrorCode", code: ErrorCode.REBALANCE_IN_PROGRESS })
+      const m1 = yield* startMember("m1", [TOPIC], deliveries, { retrySchedule: Schedule.spaced("100 millis").pipe(Schedule.compose(Schedule.recurs(1))) })
+      yield* advance(3000)
+      expect((yield* m1.sub.membership.state)._tag).toBe("Stable")
+      expect(Option.isNone(yield* Fiber.poll(m1.fiber))).toBe(true)
+      const rounds = (yield* logs).filter((l) => l.message === "Rejoining group").map((l) => [l.annotations.reason, l.annotations.error])
+      expect(rounds).toEqual([["RebalanceInProgress", "RebalanceInProgress"]])
+      yield* stopMember(m1)
     }),
   )
 

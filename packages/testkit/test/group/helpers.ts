@@ -73,6 +73,13 @@ export const startMember = (
     return { name, consumer, sub, scope, fiber } satisfies Member
   })
 
+/** A listener (for `startMember`) that writes `<name> revoked <partitions>` and `<name> assigned <partitions>` into `calls`. */
+export const recordingListener =
+  (calls: Array<string>, name: string, show: (tps: ReadonlyArray<TopicPartition.TopicPartition>) => string) => () => ({
+    onRevoked: (tps: ReadonlyArray<TopicPartition.TopicPartition>) => Effect.sync(() => calls.push(`${name} revoked ${show(tps)}`)),
+    onAssigned: (tps: ReadonlyArray<TopicPartition.TopicPartition>) => Effect.sync(() => calls.push(`${name} assigned ${show(tps)}`)),
+  })
+
 /** Stops consuming, then closes the member's scope: commit, LeaveGroup. */
 export const stopMember = (m: Member) =>
   Effect.gen(function* () {

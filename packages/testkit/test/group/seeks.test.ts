@@ -1,9 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { TopicPartition } from "@kafka-effect/core"
 import { Effect, Ref } from "effect"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
 import { TestBroker } from "../../src/index.js"
-import { advance, assignmentOf, type Delivery, GROUP, layer, produceEach, startMember, stopMember } from "./helpers.js"
+import { advance, assignmentOf, type Delivery, GROUP, layer, produceEach, recordingListener, startMember, stopMember } from "./helpers.js"
 
 const TOPIC = "t"
 
@@ -78,12 +77,7 @@ describe("seeks and group membership (TestClock)", () => {
       const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
       const deliveries = yield* Ref.make<Array<Delivery>>([])
       const calls: Array<string> = []
-      const listener = (name: string) => () => ({
-        onRevoked: (tps: ReadonlyArray<TopicPartition.TopicPartition>) =>
-          Effect.sync(() => calls.push(`${name} revoked ${tps.length}`)),
-        onAssigned: (tps: ReadonlyArray<TopicPartition.TopicPartition>) =>
-          Effect.sync(() => calls.push(`${name} assigned ${tps.length}`)),
-      })
+      const listener = (name: string) => recordingListener(calls, name, (tps) => `${tps.length}`)
       yield* produceEach(TOPIC, 2, 3, "a")
       const m1 = yield* startMember("m1", [TOPIC], deliveries, { listener: listener("m1"), autoCommit: false })
       yield* m1.sub.membership.awaitStable()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Fetcher, OffsetLister } from "@kafka-effect/core"
+import { ErrorCode, Fetcher, OffsetLister } from "@kafka-effect/core"
 import { Effect, Fiber, Option, TestClock } from "effect"
 import { TestBroker } from "../../src/index.js"
 import { fetchRequest, summary, tp, values } from "./helpers.js"
@@ -66,7 +66,7 @@ describe("BrokerModel faults", () => {
       const broker = yield* TestBroker.TestBroker
       const fetcher = yield* Fetcher.Fetcher
       yield* seed
-      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: 29 }, [t1])
+      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: ErrorCode.TOPIC_AUTHORIZATION_FAILED }, [t1])
       const results = yield* fetcher.fetch(both)
       expect(summary(results)).toEqual([
         { tp: "t-0", offsets: [0n, 1n], values: ["a", "b"] },
@@ -76,7 +76,7 @@ describe("BrokerModel faults", () => {
       expect(summary(yield* fetcher.fetch(both))[1]).toEqual({ tp: "t-1", offsets: [0n], values: ["x"] })
       const log = yield* broker.requests
       expect(log.map((e) => [e.outcome, e.errors])).toEqual([
-        ["fault", [{ topic: "t", partition: 1, code: 29 }]],
+        ["fault", [{ topic: "t", partition: 1, code: ErrorCode.TOPIC_AUTHORIZATION_FAILED }]],
         ["ok", []],
       ])
     }).pipe(Effect.provide(withBroker)),
@@ -87,13 +87,13 @@ describe("BrokerModel faults", () => {
       const broker = yield* TestBroker.TestBroker
       const fetcher = yield* Fetcher.Fetcher
       yield* seed
-      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: 1 }, [t0])
-      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: 3 }, [t1])
+      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: ErrorCode.OFFSET_OUT_OF_RANGE }, [t0])
+      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }, [t1])
       expect(summary(yield* fetcher.fetch(both))).toEqual([
         { tp: "t-0", error: "OffsetOutOfRange" },
         { tp: "t-1", error: "UnknownTopicOrPartition" },
       ])
-      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: 6 })
+      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: ErrorCode.NOT_LEADER_OR_FOLLOWER })
       const results = yield* fetcher.fetch(both)
       const errors = results.map((r) =>
         r._tag === "Error" && r.error._tag === "BrokerError"
@@ -104,7 +104,7 @@ describe("BrokerModel faults", () => {
         [6, "NOT_LEADER_OR_FOLLOWER", true, "Fetch", 0],
         [6, "NOT_LEADER_OR_FOLLOWER", true, "Fetch", 1],
       ])
-      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: 87 }, [t0])
+      yield* broker.failNext("Fetch", 1, { _tag: "ErrorCode", code: ErrorCode.INVALID_RECORD }, [t0])
       const [invalid] = yield* fetcher.fetch(both)
       expect(invalid._tag === "Error" && invalid.error._tag === "BrokerError" && [invalid.error.name, invalid.error.retriable]).toEqual([
         "INVALID_RECORD",
@@ -159,12 +159,12 @@ describe("BrokerModel faults", () => {
         { topic: "t", partition: 0, offset: 2n },
         { topic: "t", partition: 1, offset: 1n },
       ])
-      yield* broker.failNext("ListOffsets", 1, { _tag: "ErrorCode", code: 29 }, [t1])
+      yield* broker.failNext("ListOffsets", 1, { _tag: "ErrorCode", code: ErrorCode.TOPIC_AUTHORIZATION_FAILED }, [t1])
       const denied = yield* Effect.flip(lister.list([t0, t1], "latest"))
       expect(denied._tag === "TopicAuthorizationFailed" && [denied.topic, denied.api]).toEqual(["t", "ListOffsets"])
       const unknown = yield* Effect.flip(lister.list([tp("gone", 0)], "latest"))
       expect(unknown._tag === "UnknownTopicOrPartition" && [unknown.topic, unknown.partition]).toEqual(["gone", 0])
-      yield* broker.failNext("ListOffsets", 1, { _tag: "ErrorCode", code: 15 })
+      yield* broker.failNext("ListOffsets", 1, { _tag: "ErrorCode", code: ErrorCode.COORDINATOR_NOT_AVAILABLE })
       const other = yield* Effect.flip(lister.list([t0], "latest"))
       expect(other._tag === "BrokerError" && [other.name, other.retriable]).toEqual(["COORDINATOR_NOT_AVAILABLE", true])
       expect(yield* lister.list([t0], "latest")).toEqual([{ topic: "t", partition: 0, offset: 2n }])
@@ -214,7 +214,7 @@ describe("BrokerModel faults", () => {
         ]),
       )
       const [entry] = yield* broker.requests
-      expect([entry.outcome, entry.errors]).toEqual(["ok", [{ topic: "t", partition: 0, code: 1 }]])
+      expect([entry.outcome, entry.errors]).toEqual(["ok", [{ topic: "t", partition: 0, code: ErrorCode.OFFSET_OUT_OF_RANGE }]])
     }).pipe(Effect.provide(withBroker)),
   )
 })

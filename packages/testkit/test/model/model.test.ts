@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConsumerRecord, Fetcher } from "@kafka-effect/core"
+import { ConsumerRecord, ErrorCode, Fetcher } from "@kafka-effect/core"
 import { Effect, Exit, TestClock } from "effect"
 import { BrokerModel, TestBroker } from "../../src/index.js"
 import { fetchRequest, summary, tp, values } from "./helpers.js"
@@ -108,11 +108,11 @@ describe("BrokerModel as the wire broker sees it", () => {
       const state = yield* model.partitionState(t0)
       expect([state.leader, state.leaderEpoch]).toEqual([2, 1])
       const [refused] = yield* model.fetch(modelFetch(0n, { brokerId: 0 }))
-      expect(refused._tag === "Error" && refused.code).toBe(6)
+      expect(refused._tag === "Error" && refused.code).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
       const [served] = yield* model.fetch(modelFetch(0n, { brokerId: 2 }))
       expect(served._tag === "Records" && served.records.length).toBe(1)
       const [listed] = yield* model.listOffsets([t0], "latest", { brokerId: 1 })
-      expect(listed.code).toBe(6)
+      expect(listed.code).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
       yield* model.setBrokerAddress(1, "127.0.0.1", 19092)
       expect(model.brokers[1].port).toBe(19092)
     }).pipe(Effect.provide(BrokerModel.layer({ brokers: 3, topics: { t: 4 } }))),
@@ -121,7 +121,7 @@ describe("BrokerModel as the wire broker sees it", () => {
   it.effect("serve gives other APIs the same request path: log, latency, faults", () =>
     Effect.gen(function* () {
       const model = yield* BrokerModel.BrokerModel
-      yield* model.failNext("Produce", 1, { _tag: "ErrorCode", code: 19 }, [t0])
+      yield* model.failNext("Produce", 1, { _tag: "ErrorCode", code: ErrorCode.NOT_ENOUGH_REPLICAS }, [t0])
       yield* model.failNext("Metadata", 1, { _tag: "Network" })
       const produceAnswer = (records: ReadonlyArray<{ value: string }>) =>
         model.serve("Produce", [t0], (ctx) => {
@@ -130,10 +130,10 @@ describe("BrokerModel as the wire broker sees it", () => {
             ctx.reportErrors([{ topic: "t", partition: 0, code }])
             return Effect.succeed({ code, offset: -1n })
           }
-          return Effect.map(Effect.orDie(model.produce(t0, records)), (offset) => ({ code: 0, offset }))
+          return Effect.map(Effect.orDie(model.produce(t0, records)), (offset) => ({ code: ErrorCode.NONE, offset }))
         })
-      expect(yield* produceAnswer(values("a"))).toEqual({ code: 19, offset: -1n })
-      expect(yield* produceAnswer(values("b"))).toEqual({ code: 0, offset: 0n })
+      expect(yield* produceAnswer(values("a"))).toEqual({ code: ErrorCode.NOT_ENOUGH_REPLICAS, offset: -1n })
+      expect(yield* produceAnswer(values("b"))).toEqual({ code: ErrorCode.NONE, offset: 0n })
       const fault = yield* Effect.flip(model.serve("Metadata", [], () => Effect.succeed("brokers")))
       expect([fault._tag, fault.reason]).toEqual(["RequestFault", "Network"])
       expect(yield* model.serve("Metadata", [], () => Effect.succeed("brokers"))).toBe("brokers")
