@@ -10,6 +10,8 @@ export interface Prng {
   readonly int: (lo: number, hi: number) => number
   readonly pick: <A>(items: ReadonlyArray<A>) => A
   readonly chance: (p: number) => boolean
+  /** One of `items`, each as likely as its weight. */
+  readonly weighted: <A extends { readonly weight: number }>(items: ReadonlyArray<A>) => A
   /** A new generator whose sequence depends on this one's seed and `label` only. */
   readonly fork: (label: string) => Prng
 }
@@ -36,6 +38,15 @@ export const make = (seed: number): Prng => {
     int,
     pick: (items) => items[int(0, items.length - 1)],
     chance: (p) => next() < p,
+    weighted: (items) => {
+      const total = items.reduce((a, i) => a + i.weight, 0)
+      let roll = next() * total
+      for (const item of items) {
+        roll -= item.weight
+        if (roll < 0) return item
+      }
+      return items[items.length - 1]
+    },
     fork: (label) => make((seed ^ hash(label)) >>> 0),
   }
 }

@@ -2,6 +2,7 @@
  * What every soak kind shares: its options, how a record's number is written and read, and the
  * run that ends with one JSON line of figures.
  */
+import type { ConsumerRecord } from "@kafka-effect/core"
 import { Layer, Logger, LogLevel } from "effect"
 import * as Ledger from "./Ledger.js"
 import * as Prng from "./Prng.js"
@@ -24,6 +25,18 @@ const decoder = new TextDecoder()
 
 /** The producer writes each record's number (per partition, from 0) as its value. */
 export const decodeNumber = (value: Uint8Array | null): number => (value === null ? -1 : Number(decoder.decode(value)))
+
+/** A chunk's records per partition, as the ledger takes them. */
+export const byPartition = (records: Iterable<ConsumerRecord.ConsumerRecord>): Map<number, Array<Ledger.Delivered>> => {
+  const out = new Map<number, Array<Ledger.Delivered>>()
+  for (const r of records) {
+    const list = out.get(r.partition)
+    const d = { offset: Number(r.offset), n: decodeNumber(r.value) }
+    if (list === undefined) out.set(r.partition, [d])
+    else list.push(d)
+  }
+  return out
+}
 
 /** The ledger with one delivery dropped (the first of partition 0 at offset 10) or one repeated. */
 const sabotaged = (ledger: Ledger.Ledger, sabotage: RunOptions["sabotage"]): Ledger.Ledger => {

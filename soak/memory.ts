@@ -8,9 +8,9 @@
 import { Consumer, type Fetcher, GroupConsumer, GroupCoordinator, type GroupMembership, type OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { BrokerModel, InMemoryCoordinator, TestBroker } from "@kafka-effect/testkit"
 import { Cause, Chunk, Effect, Exit, Fiber, Layer, Queue, Random, Scope, Stream, TestClock, TestContext } from "effect"
-import * as Ledger from "./Ledger.js"
+import type * as Ledger from "./Ledger.js"
 import type * as Prng from "./Prng.js"
-import { decodeNumber, logLayer, type RunOptions, type RunResult } from "./Soak.js"
+import { byPartition, logLayer, type RunOptions, type RunResult } from "./Soak.js"
 
 const TOPIC = "soak"
 const PARTITIONS = 4
@@ -80,13 +80,7 @@ export const run = (options: RunOptions, ledger: Ledger.Ledger, prng: Prng.Prng)
         Stream.runForEach((chunk) =>
           Effect.gen(function* () {
             const generation = generationOf(yield* sub.membership.state)
-            const byPartition = new Map<number, Array<Ledger.Delivered>>()
-            for (const r of chunk) {
-              let list = byPartition.get(r.partition)
-              if (list === undefined) byPartition.set(r.partition, (list = []))
-              list.push({ offset: Number(r.offset), n: decodeNumber(r.value) })
-            }
-            for (const [p, list] of byPartition) ledger.deliver(name, generation, p, list)
+            for (const [p, list] of byPartition(chunk)) ledger.deliver(name, generation, p, list)
             if (member.slowMs > 0) yield* Effect.sleep(member.slowMs)
             yield* sub.markProcessed(Chunk.toReadonlyArray(chunk))
           }),
@@ -266,8 +260,16 @@ export const run = (options: RunOptions, ledger: Ledger.Ledger, prng: Prng.Prng)
     for (const d of due.splice(0)) yield* d.action
     for (const m of members) m.slowMs = 0
     if (alive().length === 0) yield* startMember
+    // Up to 10 virtual minutes, and no longer than 2 without progress (a record that will never come).
     const drainUntil = now + 10 * 60_000
-    while (ledger.outstanding() > 0 && now < drainUntil) yield* tick
+    let open = ledger.outstanding()
+    let progressAt = now
+    while (open > 0 && now < drainUntil && now - progressAt < 2 * 60_000) {
+      yield* tick
+      const left = ledger.outstanding()
+      if (left < open) progressAt = now
+      open = left
+    }
     for (let i = 0; i < 50; i++) yield* tick
     for (const m of alive()) yield* stop(m)
     for (let i = 0; i < 50; i++) yield* tick

@@ -32,6 +32,8 @@ export type Api =
   | "DeleteTopics"
   | "DeleteRecords"
   | "InitProducerId"
+  | "SaslHandshake"
+  | "SaslAuthenticate"
 
 export interface BrokerNode {
   readonly nodeId: number

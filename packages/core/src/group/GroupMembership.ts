@@ -24,6 +24,7 @@ import {
   Deferred,
   Duration,
   Effect,
+  Metric,
   Option,
   Queue,
   Ref,
@@ -32,6 +33,7 @@ import {
   Stream,
   SubscriptionRef,
 } from "effect"
+import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import * as ErrorCode from "../ErrorCode.js"
 import type {
   BrokerError,
@@ -40,6 +42,7 @@ import type {
   UnknownTopicOrPartition,
 } from "../KafkaError.js"
 import * as TopicPartition from "../TopicPartition.js"
+import { attributes } from "../Tracing.js"
 import * as Assignor from "./Assignor.js"
 import {
   type CommittedOffset,
@@ -364,6 +367,22 @@ export const make = (
 
     const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.annotateLogs(effect, { groupId })
 
+    /** A span around one request of the group protocol, with the group's messaging attributes. */
+    const groupSpan = (name: string, operationType?: string) =>
+      Effect.withSpan(name, {
+        kind: "client",
+        attributes: {
+          [attributes.system]: "kafka",
+          [attributes.group]: groupId,
+          [attributes.operationName]: name,
+          ...(operationType === undefined ? {} : { [attributes.operationType]: operationType }),
+        },
+      })
+    const groupMetric = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
+      Metric.tagged(metric, ConsumerMetrics.tags.group, groupId)
+    const commitsOk = groupMetric(ConsumerMetrics.commits)
+    const commitLatency = groupMetric(ConsumerMetrics.commitLatency)
+
     const setState = (s: MemberState) => SubscriptionRef.set(stateRef, s)
 
     const forgetCoordinator = update((b) => ({ ...b, coordinator: Option.none() }))
@@ -409,13 +428,22 @@ export const make = (
             return yield* new RebalanceInProgress({ groupId, api: "OffsetCommit" })
           }
           yield* atCoordinatorRetriedBounded((c) =>
-            coordinatorPort.offsetCommit({
-              groupId,
-              coordinator: c,
-              generationId: gen.generationId,
-              memberId: gen.memberId,
-              offsets,
+            coordinatorPort
+              .offsetCommit({
+                groupId,
+                coordinator: c,
+                generationId: gen.generationId,
+                memberId: gen.memberId,
+                offsets,
+              })
+              .pipe(ConsumerMetrics.timed(commitLatency)),
+          ).pipe(
+            Effect.tapBoth({
+              onFailure: (e) => Metric.increment(Metric.tagged(commitsOk, ConsumerMetrics.tags.errorType, e._tag)),
+              onSuccess: () => Metric.increment(commitsOk),
             }),
+            groupSpan("commit", "settle"),
+            Effect.annotateSpans({ "messaging.kafka.partition_count": offsets.length, "messaging.kafka.generation_id": gen.generationId }),
           )
           yield* update((b) => {
             const committed = new Map(b.committed)
@@ -526,7 +554,7 @@ export const make = (
               onTimeout: () => new GroupTransportError({ groupId, api: "JoinGroup", reason: "Timeout", retriable: true }),
             }),
           ),
-      )
+      ).pipe(groupSpan("join_group"))
     })
 
     type Synced = { readonly join: JoinGroupResponse; readonly assignment: ReadonlyArray<TP> }
@@ -555,7 +583,7 @@ export const make = (
       const assignments = leader ? yield* leaderAssign(join) : []
       const sync = yield* atCoordinator((c) =>
         coordinatorPort.syncGroup({ groupId, coordinator: c, generationId: join.generationId, memberId, assignments }),
-      )
+      ).pipe(groupSpan("sync_group"), Effect.annotateSpans("messaging.kafka.generation_id", join.generationId))
       const decoded = yield* MemberProtocol.decodeAssignment(sync.assignment)
       const topics = new Set((yield* read).topics)
       const foreign = decoded.partitions.filter((tp) => !topics.has(tp.topic))
@@ -695,6 +723,7 @@ export const make = (
     /** One round: give up what the rejoin asks for, join and sync, take the assignment, stay until a rejoin. */
     const round = (reason: RejoinReason | undefined): Effect.Effect<RejoinReason, StepError> =>
       Effect.gen(function* () {
+        if (reason !== undefined) yield* Metric.increment(Metric.tagged(groupMetric(ConsumerMetrics.rebalances), "reason", reason))
         if (reason !== undefined && cooperative && !isLost(reason)) {
           // Cooperative: keep consuming everything through the JoinGroup and SyncGroup.
           const gen = (yield* read).generation

@@ -4,7 +4,7 @@
  * their records). Leadership errors are retried inside one call after a metadata refresh; an
  * unreachable leader gives its partitions a retriable per-partition FetchError and is backed off.
  */
-import { type Fetcher, KafkaError, TopicPartition } from "@kafka-effect/core"
+import { ConsumerMetrics, type Fetcher, KafkaError, TopicPartition } from "@kafka-effect/core"
 import { Clock, type Context, Duration, Effect, Either, Metric, Schedule } from "effect"
 import type { KafkaConfig } from "./config.js"
 import * as Errors from "./errors.js"
@@ -12,12 +12,9 @@ import { decodeFetchResponse, partitionResult, type RawFetchResponse } from "./f
 import * as K from "./kafkajs.js"
 import { dropConnectionIfClosed, type Metadata, tryKafka } from "./metadata.js"
 
-/** Records delivered by `fetch`, and Fetch requests sent to brokers (one per leader per cycle). */
-export const metrics = {
-  recordsFetched: Metric.counter("kafka_fetch_records", { description: "records delivered by Fetch" }),
-  fetchRequests: Metric.counter("kafka_fetch_requests", { description: "Fetch requests sent to brokers" }),
-} as const
-const { recordsFetched, fetchRequests } = metrics
+/** Fetch requests sent to brokers (one per leader per cycle). Records are counted by the consumer when it delivers them. */
+export const metrics = { fetchRequests: ConsumerMetrics.fetchRequests } as const
+const { fetchRequests } = metrics
 
 export const isolationCode = (level: Fetcher.IsolationLevel): number => (level === "read_committed" ? 1 : 0)
 
@@ -245,15 +242,10 @@ export const make = (
       })
     }
     const out: Array<Fetcher.PartitionFetchResult> = []
-    let delivered = 0
     for (const p of request.partitions) {
       const r = results.get(TopicPartition.key(p))
-      if (r !== undefined) {
-        out.push(r)
-        if (r._tag === "Records") delivered += r.records.length
-      }
+      if (r !== undefined) out.push(r)
     }
-    yield* Metric.incrementBy(recordsFetched, delivered)
     return out
   })
 

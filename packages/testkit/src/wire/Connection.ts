@@ -4,8 +4,9 @@
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
-import { Effect, Queue } from "effect"
+import { Effect, Queue, Ref } from "effect"
 import * as Dispatch from "./Dispatch.js"
+import type * as Sasl from "./Sasl.js"
 
 /** Splits a byte stream into size-prefixed frames. */
 export class FrameDecoder {
@@ -50,14 +51,17 @@ export class FrameDecoder {
 
 /** Serves one client connection: frames in, one request at a time, answers out in order. */
 export const serve =
-  (listenerCtx: Dispatch.Context, maxFrame: number, open: { count: number }) =>
+  (listener: Dispatch.ListenerContext, maxFrame: number, open: { count: number }) =>
   (socket: Socket.Socket): Effect.Effect<void> =>
     Effect.scoped(
       Effect.gen(function* () {
         // The server provides the Node socket to each connection: the client's address for DescribeGroups.
         const net = yield* Effect.serviceOption(NodeSocket.NetSocket)
         const remote = net._tag === "Some" ? net.value.remoteAddress : undefined
-        const ctx: Dispatch.Context = remote === undefined ? listenerCtx : { ...listenerCtx, clientHost: `/${remote}` }
+        const session = yield* Ref.make<Sasl.State>(
+          listener.sasl === undefined ? { _tag: "Authenticated", principal: "ANONYMOUS" } : { _tag: "Unauthenticated", versionsAnswered: false },
+        )
+        const ctx: Dispatch.Context = { ...listener, session, ...(remote === undefined ? {} : { clientHost: `/${remote}` }) }
         open.count += 1
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
@@ -88,6 +92,11 @@ export const serve =
               case "NoReply":
               case "Unanswered":
                 break
+              case "ReplyAndClose":
+                for (const chunk of outcome.frame) yield* write(chunk)
+                yield* Effect.logDebug("Embedded broker: closing a connection").pipe(Effect.annotateLogs({ reason: outcome.reason }))
+                yield* write(new Socket.CloseEvent())
+                return yield* Effect.never
               case "Close":
                 yield* Effect.logDebug("Embedded broker: closing a connection").pipe(Effect.annotateLogs({ reason: outcome.reason }))
                 yield* write(new Socket.CloseEvent())

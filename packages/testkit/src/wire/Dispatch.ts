@@ -4,7 +4,7 @@
  * encoder and answer). The modules map requests onto `BrokerModel` operations, so the request log,
  * latency and injected faults apply over the wire exactly as in memory.
  */
-import { Effect } from "effect"
+import { Effect, Ref } from "effect"
 import * as ApiVersions from "./api/ApiVersions.js"
 import { type Api, type Context, type Outcome, type RequestFault, reply } from "./api/Api.js"
 import * as CreateTopics from "./api/CreateTopics.js"
@@ -23,12 +23,15 @@ import * as Metadata from "./api/Metadata.js"
 import * as OffsetCommit from "./api/OffsetCommit.js"
 import * as OffsetFetch from "./api/OffsetFetch.js"
 import * as Produce from "./api/Produce.js"
+import * as SaslAuthenticate from "./api/SaslAuthenticate.js"
+import * as SaslHandshake from "./api/SaslHandshake.js"
 import * as SyncGroup from "./api/SyncGroup.js"
 import { ApiKey, apiNames, ErrorCode, isSupported, supported } from "./protocol/ApiKeys.js"
 import { Malformed, Reader, Truncated } from "./protocol/Codec.js"
 import { decodeRequestHeader, type RequestHeader } from "./protocol/Header.js"
+import type * as Sasl from "./Sasl.js"
 
-export type { Context, Outcome } from "./api/Api.js"
+export type { Context, ListenerContext, Outcome } from "./api/Api.js"
 
 const apis: ReadonlyMap<number, Api> = new Map(
   [
@@ -50,6 +53,8 @@ const apis: ReadonlyMap<number, Api> = new Map(
     DeleteTopics.api,
     DeleteRecords.api,
     InitProducerId.api,
+    SaslHandshake.api,
+    SaslAuthenticate.api,
   ].map((a) => [a.key, a]),
 )
 
@@ -58,6 +63,35 @@ const faultOutcome = (fault: RequestFault): Outcome =>
 
 /** Answers one request frame (without its size prefix). */
 export const handle = (ctx: Context, frame: Uint8Array): Effect.Effect<Outcome> =>
+  Effect.flatMap(Ref.get(ctx.session), (state) =>
+    state._tag === "Authenticating" && state.framing === "Raw" ? rawToken(ctx, state.exchange, frame) : request(ctx, state, frame),
+  )
+
+/** After SaslHandshake v0 a frame is a bare SASL token, answered by one; a failure closes the connection (as Kafka). */
+const rawToken = (ctx: Context, exchange: Sasl.Exchange, token: Uint8Array): Effect.Effect<Outcome> =>
+  Effect.map(SaslAuthenticate.advance(ctx.session, exchange, token), (step): Outcome => {
+    if (step._tag === "Failed") return { _tag: "Close", reason: "SASL authentication failed" }
+    const size = new Uint8Array(4)
+    new DataView(size.buffer).setInt32(0, step.token.byteLength)
+    return { _tag: "Reply", frame: [size, step.token] }
+  })
+
+/**
+ * Before authentication a connection may send ApiVersions (once) and SaslHandshake, then only
+ * SaslAuthenticate; anything else closes it, as Kafka's SaslServerAuthenticator does.
+ */
+const admitted = (state: Sasl.State, apiKey: number): boolean => {
+  switch (state._tag) {
+    case "Authenticated":
+      return true
+    case "Unauthenticated":
+      return apiKey === ApiKey.SaslHandshake || (apiKey === ApiKey.ApiVersions && !state.versionsAnswered)
+    case "Authenticating":
+      return apiKey === ApiKey.SaslAuthenticate
+  }
+}
+
+const request = (ctx: Context, state: Sasl.State, frame: Uint8Array): Effect.Effect<Outcome> =>
   Effect.suspend(() => {
     const r = new Reader(frame)
     let header: RequestHeader
@@ -67,6 +101,19 @@ export const handle = (ctx: Context, frame: Uint8Array): Effect.Effect<Outcome> 
       return Effect.succeed<Outcome>({ _tag: "Close", reason: `unreadable request header: ${String(cause)}` })
     }
     const { apiKey, apiVersion: v, correlationId } = header
+    if (!admitted(state, apiKey)) {
+      return Effect.as(
+        Effect.logInfo("Embedded broker: request before SASL authentication, closing the connection").pipe(
+          Effect.annotateLogs({ api: apiNames.get(apiKey) ?? String(apiKey), state: state._tag }),
+        ),
+        { _tag: "Close", reason: `${apiNames.get(apiKey) ?? apiKey} before SASL authentication` } satisfies Outcome,
+      )
+    }
+    // The one ApiVersions a connection gets answered before its handshake (an unsupported version may be retried).
+    const before =
+      state._tag === "Unauthenticated" && apiKey === ApiKey.ApiVersions && isSupported(apiKey, v)
+        ? Ref.set(ctx.session, { _tag: "Unauthenticated", versionsAnswered: true })
+        : Effect.void
     const api = apis.get(apiKey)
     if (api === undefined || !isSupported(apiKey, v)) return Effect.succeed(unsupported(header))
     let decoded: Effect.Effect<Outcome, RequestFault>
@@ -83,7 +130,7 @@ export const handle = (ctx: Context, frame: Uint8Array): Effect.Effect<Outcome> 
       }
       throw cause
     }
-    return Effect.catchTag(decoded, "RequestFault", (fault) => Effect.succeed(faultOutcome(fault))).pipe(
+    return Effect.zipRight(before, Effect.catchTag(decoded, "RequestFault", (fault) => Effect.succeed(faultOutcome(fault)))).pipe(
       Effect.tap(() =>
         Effect.logDebug("request").pipe(
           Effect.annotateLogs({ api: apiNames.get(apiKey) ?? String(apiKey), v, broker: ctx.nodeId, client: header.clientId }),

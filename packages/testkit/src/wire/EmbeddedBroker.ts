@@ -27,6 +27,7 @@ import * as TestBroker from "../TestBroker.js"
 import * as Connection from "./Connection.js"
 import type * as Dispatch from "./Dispatch.js"
 import { ProducerState } from "./ProducerState.js"
+import * as Sasl from "./Sasl.js"
 import * as WireCoordinator from "./WireCoordinator.js"
 
 export interface Options {
@@ -47,6 +48,12 @@ export interface Options {
   readonly group?: WireCoordinator.Options
   /** Largest record batch a Produce may carry (Kafka's message.max.bytes). Default 1048588, as Kafka. */
   readonly maxMessageBytes?: number
+  /**
+   * Require SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) on every listener, as a SASL_PLAINTEXT
+   * listener of Kafka: a connection may send only ApiVersions and SaslHandshake until it has
+   * authenticated; wrong credentials get SASL_AUTHENTICATION_FAILED and the connection closes.
+   */
+  readonly sasl?: Sasl.Options
   /** Largest request frame accepted (socket.request.max.bytes); a larger one closes the connection. Default 100 MiB. */
   readonly maxRequestBytes?: number
 }
@@ -88,6 +95,7 @@ export const make = (
       options.group,
     )
     const producers = new ProducerState()
+    const sasl = options.sasl === undefined ? undefined : Sasl.make(options.sasl)
     const open = { count: 0 }
     const maxFrame = options.maxRequestBytes ?? 100 * 1024 * 1024
     const listeners: Array<Listener> = []
@@ -97,7 +105,7 @@ export const make = (
       const bound = server.address._tag === "TcpAddress" ? server.address.port : port
       yield* Effect.orDie(model.setBrokerAddress(node.nodeId, host, bound))
       listeners.push({ nodeId: node.nodeId, host, port: bound })
-      const ctx: Dispatch.Context = {
+      const ctx: Dispatch.ListenerContext = {
         model,
         coordinator,
         producers,
@@ -106,6 +114,7 @@ export const make = (
         autoCreateTopics: options.autoCreateTopics !== false,
         defaultPartitions: options.partitions ?? 1,
         maxMessageBytes: options.maxMessageBytes ?? 1_048_588,
+        sasl,
       }
       yield* Effect.forkScoped(server.run(Connection.serve(ctx, maxFrame, open)))
     }

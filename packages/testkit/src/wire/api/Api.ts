@@ -2,9 +2,10 @@
  * What every API module shares: the context a request is answered in, what the connection does
  * with the answer, and the shape of a module (`Api`: its key and how it answers a request).
  */
-import type { Effect } from "effect"
+import type { Effect, Ref } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
 import type * as ProducerState from "../ProducerState.js"
+import type * as Sasl from "../Sasl.js"
 import type * as WireCoordinator from "../WireCoordinator.js"
 import { ErrorCode } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
@@ -15,6 +16,8 @@ import { encodeResponseHeader, type RequestHeader } from "../protocol/Header.js"
 export type Outcome =
   /** The answer's bytes in order (stored batches of a Fetch answer are passed on as they are, not copied). */
   | { readonly _tag: "Reply"; readonly frame: ReadonlyArray<Uint8Array> }
+  /** A refusal after which the connection closes (failed SASL authentication, as Kafka). */
+  | { readonly _tag: "ReplyAndClose"; readonly frame: ReadonlyArray<Uint8Array>; readonly reason: string }
   /** Produce with acks=0: no answer. */
   | { readonly _tag: "NoReply" }
   /** An injected Network fault, or a request that cannot be parsed: the connection closes. */
@@ -25,7 +28,8 @@ export type Outcome =
    */
   | { readonly _tag: "Unanswered" }
 
-export interface Context {
+/** What a listener answers with: the same for every connection. */
+export interface ListenerContext {
   readonly model: BrokerModel.Service
   readonly coordinator: WireCoordinator.Service
   readonly producers: ProducerState.ProducerState
@@ -37,6 +41,14 @@ export interface Context {
   readonly defaultPartitions: number
   /** Largest batch a Produce may carry (message.max.bytes); larger: MESSAGE_TOO_LARGE. */
   readonly maxMessageBytes: number
+  /** Users and mechanisms when the listener requires SASL. */
+  readonly sasl: Sasl.Service | undefined
+}
+
+/** A request's context: its listener's and its connection's. */
+export interface Context extends ListenerContext {
+  /** Where the connection is in SASL authentication (authenticated from the start without SASL). */
+  readonly session: Ref.Ref<Sasl.State>
 }
 
 export type RequestFault = BrokerModel.RequestFault
@@ -48,19 +60,26 @@ export interface Api {
   readonly handle: (ctx: Context, header: RequestHeader, r: Reader) => Effect.Effect<Outcome, RequestFault>
 }
 
-/** A response frame: size, header, then the body `value` as `encode` writes it at the request's version. */
-export const reply = <A>(
+/** A response frame's bytes: size, header, then the body `value` as `encode` writes it at the request's version. */
+export const frame = <A>(
   h: Pick<RequestHeader, "apiKey" | "apiVersion" | "correlationId">,
   encode: (w: Writer, v: number, value: A) => void,
   value: A,
-): Outcome => {
+): ReadonlyArray<Uint8Array> => {
   const w = new Writer(256)
   const sizeAt = w.reserve(4)
   encodeResponseHeader(w, h.apiKey, h.apiVersion, h.correlationId)
   encode(w, h.apiVersion, value)
   w.setInt32At(sizeAt, w.totalLength - 4)
-  return { _tag: "Reply", frame: w.chunks() }
+  return w.chunks()
 }
+
+/** The answer `frame` builds. */
+export const reply = <A>(
+  h: Pick<RequestHeader, "apiKey" | "apiVersion" | "correlationId">,
+  encode: (w: Writer, v: number, value: A) => void,
+  value: A,
+): Outcome => ({ _tag: "Reply", frame: frame(h, encode, value) })
 
 /** The coordinator of a group: a stable hash of its id over the brokers, as Kafka's __consumer_offsets partitioning. */
 export const coordinatorFor = (groupId: string, brokers: number): number => {
