@@ -7,6 +7,7 @@
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, it } from "@effect/vitest"
@@ -14,6 +15,7 @@ import { Consumer, type Fetcher, Fetcher as FetcherTag, KafkaError, OffsetLister
 import { Cause, Effect, Exit, Layer, Logger, LogLevel, Schedule, Stream } from "effect"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
+import * as Framed from "../src/internal/framedSocket.js"
 import { decodeRecordSet } from "../src/internal/recordBatch.js"
 import * as HostileBroker from "./harness/HostileBroker.js"
 
@@ -326,6 +328,52 @@ describe("hostile batches: decompression", () => {
       expect(limited.corrupt?.reason).toMatch(/cannot inflate/)
       const whole = await decodeRecordSet(bomb)
       expect(whole.batches.map((b) => b.body.length > 4 * 1024 * 1024)).toEqual([true])
+    }),
+  )
+})
+
+describe("framing: the socket on its own", () => {
+  /** Serves `bytes` in pieces of `piece` bytes to each connection, then ends it. */
+  const serve = (bytes: Buffer, piece: number) =>
+    Effect.acquireRelease(
+      Effect.async<net.Server & { port: number }>((resume) => {
+        const server = net.createServer((s) => {
+          s.on("error", () => s.destroy())
+          const write = (at: number): void => {
+            if (at >= bytes.length) return void s.end()
+            s.write(bytes.subarray(at, at + piece), () => write(at + piece))
+          }
+          write(0)
+        })
+        server.listen(0, "127.0.0.1", () => {
+          const address = server.address()
+          resume(Effect.succeed(Object.assign(server, { port: typeof address === "object" && address !== null ? address.port : 0 })))
+        })
+      }),
+      (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve()))),
+    )
+
+  const receive = (port: number, options: Framed.FramingOptions) =>
+    Effect.async<{ frames: Array<Buffer>; error: Error | undefined }>((resume) => {
+      const frames: Array<Buffer> = []
+      const socket = new Framed.FramedSocket({ host: "127.0.0.1", port, ssl: false, onConnect: () => undefined }, options)
+      socket.on("data", (f) => frames.push(Buffer.from(f)))
+      socket.on("error", (error) => resume(Effect.succeed({ frames, error })))
+      socket.on("end", () => resume(Effect.succeed({ frames, error: undefined })))
+    })
+
+  it.scoped("frames above the direct limit are gathered in pieces; a frame above the maximum destroys the socket with a FrameError", () =>
+    Effect.gen(function* () {
+      const frames = [HostileBroker.frame(1, Buffer.alloc(10, 1)), HostileBroker.frame(2, Buffer.alloc(300_000, 2)), HostileBroker.frame(3, Buffer.alloc(3, 3))]
+      const server = yield* serve(Buffer.concat(frames), 7_001)
+      const got = yield* receive(server.port, { directFrameBytes: 1024 })
+      expect(got.error).toBeUndefined()
+      expect(got.frames.map((f) => [f.length, f.readInt32BE(4), f[f.length - 1]])).toEqual(frames.map((f) => [f.length, f.readInt32BE(4), f[f.length - 1]]))
+      expect(Buffer.concat(got.frames).equals(Buffer.concat(frames))).toBe(true)
+      const limited = yield* receive(server.port, { maxFrameBytes: 100_000 })
+      expect(limited.frames.map((f) => f.readInt32BE(4))).toEqual([1])
+      expect(limited.error).toBeInstanceOf(Framed.FrameError)
+      expect(limited.error?.message).toMatch(/length 300004: above the limit of 100000 bytes/)
     }),
   )
 })

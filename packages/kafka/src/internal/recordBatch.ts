@@ -2,8 +2,8 @@
  * A lean RecordBatch (magic 2) decoder that trusts nothing it reads. Batch headers are read eagerly
  * (cheap) and checked (lengths, offsets, counts, order); the CRC-32C of every batch that can be
  * delivered is verified (Java's `check.crcs`); records are decoded only for batches that will be
- * delivered, straight into `ConsumerRecord`s whose keys, values and header values are views into
- * the response buffer. Compressed batches are inflated: gzip with Node's zlib (at most 256 MiB a
+ * delivered, straight into `ConsumerRecord`s whose keys, values and header values are plain
+ * `Uint8Array` views into the response buffer (not `Buffer`s). Compressed batches are inflated: gzip with Node's zlib (at most 256 MiB a
  * batch), snappy/lz4/zstd with kafkajs's codecs when registered in its `CompressionCodecs`.
  *
  * A batch that fails a check is a `CorruptBatch` at its base offset: the batches before it are
@@ -217,13 +217,33 @@ class Cursor {
     return value % 2 === 0 ? value / 2 : -(value + 1) / 2
   }
 
-  bytes(what: string): Buffer | null {
+  /** The length of a nullable byte field (-1 for null), its bytes checked to lie within the record. */
+  private field(what: string): number {
     const n = this.varint()
-    if (n < 0) return n === -1 ? null : fail(`${what} length ${n}`)
+    if (n < -1) return fail(`${what} length ${n}`)
+    if (n > this.limit - this.pos) return fail(`${what} of ${n} bytes runs past the end of its record`)
+    return n
+  }
+
+  /**
+   * A nullable byte field as a plain `Uint8Array` view of the response (not a `Buffer`: a Buffer
+   * view costs about twice as much to make, and a record makes two or more).
+   */
+  bytes(what: string): Uint8Array | null {
+    const n = this.field(what)
+    if (n < 0) return null
+    const view = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, n)
+    this.pos += n
+    return view
+  }
+
+  /** A non-null byte field as utf8. */
+  string(what: string): string {
+    const n = this.field(what)
+    if (n < 0) return fail(`${what} is null`)
     const start = this.pos
     this.pos += n
-    if (this.pos > this.limit) return fail(`${what} of ${n} bytes runs past the end of its record`)
-    return this.buf.subarray(start, this.pos)
+    return this.buf.toString("utf8", start, this.pos)
   }
 }
 
@@ -277,8 +297,7 @@ export const decodeRecordsInto = (
         if (headerCount < 0 || headerCount * 2 > end - c.pos) fail(`record ${i} has header count ${headerCount}`)
         const list: Array<ConsumerRecord.RecordHeader> = new Array(headerCount)
         for (let h = 0; h < headerCount; h++) {
-          const k = c.bytes("header key") ?? fail(`record ${i} has a null header key`)
-          list[h] = { key: k.toString("utf8"), value: c.bytes("header value") }
+          list[h] = { key: c.string("header key"), value: c.bytes("header value") }
         }
         headers = list
       }
@@ -311,7 +330,7 @@ export const controlType = (batch: BatchHeader): number | undefined => {
     c.varlong() // timestamp delta
     c.varint() // offset delta
     const key = c.bytes("key")
-    return key !== null && key.length >= 4 ? key.readInt16BE(2) : undefined
+    return key !== null && key.length >= 4 ? ((key[2]! << 24) | (key[3]! << 16)) >> 16 : undefined
   } catch {
     return undefined
   }

@@ -67,29 +67,23 @@ const UNSUPPORTED_VERSION = 35
 /** A small big-endian writer. */
 class Writer {
   private readonly parts: Array<Buffer> = []
-  int8(v: number) {
-    const b = Buffer.alloc(1)
-    b.writeInt8(v)
+  private put(size: number, write: (b: Buffer) => void) {
+    const b = Buffer.alloc(size)
+    write(b)
     this.parts.push(b)
     return this
+  }
+  int8(v: number) {
+    return this.put(1, (b) => b.writeInt8(v))
   }
   int16(v: number) {
-    const b = Buffer.alloc(2)
-    b.writeInt16BE(v)
-    this.parts.push(b)
-    return this
+    return this.put(2, (b) => b.writeInt16BE(v))
   }
   int32(v: number) {
-    const b = Buffer.alloc(4)
-    b.writeInt32BE(v)
-    this.parts.push(b)
-    return this
+    return this.put(4, (b) => b.writeInt32BE(v))
   }
   int64(v: bigint) {
-    const b = Buffer.alloc(8)
-    b.writeBigInt64BE(v)
-    this.parts.push(b)
-    return this
+    return this.put(8, (b) => b.writeBigInt64BE(v))
   }
   string(s: string | null) {
     if (s === null) return this.int16(-1)
