@@ -50,7 +50,7 @@ const generationOf = (s: GroupMembership.MemberState): number =>
 const options = { brokers: args.brokers, clientId: args.name, requestTimeout: "10 seconds", connectionTimeout: "2 seconds" } as const
 
 const program = Effect.gen(function* () {
-  const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 300 } })
+  const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "300 millis" } })
   const events = yield* consumer.subscribeEvents
   yield* Queue.take(events).pipe(
     Effect.tap((e) =>
