@@ -84,6 +84,10 @@ export const run = (target: Target, options: RunOptions, ledger: Ledger.Ledger, 
     process.stderr.write(`soak: ${target.broker}: member logs in ${logDir}\n`)
     const members: Array<Member> = []
     let memberCount = 0
+    // Whatever ends the run, no member outlives it.
+    yield* Effect.addFinalizer(() => Effect.sync(() => {
+      for (const m of members) m.child.kill("SIGKILL")
+    }))
 
     const startMember = () => {
       const name = `m${++memberCount}`
