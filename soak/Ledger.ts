@@ -44,7 +44,7 @@ export interface Summary {
   readonly commitRegressions: number
   /** Acknowledged records counted as skipped by a reset although DeleteRecords never cut them. */
   readonly wrongSkips: number
-  /** A delivered record whose number is not the one acknowledged at its offset. */
+  /** An acknowledged offset that holds another record than the one acknowledged there. */
   readonly corrupt: number
   readonly resets: number
   readonly kills: number
@@ -81,6 +81,8 @@ interface PartitionBook {
   /** offset → number → generation → deliveries. */
   readonly delivered: Map<number, { n: number; byGeneration: Map<number, number> }>
   readonly resets: Array<Reset>
+  /** The producer's numbers delivered, wherever they were (an acknowledgement can name a wrong offset). */
+  readonly numbers: Set<number>
   cut: number
   committed: number
 }
@@ -90,7 +92,7 @@ export const make = (): Ledger => {
   const book = (p: number): PartitionBook => {
     let b = partitions.get(p)
     if (b === undefined) {
-      b = { acked: new Map(), delivered: new Map(), resets: [], cut: 0, committed: -1 }
+      b = { acked: new Map(), delivered: new Map(), resets: [], numbers: new Set(), cut: 0, committed: -1 }
       partitions.set(p, b)
     }
     return b
@@ -116,8 +118,8 @@ export const make = (): Ledger => {
   const sample = (list: Array<string>, line: string) => {
     if (list.length < 5) list.push(line)
   }
-  const isSettled = (b: PartitionBook, offset: number): boolean => {
-    if (b.delivered.has(offset)) return true
+  const isSettled = (b: PartitionBook, offset: number, n: number): boolean => {
+    if (b.numbers.has(n)) return true
     return b.resets.some((r) => offset >= r.requested && offset < r.newOffset)
   }
 
@@ -142,6 +144,7 @@ export const make = (): Ledger => {
           }
         }
         prev = r
+        b.numbers.add(r.n)
         let d = b.delivered.get(r.offset)
         if (d === undefined) {
           d = { n: r.n, byGeneration: new Map() }
@@ -189,7 +192,7 @@ export const make = (): Ledger => {
     },
     outstanding: () => {
       let open = 0
-      for (const b of partitions.values()) for (const offset of b.acked.keys()) if (!isSettled(b, offset)) open++
+      for (const b of partitions.values()) for (const [offset, n] of b.acked) if (!isSettled(b, offset, n)) open++
       return open
     },
     acknowledged: () => acknowledged,
@@ -206,12 +209,13 @@ export const make = (): Ledger => {
         resets += b.resets.length
         for (const [offset, n] of b.acked) {
           const d = b.delivered.get(offset)
-          if (d !== undefined) {
+          if (d !== undefined && d.n !== n) {
+            // The producer's acknowledgement named an offset that holds another record.
+            corrupt++
+            sample(violations.corrupt, `partition ${p} offset ${offset}: delivered record ${d.n}, acknowledged ${n} there`)
+          }
+          if (b.numbers.has(n)) {
             delivered++
-            if (d.n !== n) {
-              corrupt++
-              sample(violations.corrupt, `partition ${p} offset ${offset}: delivered record ${d.n}, acknowledged ${n}`)
-            }
           } else if (b.resets.some((r) => offset >= r.requested && offset < r.newOffset)) {
             skipped++
             if (offset >= b.cut) {

@@ -61,9 +61,9 @@ export const run = async (broker: Ledger.Broker, runner: Runner, options: RunOpt
   return books.summarize({ seed: options.seed, broker, minutes: options.minutes, seconds: Math.round(result.seconds * 10) / 10 })
 }
 
-/** Logs on stderr (stdout carries the JSON lines), errors only unless verbose. */
-export const logLayer = (verbose: boolean) =>
+/** Logs on stderr (stdout carries the JSON lines): from `quiet` up, or Info and up when verbose. */
+export const logLayer = (verbose: boolean, quiet: LogLevel.LogLevel = LogLevel.Error) =>
   Layer.merge(
     Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)),
-    Logger.minimumLogLevel(verbose ? LogLevel.Info : LogLevel.Error),
+    Logger.minimumLogLevel(verbose ? LogLevel.Info : quiet),
   )

@@ -15,7 +15,7 @@ import * as fs from "node:fs"
 import { NodeRuntime } from "@effect/platform-node"
 import { Consumer, GroupConsumer, type GroupMembership } from "@kafka-effect/core"
 import { GroupCoordinatorLive, KafkaClient } from "@kafka-effect/kafka"
-import { Cause, Chunk, Effect, Layer, Queue, Schema, Stream } from "effect"
+import { Cause, Chunk, Effect, Layer, LogLevel, Queue, Schema, Stream } from "effect"
 import { byPartition, logLayer } from "./Soak.js"
 
 export const MemberArgs = Schema.Struct({
@@ -86,7 +86,8 @@ const program = Effect.gen(function* () {
   Effect.tapErrorCause((cause) =>
     Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => say({ t: "x", e: Cause.pretty(cause).split("\n").slice(0, 3).join(" | ") })),
   ),
-  Effect.provide(logLayer(args.verbose)),
+  // Its log is a file of its own: warnings (resets, outages, failed requests) help read a failure.
+  Effect.provide(logLayer(args.verbose, LogLevel.Warning)),
 )
 
 NodeRuntime.runMain(program)

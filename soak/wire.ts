@@ -16,7 +16,7 @@ import { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { Producer } from "@kafka-effect/kafka"
 import type { FaultProxy } from "@kafka-effect/testkit"
-import { Effect, Fiber, Schedule } from "effect"
+import { Effect, Exit, Fiber, Schedule, Scope } from "effect"
 import type * as Ledger from "./Ledger.js"
 import type { MemberArgs } from "./member.js"
 import type * as Prng from "./Prng.js"
@@ -84,6 +84,10 @@ export const run = (target: Target, options: RunOptions, ledger: Ledger.Ledger, 
     process.stderr.write(`soak: ${target.broker}: member logs in ${logDir}\n`)
     const members: Array<Member> = []
     let memberCount = 0
+    // Whatever ends the run, no member outlives it.
+    yield* Effect.addFinalizer(() => Effect.sync(() => {
+      for (const m of members) m.child.kill("SIGKILL")
+    }))
 
     const startMember = () => {
       const name = `m${++memberCount}`
@@ -158,14 +162,23 @@ export const run = (target: Target, options: RunOptions, ledger: Ledger.Ledger, 
     const alive = () => members.filter((m) => !m.dead)
 
     // The producer: numbered records per partition, acks=all, one partition per send.
-    const producer = yield* Producer.make({
-      brokers: target.brokers,
-      clientId: "soak-producer",
-      acks: "all",
-      idempotent: true,
-      requestTimeout: "10 seconds",
-      retrySchedule: Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(8))),
+    const makeProducer = Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const service = yield* Producer.make({
+        brokers: target.brokers,
+        clientId: "soak-producer",
+        acks: "all",
+        idempotent: true,
+        requestTimeout: "10 seconds",
+        retrySchedule: Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(8))),
+      }).pipe(Scope.extend(scope))
+      return { service, scope }
     })
+    // A send that failed may still have been written; kafkajs then hands its sequence numbers to
+    // the next batch, which the broker takes for a duplicate of it and acknowledges unwritten. A new
+    // producer (a new producer id) after every failed send keeps the acknowledgements true.
+    let producer = yield* makeProducer
+    yield* Effect.addFinalizer(() => Scope.close(producer.scope, Exit.void))
     const next = new Array<number>(target.partitions).fill(0)
     const produceOnce = Effect.gen(function* () {
       const p = prng.int(0, target.partitions - 1)
@@ -173,13 +186,15 @@ export const run = (target: Target, options: RunOptions, ledger: Ledger.Ledger, 
       const first = next[p]
       next[p] += count
       const sent = yield* Effect.either(
-        producer.send(target.topic, Array.from({ length: count }, (_, i) => ({ partition: p, value: String(first + i) }))),
+        producer.service.send(target.topic, Array.from({ length: count }, (_, i) => ({ partition: p, value: String(first + i) }))),
       )
       if (sent._tag === "Right") {
         const base = Number(sent.right[0]?.baseOffset ?? -1)
         for (let i = 0; i < count; i++) ledger.ack(p, first + i, base + i)
       } else {
         log(`send to partition ${p} failed: ${sent.left.message}`)
+        yield* Scope.close(producer.scope, Exit.void)
+        producer = yield* Effect.retry(makeProducer, Schedule.spaced("1 second"))
       }
       yield* Effect.sleep(`${prng.int(5, 40)} millis`)
     })
