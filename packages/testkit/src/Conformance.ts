@@ -25,9 +25,8 @@ import {
   Duration,
   Effect,
   Fiber,
-  HashMap,
   type Layer,
-  Logger,
+  Predicate,
   Queue,
   Schedule,
   type Scope,
@@ -35,6 +34,7 @@ import {
   TestClock,
 } from "effect"
 import { type Capabilities, type RequestLogEntry, TestBroker } from "./TestBroker.js"
+import * as TestKit from "./TestKit.js"
 
 type Ports = Fetcher.Fetcher | OffsetLister.OffsetLister | TestBroker
 
@@ -56,12 +56,6 @@ export interface Options {
   readonly wire?: boolean
 }
 
-interface CapturedLog {
-  readonly level: string
-  readonly message: string
-  readonly annotations: Readonly<Record<string, unknown>>
-}
-
 /** What a scenario gets: the broker, the clock, and a consumer builder. */
 export interface Context {
   readonly broker: TestBroker["Type"]
@@ -80,7 +74,7 @@ export interface Context {
   readonly join: <A, E>(fiber: Fiber.RuntimeFiber<A, E>) => Effect.Effect<A, E>
   readonly consumer: <E = never>(options?: Consumer.MakeOptions<E>) => Effect.Effect<Consumer.Service<E>, KafkaError.InvalidConfig, Scope.Scope | Ports>
   /** A logger capturing lines for the rest of the scenario. */
-  readonly captureLogs: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<readonly [A, ReadonlyArray<CapturedLog>], E, R>
+  readonly captureLogs: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<readonly [A, ReadonlyArray<TestKit.CapturedLog>], E, R>
   /** The requests served since the last `clearRequests`, oldest first. */
   readonly requests: Effect.Effect<ReadonlyArray<RequestLogEntry>>
 }
@@ -616,16 +610,6 @@ export const scenarios: ReadonlyArray<Scenario> = [
   },
 ]
 
-const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.suspend(() => {
-    const lines: Array<CapturedLog> = []
-    const logger = Logger.make(({ logLevel, message, annotations }) => {
-      const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-      lines.push({ level: logLevel.label, message: text, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
-    })
-    return Effect.map(Effect.provide(effect, Logger.add(logger)), (a) => [a, lines] as const)
-  })
-
 const runId = Math.random().toString(36).slice(2, 8)
 
 const makeContext = (broker: TestBroker["Type"], live: boolean, wire: boolean, scenario: Scenario): Context => {
@@ -636,18 +620,12 @@ const makeContext = (broker: TestBroker["Type"], live: boolean, wire: boolean, s
   const join = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): Effect.Effect<A, E> =>
     live
       ? Fiber.join(fiber)
-      : Effect.gen(function* () {
-          // 60s of TestClock time at most; most scenarios need none.
-          for (let i = 0; i < 600; i++) {
-            for (let y = 0; y < 10; y++) {
-              const exit = fiber.unsafePoll()
-              if (exit !== null) return yield* exit
-              yield* Effect.yieldNow()
-            }
-            yield* TestClock.adjust(step)
-          }
-          return yield* Effect.dieMessage(`scenario ${scenario.id}: still running after 60s of TestClock time`)
-        })
+      : TestKit.join(fiber, { step, max: "60 seconds" }).pipe(
+          Effect.catchIf(
+            (e): e is TestKit.StillWaiting => Predicate.isTagged(e, "StillWaiting"),
+            () => Effect.dieMessage(`scenario ${scenario.id}: still running after 60s of TestClock time`),
+          ),
+        )
   return {
     broker,
     live,
@@ -665,7 +643,7 @@ const makeContext = (broker: TestBroker["Type"], live: boolean, wire: boolean, s
     join,
     consumer: <E = never>(options: Consumer.MakeOptions<E> = {}) =>
       Consumer.make<E>({ ...options, config: { maxWait: maxWaitMs, ...options.config } }),
-    captureLogs,
+    captureLogs: (effect) => TestKit.captureLogs(effect),
     requests: broker.requests,
   }
 }
