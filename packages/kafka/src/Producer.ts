@@ -160,6 +160,9 @@ export const validate = (options: ProducerOptions): Either.Either<ProducerConfig
     if (typeof allowAutoTopicCreation !== "boolean") {
       return yield* invalid("allowAutoTopicCreation", allowAutoTopicCreation, "must be a boolean")
     }
+    if (options.retrySchedule !== undefined && !Schedule.isSchedule(options.retrySchedule)) {
+      return yield* invalid("retrySchedule", options.retrySchedule, "must be a Schedule")
+    }
     return {
       connection,
       acks,

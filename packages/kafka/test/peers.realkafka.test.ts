@@ -114,8 +114,8 @@ const measureOurs = <E extends { readonly _tag: string }>(
 ): Effect.Effect<Outcome, never, Scope.Scope> =>
   Effect.gen(function* () {
     const tp = TopicPartition.make(topic, 0)
-    const events = yield* consumer.subscribeEvents
-    yield* consumer.assign([tp])
+    const events = yield* Effect.orDie(consumer.subscribeEvents)
+    yield* Effect.orDie(consumer.assign([tp]))
     yield* Effect.orDie(consumer.seek(tp, BigInt(scenario.position)))
     const offsets = yield* Ref.make<ReadonlyArray<number>>([])
     const run = yield* consumer.records.pipe(
