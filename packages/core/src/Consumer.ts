@@ -33,6 +33,7 @@ import { Fetcher, type FetchRequest } from "./Fetcher.js"
 import {
   type BrokerError,
   ConsumerClosed,
+  type CorruptRecordBatch,
   type FetchFailure,
   type InvalidConfig,
   InvalidOffset,
@@ -61,6 +62,7 @@ export type ConsumerError =
   | TopicAuthorizationFailed
   | UnknownTopicOrPartition
   | BrokerError
+  | CorruptRecordBatch
   | OffsetRecoveryExhausted
   | NoOffsetForPartition
   | ConsumerClosed
@@ -275,8 +277,8 @@ const makeFromInput = <E>(
             }),
           ),
           PubSub.publish(events, event),
-          Metric.increment(Metric.tagged(ConsumerMetrics.offsetResets, "topic", position.topic)),
-          Metric.incrementBy(Metric.tagged(ConsumerMetrics.offsetsSkipped, "topic", position.topic), skipped),
+          Metric.increment(ConsumerMetrics.forTopic(ConsumerMetrics.offsetResets, position.topic)),
+          Metric.incrementBy(ConsumerMetrics.forTopic(ConsumerMetrics.offsetsSkipped, position.topic), skipped),
         ],
         { discard: true },
       )
@@ -366,8 +368,8 @@ const makeFromInput = <E>(
           let m = topicMetrics.get(n.topic)
           if (m === undefined) {
             m = {
-              records: Metric.tagged(ConsumerMetrics.records, "topic", n.topic),
-              bytes: Metric.tagged(ConsumerMetrics.bytes, "topic", n.topic),
+              records: ConsumerMetrics.forTopic(ConsumerMetrics.records, n.topic),
+              bytes: ConsumerMetrics.forTopic(ConsumerMetrics.bytes, n.topic),
             }
             topicMetrics.set(n.topic, m)
           }
@@ -378,7 +380,7 @@ const makeFromInput = <E>(
         const key = TopicPartition.key({ topic, partition })
         let m = lagMetrics.get(key)
         if (m === undefined) {
-          m = ConsumerMetrics.lag.pipe(Metric.tagged("topic", topic), Metric.tagged("partition", String(partition)))
+          m = ConsumerMetrics.forPartition(ConsumerMetrics.lag, topic, partition)
           lagMetrics.set(key, m)
         }
         updates.push(Metric.set(m, lag))

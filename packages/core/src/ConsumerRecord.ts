@@ -1,6 +1,7 @@
 /**
  * A record as the consumer delivers it. Keys, values and header values are bytes; offsets are
- * `bigint`, as in the protocol.
+ * `bigint`, as in the protocol. `RecordSchema.decode` turns the key and value into typed ones
+ * (`ConsumerRecord<Order, string>`).
  */
 
 export interface RecordHeader {
@@ -8,14 +9,14 @@ export interface RecordHeader {
   readonly value: Uint8Array | null
 }
 
-export interface ConsumerRecord {
+export interface ConsumerRecord<V = Uint8Array | null, K = Uint8Array | null> {
   readonly topic: string
   readonly partition: number
   readonly offset: bigint
   /** Milliseconds since the epoch (CreateTime or LogAppendTime, as the batch says). */
   readonly timestamp: number
-  readonly key: Uint8Array | null
-  readonly value: Uint8Array | null
+  readonly key: K
+  readonly value: V
   readonly headers: ReadonlyArray<RecordHeader>
 }
 

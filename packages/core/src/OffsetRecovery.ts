@@ -18,6 +18,7 @@ import { OffsetLister } from "./OffsetLister.js"
 import type { ListOffsetsSpec } from "./OffsetSpec.js"
 import type { FetchPosition } from "./SubscriptionState.js"
 import * as TopicPartition from "./TopicPartition.js"
+import { attributes } from "./Tracing.js"
 
 export type Policy = "nearest" | "earliest" | "latest" | "fail"
 export type HealingPolicy = Exclude<Policy, "fail">
@@ -191,8 +192,49 @@ const healing = (policy: HealingPolicy, options: Options = {}): Recovery<never> 
             Decision.Reset({ position: o.position, requestedOffset, earliest, latest, newOffset, skipped }),
           )
         }
+        yield* Effect.annotateCurrentSpan(decisionAttributes(decisions))
         return decisions
-      }),
+      }).pipe(
+        Effect.withSpan("OffsetRecovery.recover", {
+          attributes: {
+            [attributes.system]: "kafka",
+            "kafka.recovery.policy": policy,
+            "messaging.kafka.partition_count": outOfRange.length,
+            ...(outOfRange.length === 1 && outOfRange[0] !== undefined
+              ? {
+                  [attributes.topic]: outOfRange[0].position.topic,
+                  [attributes.partition]: String(outOfRange[0].position.partition),
+                  [attributes.offset]: Number(outOfRange[0].position.offset),
+                }
+              : {}),
+          },
+        }),
+      ),
+  }
+}
+
+/** What the recovery decided, on its span: the new offset and the offsets skipped (summed over partitions). */
+const decisionAttributes = (decisions: ReadonlyArray<Decision>): Record<string, number> => {
+  let resets = 0
+  let skipped = 0n
+  for (const d of decisions) {
+    if (d._tag === "Reset") {
+      resets++
+      skipped += d.skipped
+    }
+  }
+  const [only] = decisions
+  return {
+    "kafka.recovery.resets": resets,
+    "kafka.recovery.refetches": decisions.length - resets,
+    "kafka.recovery.offsets_skipped": Number(skipped),
+    ...(decisions.length === 1 && only !== undefined
+      ? {
+          "kafka.recovery.earliest": Number(only.earliest),
+          "kafka.recovery.latest": Number(only.latest),
+          ...(only._tag === "Reset" ? { "kafka.recovery.new_offset": Number(only.newOffset) } : {}),
+        }
+      : {}),
   }
 }
 

@@ -38,8 +38,8 @@ describe("Consumer", () => {
       yield* broker.deleteRecords("t", 0, 4n)
       const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest" } }).pipe(Effect.provide(broker.layer))
       const events = yield* consumer.subscribeEvents
-      const resetsBefore = yield* Metric.value(Metric.tagged(ConsumerMetrics.offsetResets, "topic", "t"))
-      const skippedBefore = yield* Metric.value(Metric.tagged(ConsumerMetrics.offsetsSkipped, "topic", "t"))
+      const resetsBefore = yield* Metric.value(ConsumerMetrics.forTopic(ConsumerMetrics.offsetResets, "t"))
+      const skippedBefore = yield* Metric.value(ConsumerMetrics.forTopic(ConsumerMetrics.offsetsSkipped, "t"))
       yield* consumer.assign([t0])
       yield* consumer.seek(t0, 1n)
       const got = yield* take(consumer, 2).pipe(Effect.provide(logs.layer))
@@ -50,8 +50,8 @@ describe("Consumer", () => {
       expect(warnings).toHaveLength(1)
       expect(warnings[0]!.message).toBe("Offset out of range, resetting to 4 (t-0: requested 1, log start 4, end 6, skipped 3)")
       expect(warnings[0]!.annotations).toMatchObject({ topic: "t", partition: 0, requestedOffset: "1", earliest: "4", latest: "6", newOffset: "4", skipped: "3" })
-      const resets = yield* Metric.value(Metric.tagged(ConsumerMetrics.offsetResets, "topic", "t"))
-      const skipped = yield* Metric.value(Metric.tagged(ConsumerMetrics.offsetsSkipped, "topic", "t"))
+      const resets = yield* Metric.value(ConsumerMetrics.forTopic(ConsumerMetrics.offsetResets, "t"))
+      const skipped = yield* Metric.value(ConsumerMetrics.forTopic(ConsumerMetrics.offsetsSkipped, "t"))
       expect(resets.count - resetsBefore.count).toBe(1)
       expect(skipped.count - skippedBefore.count).toBe(3n)
       // Fetch (out of range), ListOffsets x2 (one round trip), Fetch
@@ -166,7 +166,7 @@ describe("Consumer", () => {
       yield* TestClock.adjust("10 millis")
       expect(delivered).toEqual(["0:a@0", "0:b@1"])
       expect(yield* consumer.position(t1)).toBe(0n)
-      // The unreachable partition answers at once: the loop backs off retryBackoffMs per cycle.
+      // The unreachable partition answers at once: the loop backs off retryBackoff per cycle.
       yield* broker.clearRequests
       yield* TestClock.adjust("10 seconds")
       const fetches = (yield* broker.requests).filter((r) => r.api === "Fetch").length
@@ -263,8 +263,8 @@ describe("Consumer", () => {
     Effect.gen(function* () {
       const broker = yield* makeFakeBroker
       yield* broker.produce("m", 0, ["abc", "de", "f", "g"])
-      const records = Metric.tagged(ConsumerMetrics.records, "topic", "m")
-      const bytes = Metric.tagged(ConsumerMetrics.bytes, "topic", "m")
+      const records = ConsumerMetrics.forTopic(ConsumerMetrics.records, "m")
+      const bytes = ConsumerMetrics.forTopic(ConsumerMetrics.bytes, "m")
       const before = [(yield* Metric.value(records)).count, (yield* Metric.value(bytes)).count]
       const consumer = yield* Consumer.make().pipe(Effect.provide(broker.layer))
       yield* consumer.assign([TopicPartition.make("m", 0)])
@@ -272,7 +272,7 @@ describe("Consumer", () => {
       yield* take(consumer, 3)
       expect((yield* Metric.value(records)).count - before[0]!).toBe(3)
       expect((yield* Metric.value(bytes)).count - before[1]!).toBe(4)
-      const lag = yield* Metric.value(ConsumerMetrics.lag.pipe(Metric.tagged("topic", "m"), Metric.tagged("partition", "0")))
+      const lag = yield* Metric.value(ConsumerMetrics.forPartition(ConsumerMetrics.lag, "m", 0))
       expect(lag.value).toBe(0n)
     }))
 

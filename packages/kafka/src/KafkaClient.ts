@@ -8,6 +8,7 @@ import { Fetcher, type KafkaError, OffsetLister } from "@kafka-effect/core"
 import { Config, type ConfigError, Context, Effect, Layer, type Scope } from "effect"
 import { scopedCluster } from "./internal/cluster.js"
 import { type KafkaConfig, type KafkaOptions, config as optionsConfig, decode } from "./internal/config.js"
+import type { MetadataError } from "./internal/errors.js"
 import * as Fetch from "./internal/fetch.js"
 import * as ListOffsets from "./internal/listOffsets.js"
 import * as Metadata from "./internal/metadata.js"
@@ -23,7 +24,7 @@ export {
   validate,
 } from "./internal/config.js"
 export { brokerBackoffBaseMs, brokerBackoffMaxMs, metrics } from "./internal/fetch.js"
-export { MetadataError } from "./internal/metadata.js"
+export { MetadataError } from "./internal/errors.js"
 
 export interface KafkaClientService {
   readonly config: KafkaConfig
@@ -34,7 +35,7 @@ export interface KafkaClientService {
     topic: string,
   ) => Effect.Effect<
     ReadonlyArray<number>,
-    Metadata.MetadataError | KafkaError.UnknownTopicOrPartition | KafkaError.TopicAuthorizationFailed
+    MetadataError | KafkaError.UnknownTopicOrPartition | KafkaError.TopicAuthorizationFailed
   >
 }
 

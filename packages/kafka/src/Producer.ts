@@ -3,22 +3,28 @@
  * lives as long as the scope (connected when the layer is built, disconnected when it closes).
  * kafkajs's retrier is off (the idempotent producer keeps the one retry kafkajs insists on); a failed
  * send is retried on an Effect `Schedule` while its error is retriable. Each send is one span with
- * Kafka's messaging attributes, and counts records, bytes and errors as metrics.
+ * Kafka's messaging attributes, writes that span's W3C `traceparent` into every record's headers (so
+ * a consumer's `Tracing.withRecordSpan` continues the trace; `propagateTrace: false` turns it off),
+ * and counts records, bytes and errors as metrics. `withSchema` sends typed values, encoded by a
+ * `Schema` (the same schemas `RecordSchema.decode` reads with).
  */
 import {
   Config,
   type ConfigError,
   Context,
+  Data,
   Duration,
   Effect,
   Either,
   Layer,
   Metric,
   Option,
+  ParseResult,
   Schedule,
+  Schema,
   type Scope,
 } from "effect"
-import { KafkaError } from "@kafka-effect/core"
+import { ConsumerMetrics, KafkaError, Tracing } from "@kafka-effect/core"
 import * as KafkaClient from "./KafkaClient.js"
 import { scopedCluster } from "./internal/cluster.js"
 import * as Errors from "./internal/errors.js"
@@ -76,6 +82,11 @@ export interface ProducerOptions
   readonly allowAutoTopicCreation?: boolean
   /** Retries of a failed send while its error is retriable. Default: exponential from 100ms, jittered, 5 retries. */
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown>
+  /**
+   * Whether each record gets a `traceparent` header naming the send's span (W3C trace context; a
+   * record that already has one keeps its own). Default true.
+   */
+  readonly propagateTrace?: boolean
 }
 
 /** The validated options. */
@@ -88,6 +99,7 @@ export interface ProducerConfig {
   readonly ackTimeoutMs: number
   readonly allowAutoTopicCreation: boolean
   readonly retrySchedule: Schedule.Schedule<unknown, unknown>
+  readonly propagateTrace: boolean
 }
 
 export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis").pipe(
@@ -119,6 +131,7 @@ export const validate = (options: ProducerOptions): Either.Either<ProducerConfig
       ackTimeout: _ackTimeout,
       allowAutoTopicCreation: _allowAutoTopicCreation,
       retrySchedule: _retrySchedule,
+      propagateTrace: _propagateTrace,
       ...connectionOptions
     } = options
     // The producer's own fields are checked below; anything else must be a client option.
@@ -163,7 +176,10 @@ export const validate = (options: ProducerOptions): Either.Either<ProducerConfig
     if (options.retrySchedule !== undefined && !Schedule.isSchedule(options.retrySchedule)) {
       return yield* invalid("retrySchedule", options.retrySchedule, "must be a Schedule")
     }
+    const propagateTrace = options.propagateTrace ?? true
+    if (typeof propagateTrace !== "boolean") return yield* invalid("propagateTrace", propagateTrace, "must be a boolean")
     return {
+      propagateTrace,
       connection,
       acks,
       idempotent,
@@ -218,7 +234,12 @@ interface Converted {
   readonly bytes: number
 }
 
-const convert = (topic: string, index: number, record: ProducerRecord): Either.Either<Converted, InvalidRecord> => {
+const convert = (
+  topic: string,
+  index: number,
+  record: ProducerRecord,
+  traceparent: Buffer | undefined,
+): Either.Either<Converted, InvalidRecord> => {
   const bad = (field: string, value: unknown, reason: string) =>
     Either.left(new InvalidRecord({ topic, index, field, value, reason }))
   if (typeof record !== "object" || record === null) return bad("record", record, "must be an object")
@@ -253,6 +274,10 @@ const convert = (topic: string, index: number, record: ProducerRecord): Either.E
         return bad(`headers.${name}`, v, "must be a string, a Uint8Array or an array of them")
       }
     }
+  }
+  if (traceparent !== undefined && (headers === undefined || !Object.hasOwn(headers, Tracing.traceparentHeader))) {
+    headers = { ...headers, [Tracing.traceparentHeader]: traceparent }
+    bytes += Tracing.traceparentHeader.length + traceparent.byteLength
   }
   let timestamp: string | undefined
   if (record.timestamp !== undefined) {
@@ -293,14 +318,28 @@ export interface ProducerService {
 
 export class Producer extends Context.Tag("@kafka-effect/kafka/Producer")<Producer, ProducerService>() {}
 
-/** Records and bytes (keys, values, header names and values) acknowledged, per topic; failed sends, per reason. */
+const kafkaSystem = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
+  Metric.tagged(metric, ConsumerMetrics.tags.system, "kafka")
+
+/**
+ * Records and bytes (keys, values, header names and values) acknowledged, per topic
+ * (`messaging.destination.name`); failed sends, per `error.type` (the `ProduceError` reason); the
+ * duration of each send (`messaging.client.operation.duration`, operation `send`).
+ */
 export const metrics = {
-  recordsSent: Metric.counter("kafka_producer_records", { description: "records written by the producer", incremental: true }),
-  bytesSent: Metric.counter("kafka_producer_bytes", {
-    description: "key, value and header bytes of the records written by the producer",
-    incremental: true,
-  }),
-  sendErrors: Metric.counter("kafka_producer_errors", { description: "sends that failed after their retries", incremental: true }),
+  recordsSent: kafkaSystem(
+    Metric.counter("messaging.client.sent.messages", { description: "Records written by the producer", incremental: true }),
+  ),
+  bytesSent: kafkaSystem(
+    Metric.counter("kafka.producer.bytes_sent", {
+      description: "Key, value and header bytes of the records written by the producer",
+      incremental: true,
+    }),
+  ),
+  sendErrors: kafkaSystem(
+    Metric.counter("kafka.producer.send_errors", { description: "Sends that failed after their retries", incremental: true }),
+  ),
+  sendDuration: Metric.tagged(ConsumerMetrics.operationDuration, ConsumerMetrics.tags.operation, "send"),
 } as const
 
 const partitionerFactory = (p: Partitioner, indexOf: WeakMap<K.ProducerMessage, number>): K.PartitionerFactory => {
@@ -340,15 +379,7 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
     yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => producer.connect(),
-        catch: (e) => {
-          const c = Errors.classify(e)
-          return new KafkaClient.MetadataError({
-            topics: [],
-            reason: c._tag === "Transport" ? c.reason : "Unknown",
-            retriable: c.retriable,
-            cause: Errors.unwrap(e),
-          })
-        },
+        catch: (e) => Errors.metadataError(e, []),
       }),
       () =>
         Effect.tryPromise(() => producer.disconnect()).pipe(
@@ -361,6 +392,9 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
 
     const sendBatch = (batches: ReadonlyArray<TopicRecords>, spanName: string) =>
       Effect.gen(function* () {
+        const traceparent = config.propagateTrace
+          ? Option.getOrUndefined(Option.map(yield* Tracing.currentTraceparent, (t) => Buffer.from(t, "latin1")))
+          : undefined
         const topicMessages: Array<{ topic: string; messages: Array<K.ProducerMessage> }> = []
         const bytesPerTopic = new Map<string, number>()
         const partitions = new Set<number | undefined>()
@@ -372,7 +406,7 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
           const messages: Array<K.ProducerMessage> = []
           let bytes = 0
           for (let i = 0; i < rs.length; i++) {
-            const c = yield* convert(topic, i, rs[i]!)
+            const c = yield* convert(topic, i, rs[i]!, traceparent)
             indexOf.set(c.message, i)
             messages.push(c.message)
             partitions.add(c.message.partition)
@@ -399,19 +433,20 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
           try: () => producer.sendBatch({ acks, timeout: config.ackTimeoutMs, compression, topicMessages }),
           catch: (e) => produceError(e, { topics, partition, records }),
         }).pipe(
+          ConsumerMetrics.timed(metrics.sendDuration),
           Effect.retry({
             schedule: config.retrySchedule,
             while: (e) => e._tag === "ProduceError" && e.retriable,
           }),
           Effect.tapError((e) => {
             const reason: string = e._tag === "ProduceError" ? e.reason : "InvalidRecord"
-            return Metric.increment(Metric.tagged(metrics.sendErrors, "reason", reason))
+            return Metric.increment(Metric.tagged(metrics.sendErrors, ConsumerMetrics.tags.errorType, reason))
           }),
         )
         for (const [topic, bytes] of bytesPerTopic) {
           const count = topicMessages.filter((t) => t.topic === topic).reduce((n, t) => n + t.messages.length, 0)
-          yield* Metric.incrementBy(metrics.recordsSent.pipe(Metric.tagged("topic", topic)), count)
-          yield* Metric.incrementBy(metrics.bytesSent.pipe(Metric.tagged("topic", topic)), bytes)
+          yield* Metric.incrementBy(ConsumerMetrics.forTopic(metrics.recordsSent, topic), count)
+          yield* Metric.incrementBy(ConsumerMetrics.forTopic(metrics.bytesSent, topic), bytes)
         }
         const written: Array<RecordMetadata> = answer.map((r) => ({
           topic: r.topicName,
@@ -428,7 +463,7 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
           yield* Effect.annotateCurrentSpan("messaging.kafka.offset", Number(first.baseOffset))
         }
         return written
-      }).pipe(Effect.withSpan(spanName, { kind: "producer" }))
+      }).pipe(Effect.withSpan(spanName, { kind: "producer" }), ConsumerMetrics.labelEffect({ clientId: config.connection.clientId }))
 
     const send = (topic: string, records: ReadonlyArray<ProducerRecord>) => sendBatch([{ topic, records }], "Producer.send")
 
@@ -438,6 +473,93 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
       sendBatch: (batches: ReadonlyArray<TopicRecords>) => sendBatch(batches, "Producer.sendBatch"),
     } satisfies ProducerService
   })
+
+// ---------------------------------------------------------------------------------------------
+// typed values
+
+/** A record whose key and value are typed; `withSchema`'s schemas encode them to bytes. */
+export interface TypedRecord<V, K> extends Omit<ProducerRecord, "key" | "value"> {
+  readonly key?: K
+  readonly value: V
+}
+
+/** A key or value that its schema could not encode; nothing of the send was sent. */
+export class RecordEncodeError extends Data.TaggedError("RecordEncodeError")<{
+  readonly topic: string
+  /** The record's index in its topic's records. */
+  readonly index: number
+  readonly field: "key" | "value"
+  /** The parse issue, formatted (`TreeFormatter`). */
+  readonly issue: string
+  readonly cause: ParseResult.ParseError
+}> {
+  override get message(): string {
+    return `The ${this.field} of record ${this.index} for ${this.topic} does not encode: ${this.issue}`
+  }
+}
+
+export interface TypedProducer<V, K> {
+  readonly send: (
+    topic: string,
+    records: ReadonlyArray<TypedRecord<V, K>>,
+  ) => Effect.Effect<ReadonlyArray<RecordMetadata>, ProduceError | InvalidRecord | RecordEncodeError, Producer>
+  readonly sendBatch: (
+    batches: ReadonlyArray<{ readonly topic: string; readonly records: ReadonlyArray<TypedRecord<V, K>> }>,
+  ) => Effect.Effect<ReadonlyArray<RecordMetadata>, ProduceError | InvalidRecord | RecordEncodeError, Producer>
+}
+
+/**
+ * Sends typed values through the `Producer`: each value (and key, with a key schema) is encoded by
+ * its schema before anything is sent; the first that does not encode fails the send with
+ * `RecordEncodeError`. `RecordSchema.json(schema)` writes JSON.
+ *
+ * @example
+ * const orders = Producer.withSchema(RecordSchema.json(Order))
+ * yield* orders.send("orders", [{ key: "o-1", value: { id: 1, item: "tea" } }])
+ */
+export function withSchema<V, IV extends Bytes | null>(value: Schema.Schema<V, IV>): TypedProducer<V, Bytes | null>
+export function withSchema<V, IV extends Bytes | null, K, IK extends Bytes | null>(
+  value: Schema.Schema<V, IV>,
+  key: Schema.Schema<K, IK>,
+): TypedProducer<V, K>
+export function withSchema<V, IV extends Bytes | null, K, IK extends Bytes | null>(
+  value: Schema.Schema<V, IV>,
+  key?: Schema.Schema<K, IK>,
+): TypedProducer<V, K> | TypedProducer<V, Bytes | null> {
+  const encodeValue = Schema.encodeEither(value)
+  return key === undefined
+    ? typedProducer(encodeValue, (k: Bytes | null) => Either.right(k))
+    : typedProducer(encodeValue, Schema.encodeEither(key))
+}
+
+const typedProducer = <V, K>(
+  encodeValue: (v: V) => Either.Either<Bytes | null, ParseResult.ParseError>,
+  encodeKey: (k: K) => Either.Either<Bytes | null, ParseResult.ParseError>,
+): TypedProducer<V, K> => {
+  const failure = (topic: string, index: number, field: "key" | "value") => (cause: ParseResult.ParseError) =>
+    new RecordEncodeError({ topic, index, field, issue: ParseResult.TreeFormatter.formatErrorSync(cause), cause })
+  const encodeBatch = (topic: string, records: ReadonlyArray<TypedRecord<V, K>>) =>
+    Either.gen(function* () {
+      const out: Array<ProducerRecord> = []
+      for (let i = 0; i < records.length; i++) {
+        const { key: k, value: v, ...rest } = records[i]!
+        const encoded = yield* Either.mapLeft(encodeValue(v), failure(topic, i, "value"))
+        // A record without a key stays without one; a key schema sees every key given, null included.
+        const encodedKey = k === undefined ? undefined : yield* Either.mapLeft(encodeKey(k), failure(topic, i, "key"))
+        out.push({ ...rest, value: encoded, ...(encodedKey === undefined ? {} : { key: encodedKey }) })
+      }
+      return { topic, records: out }
+    })
+  return {
+    send: (topic, records) =>
+      Effect.flatMap(encodeBatch(topic, records), (batch) => Effect.flatMap(Producer, (p) => p.send(batch.topic, batch.records))),
+    sendBatch: (batches) =>
+      Effect.flatMap(
+        Effect.forEach(batches, (b) => encodeBatch(b.topic, b.records)),
+        (encoded) => Effect.flatMap(Producer, (p) => p.sendBatch(encoded)),
+      ),
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // layers

@@ -2,7 +2,7 @@
  * Pure parts of the kafka package: option validation, read_committed filtering, error mapping.
  */
 import { describe, it } from "@effect/vitest"
-import { KafkaError } from "@kafka-effect/core"
+import { Crc32c, KafkaError } from "@kafka-effect/core"
 import { Config, ConfigProvider, Duration, Effect, Either, Layer, Redacted } from "effect"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
@@ -141,7 +141,11 @@ const encodeBatch = async (firstOffset: bigint, values: ReadonlyArray<string>, s
     records,
   })
   const bytes = Buffer.from(buffer)
-  if (spec.control !== undefined) bytes.writeInt16BE(bytes.readInt16BE(21) | 0x20, 21)
+  if (spec.control !== undefined) {
+    // kafkajs cannot write control batches: set the flag and sign the batch again.
+    bytes.writeInt16BE(bytes.readInt16BE(21) | 0x20, 21)
+    bytes.writeUInt32BE(Crc32c.crc32c(bytes, 21), 17)
+  }
   return bytes
 }
 

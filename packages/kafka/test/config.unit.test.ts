@@ -85,6 +85,7 @@ const rows: ReadonlyArray<Row> = [
   row("Producer", "ackTimeout", 0),
   row("Producer", "allowAutoTopicCreation", "yes"),
   row("Producer", "retrySchedule", 5),
+  row("Producer", "propagateTrace", "yes"),
   row("Producer", "requestTimeout", -5),
   row("Producer", "acksTypo", "all"),
 ]
@@ -131,7 +132,7 @@ describe("every settings field is validated, naming the field and the value", ()
     expect(Object.keys(KafkaClient.KafkaOptions.fields).filter((f) => !covered("KafkaOptions").has(f))).toEqual([])
     expect(Object.keys(KafkaClient.SaslOptions.fields).filter((f) => !rows.some((r) => r.field === `sasl.${f}`))).toEqual([])
     expect(GroupConfig.fieldNames.filter((f) => !covered("GroupConfig").has(f))).toEqual([])
-    const producerOwn = ["acks", "idempotent", "compression", "partitioner", "ackTimeout", "allowAutoTopicCreation", "retrySchedule"]
+    const producerOwn = ["acks", "idempotent", "compression", "partitioner", "ackTimeout", "allowAutoTopicCreation", "retrySchedule", "propagateTrace"]
     expect(producerOwn.filter((f) => !covered("Producer").has(f))).toEqual([])
   })
 

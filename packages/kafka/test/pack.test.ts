@@ -149,7 +149,8 @@ describe("the packed packages, installed with npm", () => {
 
         const expected = [
           "sent 0@0,1@0",
-          `consumed ${JSON.stringify(["0@0 a=one kind", "1@0 b=two ", "1@1 c=three "])}`,
+          // The Producer adds each record's traceparent header after the user's.
+          `consumed ${JSON.stringify(["0@0 a=one kindtraceparent", "1@0 b=two traceparent", "1@1 c=three traceparent"])}`,
         ]
         const [esm, cjs] = yield* Effect.all(
           [run(project, process.execPath, "out/main.mjs"), run(project, process.execPath, "out/main.cjs")],

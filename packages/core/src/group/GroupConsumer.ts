@@ -14,6 +14,7 @@
  */
 import { Chunk, Effect, type Scope, Stream } from "effect"
 import type * as Consumer from "../Consumer.js"
+import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import type { ConsumerRecord } from "../ConsumerRecord.js"
 import type { InvalidConfig } from "../KafkaError.js"
 import * as TopicPartition from "../TopicPartition.js"
@@ -28,9 +29,16 @@ export type SubscribeOptions = Omit<GroupMembership.GroupOptions, "topics">
 
 export interface GroupSubscription<E = never> {
   readonly membership: GroupMembership.Membership
-  /** The records of the partitions the group gives this member. Fails on a fatal group error. */
+  /**
+   * The records of the partitions the group gives this member. Fails with the consumer's errors or
+   * with a `FatalGroupError`, one the membership cannot get past (`GroupAuthorizationFailed`,
+   * `InconsistentGroupProtocol`, `GroupTransportError`, `TopicAuthorizationFailed`,
+   * `UnknownTopicOrPartition`, `BrokerError`, `CorruptResponse`, `UnsupportedAssignor`,
+   * `MemberProtocolError`). Rebalances, fencing and a moving coordinator never reach it: the
+   * membership rejoins or finds the coordinator again itself.
+   */
   readonly records: Stream.Stream<ConsumerRecord, Consumer.ConsumerError | E | GroupMembership.FatalGroupError>
-  /** The same, one chunk per fetched batch. */
+  /** The same, one chunk per fetched batch; the same errors. */
   readonly chunks: Stream.Stream<Chunk.Chunk<ConsumerRecord>, Consumer.ConsumerError | E | GroupMembership.FatalGroupError>
   /** Commits what was processed (no argument) or the given next offsets. */
   readonly commit: (offsets?: ReadonlyArray<OffsetToCommit>) => Effect.Effect<void, GroupFailure>
@@ -38,9 +46,9 @@ export interface GroupSubscription<E = never> {
    * Marks records processed now, without waiting for the next pull (e.g. at the end of a handler
    * that may be interrupted before it pulls again). Committed by the next auto-commit or on close.
    */
-  readonly markProcessed: (records: ReadonlyArray<ConsumerRecord>) => Effect.Effect<void>
+  readonly markProcessed: (records: ReadonlyArray<ConsumerRecord<unknown, unknown>>) => Effect.Effect<void>
   /** Commits `record.offset + 1` for the record's partition. */
-  readonly commitRecord: (record: ConsumerRecord) => Effect.Effect<void, GroupFailure>
+  readonly commitRecord: (record: ConsumerRecord<unknown, unknown>) => Effect.Effect<void, GroupFailure>
   readonly assignment: Effect.Effect<ReadonlyArray<TP>>
 }
 
@@ -97,6 +105,8 @@ export const subscribe = <E>(
       return consumer.chunks.pipe(
         Stream.tap((chunk) => Effect.zipRight(markPrevious, Effect.sync(() => { previous = chunk }))),
         Stream.interruptWhen(membership.failure),
+        // Records, bytes, lag and resets of this stream carry the group's name.
+        ConsumerMetrics.labelled({ groupId: options.groupId }),
       )
     })
 

@@ -6,6 +6,7 @@
  */
 import { Duration, Effect, LogLevel, Redacted, Runtime, type Scope } from "effect"
 import type { KafkaConfig, KafkaLogLevel } from "./config.js"
+import * as Framed from "./framedSocket.js"
 import * as K from "./kafkajs.js"
 
 const kafkajsLevel: Record<KafkaLogLevel, number> = {
@@ -46,7 +47,7 @@ export const scopedCluster = (
     const sasl = config.sasl
     const cluster = new K.Cluster({
       logger,
-      socketFactory: K.socketFactory(),
+      socketFactory: Framed.socketFactory(),
       brokers: config.brokers,
       clientId: options.clientId,
       ssl: config.ssl,

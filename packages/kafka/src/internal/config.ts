@@ -82,6 +82,11 @@ export const KafkaOptions = Schema.Struct({
   retrySchedule: Schema.optionalWith(RetrySchedule, { default: () => defaultRetrySchedule }),
   /** The least severe kafkajs log entry routed into Effect's logger. Default "warn". */
   logLevel: Schema.optionalWith(KafkaLogLevel, { default: (): "warn" => "warn" }),
+  /**
+   * Verify the CRC-32C of every fetched record batch before delivering it (Java's `check.crcs`); a
+   * mismatch is a `CorruptRecordBatch` for its partition. Default true.
+   */
+  checkCrcs: Schema.optionalWith(Schema.Boolean, { default: () => true }),
 })
 
 /** What a user writes. */
@@ -100,12 +105,12 @@ export const decode: (options: unknown) => Effect.Effect<KafkaConfig, KafkaError
 /**
  * Reads the options from the current `ConfigProvider`, keys as the field names (`brokers` as a
  * comma-separated list, `clientId`, `ssl`, `connectionTimeout` as "3 seconds" or milliseconds,
- * `requestTimeout`, `isolationLevel`, `logLevel`, and `sasl.mechanism`, `sasl.username`,
+ * `requestTimeout`, `isolationLevel`, `logLevel`, `checkCrcs`, and `sasl.mechanism`, `sasl.username`,
  * `sasl.password`); nest with `Config.nested("kafka")`. `validate` checks them.
  */
 export const config: Config.Config<Record<string, unknown>> = Config.all({
   brokers: Config.array(Config.string(), "brokers"),
-  scalars: Settings.fields(["clientId", "ssl", "connectionTimeout", "requestTimeout", "isolationLevel", "logLevel"]),
+  scalars: Settings.fields(["clientId", "ssl", "connectionTimeout", "requestTimeout", "isolationLevel", "logLevel", "checkCrcs"]),
   sasl: Config.option(
     Config.all({
       mechanism: Config.string("mechanism"),

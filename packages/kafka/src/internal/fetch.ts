@@ -4,20 +4,17 @@
  * their records). Leadership errors are retried inside one call after a metadata refresh; an
  * unreachable leader gives its partitions a retriable per-partition FetchError and is backed off.
  */
-import { type Fetcher, KafkaError, TopicPartition } from "@kafka-effect/core"
+import { ConsumerMetrics, type Fetcher, KafkaError, TopicPartition } from "@kafka-effect/core"
 import { Clock, type Context, Duration, Effect, Either, Metric, Schedule } from "effect"
 import type { KafkaConfig } from "./config.js"
 import * as Errors from "./errors.js"
-import { decodeFetchResponse, partitionRecords, type RawFetchResponse } from "./fetchResponse.js"
+import { decodeFetchResponse, partitionResult, type RawFetchResponse } from "./fetchResponse.js"
 import * as K from "./kafkajs.js"
 import { dropConnectionIfClosed, type Metadata, tryKafka } from "./metadata.js"
 
-/** Records delivered by `fetch`, and Fetch requests sent to brokers (one per leader per cycle). */
-export const metrics = {
-  recordsFetched: Metric.counter("kafka_fetch_records", { description: "records delivered by Fetch" }),
-  fetchRequests: Metric.counter("kafka_fetch_requests", { description: "Fetch requests sent to brokers" }),
-} as const
-const { recordsFetched, fetchRequests } = metrics
+/** Fetch requests sent to brokers (one per leader per cycle). Records are counted by the consumer when it delivers them. */
+export const metrics = { fetchRequests: ConsumerMetrics.fetchRequests } as const
+const { fetchRequests } = metrics
 
 export const isolationCode = (level: Fetcher.IsolationLevel): number => (level === "read_committed" ? 1 : 0)
 
@@ -79,7 +76,7 @@ export const make = (
       yield* Metric.increment(fetchRequests)
       const send = tryKafka(() =>
         K.send(broker, proto, {
-          decode: (payload) => decodeFetchResponse(payload, version),
+          decode: (payload) => decodeFetchResponse(payload, version, { checkCrcs: config.checkCrcs, partitions: parts }),
           parse: (decoded) => Promise.resolve(decoded),
         }),
       ).pipe(Effect.tapError((e) => dropConnectionIfClosed(broker, e)))
@@ -101,23 +98,10 @@ export const make = (
       }
       return Either.right(answer)
     }).pipe(
-      Effect.catchAll((e) =>
-        e instanceof KafkaError.CorruptResponse
-          ? Effect.fail(e)
-          : e instanceof KafkaError.FetchError
-            ? Effect.succeed(Either.left(e))
-            : Errors.isDecodeFailure(e)
-            ? Effect.fail(Errors.corruptResponse("Fetch", String(e), e))
-            : Effect.succeed(
-                Either.left(
-                  Errors.fetchError(
-                    e,
-                    parts.map((p) => TopicPartition.make(p.topic, p.partition)),
-                    nodeId,
-                  ),
-                ),
-              ),
-      ),
+      Effect.catchAll((e) => {
+        const failure = Errors.fetchRequestFailure(e, parts.map((p) => TopicPartition.make(p.topic, p.partition)), nodeId)
+        return failure._tag === "CorruptResponse" ? Effect.fail(failure) : Effect.succeed(Either.left(failure))
+      }),
     )
 
   const backoffs = new Map<number, BrokerBackoff>()
@@ -185,6 +169,11 @@ export const make = (
           continue
         }
         backoffs.delete(nodeId)
+        if (answer.right.unexpected.length > 0) {
+          yield* Effect.logWarning(`kafka: broker ${nodeId} answered Fetch for partitions it was not asked for; skipped`).pipe(
+            Effect.annotateLogs({ brokerId: nodeId, partitions: answer.right.unexpected.map(TopicPartition.format).join(",") }),
+          )
+        }
         const byKey = new Map(answer.right.partitions.map((raw) => [TopicPartition.key(raw), raw]))
         for (const p of parts) {
           const raw = byKey.get(TopicPartition.key(p))
@@ -198,7 +187,7 @@ export const make = (
                 `${TopicPartition.format(p)} holds records in the legacy message format (magic < 2), which this client does not decode`,
               )
             }
-            done.push(partitionRecords(raw, p.offset, request.isolationLevel))
+            done.push(partitionResult(raw, p.offset, request.isolationLevel))
           } else {
             const error = Errors.partitionFetchError(raw.errorCode, p.topic, p.partition, p.offset)
             if (Errors.isLeadershipCode(raw.errorCode)) retry.push({ fetch: p, error })
@@ -253,15 +242,10 @@ export const make = (
       })
     }
     const out: Array<Fetcher.PartitionFetchResult> = []
-    let delivered = 0
     for (const p of request.partitions) {
       const r = results.get(TopicPartition.key(p))
-      if (r !== undefined) {
-        out.push(r)
-        if (r._tag === "Records") delivered += r.records.length
-      }
+      if (r !== undefined) out.push(r)
     }
-    yield* Metric.incrementBy(recordsFetched, delivered)
     return out
   })
 

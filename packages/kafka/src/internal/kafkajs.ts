@@ -3,6 +3,7 @@
  * so these shapes will not move. Every `as` cast in the package lives in this file.
  */
 import { createRequire } from "node:module"
+import type { ConnectionOptions } from "node:tls"
 
 const require = createRequire(import.meta.url)
 
@@ -32,12 +33,57 @@ export const createLogger: (options: {
 // ---------------------------------------------------------------------------------------------
 // network
 
-/** Opaque: `socketFactory()` from kafkajs, handed to the cluster. */
-export interface SocketFactory {
-  readonly _SocketFactory: unique symbol
+/** What kafkajs's connection hands its `socketFactory` (`ssl` as given to the cluster). */
+export interface SocketFactoryArgs {
+  readonly host: string
+  readonly port: number
+  readonly ssl: boolean | ConnectionOptions | null | undefined
+  readonly onConnect: () => void
 }
 
+/** The part of a socket that kafkajs's connection uses (`network/socket.js`, `network/connection.js`). */
+export interface KafkaJSSocket {
+  on(event: "data", listener: (data: Buffer) => void): this
+  on(event: "end" | "timeout", listener: () => void): this
+  on(event: "error", listener: (error: Error) => void): this
+  write(data: Buffer | string, encoding?: BufferEncoding): boolean
+  end(): this
+  unref(): this
+}
+
+export type SocketFactory = (args: SocketFactoryArgs) => KafkaJSSocket
+
+/** kafkajs's own `socketFactory()` (plain `net`/`tls` sockets: its connection joins the chunks). */
 export const socketFactory: () => SocketFactory = require("kafkajs/src/network/socketFactory") as never
+
+/** The fields of kafkajs's `Connection` that its `processData` reads. */
+interface ConnectionInternals {
+  readonly socket: unknown
+  readonly authHandlers: { readonly onSuccess: (data: Buffer) => void } | null
+  readonly requestQueue: { fulfillRequest(response: { size: number; correlationId: number; payload: Buffer }): void }
+}
+
+const connectionPrototype = (require("kafkajs/src/network/connection") as { prototype: { processData(data: Buffer): void } })
+  .prototype
+let wholeFrames: ((socket: unknown) => boolean) | undefined
+
+/**
+ * Makes kafkajs's connections whose socket passes `isFramed` take each 'data' event as one whole
+ * response frame: its own `processData` keeps a list of chunks that it joins with `Buffer.concat`
+ * whenever it holds more than one, which with the empty remainder it keeps after every frame is every
+ * response (a full copy). Other connections (kafkajs's own sockets) keep the original. Installed once.
+ */
+export const receiveWholeFrames = (isFramed: (socket: unknown) => boolean): void => {
+  if (wholeFrames !== undefined) return
+  wholeFrames = isFramed
+  const original = connectionPrototype.processData
+  connectionPrototype.processData = function (this: ConnectionInternals, data: Buffer) {
+    if (!isFramed(this.socket)) return original.call(this, data)
+    // As kafkajs: a SASL exchange outside SaslAuthenticate takes the whole frame.
+    if (this.authHandlers !== null) return this.authHandlers.onSuccess(data)
+    this.requestQueue.fulfillRequest({ size: data.length - 4, correlationId: data.readInt32BE(4), payload: data.subarray(8) })
+  } as (data: Buffer) => void
+}
 
 // ---------------------------------------------------------------------------------------------
 // protocol
@@ -183,17 +229,6 @@ export const FetchDefinition: RequestDefinition = requests.Fetch!
 export const ListOffsetsDefinition: RequestDefinition = requests.ListOffsets!
 export const ApiKeys: { readonly Fetch: number; readonly ListOffsets: number; readonly Metadata: number } =
   require("kafkajs/src/protocol/requests/apiKeys") as never
-
-export interface ErrorCodeInfo {
-  readonly type: string
-  readonly code: number
-  readonly retriable: boolean
-  readonly message: string
-}
-
-export const errorCodes: ReadonlyArray<ErrorCodeInfo> = (
-  require("kafkajs/src/protocol/error") as { errorCodes: ReadonlyArray<ErrorCodeInfo> }
-).errorCodes
 
 // ---------------------------------------------------------------------------------------------
 // cluster and brokers

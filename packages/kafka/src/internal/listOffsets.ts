@@ -2,13 +2,16 @@
  * ListOffsets over the cluster: one request per leader in parallel, one timestamp (earliest or
  * latest) per call; leadership errors are retried after a metadata refresh on the client's schedule.
  */
-import { type KafkaError, type OffsetLister, type OffsetSpec, TopicPartition } from "@kafka-effect/core"
-import { type Context, Effect, Either, Schedule } from "effect"
+import { ConsumerMetrics, type KafkaError, type OffsetLister, type OffsetSpec, TopicPartition, Tracing } from "@kafka-effect/core"
+import { type Context, Effect, Either, Metric, Schedule } from "effect"
 import type { KafkaConfig } from "./config.js"
 import * as Errors from "./errors.js"
 import { isolationCode } from "./fetch.js"
 import * as K from "./kafkajs.js"
 import { dropConnectionIfClosed, type Metadata, tryKafka } from "./metadata.js"
+import { brokerAttributes, partitionAttributes } from "./telemetry.js"
+
+const listOffsetsDuration = Metric.tagged(ConsumerMetrics.operationDuration, ConsumerMetrics.tags.operation, "list_offsets")
 
 export const make = (
   config: KafkaConfig,
@@ -24,6 +27,7 @@ export const make = (
   ) =>
     Effect.gen(function* () {
       const broker = yield* tryKafka(() => cluster.findBroker({ nodeId }))
+      yield* Effect.annotateCurrentSpan(brokerAttributes(broker, nodeId, config.clientId))
       const timestamp = spec === "earliest" ? -2 : -1
       const proto = K.listOffsetsRequest(broker, {
         replicaId: -1,
@@ -37,10 +41,20 @@ export const make = (
       const decode = (payload: Buffer) => K.decodeListOffsets(proto, payload)
       return yield* tryKafka(() => K.send(broker, proto, { decode, parse: (d) => Promise.resolve(d) })).pipe(
         Effect.tapError((e) => dropConnectionIfClosed(broker, e)),
+        ConsumerMetrics.timed(listOffsetsDuration),
       )
     }).pipe(
       Effect.tapError(() => metadata.markStale),
       Effect.mapError((e) => Errors.listOffsetsError(e, all)),
+      // The I/O span: one ListOffsets request to one broker.
+      Effect.withSpan(`list_offsets ${spec}`, {
+        kind: "client",
+        attributes: {
+          ...partitionAttributes(parts),
+          [Tracing.attributes.operationName]: "list_offsets",
+          "messaging.kafka.list_offsets.spec": spec,
+        },
+      }),
     )
 
   const listOffsets = Effect.fn("KafkaClient.listOffsets")(function* (

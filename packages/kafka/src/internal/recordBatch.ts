@@ -1,11 +1,24 @@
 /**
- * A lean RecordBatch (magic 2) decoder: batch headers are read eagerly (cheap), records only for
- * batches that will be delivered, straight into `ConsumerRecord`s (keys, values and header values are
- * views into the response buffer, as with kafkajs). Compressed batches are inflated with kafkajs's
- * codecs (gzip built in; snappy/lz4/zstd when registered in kafkajs's `CompressionCodecs`).
+ * A lean RecordBatch (magic 2) decoder that trusts nothing it reads. Batch headers are read eagerly
+ * (cheap) and checked (lengths, offsets, counts, order); the CRC-32C of every batch that can be
+ * delivered is verified (Java's `check.crcs`); records are decoded only for batches that will be
+ * delivered, straight into `ConsumerRecord`s whose keys, values and header values are views into
+ * the response buffer. Compressed batches are inflated: gzip with Node's zlib (at most 256 MiB a
+ * batch), snappy/lz4/zstd with kafkajs's codecs when registered in its `CompressionCodecs`.
+ *
+ * A batch that fails a check is a `CorruptBatch` at its base offset: the batches before it are
+ * kept (they are delivered; the next fetch starts at the corrupt one and reports it).
  */
+import { Crc32c } from "@kafka-effect/core"
 import type { ConsumerRecord } from "@kafka-effect/core"
+import { promisify } from "node:util"
+import * as zlib from "node:zlib"
 import { decompress } from "./kafkajs.js"
+
+const unzip = promisify(zlib.unzip)
+/** gzip here (as kafkajs's codec does, with an output limit); other codecs through kafkajs's registry. */
+const inflate = (codec: number, raw: Buffer, maxOutputLength: number): Promise<Buffer> =>
+  codec === 1 ? unzip(raw, { maxOutputLength }) : decompress(codec, raw)
 
 export interface BatchHeader {
   readonly baseOffset: bigint
@@ -17,13 +30,51 @@ export interface BatchHeader {
   readonly firstTimestamp: number
   readonly maxTimestamp: number
   readonly recordCount: number
-  /** The records section, inflated when the batch was compressed. */
+  /** The records section, inflated when the batch was compressed (left as is for batches not delivered). */
   readonly body: Buffer
+}
+
+/** A batch that cannot be read as it claims: a CRC mismatch, a length or offset that cannot be. */
+export class CorruptBatch extends Error {
+  override readonly name = "CorruptBatch"
+  constructor(
+    readonly offset: bigint,
+    readonly reason: string,
+  ) {
+    super(`record batch at offset ${offset}: ${reason}`)
+  }
+}
+
+export interface RecordSet {
+  readonly batches: ReadonlyArray<BatchHeader>
+  /** The record set used the legacy message format (magic < 2), which this decoder does not read. */
+  readonly legacyFormat: boolean
+  /**
+   * The first batch that failed a check (`batches` holds the ones before it), or, when bytes came
+   * but not one whole batch, that (a broker that implements KIP-74 never answers so).
+   */
+  readonly corrupt: CorruptBatch | undefined
+}
+
+export interface DecodeOptions {
+  /** Batches that end below it are not delivered: not inflated, not CRC-checked. Default: all are. */
+  readonly fetchOffset?: bigint
+  /** Verify each delivered batch's CRC-32C. Default true. */
+  readonly checkCrcs?: boolean
+  /** A gzip batch that inflates beyond this is corrupt (a decompression bomb), not allocated. Default 256 MiB. */
+  readonly maxInflatedBytes?: number
 }
 
 /** Bytes before the records: baseOffset(8) length(4) leaderEpoch(4) magic(1) crc(4) attributes(2)
  * lastOffsetDelta(4) firstTimestamp(8) maxTimestamp(8) producerId(8) producerEpoch(2) baseSequence(4) count(4). */
 const HEADER = 61
+/** baseOffset(8) + length(4): the part of the header outside the batch length. */
+const LOG_OVERHEAD = 12
+const CRC_AT = 17
+/** The CRC covers the batch from its attributes to its end. */
+const CRC_FROM = 21
+/** The smallest record: length, attributes, timestamp delta, offset delta, key, value, header count (1 byte each). */
+const MIN_RECORD = 7
 
 const int64 = (b: Buffer, p: number): number => b.readInt32BE(p) * 4294967296 + b.readUInt32BE(p + 4)
 
@@ -31,84 +82,147 @@ export class UnsupportedRecordFormat extends Error {
   override readonly name = "UnsupportedRecordFormat"
 }
 
+const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`
+
 /**
  * The batches of one partition's record set. A batch cut short by the size limit ends the list
  * (the next fetch starts there). Legacy message sets (magic 0/1) are reported, not decoded.
  */
-export const decodeRecordSet = async (
-  bytes: Buffer,
-): Promise<{ readonly batches: ReadonlyArray<BatchHeader>; readonly legacyFormat: boolean }> => {
+export const decodeRecordSet = async (bytes: Buffer, options: DecodeOptions = {}): Promise<RecordSet> => {
+  const fetchOffset = options.fetchOffset ?? -1n
+  const checkCrcs = options.checkCrcs ?? true
+  const maxInflatedBytes = options.maxInflatedBytes ?? 256 * 1024 * 1024
   const batches: Array<BatchHeader> = []
   const length = bytes.length
   let pos = 0
-  while (pos + HEADER <= length) {
+  let previousLast = -1n
+  const result = (corrupt: CorruptBatch | undefined, legacyFormat = false): RecordSet => ({ batches, legacyFormat, corrupt })
+  while (pos + LOG_OVERHEAD <= length) {
+    const baseOffset = bytes.readBigInt64BE(pos)
     const batchLength = bytes.readInt32BE(pos + 8)
-    const end = pos + 12 + batchLength
-    if (end > length) break
-    const magic = bytes.readInt8(pos + 16)
-    if (magic !== 2) return { batches, legacyFormat: true }
+    const end = pos + LOG_OVERHEAD + batchLength
+    if (batchLength >= 0 && end > length) break
+    // Legacy messages (magic 0/1) keep their magic at the same place, after a shorter header.
+    if (batchLength >= 5 && bytes.readInt8(pos + 16) !== 2) return result(undefined, true)
+    if (batchLength < HEADER - LOG_OVERHEAD) {
+      return result(new CorruptBatch(baseOffset, `batch length ${batchLength} is below the ${HEADER - LOG_OVERHEAD}-byte header`))
+    }
+    const lastOffsetDelta = bytes.readInt32BE(pos + 23)
+    const recordCount = bytes.readInt32BE(pos + 57)
     const attributes = bytes.readInt16BE(pos + 21)
     const codec = attributes & 0x07
+    const lastOffset = baseOffset + BigInt(lastOffsetDelta)
+    const invalid =
+      baseOffset < 0n
+        ? `negative base offset ${baseOffset}`
+        : lastOffsetDelta < 0
+          ? `negative last offset delta ${lastOffsetDelta}`
+          : baseOffset <= previousLast
+            ? `base offset ${baseOffset} is not after the previous batch's last offset ${previousLast}`
+            : recordCount < 0 || recordCount - 1 > lastOffsetDelta
+              ? `record count ${recordCount} does not fit offsets ${baseOffset}..${lastOffset}`
+              : codec > 4
+                ? `unknown compression codec ${codec}`
+                : undefined
+    if (invalid !== undefined) return result(new CorruptBatch(baseOffset, invalid))
+    const isControlBatch = (attributes & 0x20) !== 0
+    const delivered = lastOffset >= fetchOffset
+    // Control batches are read below the fetch offset too (abort markers): check those as well.
+    if (checkCrcs && (delivered || isControlBatch)) {
+      const stored = bytes.readUInt32BE(pos + CRC_AT)
+      const computed = Crc32c.crc32c(bytes, pos + CRC_FROM, end)
+      if (stored !== computed) {
+        return result(new CorruptBatch(baseOffset, `CRC-32C mismatch (stored ${hex(stored)}, computed ${hex(computed)})`))
+      }
+    }
     const raw = bytes.subarray(pos + HEADER, end)
+    let body = raw
+    if (codec !== 0 && delivered && !isControlBatch) {
+      try {
+        body = await inflate(codec, raw, maxInflatedBytes)
+      } catch (e) {
+        // A codec that is not registered is the application's to fix, not a corrupt batch.
+        if (e instanceof Error && e.name === "KafkaJSNotImplemented") throw e
+        return result(new CorruptBatch(baseOffset, `cannot inflate (codec ${codec}): ${e instanceof Error ? e.message : String(e)}`))
+      }
+    }
+    if (delivered && recordCount > 0 && body.length < recordCount * MIN_RECORD) {
+      return result(new CorruptBatch(baseOffset, `${body.length} bytes cannot hold ${recordCount} records`))
+    }
     batches.push({
-      baseOffset: bytes.readBigInt64BE(pos),
-      lastOffsetDelta: bytes.readInt32BE(pos + 23),
+      baseOffset,
+      lastOffsetDelta,
       firstTimestamp: int64(bytes, pos + 27),
       maxTimestamp: int64(bytes, pos + 35),
       producerId: bytes.readBigInt64BE(pos + 43),
-      recordCount: bytes.readInt32BE(pos + 57),
+      recordCount,
       logAppendTime: (attributes & 0x08) !== 0,
       inTransaction: (attributes & 0x10) !== 0,
-      isControlBatch: (attributes & 0x20) !== 0,
-      body: codec === 0 ? raw : await decompress(codec, raw),
+      isControlBatch,
+      body,
     })
+    previousLast = lastOffset
     pos = end
   }
-  return { batches, legacyFormat: false }
+  if (batches.length === 0 && length > 0) {
+    const at = length >= 8 ? bytes.readBigInt64BE(0) : fetchOffset
+    return result(new CorruptBatch(at, `${length} bytes hold no complete record batch`))
+  }
+  return result(undefined)
 }
 
-/** A cursor over one batch body. Varints are zigzag-encoded (Kafka's signed varint). */
+const fail = (reason: string): never => {
+  throw new RangeError(reason)
+}
+
+/** A cursor over one batch body; `limit` is the end of the record being read. */
 class Cursor {
+  limit: number
   constructor(
     readonly buf: Buffer,
     public pos: number,
-  ) {}
+  ) {
+    this.limit = buf.length
+  }
 
+  /** A zigzag varint (Kafka's signed varint), at most 5 bytes. */
   varint(): number {
     const buf = this.buf
     let value = 0
     let shift = 0
-    let byte: number
-    do {
-      if (this.pos >= buf.length) throw new RangeError("varint runs past the end of the batch")
-      byte = buf[this.pos++]!
+    for (;;) {
+      if (this.pos >= this.limit) return fail("varint runs past the end of its record")
+      const byte = buf[this.pos++]!
       value |= (byte & 0x7f) << shift
+      if ((byte & 0x80) === 0) break
       shift += 7
-    } while (byte & 0x80 && shift < 35)
+      if (shift > 28) return fail("varint longer than 5 bytes")
+    }
     return (value >>> 1) ^ -(value & 1)
   }
 
-  /** A zigzag varlong as a Number (exact up to 2^53, far beyond any timestamp delta). */
+  /** A zigzag varlong as a Number (exact up to 2^53, far beyond any timestamp delta), at most 10 bytes. */
   varlong(): number {
     const buf = this.buf
     let value = 0
     let scale = 1
-    let byte: number
-    do {
-      if (this.pos >= buf.length) throw new RangeError("varlong runs past the end of the batch")
-      byte = buf[this.pos++]!
+    for (let i = 0; ; i++) {
+      if (this.pos >= this.limit) return fail("varlong runs past the end of its record")
+      if (i === 10) return fail("varlong longer than 10 bytes")
+      const byte = buf[this.pos++]!
       value += (byte & 0x7f) * scale
+      if ((byte & 0x80) === 0) break
       scale *= 128
-    } while (byte & 0x80 && scale <= 2 ** 63)
+    }
     return value % 2 === 0 ? value / 2 : -(value + 1) / 2
   }
 
-  bytes(): Buffer | null {
+  bytes(what: string): Buffer | null {
     const n = this.varint()
-    if (n < 0) return null
+    if (n < 0) return n === -1 ? null : fail(`${what} length ${n}`)
     const start = this.pos
     this.pos += n
-    if (this.pos > this.buf.length) throw new RangeError("field runs past the end of the batch")
+    if (this.pos > this.limit) return fail(`${what} of ${n} bytes runs past the end of its record`)
     return this.buf.subarray(start, this.pos)
   }
 }
@@ -116,7 +230,10 @@ class Cursor {
 const NO_HEADERS: ReadonlyArray<ConsumerRecord.RecordHeader> = []
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
-/** Appends the batch's records at offsets >= `fetchOffset` to `out`. */
+/**
+ * Appends the batch's records at offsets >= `fetchOffset` to `out`. A record that does not parse
+ * throws a `CorruptBatch` (the records of this batch already appended are taken back).
+ */
 export const decodeRecordsInto = (
   batch: BatchHeader,
   topic: string,
@@ -125,42 +242,62 @@ export const decodeRecordsInto = (
   out: Array<ConsumerRecord.ConsumerRecord>,
 ): void => {
   const c = new Cursor(batch.body, 0)
+  const before = out.length
+  const bodyEnd = c.buf.length
   const minDelta = fetchOffset > batch.baseOffset ? Number(fetchOffset - batch.baseOffset) : 0
   // One bigint per record: from a Number sum while the offsets stay below 2^53 (always, in practice).
   const base = batch.baseOffset
   const baseNumber = base + BigInt(batch.lastOffsetDelta) <= MAX_SAFE ? Number(base) : -1
-  for (let i = 0; i < batch.recordCount; i++) {
-    const length = c.varint()
-    const end = c.pos + length
-    c.pos++ // attributes (unused)
-    const timestampDelta = c.varlong()
-    const offsetDelta = c.varint()
-    if (offsetDelta < minDelta) {
-      c.pos = end
-      continue
-    }
-    const key = c.bytes()
-    const value = c.bytes()
-    const headerCount = c.varint()
-    let headers = NO_HEADERS
-    if (headerCount > 0) {
-      const list: Array<ConsumerRecord.RecordHeader> = []
-      for (let h = 0; h < headerCount; h++) {
-        const k = c.bytes()
-        list.push({ key: k === null ? "" : k.toString("utf8"), value: c.bytes() })
+  const lastDelta = batch.lastOffsetDelta
+  const logAppendTime = batch.logAppendTime
+  let previousDelta = -1
+  try {
+    for (let i = 0; i < batch.recordCount; i++) {
+      c.limit = bodyEnd
+      const length = c.varint()
+      const end = c.pos + length
+      if (length < MIN_RECORD - 1 || end > bodyEnd) fail(`record ${i} has length ${length} with ${bodyEnd - c.pos} bytes left`)
+      c.limit = end
+      c.pos++ // attributes (unused)
+      const timestampDelta = c.varlong()
+      const offsetDelta = c.varint()
+      if (offsetDelta <= previousDelta || offsetDelta > lastDelta) {
+        fail(`record ${i} has offset delta ${offsetDelta} (previous ${previousDelta}, last ${lastDelta})`)
       }
-      headers = list
+      previousDelta = offsetDelta
+      if (offsetDelta < minDelta) {
+        c.pos = end
+        continue
+      }
+      const key = c.bytes("key")
+      const value = c.bytes("value")
+      const headerCount = c.varint()
+      let headers = NO_HEADERS
+      if (headerCount !== 0) {
+        if (headerCount < 0 || headerCount * 2 > end - c.pos) fail(`record ${i} has header count ${headerCount}`)
+        const list: Array<ConsumerRecord.RecordHeader> = new Array(headerCount)
+        for (let h = 0; h < headerCount; h++) {
+          const k = c.bytes("header key") ?? fail(`record ${i} has a null header key`)
+          list[h] = { key: k.toString("utf8"), value: c.bytes("header value") }
+        }
+        headers = list
+      }
+      if (c.pos !== end) fail(`record ${i} has ${end - c.pos} bytes after its fields`)
+      out.push({
+        topic,
+        partition,
+        offset: baseNumber >= 0 ? BigInt(baseNumber + offsetDelta) : base + BigInt(offsetDelta),
+        timestamp: logAppendTime ? batch.maxTimestamp : batch.firstTimestamp + timestampDelta,
+        key,
+        value,
+        headers,
+      })
     }
-    c.pos = end
-    out.push({
-      topic,
-      partition,
-      offset: baseNumber >= 0 ? BigInt(baseNumber + offsetDelta) : base + BigInt(offsetDelta),
-      timestamp: batch.logAppendTime ? batch.maxTimestamp : batch.firstTimestamp + timestampDelta,
-      key,
-      value,
-      headers,
-    })
+    c.limit = bodyEnd
+    if (c.pos !== bodyEnd) fail(`${bodyEnd - c.pos} bytes after the batch's ${batch.recordCount} records`)
+  } catch (e) {
+    out.length = before
+    throw new CorruptBatch(batch.baseOffset, e instanceof Error ? e.message : String(e))
   }
 }
 
@@ -168,10 +305,14 @@ export const decodeRecordsInto = (
 export const controlType = (batch: BatchHeader): number | undefined => {
   if (batch.recordCount < 1) return undefined
   const c = new Cursor(batch.body, 0)
-  c.varint() // length
-  c.pos++ // attributes
-  c.varlong() // timestamp delta
-  c.varint() // offset delta
-  const key = c.bytes()
-  return key !== null && key.length >= 4 ? key.readInt16BE(2) : undefined
+  try {
+    c.varint() // length
+    c.pos++ // attributes
+    c.varlong() // timestamp delta
+    c.varint() // offset delta
+    const key = c.bytes("key")
+    return key !== null && key.length >= 4 ? key.readInt16BE(2) : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -1,26 +1,30 @@
 /**
- * `pnpm broker [--port 9092] [--brokers 3] [--partitions N] [--topic name:partitions]...`
+ * `pnpm broker [--port 9092] [--brokers 3] [--partitions N] [--topic name:partitions]... [--sasl mechanism:user:password]...`
  *
  * A local Kafka without Docker or a JVM: the testkit's embedded wire broker. Prints
  * `bootstrap: 127.0.0.1:PORT[,…]` as its first line, then serves until SIGINT or SIGTERM and shuts
- * down cleanly (listeners closed, connections ended).
+ * down cleanly (listeners closed, connections ended). With `--sasl` every connection must
+ * authenticate (SASL_PLAINTEXT): each flag offers its mechanism (plain, scram-sha-256,
+ * scram-sha-512) and adds its user, who may then use every mechanism offered.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Logger, LogLevel } from "effect"
+import { Effect, Logger, LogLevel, Redacted } from "effect"
 import * as EmbeddedBroker from "../wire/EmbeddedBroker.js"
+import * as Sasl from "../wire/Sasl.js"
 
-const usage = `usage: pnpm broker [--port 9092] [--brokers 3] [--partitions N] [--topic name:partitions]... [--verbose]`
+const usage = `usage: pnpm broker [--port 9092] [--brokers 3] [--partitions N] [--topic name:partitions]... [--sasl plain|scram-sha-256|scram-sha-512:user:password]... [--verbose]`
 
 interface Args {
   port: number
   brokers: number
   partitions: number
   topics: Record<string, number>
+  sasl: { mechanisms: Array<Sasl.Mechanism>; users: Record<string, Redacted.Redacted<string>> } | undefined
   verbose: boolean
 }
 
 const parse = (argv: ReadonlyArray<string>): Args => {
-  const args: Args = { port: 9092, brokers: 1, partitions: 1, topics: {}, verbose: false }
+  const args: Args = { port: 9092, brokers: 1, partitions: 1, topics: {}, sasl: undefined, verbose: false }
   const int = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value)
     if (value === undefined || !Number.isInteger(n) || n < min) {
@@ -53,6 +57,20 @@ const parse = (argv: ReadonlyArray<string>): Args => {
         args.topics[name] = count === undefined ? args.partitions : int("--topic", count, 1)
         break
       }
+      case "--sasl": {
+        // mechanism:user:password (the password may itself hold colons)
+        const [mechanism = "", user = "", ...rest] = (value() ?? "").split(":")
+        const name = mechanism.toUpperCase()
+        if (!Sasl.isMechanism(name) || user === "" || rest.length === 0) {
+          console.error(`--sasl needs plain|scram-sha-256|scram-sha-512:user:password, got mechanism ${mechanism || "nothing"}\n${usage}`)
+          process.exit(2)
+        }
+        const sasl = args.sasl ?? { mechanisms: [], users: {} }
+        if (!sasl.mechanisms.includes(name)) sasl.mechanisms.push(name)
+        sasl.users[user] = Redacted.make(rest.join(":"))
+        args.sasl = sasl
+        break
+      }
       case "--verbose":
         args.verbose = true
         break
@@ -79,6 +97,9 @@ const main = Effect.gen(function* () {
   console.log(
     `${args.brokers} broker(s), topics auto-created with ${args.partitions} partition(s); Ctrl-C to stop`,
   )
+  if (args.sasl !== undefined) {
+    console.log(`SASL required: ${args.sasl.mechanisms.join(", ")}; users ${Object.keys(args.sasl.users).join(", ")}`)
+  }
   yield* Effect.addFinalizer(() => Effect.sync(() => console.log("broker stopped")))
   return yield* Effect.never
 }).pipe(
@@ -89,6 +110,7 @@ const main = Effect.gen(function* () {
       brokers: args.brokers,
       partitions: args.partitions,
       topics: args.topics,
+      ...(args.sasl === undefined ? {} : { sasl: args.sasl }),
     }),
   ),
   Effect.catchTag("SocketServerError", (e) =>

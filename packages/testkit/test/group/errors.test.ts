@@ -1,11 +1,59 @@
 import { describe, expect, it } from "@effect/vitest"
-import { TopicPartition } from "@kafka-effect/core"
-import { Effect, Exit, Fiber, Option, Ref } from "effect"
+import { ErrorCode, TopicPartition } from "@kafka-effect/core"
+import { Effect, Exit, Fiber, HashMap, type Layer, Logger, Option, Ref } from "effect"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
 import { TestBroker } from "../../src/index.js"
 import { advance, assignmentOf, type Delivery, GROUP, layer, produceEach, startMember, stopMember } from "./helpers.js"
 
 const TOPIC = "t"
+
+interface LogLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+}
+
+/**
+ * What every test here starts from: topic t with 2 partitions, its broker and coordinator, the
+ * records delivered, the listener's calls, and every log line.
+ */
+interface Fixture {
+  readonly broker: TestBroker.TestBroker["Type"]
+  readonly coordinator: InMemoryCoordinator.InMemoryCoordinator["Type"]
+  readonly deliveries: Ref.Ref<Array<Delivery>>
+  readonly calls: Array<string>
+  readonly logs: Effect.Effect<ReadonlyArray<LogLine>>
+}
+
+const lifecycleMessages = ["Joined group", "Join or sync failed; trying again", "Group membership failed", "Left group"]
+
+/** The group's lifecycle lines, in order, each with the error it names. */
+const lifecycle = (lines: ReadonlyArray<LogLine>) =>
+  lines
+    .filter((l) => l.annotations.groupId === GROUP && lifecycleMessages.includes(l.message))
+    .map((l) => (typeof l.annotations.error === "string" ? `${l.message} (${l.annotations.error})` : l.message))
+
+const scenario = (title: string, body: (f: Fixture) => Effect.Effect<void, unknown, Layer.Layer.Success<ReturnType<typeof layer>>>) =>
+  it.effect(
+    title,
+    () => {
+      const lines: Array<LogLine> = []
+      const logger = Logger.make(({ logLevel, message, annotations }) => {
+        const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+        lines.push({ level: logLevel.label, message: text, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+      })
+      return Effect.gen(function* () {
+        yield* body({
+          broker: yield* TestBroker.TestBroker,
+          coordinator: yield* InMemoryCoordinator.InMemoryCoordinator,
+          deliveries: yield* Ref.make<Array<Delivery>>([]),
+          calls: [],
+          logs: Effect.sync(() => [...lines]),
+        })
+      }).pipe(Effect.provide(layer({ [TOPIC]: 2 })), Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    },
+    30_000,
+  )
 
 const offsetsOf = (deliveries: ReadonlyArray<Delivery>, member: string, partition: number) =>
   deliveries.filter((d) => d.member === member && d.partition === partition).map((d) => d.offset)
@@ -20,17 +68,13 @@ const stableMember = (name: string, deliveries: Ref.Ref<Array<Delivery>>, calls:
   })
 
 describe("group membership errors (TestClock)", () => {
-  it.effect("a heartbeat answered REBALANCE_IN_PROGRESS: revoke (with commit), rejoin with the same member id, next generation", () =>
+  scenario("a heartbeat answered REBALANCE_IN_PROGRESS: revoke (with commit), rejoin with the same member id, next generation", ({ broker, coordinator, deliveries, calls, logs }) =>
     Effect.gen(function* () {
-      const broker = yield* TestBroker.TestBroker
-      const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
-      const deliveries = yield* Ref.make<Array<Delivery>>([])
-      const calls: Array<string> = []
       yield* produceEach(TOPIC, 2, 3, "a")
       const m1 = yield* stableMember("m1", deliveries, calls)
       const first = yield* m1.sub.membership.awaitStable()
       yield* advance(500)
-      yield* broker.failNext("Heartbeat", 1, { _tag: "ErrorCode", code: 27 })
+      yield* broker.failNext("Heartbeat", 1, { _tag: "ErrorCode", code: ErrorCode.REBALANCE_IN_PROGRESS })
       yield* advance(2000)
       const second = yield* m1.sub.membership.awaitStable(first.generationId)
       expect(second.memberId).toBe(first.memberId)
@@ -44,21 +88,17 @@ describe("group membership errors (TestClock)", () => {
       yield* advance(1000)
       expect(offsetsOf(yield* Ref.get(deliveries), "m1", 0)).toEqual([0n, 1n, 2n, 3n])
       yield* stopMember(m1)
-    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
-    30_000,
+      expect(lifecycle(yield* logs)).toEqual(["Joined group", "Joined group", "Left group"])
+    }),
   )
 
-  it.effect("a heartbeat answered UNKNOWN_MEMBER_ID: partitions lost (no commit), rejoin as a new member once the old one is gone", () =>
+  scenario("a heartbeat answered UNKNOWN_MEMBER_ID: partitions lost (no commit), rejoin as a new member once the old one is gone", ({ broker, coordinator, deliveries, calls }) =>
     Effect.gen(function* () {
-      const broker = yield* TestBroker.TestBroker
-      const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
-      const deliveries = yield* Ref.make<Array<Delivery>>([])
-      const calls: Array<string> = []
       yield* produceEach(TOPIC, 2, 3, "a")
       const m1 = yield* stableMember("m1", deliveries, calls)
       const first = yield* m1.sub.membership.awaitStable()
       yield* advance(500)
-      yield* broker.failNext("Heartbeat", 1, { _tag: "ErrorCode", code: 25 })
+      yield* broker.failNext("Heartbeat", 1, { _tag: "ErrorCode", code: ErrorCode.UNKNOWN_MEMBER_ID })
       // The coordinator still knows the old member id: the rebalance waits for its session to expire.
       yield* advance(15_000)
       const second = yield* m1.sub.membership.awaitStable(first.generationId)
@@ -74,48 +114,49 @@ describe("group membership errors (TestClock)", () => {
       expect(offsetsOf(d, "m1", 0)).toEqual([0n, 1n, 2n, 0n, 1n, 2n, 3n])
       expect(new Set(d.filter((x) => x.partition === 0 && x.offset === 0n).map((x) => x.generationId)).size).toBe(2)
       yield* stopMember(m1)
-    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
-    30_000,
+    }),
   )
 
-  it.effect("a heartbeat answered ILLEGAL_GENERATION: partitions lost, rejoin with the same member id", () =>
+  scenario("a heartbeat answered ILLEGAL_GENERATION: partitions lost, rejoin with the same member id", ({ broker, deliveries, calls }) =>
     Effect.gen(function* () {
-      const broker = yield* TestBroker.TestBroker
-      const deliveries = yield* Ref.make<Array<Delivery>>([])
-      const calls: Array<string> = []
       const m1 = yield* stableMember("m1", deliveries, calls)
       const first = yield* m1.sub.membership.awaitStable()
       yield* advance(500)
-      yield* broker.failNext("Heartbeat", 1, { _tag: "ErrorCode", code: 22 })
+      yield* broker.failNext("Heartbeat", 1, { _tag: "ErrorCode", code: ErrorCode.ILLEGAL_GENERATION })
       yield* advance(2000)
       const second = yield* m1.sub.membership.awaitStable(first.generationId)
       expect(second.memberId).toBe(first.memberId)
       expect(calls).toEqual(["assigned 2", "lost 2", "assigned 2"])
       yield* stopMember(m1)
-    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
-    30_000,
+    }),
   )
 
-  it.effect("FindCoordinator answered COORDINATOR_NOT_AVAILABLE three times: retried on the schedule, then joins", () =>
+  scenario("FindCoordinator answered COORDINATOR_NOT_AVAILABLE three times: retried on the schedule, then joins", ({ broker, deliveries }) =>
     Effect.gen(function* () {
-      const broker = yield* TestBroker.TestBroker
-      const deliveries = yield* Ref.make<Array<Delivery>>([])
-      yield* broker.failNext("FindCoordinator", 3, { _tag: "ErrorCode", code: 15 })
+      yield* broker.failNext("FindCoordinator", 3, { _tag: "ErrorCode", code: ErrorCode.COORDINATOR_NOT_AVAILABLE })
       const m1 = yield* startMember("m1", [TOPIC], deliveries)
       yield* advance(5000)
       expect((yield* m1.sub.membership.state)._tag).toBe("Stable")
       const finds = (yield* broker.requests).filter((r) => r.api === "FindCoordinator").map((r) => r.outcome)
       expect(finds).toEqual(["fault", "fault", "fault", "ok"])
       yield* stopMember(m1)
-    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
-    30_000,
+    }),
   )
 
-  it.effect("GROUP_AUTHORIZATION_FAILED on JoinGroup reaches the record stream with its tag", () =>
+  scenario("a JoinGroup answered REBALANCE_IN_PROGRESS is tried again, and the log says so once", ({ broker, deliveries, logs }) =>
     Effect.gen(function* () {
-      const broker = yield* TestBroker.TestBroker
-      const deliveries = yield* Ref.make<Array<Delivery>>([])
-      yield* broker.failNext("JoinGroup", 1, { _tag: "ErrorCode", code: 30 })
+      yield* broker.failNext("JoinGroup", 1, { _tag: "ErrorCode", code: ErrorCode.REBALANCE_IN_PROGRESS })
+      const m1 = yield* startMember("m1", [TOPIC], deliveries)
+      yield* advance(2000)
+      expect((yield* m1.sub.membership.state)._tag).toBe("Stable")
+      yield* stopMember(m1)
+      expect(lifecycle(yield* logs)).toEqual(["Join or sync failed; trying again (RebalanceInProgress)", "Joined group", "Left group"])
+    }),
+  )
+
+  scenario("GROUP_AUTHORIZATION_FAILED on JoinGroup reaches the record stream with its tag; the log says it failed, not that it tries again, nor that it left", ({ broker, deliveries, logs }) =>
+    Effect.gen(function* () {
+      yield* broker.failNext("JoinGroup", 1, { _tag: "ErrorCode", code: ErrorCode.GROUP_AUTHORIZATION_FAILED })
       const m1 = yield* startMember("m1", [TOPIC], deliveries)
       yield* advance(1000)
       const exit = yield* Fiber.await(m1.fiber)
@@ -125,14 +166,12 @@ describe("group membership errors (TestClock)", () => {
         expect(error).toMatchObject({ _tag: "GroupAuthorizationFailed", groupId: GROUP, api: "JoinGroup" })
       }
       yield* stopMember(m1)
-    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
-    30_000,
+      expect(lifecycle(yield* logs)).toEqual(["Group membership failed (GroupAuthorizationFailed)"])
+    }),
   )
 
-  it.effect("at least once across restarts; a committed offset that retention removed is healed by the recovery step", () =>
+  scenario("at least once across restarts; a committed offset that retention removed is healed by the recovery step", ({ broker, deliveries }) =>
     Effect.gen(function* () {
-      const broker = yield* TestBroker.TestBroker
-      const deliveries = yield* Ref.make<Array<Delivery>>([])
       yield* produceEach(TOPIC, 2, 5, "a")
       const m1 = yield* startMember("m1", [TOPIC], deliveries)
       yield* m1.sub.membership.awaitStable()
@@ -153,14 +192,11 @@ describe("group membership errors (TestClock)", () => {
       expect(Option.isNone(yield* Fiber.poll(m2.fiber))).toBe(true)
       expect(yield* assignmentOf(m2)).toEqual(["t-0", "t-1"])
       yield* stopMember(m2)
-    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
-    30_000,
+    }),
   )
 
-  it.effect("a listener slower than the session timeout does not cost the membership: heartbeats go on meanwhile", () =>
+  scenario("a listener slower than the session timeout does not cost the membership: heartbeats go on meanwhile", ({ coordinator, deliveries }) =>
     Effect.gen(function* () {
-      const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
-      const deliveries = yield* Ref.make<Array<Delivery>>([])
       let assigned = 0
       const m1 = yield* startMember("m1", [TOPIC], deliveries, {
         listener: () => ({
@@ -181,7 +217,6 @@ describe("group membership errors (TestClock)", () => {
       yield* stopMember(m2)
       yield* Effect.fork(stopMember(m1))
       yield* advance(20_000)
-    }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
-    30_000,
+    }),
   )
 })

@@ -80,4 +80,24 @@ describe("pnpm broker", () => {
       }).pipe(Effect.scoped),
     90_000,
   )
+
+  it.live(
+    "--sasl requires authentication: kcat with the user's password is served, without it refused; the password is not printed",
+    () =>
+      Effect.gen(function* () {
+        const b = yield* startBroker(["--port", "0", "--sasl", "plain:alice:cli-Pw:with-colon"])
+        const bootstrap = b.firstLine.slice("bootstrap: ".length)
+        const as = (password: string) =>
+          run("kcat", ["-b", bootstrap, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN", "-X", "sasl.username=alice", "-X", `sasl.password=${password}`, "-L", "-m", "5"])
+        expect((yield* as("cli-Pw:with-colon")).stdout).toContain(" 1 brokers:")
+        expect((yield* as("wrong")).code).not.toBe(0)
+        expect(b.output()).toContain("SASL required: PLAIN; users alice")
+        expect(b.output()).not.toContain("cli-Pw")
+        const bad = yield* run(tsx, [script, "--sasl", "kerberos:alice:pw"], { timeoutMs: 45_000 })
+        expect(bad.code).toBe(2)
+        expect(bad.stderr).toContain("--sasl needs plain|scram-sha-256|scram-sha-512:user:password, got mechanism kerberos")
+        expect(bad.stderr).not.toContain("pw")
+      }).pipe(Effect.scoped),
+    90_000,
+  )
 })

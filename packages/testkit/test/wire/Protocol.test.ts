@@ -3,67 +3,16 @@
  * APIs the broker does not serve (an error answer, never a dropped connection), ApiVersions v3
  * (flexible) and pipelined requests answered in order.
  */
-import * as Net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, type Scope } from "effect"
+import { Effect } from "effect"
 import { ApiKey, ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
-import { Reader, Writer } from "../../src/wire/protocol/Codec.js"
+import { type Reader, Writer } from "../../src/wire/protocol/Codec.js"
 import { encodeBatch } from "../../src/wire/protocol/RecordBatch.js"
 import { TestBroker } from "../../src/TestBroker.js"
 import { TopicPartition } from "@kafka-effect/core"
 import * as EmbeddedBroker from "../../src/wire/EmbeddedBroker.js"
 import * as BrokerModel from "../../src/BrokerModel.js"
-
-/** A raw connection that reads size-prefixed answers in order. */
-const rawClient = (port: number): Effect.Effect<{ send: (frame: Uint8Array) => void; next: Effect.Effect<Reader>; closed: () => boolean }, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<{ sock: Net.Socket; frames: Array<Uint8Array>; waiters: Array<(f: Uint8Array) => void>; state: { closed: boolean } }>(
-      (resume) => {
-        const sock = Net.createConnection({ host: "127.0.0.1", port }, () => resume(Effect.succeed(conn)))
-        const frames: Array<Uint8Array> = []
-        const waiters: Array<(f: Uint8Array) => void> = []
-        const state = { closed: false }
-        let buf = Buffer.alloc(0)
-        sock.on("data", (d: Buffer) => {
-          buf = Buffer.concat([buf, d])
-          while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
-            const f = new Uint8Array(buf.subarray(4, 4 + buf.readInt32BE(0)))
-            buf = buf.subarray(4 + buf.readInt32BE(0))
-            const w = waiters.shift()
-            if (w) w(f)
-            else frames.push(f)
-          }
-        })
-        sock.on("close", () => {
-          state.closed = true
-        })
-        const conn = { sock, frames, waiters, state }
-      },
-    ),
-    (c) => Effect.sync(() => c.sock.destroy()),
-  ).pipe(
-    Effect.map((c) => ({
-      send: (frame: Uint8Array) => {
-        const size = Buffer.alloc(4)
-        size.writeInt32BE(frame.length)
-        c.sock.write(Buffer.concat([size, frame]))
-      },
-      next: Effect.async<Reader>((resume) => {
-        const f = c.frames.shift()
-        if (f) resume(Effect.succeed(new Reader(f)))
-        else c.waiters.push((g) => resume(Effect.succeed(new Reader(g))))
-      }).pipe(Effect.timeout("5 seconds"), Effect.orDie),
-      closed: () => c.state.closed,
-    })),
-  )
-
-const request = (apiKey: number, version: number, correlationId: number, body: (w: Writer) => void = () => {}): Uint8Array => {
-  const w = new Writer()
-  w.int16(apiKey).int16(version).int32(correlationId).nullableString("raw-test")
-  if (apiKey === ApiKey.ApiVersions && version >= 3) w.emptyTags()
-  body(w)
-  return w.toBytes()
-}
+import { rawClient, request } from "./helpers.js"
 
 const readApiVersionsV0 = (r: Reader) => ({
   errorCode: r.int16(),

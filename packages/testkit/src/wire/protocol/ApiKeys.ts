@@ -14,11 +14,13 @@ export const ApiKey = {
   SyncGroup: 14,
   DescribeGroups: 15,
   ListGroups: 16,
+  SaslHandshake: 17,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
   DeleteRecords: 21,
   InitProducerId: 22,
+  SaslAuthenticate: 36,
 } as const
 
 export type ApiKeyName = keyof typeof ApiKey
@@ -52,11 +54,13 @@ export const supported: ReadonlyMap<number, VersionRange> = new Map([
   [ApiKey.SyncGroup, { min: 0, max: 3 }],
   [ApiKey.DescribeGroups, { min: 0, max: 4 }],
   [ApiKey.ListGroups, { min: 0, max: 2 }],
+  [ApiKey.SaslHandshake, { min: 0, max: 1 }],
   [ApiKey.ApiVersions, { min: 0, max: 3 }],
   [ApiKey.CreateTopics, { min: 0, max: 4 }],
   [ApiKey.DeleteTopics, { min: 0, max: 3 }],
   [ApiKey.DeleteRecords, { min: 0, max: 1 }],
   [ApiKey.InitProducerId, { min: 0, max: 1 }],
+  [ApiKey.SaslAuthenticate, { min: 0, max: 2 }],
 ])
 
 /** First flexible version of each API (Kafka's `flexibleVersions`). */
@@ -79,6 +83,7 @@ const flexibleFrom: ReadonlyMap<number, number> = new Map([
   [ApiKey.DeleteTopics, 4],
   [ApiKey.DeleteRecords, 2],
   [ApiKey.InitProducerId, 2],
+  [ApiKey.SaslAuthenticate, 2],
 ])
 
 export const isFlexible = (apiKey: number, version: number): boolean => {
@@ -113,6 +118,8 @@ export const ErrorCode = {
   INVALID_SESSION_TIMEOUT: 26,
   REBALANCE_IN_PROGRESS: 27,
   TOPIC_AUTHORIZATION_FAILED: 29,
+  UNSUPPORTED_SASL_MECHANISM: 33,
+  ILLEGAL_SASL_STATE: 34,
   UNSUPPORTED_VERSION: 35,
   TOPIC_ALREADY_EXISTS: 36,
   INVALID_PARTITIONS: 37,
@@ -123,6 +130,7 @@ export const ErrorCode = {
   GROUP_ID_NOT_FOUND: 69,
   OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
   TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
+  SASL_AUTHENTICATION_FAILED: 58,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   MEMBER_ID_REQUIRED: 79,
 } as const

@@ -1,0 +1,331 @@
+/**
+ * Hostile input from the network, through the live client (kafkajs's connections with our framed
+ * sockets, our Fetch decoder) against `HostileBroker`: a peer that answers ApiVersions, Metadata and
+ * ListOffsets correctly and then misbehaves on Fetch. Each case ends in a typed error or a skip with
+ * a log line, within the request timeout, and the partitions that were answered well keep their
+ * records. Large, many small and dripped responses check the framing (plain TCP and TLS).
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { describe, it } from "@effect/vitest"
+import { Consumer, type Fetcher, Fetcher as FetcherTag, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import { Cause, Effect, Exit, Layer, Logger, LogLevel, Schedule, Stream } from "effect"
+import { expect } from "vitest"
+import * as KafkaClient from "../src/KafkaClient.js"
+import { decodeRecordSet } from "../src/internal/recordBatch.js"
+import * as HostileBroker from "./harness/HostileBroker.js"
+
+const T = "hostile"
+
+const client = (brokers: ReadonlyArray<string>, options: Partial<KafkaClient.KafkaOptions> = {}) =>
+  KafkaClient.make({
+    brokers,
+    requestTimeout: "1 second",
+    connectionTimeout: "1 second",
+    retrySchedule: Schedule.recurs(1),
+    logLevel: "nothing",
+    ...options,
+  })
+
+const request = (partitions: ReadonlyArray<{ partition: number; offset: bigint }>, maxBytes = 1_048_576): Fetcher.FetchRequest => ({
+  partitions: partitions.map((p) => ({ topic: T, partition: p.partition, offset: p.offset, maxBytes })),
+  maxWaitMs: 10,
+  minBytes: 1,
+  maxBytes,
+  isolationLevel: "read_uncommitted",
+})
+
+const text = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString())
+const values = (r: Fetcher.PartitionFetchResult | undefined) => (r?._tag === "Records" ? r.records.map((x) => text(x.value)) : r)
+const errorOf = (r: Fetcher.PartitionFetchResult | undefined) => (r?._tag === "Error" ? r.error : undefined)
+const byPartition = (results: ReadonlyArray<Fetcher.PartitionFetchResult>, partition: number) => results.find((r) => r.partition === partition)
+
+const good = (n: number, prefix = "v") => HostileBroker.batch({ baseOffset: 0n, values: Array.from({ length: n }, (_, i) => `${prefix}${i}`) })
+
+/** Log lines at warning and above, captured. */
+const capturedLogs = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make(({ logLevel, message }) => {
+    if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) lines.push(String(Array.isArray(message) ? message.join(" ") : message))
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
+describe("hostile broker: corrupt record batches", () => {
+  it.scoped("a batch whose CRC does not match is CorruptRecordBatch for its partition; the other partition keeps its records", () =>
+    Effect.gen(function* () {
+      const ok = yield* Effect.promise(() => good(3))
+      const bad = yield* Effect.promise(() => good(3, "x"))
+      bad[bad.lastIndexOf("x2")] = "y".charCodeAt(0) // a value byte: the CRC no longer matches
+      const broker = yield* HostileBroker.make({
+        topics: { [T]: [0, 0] },
+        fetch: () => ({ _tag: "Answer", partitions: [{ topic: T, partition: 0, records: ok }, { topic: T, partition: 1, records: bad }] }),
+      })
+      const c = yield* client(broker.brokers)
+      const results = yield* c.fetch(request([{ partition: 0, offset: 0n }, { partition: 1, offset: 1n }]))
+      expect(values(byPartition(results, 0))).toEqual(["v0", "v1", "v2"])
+      const error = errorOf(byPartition(results, 1))
+      expect(error).toBeInstanceOf(KafkaError.CorruptRecordBatch)
+      expect(error).toMatchObject({ topic: T, partition: 1, offset: 1n })
+      expect(String(error?.message)).toMatch(/CRC-32C mismatch/)
+
+      // With checkCrcs off the same bytes are delivered as they are (the flipped byte included).
+      const unchecked = yield* client(broker.brokers, { checkCrcs: false })
+      const delivered = yield* unchecked.fetch(request([{ partition: 1, offset: 0n }]))
+      expect(values(byPartition(delivered, 1))).toEqual(["x0", "x1", "y2"])
+    }),
+  )
+
+  it.scoped("record lengths that are negative or point past the batch (CRC signed again) are CorruptRecordBatch, never a loop or an exception", () =>
+    Effect.gen(function* () {
+      // The first record's length varint sits right after the 61-byte header.
+      const negative = yield* Effect.promise(() => good(3))
+      negative[61] = 0x01 // zigzag 1 = -1
+      const past = yield* Effect.promise(() => good(3))
+      past[61] = 0xfe // zigzag 8191: longer than the rest of the batch
+      past[62] = 0x7f
+      const count = yield* Effect.promise(() => good(3))
+      count.writeInt32BE(1_000_000, 57) // a record count far beyond what the bytes hold
+      const answers = [negative, past, count].map(HostileBroker.resign)
+      const ok3 = yield* Effect.promise(() => good(2, "ok"))
+      const broker = yield* HostileBroker.make({
+        topics: { [T]: [0, 0, 0, 0] },
+        fetch: () => ({
+          _tag: "Answer",
+          partitions: [...answers.map((records, partition) => ({ topic: T, partition, records })), { topic: T, partition: 3, records: ok3 }],
+        }),
+      })
+      const c = yield* client(broker.brokers)
+      for (const checkCrcs of [true, false]) {
+        const cc = checkCrcs ? c : yield* client(broker.brokers, { checkCrcs })
+        const results = yield* cc.fetch(request([0, 1, 2, 3].map((partition) => ({ partition, offset: 0n }))))
+        for (const partition of [0, 1, 2]) {
+          expect(errorOf(byPartition(results, partition))).toMatchObject({ _tag: "CorruptRecordBatch", topic: T, partition, offset: 0n })
+        }
+        expect(values(byPartition(results, 3))).toEqual(["ok0", "ok1"])
+      }
+    }),
+  )
+
+  it.scoped("negative offsets, batches going backwards, or only batches below the fetch offset: CorruptRecordBatch (no redelivery, no spin)", () =>
+    Effect.gen(function* () {
+      const negative = yield* Effect.promise(() => HostileBroker.batch({ baseOffset: -5n, values: ["n"] }))
+      const first = yield* Effect.promise(() => HostileBroker.batch({ baseOffset: 10n, values: ["a", "b"] }))
+      const backwards = yield* Effect.promise(() => HostileBroker.batch({ baseOffset: 5n, values: ["again"] }))
+      const below = yield* Effect.promise(() => HostileBroker.batch({ baseOffset: 0n, values: ["old"] }))
+      const broker = yield* HostileBroker.make({
+        topics: { [T]: [0, 0, 0] },
+        fetch: () => ({
+          _tag: "Answer",
+          partitions: [
+            { topic: T, partition: 0, records: negative },
+            { topic: T, partition: 1, records: Buffer.concat([first, backwards]) },
+            { topic: T, partition: 2, records: below },
+          ],
+        }),
+      })
+      const c = yield* client(broker.brokers)
+      const results = yield* c.fetch(request([{ partition: 0, offset: 0n }, { partition: 1, offset: 10n }, { partition: 2, offset: 50n }]))
+      expect(errorOf(byPartition(results, 0))).toMatchObject({ _tag: "CorruptRecordBatch", partition: 0 })
+      // The good batch before the one going backwards is delivered; the next fetch (at 12) reports it.
+      expect(values(byPartition(results, 1))).toEqual(["a", "b"])
+      expect(errorOf(byPartition(results, 2))).toMatchObject({ _tag: "CorruptRecordBatch", partition: 2, offset: 50n })
+    }),
+  )
+
+  it.scoped("a partition that was not asked for (or answered twice) is skipped with a warning", () =>
+    Effect.gen(function* () {
+      const ok = yield* Effect.promise(() => good(2))
+      const other = yield* Effect.promise(() => good(1, "intruder"))
+      const broker = yield* HostileBroker.make({
+        topics: { [T]: [0, 0, 0, 0, 0, 0, 0, 0] },
+        fetch: () => ({
+          _tag: "Answer",
+          partitions: [
+            { topic: T, partition: 0, records: ok },
+            { topic: T, partition: 7, records: other },
+            { topic: "never-asked", partition: 0, records: other },
+            { topic: T, partition: 0, records: other },
+          ],
+        }),
+      })
+      const logs = capturedLogs()
+      const results = yield* Effect.flatMap(client(broker.brokers), (c) => c.fetch(request([{ partition: 0, offset: 0n }]))).pipe(
+        Effect.provide(logs.layer),
+      )
+      expect(results).toHaveLength(1)
+      expect(values(byPartition(results, 0))).toEqual(["v0", "v1"])
+      expect(logs.lines.some((l) => /not asked for; skipped/.test(l))).toBe(true)
+    }),
+  )
+
+  it.scoped("a batch larger than the fetch limit is delivered whole (the consumer makes progress, as with KIP-74 brokers)", () =>
+    Effect.gen(function* () {
+      const big = yield* Effect.promise(() => HostileBroker.batch({ baseOffset: 0n, values: [Buffer.alloc(200_000, 7), Buffer.alloc(10, 8)] }))
+      const broker = yield* HostileBroker.make({
+        topics: { [T]: [0] },
+        fetch: () => ({ _tag: "Answer", partitions: [{ topic: T, partition: 0, records: big }] }),
+      })
+      const c = yield* client(broker.brokers)
+      const results = yield* c.fetch(request([{ partition: 0, offset: 0n }], 1024))
+      const r = byPartition(results, 0)
+      expect(r?._tag === "Records" ? r.records.map((x) => x.value?.length) : r).toEqual([200_000, 10])
+    }),
+  )
+})
+
+describe("hostile broker: frames", () => {
+  it.scoped("a frame whose length promises more than arrives: FetchError Timeout within the request timeout; the next fetch reconnects and works", () =>
+    Effect.gen(function* () {
+      const ok = yield* Effect.promise(() => good(2))
+      let fetches = 0
+      const broker = yield* HostileBroker.make({
+        topics: { [T]: [0] },
+        fetch: () =>
+          ++fetches === 1
+            ? { _tag: "Raw", bytes: (id) => HostileBroker.frame(id, Buffer.alloc(100)).subarray(0, 50) }
+            : { _tag: "Answer", partitions: [{ topic: T, partition: 0, records: ok }] },
+      })
+      const c = yield* client(broker.brokers)
+      const failed = yield* Effect.exit(c.fetch(request([{ partition: 0, offset: 0n }])))
+      expect(failed).toMatchObject({ _tag: "Failure" })
+      const error = Exit.isFailure(failed) ? Cause.squash(failed.cause) : undefined
+      expect(error).toMatchObject({ _tag: "FetchError", reason: "Timeout", retriable: true })
+      const results = yield* c.fetch(request([{ partition: 0, offset: 0n }]))
+      expect(values(byPartition(results, 0))).toEqual(["v0", "v1"])
+    }),
+  )
+
+  it.scoped("a truncated frame and a closed connection, a negative length, a length shorter than a correlation id: FetchError Network, no exception", () =>
+    Effect.gen(function* () {
+      const ok = yield* Effect.promise(() => good(1))
+      const raws: Array<(id: number) => Buffer> = [
+        (id) => HostileBroker.frame(id, Buffer.alloc(100)).subarray(0, 30),
+        () => Buffer.from([0xff, 0xff, 0xff, 0xf0, 1, 2, 3, 4]),
+        () => Buffer.from([0, 0, 0, 2, 1, 2]),
+      ]
+      let fetches = 0
+      const broker = yield* HostileBroker.make({
+        topics: { [T]: [0] },
+        fetch: () => {
+          const raw = raws[fetches++]
+          return raw === undefined ? { _tag: "Answer", partitions: [{ topic: T, partition: 0, records: ok }] } : { _tag: "Raw", bytes: raw, thenClose: fetches === 1 }
+        },
+      })
+      const c = yield* client(broker.brokers)
+      for (let i = 0; i < raws.length; i++) {
+        const exit = yield* Effect.exit(c.fetch(request([{ partition: 0, offset: 0n }])))
+        const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+        expect(error).toMatchObject({ _tag: "FetchError", reason: "Network", retriable: true })
+      }
+      expect(values(byPartition(yield* c.fetch(request([{ partition: 0, offset: 0n }])), 0))).toEqual(["v0"])
+    }),
+  )
+
+  it.scoped("a leader that never answers: its partitions get FetchError Timeout while the other leader's partitions keep their records", () =>
+    Effect.gen(function* () {
+      const ok = yield* Effect.promise(() => good(2))
+      const broker = yield* HostileBroker.make({
+        nodes: 2,
+        topics: { [T]: [0, 1] },
+        fetch: (req) => (req.node === 1 ? { _tag: "Silent" } : { _tag: "Answer", partitions: [{ topic: T, partition: 0, records: ok }] }),
+      })
+      const c = yield* client(broker.brokers)
+      const results = yield* c.fetch(request([{ partition: 0, offset: 0n }, { partition: 1, offset: 0n }]))
+      expect(values(byPartition(results, 0))).toEqual(["v0", "v1"])
+      expect(errorOf(byPartition(results, 1))).toMatchObject({ _tag: "FetchError", reason: "Timeout", brokerId: 1 })
+    }),
+  )
+
+  it.scoped("the Consumer: a corrupt partition ends the stream with CorruptRecordBatch after the good partition's records", () =>
+    Effect.gen(function* () {
+      const ok = yield* Effect.promise(() => good(3))
+      const bad = yield* Effect.promise(() => good(2, "x"))
+      bad[bad.length - 1] ^= 0x01
+      const broker = yield* HostileBroker.make({
+        topics: { [T]: [0, 0] },
+        fetch: (req) => ({
+          _tag: "Answer",
+          partitions: req.partitions.map((p) => ({ topic: T, partition: p.partition, records: p.partition === 0 ? (p.fetchOffset === 0n ? ok : Buffer.alloc(0)) : bad })),
+        }),
+      })
+      const c = yield* client(broker.brokers)
+      const ports = Layer.mergeAll(Layer.succeed(FetcherTag.Fetcher, { fetch: c.fetch }), Layer.succeed(OffsetLister.OffsetLister, { list: c.listOffsets }))
+      const consumer = yield* Consumer.make({ config: { maxWait: "10 millis", autoOffsetReset: "earliest" } }).pipe(Effect.provide(ports))
+      yield* consumer.assign([TopicPartition.make(T, 0), TopicPartition.make(T, 1)])
+      const seen: Array<string> = []
+      const exit = yield* consumer.records.pipe(
+        Stream.tap((r) => Effect.sync(() => seen.push(`${r.partition}@${r.offset}=${text(r.value)}`))),
+        Stream.runDrain,
+        Effect.exit,
+      )
+      expect(seen).toEqual(["0@0=v0", "0@1=v1", "0@2=v2"])
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      expect(error).toMatchObject({ _tag: "CorruptRecordBatch", topic: T, partition: 1, offset: 0n })
+    }),
+  )
+})
+
+/** A CA-less self-signed certificate for 127.0.0.1, made with openssl. */
+const selfSigned = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-effect-hostile-tls-"))
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+    { cwd: dir, stdio: "pipe" },
+  )
+  const read = (f: string) => fs.readFileSync(path.join(dir, f), "utf8")
+  const pem = { key: read("key.pem"), cert: read("cert.pem") }
+  fs.rmSync(dir, { recursive: true, force: true })
+  return pem
+}
+
+describe("framing: large, many small and dripped responses, over TCP and TLS", () => {
+  const pem = selfSigned()
+  for (const transport of ["tcp", "tls"] as const) {
+    it.scoped(`${transport}: an 8 MiB response, 100 small ones, and responses written a few bytes at a time arrive whole`, () =>
+      Effect.gen(function* () {
+        const big = yield* Effect.promise(() =>
+          HostileBroker.batch({ baseOffset: 0n, values: Array.from({ length: 64 }, (_, i) => Buffer.alloc(128 * 1024, i)) }),
+        )
+        const small = yield* Effect.promise(() => good(1))
+        let mode: "big" | "small" | "drip" = "big"
+        const broker = yield* HostileBroker.make({
+          topics: { [T]: [0] },
+          ...(transport === "tls" ? { tls: pem } : {}),
+          fetch: () => {
+            const records = mode === "big" ? big : small
+            const partitions = [{ topic: T, partition: 0, records }]
+            // Pieces of 1..7 bytes: length prefixes split across reads.
+            return mode === "drip" ? { _tag: "Drip", partitions, pieces: [1, 3, 2, 7, 5] } : { _tag: "Answer", partitions }
+          },
+        })
+        const c = yield* client(broker.brokers, transport === "tls" ? { ssl: { ca: [pem.cert] } } : {})
+        const bigResult = byPartition(yield* c.fetch(request([{ partition: 0, offset: 0n }], 16 * 1024 * 1024)), 0)
+        expect(bigResult?._tag === "Records" ? bigResult.records.map((r) => [r.value?.length, r.value?.[0], r.value?.[131071]]) : bigResult).toEqual(
+          Array.from({ length: 64 }, (_, i) => [128 * 1024, i, i]),
+        )
+        mode = "small"
+        for (let i = 0; i < 100; i++) expect(values(byPartition(yield* c.fetch(request([{ partition: 0, offset: 0n }])), 0))).toEqual(["v0"])
+        mode = "drip"
+        for (let i = 0; i < 5; i++) expect(values(byPartition(yield* c.fetch(request([{ partition: 0, offset: 0n }])), 0))).toEqual(["v0"])
+      }),
+      60_000,
+    )
+  }
+})
+
+describe("hostile batches: decompression", () => {
+  it.effect("a gzip batch that inflates beyond the limit is a CorruptBatch (nothing that size is allocated); within it, delivered", () =>
+    Effect.promise(async () => {
+      const bomb = await HostileBroker.batch({ baseOffset: 0n, values: [Buffer.alloc(4 * 1024 * 1024)], compression: 1 })
+      const limited = await decodeRecordSet(bomb, { maxInflatedBytes: 1024 * 1024 })
+      expect(limited.batches).toEqual([])
+      expect(limited.corrupt?.reason).toMatch(/cannot inflate/)
+      const whole = await decodeRecordSet(bomb)
+      expect(whole.batches.map((b) => b.body.length > 4 * 1024 * 1024)).toEqual([true])
+    }),
+  )
+})
