@@ -48,6 +48,7 @@ export const duration = (options: { readonly min?: Duration.DurationInput } = {}
 const mustBe = (what: string) => ({ message: () => ({ message: `must be ${what}`, override: true }) })
 export const nonNegativeInt = Schema.Number.pipe(Schema.int(mustBe("an integer >= 0")), Schema.nonNegative(mustBe("an integer >= 0")))
 export const positiveInt = Schema.Number.pipe(Schema.int(mustBe("an integer >= 1")), Schema.positive(mustBe("an integer >= 1")))
+export const boolean = Schema.Boolean.annotations(mustBe("true or false"))
 export const nonEmptyString = Schema.String.pipe(Schema.minLength(1, { message: () => "must be a non-empty string" }))
 
 const secretKey = /password|secret|token/i

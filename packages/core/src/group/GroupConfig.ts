@@ -35,7 +35,7 @@ const Fields = Schema.Struct({
   rebalanceTimeout: Schema.optional(positiveDuration),
   heartbeatInterval: Schema.optional(positiveDuration),
   assignors: Schema.optional(Schema.Array(AssignorSchema).pipe(Schema.minItems(1, { message: () => "at least one assignor is required" }))),
-  autoCommit: Schema.optional(Schema.Boolean.annotations({ message: () => "must be true or false" })),
+  autoCommit: Schema.optional(Settings.boolean),
   autoCommitInterval: Schema.optional(positiveDuration),
   retrySchedule: Schema.optional(ScheduleSchema),
   listener: Schema.optional(Listener),
