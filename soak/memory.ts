@@ -125,7 +125,7 @@ export const run = (options: RunOptions, ledger: Ledger.Ledger, prng: Prng.Prng)
       })
 
     const context = yield* Effect.context<Fetcher.Fetcher | OffsetLister.OffsetLister | GroupCoordinator.TopicMetadata>()
-    const restart = Effect.asVoid(startMember).pipe(Effect.provide(context))
+    const restart = Effect.asVoid(startMember).pipe(Effect.orDie, Effect.provide(context))
 
     const alive = () => members.filter((m) => !m.dead)
 

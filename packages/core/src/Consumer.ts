@@ -12,6 +12,7 @@ import {
   type Config,
   type ConfigError,
   Context,
+  Deferred,
   Duration,
   Effect,
   Layer,
@@ -31,9 +32,12 @@ import type { ConsumerRecord } from "./ConsumerRecord.js"
 import { Fetcher, type FetchRequest } from "./Fetcher.js"
 import {
   type BrokerError,
+  ConsumerClosed,
   type CorruptRecordBatch,
   type FetchFailure,
   type InvalidConfig,
+  InvalidOffset,
+  InvalidTopicPartition,
   ListOffsetsError,
   type ListOffsetsFailure,
   NoOffsetForPartition,
@@ -61,9 +65,13 @@ export type ConsumerError =
   | CorruptRecordBatch
   | OffsetRecoveryExhausted
   | NoOffsetForPartition
+  | ConsumerClosed
 
 /** What `position` can fail with. */
-export type PositionError = PartitionNotAssigned | ListOffsetsFailure | NoOffsetForPartition
+export type PositionError = PartitionNotAssigned | ListOffsetsFailure | NoOffsetForPartition | InvalidTopicPartition | ConsumerClosed
+
+/** What a call naming partitions can fail with before it does anything: a bad partition, or a closed consumer. */
+export type CallError = InvalidTopicPartition | ConsumerClosed
 
 /** Retries of a whole failed Fetch request; only retriable `FetchError`s reach it. */
 export type FetchRetry = Schedule.Schedule<unknown, FetchFailure>
@@ -85,16 +93,19 @@ export interface Service<E = never> {
   /** The subscription state, for group membership to drive (assign, add, revoke with committed offsets). */
   readonly state: SubscriptionState.SubscriptionState
   /** Replaces the assignment (manual assignment, like the Java client's `assign`). */
-  readonly assign: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
-  readonly assignment: Effect.Effect<ReadonlyArray<TP>>
-  readonly pause: (partitions: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned>
-  readonly resume: (partitions: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned>
-  readonly paused: Effect.Effect<ReadonlyArray<TP>>
-  /** The next fetch of `tp` starts at `offset`. Before the first assignment, kept until `tp` is assigned. */
-  readonly seek: (tp: TP, offset: bigint) => Effect.Effect<void, PartitionNotAssigned>
+  readonly assign: (partitions: ReadonlyArray<TP>) => Effect.Effect<void, CallError>
+  readonly assignment: Effect.Effect<ReadonlyArray<TP>, ConsumerClosed>
+  readonly pause: (partitions: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned | CallError>
+  readonly resume: (partitions: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned | CallError>
+  readonly paused: Effect.Effect<ReadonlyArray<TP>, ConsumerClosed>
+  /**
+   * The next fetch of `tp` starts at `offset` (a bigint >= 0n, else `InvalidOffset`). Before the
+   * first assignment, kept until `tp` is assigned.
+   */
+  readonly seek: (tp: TP, offset: bigint) => Effect.Effect<void, PartitionNotAssigned | InvalidOffset | CallError>
   /** Lazy: the next fetch (or `position`) resolves it, with one ListOffsets for all the partitions. */
-  readonly seekToBeginning: (partitions?: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned>
-  readonly seekToEnd: (partitions?: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned>
+  readonly seekToBeginning: (partitions?: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned | CallError>
+  readonly seekToEnd: (partitions?: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned | CallError>
   /** The offset of the next record to be fetched; resolves a pending seek on demand. */
   readonly position: (tp: TP) => Effect.Effect<bigint, PositionError>
   /** The records, in chunks as fetched. Run one at a time (a second run waits for the first). */
@@ -102,9 +113,9 @@ export interface Service<E = never> {
   /** Each fetched batch as one non-empty chunk. */
   readonly chunks: Stream.Stream<Chunk.Chunk<ConsumerRecord>, ConsumerError | E>
   /** Events from the moment the stream is run. */
-  readonly events: Stream.Stream<ConsumerEvent>
+  readonly events: Stream.Stream<ConsumerEvent, ConsumerClosed>
   /** A queue subscribed to events when this returns (nothing between subscribing and reading is lost). */
-  readonly subscribeEvents: Effect.Effect<Queue.Dequeue<ConsumerEvent>, never, Scope.Scope>
+  readonly subscribeEvents: Effect.Effect<Queue.Dequeue<ConsumerEvent>, ConsumerClosed, Scope.Scope>
 }
 
 /** The consumer service under a healing recovery: its stream has no `OffsetOutOfRange`. */
@@ -163,6 +174,37 @@ const makeFromInput = <E>(
     const state = yield* SubscriptionState.make({ autoOffsetReset: config.autoOffsetReset })
     const events = yield* Effect.acquireRelease(PubSub.unbounded<ConsumerEvent>(), PubSub.shutdown)
     const running = yield* Effect.makeSemaphore(1)
+    // Used after its scope closed, the consumer fails with ConsumerClosed; a running stream stops so.
+    let isClosed = false
+    const closing = yield* Deferred.make<void>()
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          isClosed = true
+        }),
+        Deferred.succeed(closing, undefined),
+      ),
+    )
+    const isPartition = (tp: TP): boolean =>
+      typeof tp === "object" && tp !== null && typeof tp.topic === "string" && tp.topic.length > 0 &&
+      Number.isSafeInteger(tp.partition) && tp.partition >= 0
+    const open = (operation: string): Effect.Effect<void, ConsumerClosed> =>
+      Effect.suspend(() => (isClosed ? Effect.fail(new ConsumerClosed({ operation })) : Effect.void))
+    /** The entry check of a call naming partitions: the consumer is open and every partition named is one. */
+    const entry = (operation: string, partitions: ReadonlyArray<TP> = []): Effect.Effect<void, CallError> =>
+      Effect.zipRight(
+        open(operation),
+        Effect.suspend(() => {
+          const bad = partitions.find((tp) => !isPartition(tp))
+          return bad === undefined
+            ? Effect.void
+            : Effect.fail(new InvalidTopicPartition({ operation, topic: bad?.topic, partition: bad?.partition }))
+        }),
+      )
+    const whileOpen = <A, E1>(operation: string, stream: Stream.Stream<A, E1>): Stream.Stream<A, E1 | ConsumerClosed> =>
+      Stream.unwrap(Effect.as(open(operation), stream)).pipe(
+        Stream.interruptWhen(Effect.zipRight(Deferred.await(closing), Effect.fail(new ConsumerClosed({ operation })))),
+      )
     // A partition error that arrived with records of other partitions: delivered on the next pull.
     const deferred = yield* Ref.make<Option.Option<ConsumerError | E>>(Option.none())
 
@@ -389,8 +431,8 @@ const makeFromInput = <E>(
     const exclusive = <A, E1>(stream: Stream.Stream<A, E1>) =>
       Stream.unwrapScoped(Effect.as(Effect.acquireRelease(running.take(1), () => running.release(1)), stream))
 
-    const chunks = exclusive(Stream.repeatEffect(cycle).pipe(Stream.filter(Chunk.isNonEmpty)))
-    const records = exclusive(Stream.repeatEffectChunk(cycle))
+    const chunks = whileOpen("chunks", exclusive(Stream.repeatEffect(cycle).pipe(Stream.filter(Chunk.isNonEmpty))))
+    const records = whileOpen("records", exclusive(Stream.repeatEffectChunk(cycle)))
 
     const seekReset = (spec: ListOffsetsSpec) => (partitions?: ReadonlyArray<TP>) => state.requestReset(spec, partitions)
 
@@ -399,26 +441,36 @@ const makeFromInput = <E>(
       recoveryPolicy: recovery.policy,
       state,
       assign: Effect.fn("Consumer.assign")(function* (partitions: ReadonlyArray<TP>) {
+        yield* entry("assign", partitions)
         yield* state.assign(partitions)
       }),
-      assignment: state.assignment,
+      assignment: Effect.zipRight(open("assignment"), state.assignment),
       pause: Effect.fn("Consumer.pause")(function* (partitions: ReadonlyArray<TP>) {
+        yield* entry("pause", partitions)
         yield* state.pause(partitions)
       }),
       resume: Effect.fn("Consumer.resume")(function* (partitions: ReadonlyArray<TP>) {
+        yield* entry("resume", partitions)
         yield* state.resume(partitions)
       }),
-      paused: state.paused,
+      paused: Effect.zipRight(open("paused"), state.paused),
       seek: Effect.fn("Consumer.seek")(function* (tp: TP, offset: bigint) {
+        yield* entry("seek", [tp])
+        if (typeof offset !== "bigint" || offset < 0n) {
+          return yield* new InvalidOffset({ topic: tp.topic, partition: tp.partition, offset })
+        }
         yield* state.seek(tp, offset)
       }),
       seekToBeginning: Effect.fn("Consumer.seekToBeginning")(function* (partitions?: ReadonlyArray<TP>) {
+        yield* entry("seekToBeginning", partitions)
         yield* seekReset("earliest")(partitions)
       }),
       seekToEnd: Effect.fn("Consumer.seekToEnd")(function* (partitions?: ReadonlyArray<TP>) {
+        yield* entry("seekToEnd", partitions)
         yield* seekReset("latest")(partitions)
       }),
       position: Effect.fn("Consumer.position")(function* (tp: TP) {
+        yield* entry("position", [tp])
         // A seek can land between resolving and reading: then resolve again (a few times at most).
         for (let attempt = 0; ; attempt++) {
           const p = yield* state.get(tp)
@@ -431,8 +483,8 @@ const makeFromInput = <E>(
       }),
       records,
       chunks,
-      events: Stream.fromPubSub(events),
-      subscribeEvents: PubSub.subscribe(events),
+      events: whileOpen("events", Stream.fromPubSub(events)),
+      subscribeEvents: Effect.zipRight(open("subscribeEvents"), PubSub.subscribe(events)),
     }
     return service
   })

@@ -167,6 +167,37 @@ export class OffsetRecoveryExhausted extends Data.TaggedError("OffsetRecoveryExh
   }
 }
 
+/** A partition named by the caller is not a topic name and a partition number (`topic` a non-empty string, `partition` an integer >= 0). */
+export class InvalidTopicPartition extends Data.TaggedError("InvalidTopicPartition")<{
+  readonly operation: string
+  readonly topic: unknown
+  readonly partition: unknown
+}> {
+  override get message(): string {
+    return `${this.operation}: ${formatValue(this.topic)}-${formatValue(this.partition)} is not a partition (topic must be a non-empty string, partition an integer >= 0)`
+  }
+}
+
+/** `seek` was given an offset that no record can have: not a bigint, or negative. */
+export class InvalidOffset extends Data.TaggedError("InvalidOffset")<{
+  readonly topic: string
+  readonly partition: number
+  readonly offset: unknown
+}> {
+  override get message(): string {
+    return `seek: offset ${formatValue(this.offset)} for ${this.topic}-${this.partition} is not an offset (a bigint >= 0n)`
+  }
+}
+
+/** The consumer was used after the scope it was made in had closed. */
+export class ConsumerClosed extends Data.TaggedError("ConsumerClosed")<{
+  readonly operation: string
+}> {
+  override get message(): string {
+    return `${this.operation}: the consumer's scope is closed`
+  }
+}
+
 /** A configuration value is invalid. Names the field and the value. */
 export class InvalidConfig extends Data.TaggedError("InvalidConfig")<{
   readonly field: string

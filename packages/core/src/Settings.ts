@@ -45,18 +45,20 @@ export const duration = (options: { readonly min?: Duration.DurationInput } = {}
   )
 }
 
-export const nonNegativeInt = Schema.Int.pipe(Schema.nonNegative({ message: () => "must be an integer >= 0" }))
-export const positiveInt = Schema.Int.pipe(Schema.positive({ message: () => "must be an integer >= 1" }))
+const mustBe = (what: string) => ({ message: () => ({ message: `must be ${what}`, override: true }) })
+export const nonNegativeInt = Schema.Number.pipe(Schema.int(mustBe("an integer >= 0")), Schema.nonNegative(mustBe("an integer >= 0")))
+export const positiveInt = Schema.Number.pipe(Schema.int(mustBe("an integer >= 1")), Schema.positive(mustBe("an integer >= 1")))
+export const boolean = Schema.Boolean.annotations(mustBe("true or false"))
 export const nonEmptyString = Schema.String.pipe(Schema.minLength(1, { message: () => "must be a non-empty string" }))
 
 const secretKey = /password|secret|token/i
 
-/** The input's value at `path`, or the closest value on the way; secrets are never returned. */
+/** The input's value at `path` (`undefined` where it is missing); secrets are never returned. */
 const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
   let value = input
   for (const key of path) {
     if (typeof key === "string" && secretKey.test(key)) return "<not shown>"
-    if (typeof value !== "object" || value === null || !Object.hasOwn(value, key)) return value
+    if (typeof value !== "object" || value === null || !Object.hasOwn(value, key)) return undefined
     value = Reflect.get(value, key)
   }
   return Redacted.isRedacted(value) ? "<not shown>" : value
@@ -66,7 +68,13 @@ const toInvalidConfig = (input: unknown, error: ParseResult.ParseError): Invalid
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
   const path = issue?.path ?? []
   const field = path.length > 0 ? path.map(String).join(".") : "(config)"
-  return new InvalidConfig({ field, value: valueAt(input, path), reason: issue?.message ?? error.message })
+  const reason =
+    issue?._tag === "Missing"
+      ? "is required"
+      : issue?._tag === "Unexpected"
+        ? `is not a setting here (${issue.message.replace(/^is unexpected, expected: /, "known: ").replaceAll('"', "").replaceAll(" | ", ", ")})`
+        : (issue?.message ?? error.message)
+  return new InvalidConfig({ field, value: path.length > 0 ? valueAt(input, path) : input, reason })
 }
 
 export interface Decoder<A> {

@@ -166,7 +166,7 @@ describe("Consumer", () => {
       yield* TestClock.adjust("10 millis")
       expect(delivered).toEqual(["0:a@0", "0:b@1"])
       expect(yield* consumer.position(t1)).toBe(0n)
-      // The unreachable partition answers at once: the loop backs off retryBackoffMs per cycle.
+      // The unreachable partition answers at once: the loop backs off retryBackoff per cycle.
       yield* broker.clearRequests
       yield* TestClock.adjust("10 seconds")
       const fetches = (yield* broker.requests).filter((r) => r.api === "Fetch").length

@@ -131,6 +131,7 @@ export const validate = (options: ProducerOptions): Either.Either<ProducerConfig
       ackTimeout: _ackTimeout,
       allowAutoTopicCreation: _allowAutoTopicCreation,
       retrySchedule: _retrySchedule,
+      propagateTrace: _propagateTrace,
       ...connectionOptions
     } = options
     // The producer's own fields are checked below; anything else must be a client option.
@@ -171,6 +172,9 @@ export const validate = (options: ProducerOptions): Either.Either<ProducerConfig
     const allowAutoTopicCreation = options.allowAutoTopicCreation ?? false
     if (typeof allowAutoTopicCreation !== "boolean") {
       return yield* invalid("allowAutoTopicCreation", allowAutoTopicCreation, "must be a boolean")
+    }
+    if (options.retrySchedule !== undefined && !Schedule.isSchedule(options.retrySchedule)) {
+      return yield* invalid("retrySchedule", options.retrySchedule, "must be a Schedule")
     }
     const propagateTrace = options.propagateTrace ?? true
     if (typeof propagateTrace !== "boolean") return yield* invalid("propagateTrace", propagateTrace, "must be a boolean")

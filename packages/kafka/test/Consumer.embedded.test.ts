@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Consumer, ConsumerRecord, ErrorCode, Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { BrokerModel, TestBroker } from "@kafka-effect/testkit"
-import { Chunk, Deferred, Effect, Fiber, HashMap, Logger, Queue, Schedule, Stream } from "effect"
+import { BrokerModel, TestBroker, TestKit } from "@kafka-effect/testkit"
+import { Chunk, Deferred, Effect, Fiber, Queue, Schedule, Stream } from "effect"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as EmbeddedClient from "./harness/EmbeddedClient.js"
 
@@ -83,12 +83,7 @@ describe("Consumer over the embedded wire broker (3 brokers)", () => {
         yield* consumer.assign([tp])
         yield* consumer.seek(tp, 0n)
 
-        const warnings: Array<{ message: string; annotations: Record<string, unknown> }> = []
-        const logger = Logger.make(({ logLevel, message, annotations }) => {
-          if (logLevel.label !== "WARN") return
-          const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-          warnings.push({ message: text, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
-        })
+        const logs = yield* TestKit.makeLogCapture()
         const delivered = yield* Queue.unbounded<ConsumerRecord.ConsumerRecord>()
         const gate = yield* Deferred.make<void>()
         // The running consumer: one stream for the whole test; it holds on after offset 2 until the
@@ -98,7 +93,7 @@ describe("Consumer over the embedded wire broker (3 brokers)", () => {
             Stream.runForEach((r) =>
               Effect.zipRight(Queue.offer(delivered, r), r.offset === 2n ? Deferred.await(gate) : Effect.void),
             ),
-            Effect.provide(Logger.add(logger)),
+            Effect.provide(logs.layer),
           ),
         )
         const first = yield* Effect.map(Queue.takeBetween(delivered, 3, 3), Chunk.toReadonlyArray)
@@ -126,8 +121,9 @@ describe("Consumer over the embedded wire broker (3 brokers)", () => {
           skipped: 4n,
           policy: "nearest",
         })
+        const warnings = yield* logs.warnings
         expect(warnings).toHaveLength(1)
-        expect(warnings[0]!.message).toMatch(/^Offset out of range, resetting to 7/)
+        expect(warnings[0]!.message).toBe("Offset out of range, resetting to 7 (retention-0: requested 3, log start 7, end 10, skipped 4)")
         expect(warnings[0]!.annotations).toMatchObject({
           topic: "retention",
           partition: 0,

@@ -3,7 +3,8 @@
  */
 import { layer } from "@effect/vitest"
 import { ErrorCode, Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { Cause, Effect, Either, HashMap, Layer, Logger, LogLevel, Metric, Redacted, Schedule } from "effect"
+import { TestKit } from "@kafka-effect/testkit"
+import { Cause, Effect, Either, Layer, LogLevel, Metric, Redacted, Schedule } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
@@ -388,10 +389,7 @@ layer(MockTestBroker.layer(1, { retrySchedule: fastRetry }), { excludeTestServic
         const mock = yield* MockCluster.MockCluster
         yield* mock.createTopic("sasl", 1)
         const secret = "s3cr3t-pw-do-not-log"
-        const lines: Array<string> = []
-        const capture = Logger.make((o) => {
-          lines.push(`${String(o.message)} ${JSON.stringify([...HashMap.toEntries(o.annotations)])}`)
-        })
+        const capture = yield* TestKit.makeLogCapture({ quiet: true, minimumLevel: LogLevel.All })
         const result = yield* Effect.either(
           Effect.flatMap(OffsetLister.OffsetLister, (l) => l.list([TopicPartition.make("sasl", 0)], "latest")),
         ).pipe(
@@ -402,8 +400,7 @@ layer(MockTestBroker.layer(1, { retrySchedule: fastRetry }), { excludeTestServic
               sasl: { mechanism: "scram-sha-256", username: "operator", password: Redacted.make(secret) },
             }),
           ),
-          Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
-          Logger.withMinimumLogLevel(LogLevel.All),
+          Effect.provide(capture.layer),
           Effect.scoped,
         )
         // librdkafka's mock has no SaslHandshake: kafkajs's authenticator refuses, not retriable.
@@ -411,6 +408,7 @@ layer(MockTestBroker.layer(1, { retrySchedule: fastRetry }), { excludeTestServic
         if (Either.isLeft(result) && result.left._tag === "ListOffsetsError") {
           expect(result.left.cause).toMatchObject({ name: "KafkaJSServerDoesNotSupportApiKey", apiName: "SaslHandshake" })
         }
+        const lines = (yield* capture.logs).map((l) => `${l.message} ${JSON.stringify(Object.entries(l.annotations))}`)
         expect(lines.length).toBeGreaterThan(0)
         expect(lines.filter((l) => l.includes(secret))).toEqual([])
         expect(Cause.pretty(Cause.fail(Either.isLeft(result) ? result.left : null))).not.toContain(secret)

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Consumer, ConsumerRecord, RecordSchema, TopicPartition } from "@kafka-effect/core"
-import { EmbeddedBroker, TestBroker } from "@kafka-effect/testkit"
-import { Chunk, Effect, HashMap, Layer, Logger, Ref, Schema, Stream } from "effect"
+import { EmbeddedBroker, TestBroker, TestKit } from "@kafka-effect/testkit"
+import { Chunk, Effect, Layer, Ref, Schema, Stream } from "effect"
 import * as Producer from "../src/Producer.js"
 import * as EmbeddedClient from "./harness/EmbeddedClient.js"
 
@@ -64,21 +64,16 @@ describe("Schema values over the embedded wire broker", () => {
     Effect.gen(function* () {
       yield* seed("schema-skip")
       const consumer = yield* fromStart("schema-skip")
-      const warnings: Array<Readonly<Record<string, unknown>>> = []
-      const capture = Logger.add(
-        Logger.make(({ logLevel, annotations }) => {
-          if (logLevel._tag === "Warning") warnings.push(Object.fromEntries(HashMap.toEntries(annotations)))
-        }),
-      )
+      const capture = yield* TestKit.makeLogCapture()
       const got = yield* consumer.records.pipe(
         RecordSchema.decode({ value: OrderJson, key: RecordSchema.utf8(Schema.String), onError: "skip" }),
         Stream.take(5),
         Stream.runCollect,
-        Effect.provide(capture),
+        Effect.provide(capture.layer),
       )
       expect(ids(got)).toEqual([0, 1, 2, 4, 5])
       expect(Chunk.toReadonlyArray(got).map((r) => r.key)).toEqual(["o-0", "o-1", "o-2", "o-4", "o-5"])
-      expect(warnings).toEqual([expect.objectContaining({ topic: "schema-skip", partition: 0, offset: "3", field: "value" })])
+      expect((yield* capture.warnings).map((w) => w.annotations)).toEqual([expect.objectContaining({ topic: "schema-skip", partition: 0, offset: "3", field: "value" })])
     }).pipe(Effect.provide(layer)),
   )
 

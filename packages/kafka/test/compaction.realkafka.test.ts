@@ -8,9 +8,10 @@
 import { layer } from "@effect/vitest"
 import { Fetcher, TopicPartition } from "@kafka-effect/core"
 import { Chunk, Effect, Queue } from "effect"
+import { TestKit } from "@kafka-effect/testkit"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
-import { observedConsumer, seen, take, warningsLogger } from "./harness/Observed.js"
+import { observedConsumer, seen, take } from "./harness/Observed.js"
 import * as Producer from "./harness/Producer.js"
 import * as RealAdmin from "./harness/RealAdmin.js"
 import * as RealKafka from "./harness/RealKafka.js"
@@ -80,7 +81,7 @@ layer(KafkaClient.layer({ brokers }), { excludeTestServices: true, timeout: "90 
         )
         expect(compacted).toEqual(survivors)
 
-        const log = warningsLogger()
+        const log = yield* TestKit.makeLogCapture()
         const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis" } })
         const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp])
@@ -95,7 +96,7 @@ layer(KafkaClient.layer({ brokers }), { excludeTestServices: true, timeout: "90 
         ])
         // No error, no reset, no ListOffsets: compaction holes are not out of range.
         expect(Chunk.toReadonlyArray(yield* Queue.takeAll(events))).toEqual([])
-        expect(log.warnings).toEqual([])
+        expect(yield* log.warnings).toEqual([])
         expect(calls.lists).toEqual([])
         expect(calls.fetches[0]).toEqual([`${topic}-0@5`])
         // From a removed offset further down: the first survivor, 4.
@@ -125,8 +126,8 @@ layer(KafkaClient.layer({ brokers }), { excludeTestServices: true, timeout: "90 
         expect(Chunk.toReadonlyArray(yield* Queue.takeAll(events))).toEqual([
           expect.objectContaining({ _tag: "OffsetReset", topic, partition: 0, policy: "nearest", ...facts }),
         ])
-        expect(log.warnings).toHaveLength(1)
-        expect(log.warnings[0]!.annotations).toMatchObject({
+        expect(yield* log.warnings).toHaveLength(1)
+        expect((yield* log.warnings)[0]!.annotations).toMatchObject({
           topic,
           partition: 0,
           requestedOffset: "5",

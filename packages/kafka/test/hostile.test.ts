@@ -12,7 +12,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, it } from "@effect/vitest"
 import { Consumer, type Fetcher, Fetcher as FetcherTag, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { Cause, Effect, Exit, Layer, Logger, LogLevel, Schedule, Stream } from "effect"
+import { TestKit } from "@kafka-effect/testkit"
+import { Cause, Effect, Exit, Layer, Schedule, Stream } from "effect"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as Framed from "../src/internal/framedSocket.js"
@@ -45,15 +46,6 @@ const errorOf = (r: Fetcher.PartitionFetchResult | undefined) => (r?._tag === "E
 const byPartition = (results: ReadonlyArray<Fetcher.PartitionFetchResult>, partition: number) => results.find((r) => r.partition === partition)
 
 const good = (n: number, prefix = "v") => HostileBroker.batch({ baseOffset: 0n, values: Array.from({ length: n }, (_, i) => `${prefix}${i}`) })
-
-/** Log lines at warning and above, captured. */
-const capturedLogs = () => {
-  const lines: Array<string> = []
-  const logger = Logger.make(({ logLevel, message }) => {
-    if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) lines.push(String(Array.isArray(message) ? message.join(" ") : message))
-  })
-  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
-}
 
 describe("hostile broker: corrupt record batches", () => {
   it.scoped("a batch whose CRC does not match is CorruptRecordBatch for its partition; the other partition keeps its records", () =>
@@ -153,13 +145,13 @@ describe("hostile broker: corrupt record batches", () => {
           ],
         }),
       })
-      const logs = capturedLogs()
+      const logs = yield* TestKit.makeLogCapture({ quiet: true })
       const results = yield* Effect.flatMap(client(broker.brokers), (c) => c.fetch(request([{ partition: 0, offset: 0n }]))).pipe(
         Effect.provide(logs.layer),
       )
       expect(results).toHaveLength(1)
       expect(values(byPartition(results, 0))).toEqual(["v0", "v1"])
-      expect(logs.lines.some((l) => /not asked for; skipped/.test(l))).toBe(true)
+      expect((yield* logs.logs).some((l) => (l.level === "WARN" || l.level === "ERROR") && /not asked for; skipped/.test(l.message))).toBe(true)
     }),
   )
 

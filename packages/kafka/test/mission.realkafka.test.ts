@@ -8,10 +8,11 @@
 import { layer } from "@effect/vitest"
 import { Consumer, GroupConsumer, TopicPartition } from "@kafka-effect/core"
 import { Chunk, Effect, ExecutionStrategy, Exit, Fiber, Layer, Queue, Scope, Stream } from "effect"
+import { TestKit } from "@kafka-effect/testkit"
 import { expect } from "vitest"
 import * as GroupCoordinatorLive from "../src/group/GroupCoordinatorLive.js"
 import * as KafkaClient from "../src/KafkaClient.js"
-import { observedConsumer, seen, take, warningsLogger } from "./harness/Observed.js"
+import { observedConsumer, seen, take } from "./harness/Observed.js"
 import * as Producer from "./harness/Producer.js"
 import * as RealAdmin from "./harness/RealAdmin.js"
 import * as RealKafka from "./harness/RealKafka.js"
@@ -58,7 +59,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         yield* produceEach(producer, topic, 0, values("v", 3))
         const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis" } })
         const events = yield* consumer.subscribeEvents
-        const log = warningsLogger()
+        const log = yield* TestKit.makeLogCapture()
         yield* consumer.assign([tp])
         yield* consumer.seek(tp, 0n)
         expect(seen(yield* take(consumer, 3))).toEqual(["0@0=v0", "0@1=v1", "0@2=v2"])
@@ -74,11 +75,11 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         expect(seen(next)).toEqual(["0@7=v7", "0@8=v8", "0@9=v9"])
         const facts = { requestedOffset: 3n, earliest: 7n, latest: 10n, newOffset: 7n, skipped: 4n }
         expect(Chunk.toReadonlyArray(yield* Queue.takeAll(events))).toEqual([expect.objectContaining(resetFacts(topic, facts))])
-        expect(log.warnings).toHaveLength(1)
-        expect(log.warnings[0]!.message).toBe(
+        expect(yield* log.warnings).toHaveLength(1)
+        expect((yield* log.warnings)[0]!.message).toBe(
           `Offset out of range, resetting to 7 (${topic}-0: requested 3, log start 7, end 10, skipped 4)`,
         )
-        expect(log.warnings[0]!.annotations).toMatchObject(annotationsOf(topic, facts))
+        expect((yield* log.warnings)[0]!.annotations).toMatchObject(annotationsOf(topic, facts))
         // The heal: the Fetch at 3, one earliest/latest pair, then the Fetch at the new log start.
         expect(calls.fetches.slice(0, 2)).toEqual([[`${topic}-0@3`], [`${topic}-0@7`]])
         expect([...calls.lists].sort()).toEqual([`earliest:${topic}-0`, `latest:${topic}-0`])
@@ -130,7 +131,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         yield* Scope.close(firstScope, Exit.void)
 
         // A member that joins now resumes from the committed 50, beyond the end (5).
-        const log = warningsLogger()
+        const log = yield* TestKit.makeLogCapture()
         const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis", autoOffsetReset: "earliest" } })
         const events = yield* consumer.subscribeEvents
         const sub = yield* GroupConsumer.subscribe(consumer, [topic], groupOptions)
@@ -140,7 +141,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         expect(calls.fetches[0]).toEqual([`${topic}-0@50`])
         yield* producer.send(topic, 0, [{ value: "new5" }, { value: "new6" }])
         expect(seen(yield* Fiber.join(reader))).toEqual(["0@5=new5", "0@6=new6"])
-        expect(log.warnings.map((w) => w.annotations)).toEqual([expect.objectContaining(annotationsOf(topic, facts))])
+        expect((yield* log.warnings).map((w) => w.annotations)).toEqual([expect.objectContaining(annotationsOf(topic, facts))])
         // The committed offset resumed from, not autoOffsetReset: no ListOffsets before the first Fetch.
         expect([...calls.lists].sort()).toEqual([`earliest:${topic}-0`, `latest:${topic}-0`])
       }),
@@ -156,7 +157,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         const tp = TopicPartition.make(topic, 0)
         yield* admin.createTopic({ topic })
         yield* produceEach(producer, topic, 0, values("v", 3))
-        const log = warningsLogger()
+        const log = yield* TestKit.makeLogCapture()
         const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis" } })
         const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp])
@@ -167,8 +168,8 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         expect(yield* Queue.take(events)).toEqual(expect.objectContaining(resetFacts(topic, facts)))
         yield* produceEach(producer, topic, 0, ["new3", "new4"])
         expect(seen(yield* Fiber.join(reader))).toEqual(["0@3=new3", "0@4=new4"])
-        expect(log.warnings).toHaveLength(1)
-        expect(log.warnings[0]!.annotations).toMatchObject(annotationsOf(topic, facts))
+        expect(yield* log.warnings).toHaveLength(1)
+        expect((yield* log.warnings)[0]!.annotations).toMatchObject(annotationsOf(topic, facts))
         expect(calls.fetches.slice(0, 2)).toEqual([[`${topic}-0@1000`], [`${topic}-0@3`]])
         expect([...calls.lists].sort()).toEqual([`earliest:${topic}-0`, `latest:${topic}-0`])
       }),
@@ -184,7 +185,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         const tp = TopicPartition.make(topic, 0)
         yield* admin.createTopic({ topic })
         const maxWaitMs = 200
-        const log = warningsLogger()
+        const log = yield* TestKit.makeLogCapture()
         const { consumer, calls } = yield* observedConsumer({ config: { maxWait: maxWaitMs } })
         yield* consumer.assign([tp])
         yield* consumer.seekToBeginning()
@@ -209,7 +210,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         yield* produceEach(producer, topic, 0, ["first"])
         expect(seen(yield* Fiber.join(reader))).toEqual(["0@0=first"])
         expect(calls.lists).toHaveLength(2)
-        expect(log.warnings).toEqual([])
+        expect(yield* log.warnings).toEqual([])
       }),
     30_000,
   )

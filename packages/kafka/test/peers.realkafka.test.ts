@@ -17,7 +17,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Consumer, type ConsumerEvent, KafkaError, OffsetRecovery, TopicPartition } from "@kafka-effect/core"
-import { Cause, Effect, Exit, Fiber, HashMap, Logger, LogLevel, Option, Queue, Ref, Schedule, type Scope, Stream } from "effect"
+import { TestKit } from "@kafka-effect/testkit"
+import { Cause, Effect, Exit, Fiber, Option, Queue, Ref, Schedule, type Scope, Stream } from "effect"
 import { type Admin, Kafka, logLevel, type Producer } from "kafkajs"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as Aiokafka from "./harness/Aiokafka.js"
@@ -113,8 +114,8 @@ const measureOurs = <E extends { readonly _tag: string }>(
 ): Effect.Effect<Outcome, never, Scope.Scope> =>
   Effect.gen(function* () {
     const tp = TopicPartition.make(topic, 0)
-    const events = yield* consumer.subscribeEvents
-    yield* consumer.assign([tp])
+    const events = yield* Effect.orDie(consumer.subscribeEvents)
+    yield* Effect.orDie(consumer.assign([tp]))
     yield* Effect.orDie(consumer.seek(tp, BigInt(scenario.position)))
     const offsets = yield* Ref.make<ReadonlyArray<number>>([])
     const run = yield* consumer.records.pipe(
@@ -163,37 +164,33 @@ const measureOurs = <E extends { readonly _tag: string }>(
     } satisfies Outcome
   })
 
-/** The consumer's warnings as a user's logger sees them: message and annotations. */
-const warningsInto = (sink: Array<string>) =>
-  Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ logLevel, message, annotations }) => {
-      if (LogLevel.lessThan(logLevel, LogLevel.Warning)) return
-      const facts = HashMap.toEntries(annotations).map(([k, v]) => `${k}=${String(v)}`)
-      sink.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)} ${facts.sort().join(" ")}`)
-    }),
-  )
+/** A warning as a user's logger shows it: level, message and the annotations. */
+const shownWarning = (l: TestKit.CapturedLog) =>
+  `${l.level} ${l.message} ${Object.entries(l.annotations)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .sort()
+    .join(" ")}`
 
-const ours = (tools: Tools, scenario: Scenario, setting: OurPolicy) => {
-  const warnings: Array<string> = []
-  let topic = ""
-  return Effect.scoped(
-    Effect.gen(function* () {
-      topic = yield* tools.prepare(scenario, `ours-${setting}`)
-      // the start comes from the seek alone
-      const config = { maxWait: 100, autoOffsetReset: "none" as const }
-      if (setting === "fail") {
-        const consumer = yield* Effect.orDie(Consumer.make({ config, recovery: OffsetRecovery.fail() }))
+const ours = (tools: Tools, scenario: Scenario, setting: OurPolicy) =>
+  Effect.gen(function* () {
+    const logs = yield* TestKit.makeLogCapture({ quiet: true })
+    let topic = ""
+    const outcome = yield* Effect.scoped(
+      Effect.gen(function* () {
+        topic = yield* tools.prepare(scenario, `ours-${setting}`)
+        // the start comes from the seek alone
+        const config = { maxWait: 100, autoOffsetReset: "none" as const }
+        if (setting === "fail") {
+          const consumer = yield* Effect.orDie(Consumer.make({ config, recovery: OffsetRecovery.fail() }))
+          return yield* measureOurs(consumer, tools, topic, scenario, setting)
+        }
+        const consumer = yield* Effect.orDie(Consumer.make({ config: { ...config, offsetRecovery: setting } }))
         return yield* measureOurs(consumer, tools, topic, scenario, setting)
-      }
-      const consumer = yield* Effect.orDie(Consumer.make({ config: { ...config, offsetRecovery: setting } }))
-      return yield* measureOurs(consumer, tools, topic, scenario, setting)
-    }),
-  ).pipe(
-    Effect.provide(warningsInto(warnings)),
-    Effect.map((o): Outcome => ({ ...o, logs: warnings.map((w) => withoutTopic(topic, w)) })),
-  )
-}
+      }),
+    ).pipe(Effect.provide(logs.layer))
+    const warnings = (yield* logs.logs).filter((l) => l.level === "WARN" || l.level === "ERROR" || l.level === "FATAL")
+    return { ...outcome, logs: warnings.map((w) => withoutTopic(topic, shownWarning(w))) } satisfies Outcome
+  })
 
 // ---------------------------------------------------------------------------------------------
 // kafkajs's consumer

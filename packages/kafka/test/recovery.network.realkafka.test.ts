@@ -13,8 +13,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Consumer, type ConsumerEvent, ConsumerRecord, OffsetRecovery, TopicPartition } from "@kafka-effect/core"
-import { FaultProxy } from "@kafka-effect/testkit"
-import { Chunk, Effect, HashMap, Layer, Logger, Queue, Ref, Schedule, Stream } from "effect"
+import { FaultProxy, TestKit } from "@kafka-effect/testkit"
+import { Chunk, Effect, Layer, Queue, Ref, Schedule, Stream } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as RealKafka from "./harness/RealKafka.js"
@@ -22,12 +22,6 @@ import * as RealKafka from "./harness/RealKafka.js"
 const RETRY_DELAY = "150 millis"
 const EARLIEST = -2n
 const LATEST = -1n
-
-interface Captured {
-  readonly level: string
-  readonly message: string
-  readonly annotations: Record<string, unknown>
-}
 
 /** The proxy, a KafkaClient behind it, kafkajs admin and producer straight to the broker, and a topic. */
 const setup = Effect.gen(function* () {
@@ -63,16 +57,6 @@ const take = (consumer: { readonly records: Stream.Stream<ConsumerRecord.Consume
 const shown = (records: ReadonlyArray<ConsumerRecord.ConsumerRecord>) =>
   records.map((r) => `${r.offset}=${ConsumerRecord.utf8(r.value)}`)
 
-const capturing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.suspend(() => {
-    const lines: Array<Captured> = []
-    const logger = Logger.make(({ logLevel, message, annotations }) => {
-      const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-      lines.push({ level: logLevel.label, message: text, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
-    })
-    return Effect.map(Effect.provide(effect, Logger.add(logger)), (a) => [a, lines] as const)
-  })
-
 /** The user's schedule, counting how often it was asked to retry. */
 const countingSchedule = (recurs: number, asked: Ref.Ref<number>): OffsetRecovery.ListOffsetsRetry =>
   Schedule.spaced(RETRY_DELAY).pipe(
@@ -105,7 +89,7 @@ describe("ListOffsets failing on the network during recovery, on real Kafka", ()
           yield* proxy.closeNext("ListOffsets", 3, { partitions: [tp], timestamp: EARLIEST })
           yield* proxy.clearRequests
 
-          const [rest, logs] = yield* capturing(take(consumer, 4))
+          const [rest, logs] = yield* TestKit.captureLogs(take(consumer, 4))
           expect(shown(rest)).toEqual(["6=v6", "7=v7", "8=v8", "9=v9"])
           expect(yield* consumer.position(tp)).toBe(10n)
 

@@ -14,8 +14,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { layer } from "@effect/vitest"
 import { Consumer, ConsumerRecord, GroupConsumer, TopicPartition } from "@kafka-effect/core"
-import { ApacheKafka } from "@kafka-effect/testkit"
-import { Cause, Chunk, Effect, Exit, HashMap, Layer, Logger, LogLevel, Redacted, Stream, Tracer } from "effect"
+import { ApacheKafka, TestKit } from "@kafka-effect/testkit"
+import { Cause, Chunk, Effect, Exit, Layer, LogLevel, Redacted, Stream, Tracer } from "effect"
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes } from "kafkajs"
 import { expect } from "vitest"
 import * as GroupCoordinatorLive from "../src/group/GroupCoordinatorLive.js"
@@ -89,18 +89,12 @@ const setUp = Effect.gen(function* () {
 
 const fixture = Layer.effectDiscard(setUp).pipe(Layer.provideMerge(kafkaLayer))
 
-interface Captured {
-  readonly lines: Array<string>
-  readonly spans: Array<string>
-}
+const text = (v: unknown) => (typeof v === "bigint" ? String(v) : v)
 
 /** Every log line (message, annotations, cause) and every span's name and attributes, as text. */
-const capture = (): { captured: Captured; layer: Layer.Layer<never> } => {
-  const captured: Captured = { lines: [], spans: [] }
-  const text = (v: unknown) => (typeof v === "bigint" ? String(v) : v)
-  const logger = Logger.make(({ message, annotations, cause }) => {
-    captured.lines.push(`${JSON.stringify(message, (_, v) => text(v))} ${JSON.stringify([...HashMap.entries(annotations)], (_, v) => text(v))} ${Cause.pretty(cause)}`)
-  })
+const capture = Effect.gen(function* () {
+  const logs = yield* TestKit.makeLogCapture({ quiet: true, minimumLevel: LogLevel.All })
+  const spans: Array<string> = []
   const tracer = Layer.unwrapEffect(
     Effect.map(Effect.tracer, (base) =>
       Layer.setTracer(
@@ -110,7 +104,7 @@ const capture = (): { captured: Captured; layer: Layer.Layer<never> } => {
             const end = span.end.bind(span)
             return Object.assign(span, {
               end: (endTime: bigint, exit: Exit.Exit<unknown, unknown>) => {
-                captured.spans.push(name, ...[...span.attributes].map(([k, v]) => `${k}=${JSON.stringify(v, (_, x) => text(x))}`))
+                spans.push(name, ...[...span.attributes].map(([k, v]) => `${k}=${JSON.stringify(v, (_, x) => text(x))}`))
                 end(endTime, exit)
               },
             })
@@ -120,8 +114,14 @@ const capture = (): { captured: Captured; layer: Layer.Layer<never> } => {
       ),
     ),
   )
-  return { captured, layer: Layer.mergeAll(Logger.replace(Logger.defaultLogger, logger), tracer, Logger.minimumLogLevel(LogLevel.All)) }
-}
+  const lines = Effect.map(logs.logs, (all) =>
+    all.map((l) => `${JSON.stringify(l.message)} ${JSON.stringify(Object.entries(l.annotations), (_, v) => text(v))} ${Cause.pretty(l.cause)}`),
+  )
+  /** Lines and span texts that contain one of the secrets (plus `extra` texts to check). */
+  const leaks = (secrets: ReadonlyArray<string>, extra: ReadonlyArray<string> = []) =>
+    Effect.map(lines, (ls) => [...ls, ...spans, ...extra].filter((line) => secrets.some((s) => line.includes(s))))
+  return { lines, leaks, layer: Layer.merge(logs.layer, tracer) }
+})
 
 const options = (cluster: ApacheKafka.Cluster, mechanism: KafkaClient.SaslMechanism, user: string, password: string): KafkaClient.KafkaOptions => ({
   brokers: cluster.secureBrokers,
@@ -139,22 +139,19 @@ const consumeAll = (tp: TopicPartition.TopicPartition, n: number) =>
     return yield* consumer.records.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
   })
 
-const leaks = (captured: Captured, secrets: ReadonlyArray<string>) =>
-  [...captured.lines, ...captured.spans].filter((line) => secrets.some((s) => line.includes(s)))
-
 layer(fixture, { excludeTestServices: true, timeout: "120 seconds" })("security on real Apache Kafka (SASL_SSL, ACLs)", (it) => {
   for (const mechanism of ["plain", "scram-sha-256", "scram-sha-512"] as const) {
     it.scoped(`${mechanism} over TLS with the right password: records are delivered; the password is in no log line or span`, () =>
       Effect.gen(function* () {
         const cluster = yield* ApacheKafka.ApacheKafka
-        const { captured, layer: observe } = capture()
+        const captured = yield* capture
         const records = yield* consumeAll(TopicPartition.make(ALLOWED, 0), 3).pipe(
           Effect.provide(KafkaClient.layer(options(cluster, mechanism, "alice", PASSWORD))),
-          Effect.provide(observe),
+          Effect.provide(captured.layer),
         )
         expect(records.map((r) => ConsumerRecord.utf8(r.value))).toEqual(["a0", "a1", "a2"])
-        expect(captured.lines.length).toBeGreaterThan(0)
-        expect(leaks(captured, [PASSWORD])).toEqual([])
+        expect((yield* captured.lines).length).toBeGreaterThan(0)
+        expect(yield* captured.leaks([PASSWORD])).toEqual([])
       }),
     )
   }
@@ -195,11 +192,11 @@ layer(fixture, { excludeTestServices: true, timeout: "120 seconds" })("security 
   it.scoped("wrong credentials: a typed error at once, no retry storm, and the password is nowhere", () =>
     Effect.gen(function* () {
       const cluster = yield* ApacheKafka.ApacheKafka
-      const { captured, layer: observe } = capture()
+      const captured = yield* capture
       const wrong = "wrong-Password-123"
       const exit = yield* consumeAll(TopicPartition.make(ALLOWED, 0), 1).pipe(
         Effect.provide(KafkaClient.layer(options(cluster, "scram-sha-512", "alice", wrong))),
-        Effect.provide(observe),
+        Effect.provide(captured.layer),
         Effect.timeout("20 seconds"),
         Effect.exit,
       )
@@ -207,11 +204,10 @@ layer(fixture, { excludeTestServices: true, timeout: "120 seconds" })("security 
       expect(error).toMatchObject({ _tag: "Some", value: { _tag: "ListOffsetsError", reason: "Authentication", retriable: false } })
       // One SASL exchange per broker connection attempt, not a retry loop: kafkajs's debug log
       // shows each SaslAuthenticate request.
-      const attempts = captured.lines.filter((line) => line.includes("Request SaslAuthenticate")).length
+      const attempts = (yield* captured.lines).filter((line) => line.includes("Request SaslAuthenticate")).length
       expect(attempts).toBeGreaterThan(0)
       expect(attempts).toBeLessThanOrEqual(2)
-      captured.lines.push(String(error), JSON.stringify(error, (_, v) => (typeof v === "bigint" ? String(v) : v)))
-      expect(leaks(captured, [wrong, PASSWORD])).toEqual([])
+      expect(yield* captured.leaks([wrong, PASSWORD], [String(error), JSON.stringify(error, (_, v) => text(v))])).toEqual([])
     }),
   )
 })

@@ -16,8 +16,10 @@ import { Chunk, Effect, Option, Ref, type Scope, Stream } from "effect"
 import type * as Consumer from "../Consumer.js"
 import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import type { ConsumerRecord } from "../ConsumerRecord.js"
+import type { InvalidConfig } from "../KafkaError.js"
 import * as TopicPartition from "../TopicPartition.js"
 import type { GroupCoordinator, OffsetToCommit, TopicMetadata } from "./GroupCoordinator.js"
+import * as GroupConfig from "./GroupConfig.js"
 import type { GroupFailure } from "./GroupError.js"
 import * as GroupMembership from "./GroupMembership.js"
 
@@ -75,13 +77,17 @@ export const handlerFor = <E>(consumer: Consumer.Service<E>): Effect.Effect<Grou
       }),
   }))
 
-/** Joins `options.groupId` with `topics`; the membership lasts as long as the scope. */
+/**
+ * Joins `options.groupId` with `topics`; the membership lasts as long as the scope. Bad options
+ * fail at once with `InvalidConfig` naming the field and the value.
+ */
 export const subscribe = <E>(
   consumer: Consumer.Service<E>,
   topics: ReadonlyArray<string>,
   options: SubscribeOptions,
-): Effect.Effect<GroupSubscription<E>, never, GroupCoordinator | TopicMetadata | Scope.Scope> =>
+): Effect.Effect<GroupSubscription<E>, InvalidConfig, GroupCoordinator | TopicMetadata | Scope.Scope> =>
   Effect.gen(function* () {
+    yield* GroupConfig.validate({ ...options, topics })
     const membership = yield* GroupMembership.make({ ...options, topics }, yield* handlerFor(consumer))
 
     // Each run of the stream has its own previous chunk.

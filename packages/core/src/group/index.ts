@@ -1,4 +1,5 @@
 export * as Assignor from "./Assignor.js"
+export * as GroupConfig from "./GroupConfig.js"
 export * as GroupConsumer from "./GroupConsumer.js"
 export * as GroupCoordinator from "./GroupCoordinator.js"
 export * as GroupError from "./GroupError.js"

@@ -56,7 +56,9 @@ export const KafkaOptions = Schema.Struct({
   brokers: Schema.Array(Broker).pipe(Schema.minItems(1, { message: () => "at least one host:port is required" })),
   clientId: Schema.optionalWith(Settings.nonEmptyString, { default: () => "kafka-effect" }),
   /** `true` for TLS with Node's defaults, or Node's TLS connection options. */
-  ssl: Schema.optionalWith(Schema.Union(Schema.Boolean, TlsOptions), { default: () => false }),
+  ssl: Schema.optionalWith(Schema.Union(Schema.Boolean, TlsOptions).annotations({
+    message: () => ({ message: "must be a boolean or TLS connection options", override: true }),
+  }), { default: () => false }),
   sasl: Schema.optional(SaslOptions),
   /** TCP (and TLS) connect timeout. Default 3 seconds. */
   connectionTimeout: Schema.optionalWith(Settings.duration({ min: 1 }), { default: () => Duration.seconds(3) }),
@@ -86,7 +88,7 @@ export const KafkaOptions = Schema.Struct({
    * Verify the CRC-32C of every fetched record batch before delivering it (Java's `check.crcs`); a
    * mismatch is a `CorruptRecordBatch` for its partition. Default true.
    */
-  checkCrcs: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  checkCrcs: Schema.optionalWith(Settings.boolean, { default: () => true }),
 })
 
 /** What a user writes. */

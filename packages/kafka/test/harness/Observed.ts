@@ -1,10 +1,10 @@
 /**
  * What a user of the consumer can observe, for tests against real brokers: the calls the consumer
  * makes through its `Fetcher` and `OffsetLister` ports (each is one request per partition leader
- * in `KafkaClient`), its warning logs with their annotations, and records as short strings.
+ * in `KafkaClient`) and records as short strings (logs: `TestKit.makeLogCapture`).
  */
 import { Consumer, ConsumerRecord, Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { Chunk, Effect, HashMap, Logger, Stream } from "effect"
+import { Chunk, Effect, Stream } from "effect"
 
 export interface Calls {
   /** One entry per `fetch`: the partitions and offsets asked for, `topic-partition@offset`. */
@@ -40,22 +40,6 @@ export const observedConsumer = (options: Consumer.MakeOptions<never> = {}) =>
     )
     return { consumer, calls }
   })
-
-export interface Warning {
-  readonly message: string
-  readonly annotations: Record<string, unknown>
-}
-
-/** A logger that keeps every WARN entry (message and annotations) in `warnings`. */
-export const warningsLogger = () => {
-  const warnings: Array<Warning> = []
-  const logger = Logger.make(({ logLevel, message, annotations }) => {
-    if (logLevel.label !== "WARN") return
-    const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-    warnings.push({ message: text, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
-  })
-  return { warnings, layer: Logger.add(logger) }
-}
 
 /** `partition@offset=value` per record. */
 export const seen = (records: Iterable<ConsumerRecord.ConsumerRecord>): ReadonlyArray<string> =>

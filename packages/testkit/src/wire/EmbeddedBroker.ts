@@ -139,6 +139,11 @@ export const layerFromModel = (options: Options = {}): Layer.Layer<EmbeddedBroke
  * `OffsetLister` over the same model, the `BrokerModel` itself, and the shared `InMemoryCoordinator`
  * with core's `GroupCoordinator` and `TopicMetadata` ports: wire clients and in-memory consumers
  * meet in the same groups.
+ *
+ * The ports this layer provides are the in-memory ones: a `Consumer` built on it never touches TCP,
+ * only other clients (kafkajs, the CLI, librdkafka) do. For the kafka package's live ports over these
+ * sockets use `Testing.layerEmbedded()` from `@kafka-effect/kafka/Testing`; for no sockets at all,
+ * `TestKit.layer()`.
  */
 export const layer = (
   options: Options = {},

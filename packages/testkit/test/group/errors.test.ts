@@ -1,17 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ErrorCode, TopicPartition } from "@kafka-effect/core"
-import { Effect, Exit, Fiber, HashMap, type Layer, Logger, Option, Ref, Schedule } from "effect"
+import { Effect, Exit, Fiber, type Layer, Option, Ref, Schedule } from "effect"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
-import { TestBroker } from "../../src/index.js"
+import { TestBroker, TestKit } from "../../src/index.js"
 import { advance, assignmentOf, type Delivery, GROUP, layer, produceEach, startMember, stopMember } from "./helpers.js"
 
 const TOPIC = "t"
-
-interface LogLine {
-  readonly level: string
-  readonly message: string
-  readonly annotations: Readonly<Record<string, unknown>>
-}
 
 /**
  * What every test here starts from: topic t with 2 partitions, its broker and coordinator, the
@@ -22,13 +16,13 @@ interface Fixture {
   readonly coordinator: InMemoryCoordinator.InMemoryCoordinator["Type"]
   readonly deliveries: Ref.Ref<Array<Delivery>>
   readonly calls: Array<string>
-  readonly logs: Effect.Effect<ReadonlyArray<LogLine>>
+  readonly logs: Effect.Effect<ReadonlyArray<TestKit.CapturedLog>>
 }
 
 const lifecycleMessages = ["Joined group", "Join or sync failed; trying again", "Group membership failed", "Left group"]
 
 /** The group's lifecycle lines, in order, each with the error it names. */
-const lifecycle = (lines: ReadonlyArray<LogLine>) =>
+const lifecycle = (lines: ReadonlyArray<TestKit.CapturedLog>) =>
   lines
     .filter((l) => l.annotations.groupId === GROUP && lifecycleMessages.includes(l.message))
     .map((l) => (typeof l.annotations.error === "string" ? `${l.message} (${l.annotations.error})` : l.message))
@@ -36,22 +30,17 @@ const lifecycle = (lines: ReadonlyArray<LogLine>) =>
 const scenario = (title: string, body: (f: Fixture) => Effect.Effect<void, unknown, Layer.Layer.Success<ReturnType<typeof layer>>>) =>
   it.effect(
     title,
-    () => {
-      const lines: Array<LogLine> = []
-      const logger = Logger.make(({ logLevel, message, annotations }) => {
-        const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-        lines.push({ level: logLevel.label, message: text, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
-      })
-      return Effect.gen(function* () {
+    () =>
+      Effect.gen(function* () {
+        const capture = yield* TestKit.makeLogCapture({ quiet: true })
         yield* body({
           broker: yield* TestBroker.TestBroker,
           coordinator: yield* InMemoryCoordinator.InMemoryCoordinator,
           deliveries: yield* Ref.make<Array<Delivery>>([]),
           calls: [],
-          logs: Effect.sync(() => [...lines]),
-        })
-      }).pipe(Effect.provide(layer({ [TOPIC]: 2 })), Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
-    },
+          logs: capture.logs,
+        }).pipe(Effect.provide(capture.layer))
+      }).pipe(Effect.provide(layer({ [TOPIC]: 2 }))),
     30_000,
   )
 

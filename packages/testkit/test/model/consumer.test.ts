@@ -4,20 +4,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Consumer, ConsumerRecord, TopicPartition } from "@kafka-effect/core"
-import { Chunk, Effect, Fiber, Logger, Option, Queue, Stream, TestClock } from "effect"
-import { TestBroker } from "../../src/index.js"
+import { Chunk, Effect, Fiber, Option, Queue, Stream, TestClock } from "effect"
+import { TestBroker, TestKit } from "../../src/index.js"
 import { values } from "./helpers.js"
 
 const t0 = TopicPartition.make("t", 0)
-
-/** Collects warning-and-above messages. */
-const captureWarnings = (sink: Array<string>) =>
-  Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ logLevel, message }) => {
-      if (logLevel._tag === "Warning" || logLevel._tag === "Error") sink.push(String(Array.isArray(message) ? message[0] : message))
-    }),
-  )
 
 const take = (consumer: Consumer.Service, n: number) =>
   Effect.map(consumer.records.pipe(Stream.take(n), Stream.runCollect), (chunk) =>
@@ -25,9 +16,9 @@ const take = (consumer: Consumer.Service, n: number) =>
   )
 
 describe("Consumer over the in-memory broker", () => {
-  it.scoped("a retention cut behind the consumer: one warning, one event, consumption goes on at the log start", () => {
-    const warnings: Array<string> = []
-    return Effect.gen(function* () {
+  it.scoped("a retention cut behind the consumer: one warning, one event, consumption goes on at the log start", () =>
+    Effect.gen(function* () {
+      const logs = yield* TestKit.makeLogCapture({ quiet: true })
       const broker = yield* TestBroker.TestBroker
       const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest" } })
       const events = yield* consumer.subscribeEvents
@@ -36,17 +27,18 @@ describe("Consumer over the in-memory broker", () => {
       expect(yield* take(consumer, 3)).toEqual(["0:a", "1:b", "2:c"])
       yield* broker.produce("t", 0, values("d", "e", "f", "g"))
       yield* broker.deleteRecords(t0, 5n)
-      expect(yield* take(consumer, 2)).toEqual(["5:f", "6:g"])
+      expect(yield* take(consumer, 2).pipe(Effect.provide(logs.layer))).toEqual(["5:f", "6:g"])
       const [event] = yield* Queue.takeAll(events)
       expect([event.requestedOffset, event.earliest, event.latest, event.newOffset, event.skipped]).toEqual([3n, 5n, 7n, 5n, 2n])
-      expect(warnings).toHaveLength(1)
-      expect(warnings[0]).toContain("Offset out of range")
-    }).pipe(Effect.provide(TestBroker.layer({ topics: { t: 1 } })), Effect.provide(captureWarnings(warnings)))
-  })
+      expect((yield* logs.warnings).map((w) => w.message)).toEqual([
+        "Offset out of range, resetting to 5 (t-0: requested 3, log start 5, end 7, skipped 2)",
+      ])
+    }).pipe(Effect.provide(TestBroker.layer({ topics: { t: 1 } }))),
+  )
 
-  it.scoped("compaction holes inside the range: later records arrive, no reset, no warning", () => {
-    const warnings: Array<string> = []
-    return Effect.gen(function* () {
+  it.scoped("compaction holes inside the range: later records arrive, no reset, no warning", () =>
+    Effect.gen(function* () {
+      const logs = yield* TestKit.makeLogCapture({ quiet: true })
       const broker = yield* TestBroker.TestBroker
       const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest" } })
       yield* broker.produce("t", 0, [
@@ -58,12 +50,12 @@ describe("Consumer over the in-memory broker", () => {
       ])
       yield* broker.compact(t0)
       yield* consumer.assign([t0])
-      expect(yield* take(consumer, 3)).toEqual(["2:a2", "3:b2", "4:c1"])
-      expect(warnings).toEqual([])
+      expect(yield* take(consumer, 3).pipe(Effect.provide(logs.layer))).toEqual(["2:a2", "3:b2", "4:c1"])
+      expect((yield* logs.logs).filter((l) => l.level === "WARN" || l.level === "ERROR")).toEqual([])
       const log = yield* broker.requests
       expect(log.filter((e) => e.errors !== undefined && e.errors.length > 0)).toEqual([])
-    }).pipe(Effect.provide(TestBroker.layer({ topics: { t: 1 } })), Effect.provide(captureWarnings(warnings)))
-  })
+    }).pipe(Effect.provide(TestBroker.layer({ topics: { t: 1 } }))),
+  )
 
   it.scoped("a log whose tail is compaction holes: nextOffset moves the consumer to the high watermark", () =>
     Effect.gen(function* () {

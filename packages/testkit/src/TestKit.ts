@@ -1,0 +1,304 @@
+/**
+ * Testing your own service: the in-memory broker and group coordinator in one layer, helpers that
+ * drive `TestClock` until something has happened, a log capture, and small stream helpers.
+ *
+ * ```ts
+ * import { Consumer, GroupConsumer } from "@kafka-effect/core"
+ * import { TestKit } from "@kafka-effect/testkit"
+ *
+ * it.scoped("bills every order", () =>
+ *   Effect.gen(function* () {
+ *     yield* TestKit.produce("orders", 0, ["a", "b"])
+ *     const fiber = yield* Effect.fork(myService)          // your service, unchanged
+ *     yield* TestKit.until(billed.pipe(Effect.map((n) => n === 2)))
+ *   }).pipe(Effect.provide(Consumer.layer().pipe(Layer.provideMerge(TestKit.layer({ topics: { orders: 1 } }))))))
+ * ```
+ *
+ * Everything here runs in memory on Effect's `Clock`: under `it.effect`/`it.scoped` the clock is a
+ * `TestClock`, so a fetch's long poll, a heartbeat or a session timeout happen only when the test
+ * moves time (`advance`, `until`, `join`, `awaitRecords` do). For the same broker over TCP see
+ * `EmbeddedBroker.layer()`; for the live kafkajs-backed ports over it, the kafka package's
+ * `KafkaClient.layerEmbedded()`.
+ */
+import {
+  type Consumer,
+  ConsumerRecord,
+  type Fetcher,
+  GroupCoordinator,
+  type OffsetLister,
+  TopicPartition,
+} from "@kafka-effect/core"
+import {
+  type Cause,
+  Chunk,
+  Data,
+  Duration,
+  Effect,
+  type Fiber,
+  HashMap,
+  Layer,
+  Logger,
+  type LogLevel,
+  Stream,
+  TestClock,
+} from "effect"
+import * as BrokerModel from "./BrokerModel.js"
+import * as InMemoryCoordinator from "./InMemoryCoordinator.js"
+import * as TestBroker from "./TestBroker.js"
+
+// ---------------------------------------------------------------------------------------------
+// the layer
+
+export interface Options extends BrokerModel.Options {
+  /** Options of the in-memory group coordinator (session timeout bounds, …). */
+  readonly coordinator?: InMemoryCoordinator.Options
+}
+
+/** What `layer` provides. */
+export type Services =
+  | TestBroker.TestBroker
+  | Fetcher.Fetcher
+  | OffsetLister.OffsetLister
+  | BrokerModel.BrokerModel
+  | InMemoryCoordinator.InMemoryCoordinator
+  | GroupCoordinator.GroupCoordinator
+  | GroupCoordinator.TopicMetadata
+
+/**
+ * A fresh in-memory broker with its group coordinator: everything `Consumer.layer()` and
+ * `GroupConsumer.subscribe` need (core's `Fetcher`, `OffsetLister`, `GroupCoordinator`,
+ * `TopicMetadata`), plus the controls (`TestBroker`: produce, faults, DeleteRecords, truncation,
+ * the request log; `InMemoryCoordinator`: groups, commits, member crashes). No socket is opened.
+ * The `GroupCoordinator` is one client named "default"; for several members see `asMember`.
+ */
+export const layer = (options: Options = {}): Layer.Layer<Services> => {
+  const { coordinator, ...model } = options
+  return Layer.provideMerge(
+    Layer.merge(TestBroker.layerFromModel, InMemoryCoordinator.layerFromModel(coordinator)),
+    BrokerModel.layer(model),
+  )
+}
+
+/**
+ * Runs `effect` as the group member `name`: its own coordinator client, so that several members in
+ * one test are distinct to the coordinator (and `InMemoryCoordinator.disconnect(name)` crashes one).
+ */
+export const asMember =
+  (name: string) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, InMemoryCoordinator.InMemoryCoordinator | Exclude<R, GroupCoordinator.GroupCoordinator>> =>
+    Effect.flatMap(InMemoryCoordinator.InMemoryCoordinator, (coordinator) =>
+      Effect.provideService(effect, GroupCoordinator.GroupCoordinator, coordinator.client(name)),
+    )
+
+/** Appends records (a string is a value) to one partition; returns the offset of the first one. */
+export const produce = (
+  topic: string,
+  partition: number,
+  records: ReadonlyArray<string | TestBroker.ProducedRecord>,
+): Effect.Effect<bigint, never, TestBroker.TestBroker> =>
+  Effect.flatMap(TestBroker.TestBroker, (broker) =>
+    broker.produce(
+      topic,
+      partition,
+      records.map((r) => (typeof r === "string" ? { value: r } : r)),
+    ),
+  )
+
+/**
+ * The group's committed offsets (the next offset to consume) for these partitions, keyed
+ * `topic-partition`; `undefined` where the group committed nothing.
+ */
+export const committed = (
+  groupId: string,
+  partitions: ReadonlyArray<TopicPartition.TopicPartition>,
+): Effect.Effect<Readonly<Record<string, bigint | undefined>>, never, InMemoryCoordinator.InMemoryCoordinator> =>
+  Effect.gen(function* () {
+    const port = (yield* InMemoryCoordinator.InMemoryCoordinator).client("testkit")
+    const coordinator = yield* port.findCoordinator(groupId)
+    const offsets = yield* port.offsetFetch({ groupId, coordinator, partitions })
+    return Object.fromEntries(offsets.map((o) => [TopicPartition.format(o), o.offset]))
+  }).pipe(Effect.orDie)
+
+// ---------------------------------------------------------------------------------------------
+// driving the TestClock
+
+export interface DriveOptions {
+  /** How far the TestClock moves between two looks. Default 100 millis. */
+  readonly step?: Duration.DurationInput
+  /** How much TestClock time may pass before giving up with `StillWaiting`. Default 60 seconds. */
+  readonly max?: Duration.DurationInput
+}
+
+/** The condition did not hold (or the fiber did not finish) within `max` of TestClock time. */
+export class StillWaiting extends Data.TaggedError("StillWaiting")<{
+  readonly what: string
+  readonly waited: Duration.Duration
+}> {
+  override get message(): string {
+    return `still waiting for ${this.what} after ${Duration.format(this.waited)} of TestClock time`
+  }
+}
+
+// Between two clock steps every fiber that can run gets its turn: fetch loops, heartbeats, timers.
+const settle = Effect.repeatN(Effect.yieldNow(), 9)
+
+const drive = <A, E, R>(
+  what: string,
+  look: Effect.Effect<{ readonly done: false } | { readonly done: true; readonly value: A }, E, R>,
+  options: DriveOptions,
+): Effect.Effect<A, E | StillWaiting, R> =>
+  Effect.gen(function* () {
+    const step = Duration.decode(options.step ?? "100 millis")
+    const max = Duration.decode(options.max ?? "60 seconds")
+    let waited = Duration.zero
+    for (;;) {
+      yield* settle
+      const seen = yield* look
+      if (seen.done) return seen.value
+      if (Duration.greaterThanOrEqualTo(waited, max)) return yield* new StillWaiting({ what, waited })
+      yield* TestClock.adjust(step)
+      waited = Duration.sum(waited, step)
+    }
+  })
+
+/**
+ * Moves the TestClock forward by `duration` in steps (default 100 millis), letting every fiber run
+ * between steps, so that long polls, heartbeats and timers fire in order as they would in real time.
+ */
+export const advance = (duration: Duration.DurationInput, options: Pick<DriveOptions, "step"> = {}): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const total = Duration.decode(duration)
+    const step = Duration.decode(options.step ?? "100 millis")
+    let moved = Duration.zero
+    while (Duration.lessThan(moved, total)) {
+      const next = Duration.min(step, Duration.subtract(total, moved))
+      yield* settle
+      yield* TestClock.adjust(next)
+      moved = Duration.sum(moved, next)
+    }
+    yield* settle
+  })
+
+/** Moves the TestClock in steps until `condition` holds; `StillWaiting` after `max`. */
+export const until = <E, R>(
+  condition: Effect.Effect<boolean, E, R>,
+  options: DriveOptions & { readonly what?: string } = {},
+): Effect.Effect<void, E | StillWaiting, R> =>
+  drive(
+    options.what ?? "the condition",
+    Effect.map(condition, (ok) => (ok ? { done: true as const, value: undefined } : { done: false as const })),
+    options,
+  )
+
+/** Moves the TestClock in steps until the fiber is done, then its result; `StillWaiting` after `max`. */
+export const join = <A, E>(
+  fiber: Fiber.Fiber<A, E>,
+  options: DriveOptions = {},
+): Effect.Effect<A, E | StillWaiting> =>
+  Effect.flatten(
+    drive(
+      `fiber ${fiber.id()}`,
+      Effect.map(fiber.poll, (exit) => (exit._tag === "Some" ? { done: true as const, value: exit.value } : { done: false as const })),
+      options,
+    ),
+  )
+
+/**
+ * The first `n` records of a stream (a consumer's `records`, a group's `records`), moving the
+ * TestClock until they have arrived; `StillWaiting` after `max`.
+ */
+export const awaitRecords = <E, R>(
+  records: Stream.Stream<ConsumerRecord.ConsumerRecord, E, R> | { readonly records: Stream.Stream<ConsumerRecord.ConsumerRecord, E, R> },
+  n: number,
+  options: DriveOptions = {},
+): Effect.Effect<ReadonlyArray<ConsumerRecord.ConsumerRecord>, E | StillWaiting, R> =>
+  Effect.gen(function* () {
+    const stream = "records" in records ? records.records : records
+    const fiber = yield* Effect.fork(take(stream, n))
+    return yield* join(fiber, options)
+  })
+
+// ---------------------------------------------------------------------------------------------
+// streams
+
+/** The first `n` elements of a stream, as an array. */
+export const take = <A, E, R>(stream: Stream.Stream<A, E, R>, n: number): Effect.Effect<ReadonlyArray<A>, E, R> =>
+  stream.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
+
+/** The values of records as UTF-8 (null for a tombstone). */
+export const values = (records: Iterable<ConsumerRecord.ConsumerRecord>): ReadonlyArray<string | null> =>
+  Array.from(records, (r) => ConsumerRecord.utf8(r.value))
+
+/** Records as `topic-partition@offset=value` strings, for one `toEqual` over a whole delivery. */
+export const describe = (records: Iterable<ConsumerRecord.ConsumerRecord>): ReadonlyArray<string> =>
+  Array.from(records, (r) => `${r.topic}-${r.partition}@${r.offset}=${ConsumerRecord.utf8(r.value)}`)
+
+/** The consumer's next event (an `OffsetReset`), moving the TestClock until it comes. */
+export const nextEvent = (
+  consumer: Pick<Consumer.Service<unknown>, "subscribeEvents">,
+  options: DriveOptions = {},
+) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const queue = yield* consumer.subscribeEvents
+      const fiber = yield* Effect.fork(queue.take)
+      return yield* join(fiber, options)
+    }),
+  )
+
+// ---------------------------------------------------------------------------------------------
+// logs
+
+/** One log line as the logger saw it. */
+export interface CapturedLog {
+  readonly level: LogLevel.LogLevel["label"]
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+  readonly cause: Cause.Cause<unknown>
+}
+
+export interface LogCapture {
+  /** Provide it to what should be captured. */
+  readonly layer: Layer.Layer<never>
+  /** Every line so far, oldest first. */
+  readonly logs: Effect.Effect<ReadonlyArray<CapturedLog>>
+  /** The WARN lines so far. */
+  readonly warnings: Effect.Effect<ReadonlyArray<CapturedLog>>
+  readonly clear: Effect.Effect<void>
+}
+
+export interface CaptureOptions {
+  /** Replace the default logger, so nothing is printed. Default false: print as well. */
+  readonly quiet?: boolean
+  /** Capture from this level up. Default: the fiber's minimum level (Info unless changed). */
+  readonly minimumLevel?: LogLevel.LogLevel
+}
+
+const textOf = (message: unknown): string => (Array.isArray(message) ? message.map(String).join(" ") : String(message))
+
+/** A logger that keeps every line for assertions: its `layer`, and the lines it saw. */
+export const makeLogCapture = (options: CaptureOptions = {}): Effect.Effect<LogCapture> =>
+  Effect.sync(() => {
+    const lines: Array<CapturedLog> = []
+    const logger = Logger.make(({ logLevel, message, annotations, cause }) => {
+      lines.push({ level: logLevel.label, message: textOf(message), annotations: Object.fromEntries(HashMap.toEntries(annotations)), cause })
+    })
+    const installed = options.quiet === true ? Logger.replace(Logger.defaultLogger, logger) : Logger.add(logger)
+    return {
+      layer: options.minimumLevel === undefined ? installed : Layer.merge(installed, Logger.minimumLogLevel(options.minimumLevel)),
+      logs: Effect.sync(() => [...lines]),
+      warnings: Effect.sync(() => lines.filter((l) => l.level === "WARN")),
+      clear: Effect.sync(() => {
+        lines.length = 0
+      }),
+    }
+  })
+
+/** Runs `effect` with a log capture: its result and the lines it logged. */
+export const captureLogs = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options: CaptureOptions = {},
+): Effect.Effect<readonly [A, ReadonlyArray<CapturedLog>], E, R> =>
+  Effect.flatMap(makeLogCapture(options), (capture) =>
+    Effect.flatMap(Effect.provide(effect, capture.layer), (a) => Effect.map(capture.logs, (logs) => [a, logs] as const)),
+  )
