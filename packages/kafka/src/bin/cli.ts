@@ -12,8 +12,12 @@
  * Without --brokers, KAFKA_BROKERS is read. A bad argument: one line naming it, exit 2; a failure:
  * one line, exit 1. `--completions bash|zsh|fish|sh` prints a completion script.
  */
-import { Command, HelpDoc, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+// Modules, not the packages' indexes: the command answers sooner (it loads no HTTP, no workers).
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Data, Effect, Exit, Option } from "effect"
 import * as O from "./options.js"
 

@@ -2,7 +2,9 @@
  * The CLI's options, typed and checked as they are parsed: a bad value is a `ValidationError` whose
  * one line names the option and the value given.
  */
-import { HelpDoc, Options, ValidationError } from "@effect/cli"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import { Config, Effect } from "effect"
 
 export type From = { readonly _tag: "Beginning" } | { readonly _tag: "End" } | { readonly _tag: "Offset"; readonly offset: bigint }

@@ -4,7 +4,10 @@
  * as subcommands of the kafka package's `kafka-effect` when the testkit is installed beside it.
  * The brokers' modules load only when a command runs, so listing the commands costs nothing.
  */
-import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import { Config, Console, Data, Effect, Logger, LogLevel, Option } from "effect"
 
 const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))

@@ -2,8 +2,12 @@
  * Runs one of the testkit's commands as a program: `--help`, `--completions`, a bad argument as one
  * line on stderr and exit 2, a failure as one line and exit 1, Ctrl-C / SIGTERM as a clean stop, exit 0.
  */
-import { Command, HelpDoc, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+// Modules, not the packages' indexes: the command answers sooner (it loads no HTTP, no workers).
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
 
 const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
