@@ -96,6 +96,21 @@ const gracefulShutdown = (brokers: ReadonlyArray<string>, topic: string, createT
 
 describe("examples/", () => {
   it.scopedLive(
+    "quick-start.ts (the README's): seeks orders-0 to 42 and prints ten records",
+    () =>
+      Effect.gen(function* () {
+        const broker = yield* EmbeddedBroker.EmbeddedBroker
+        const control = yield* TestBroker.TestBroker
+        yield* control.createTopic("orders", 1)
+        yield* control.produce("orders", 0, Array.from({ length: 60 }, (_, i) => ({ value: `order ${i}` })))
+        const out = yield* run("quick-start", broker.bootstrap)
+        expect(out.exitCode, out.stderr).toBe(0)
+        expect(out.stdout.filter((l) => l !== "")).toEqual(Array.from({ length: 10 }, (_, i) => `orders-0@${42 + i} order ${42 + i}`))
+      }).pipe(Effect.provide(EmbeddedBroker.layer({ brokers: 1 }))),
+    60_000,
+  )
+
+  it.scopedLive(
     "round-trip.ts: the Producer sends three records, the Consumer reads them back from the first one's offset",
     () =>
       Effect.gen(function* () {

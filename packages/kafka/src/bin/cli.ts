@@ -104,6 +104,13 @@ const program = Effect.gen(function* () {
   if (first !== undefined && !first.startsWith("-") && !commands.includes(first)) {
     return yield* O.invalid(`unknown command ${JSON.stringify(first)} (expected ${commands.join(", ")})`)
   }
+  if (process.argv.length === 4 && process.argv[2] === "--completions" && process.argv[3] === "bash") {
+    // @effect/cli 0.77's bash script names the root `kafka-effect` where its subcommand cases expect
+    // `kafka__effect`, so subcommands' options would not complete: the same script, made consistent.
+    const lines = yield* Command.getBashCompletions(root, "kafka-effect")
+    const script = lines.join("\n").replace('cmd="kafka-effect"', 'cmd="kafka__effect"').replace(/^(\s+)kafka-effect\)$/m, "$1kafka__effect)")
+    return yield* Effect.sync(() => void process.stdout.write(`${script}\n`))
+  }
   const console = yield* Effect.console
   // @effect/cli prints a parse error before failing with it; the teardown prints it once, on one line.
   return yield* Command.run(root, { name: "kafka-effect", version: "0.0.0" })(process.argv).pipe(
