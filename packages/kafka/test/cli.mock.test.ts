@@ -7,6 +7,7 @@ import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer, Queue, Ref, Stream } from "effect"
 import { expect } from "vitest"
 import { cli, root, runToEnd, tsx } from "./harness/ChildProcess.js"
+import { clearLine } from "../src/bin/status.js"
 import * as MockCluster from "./harness/MockCluster.js"
 import * as Producer from "./harness/Producer.js"
 
@@ -212,7 +213,7 @@ layer(env, { excludeTestServices: true, timeout: "120 seconds" })("kafka-effect 
         const stdout = yield* Queue.unbounded<string>()
         yield* proc.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runForEach((l) => Queue.offer(stdout, l)), Effect.forkScoped)
         // Both partitions were asked for offset 5, past their ends (2 and 0): two resets, no lag.
-        const live = /\r\x1b\[K(\d+) records\/s {2}lag (\d+) \((0:\d+) (1:\d+)\) {2}resets (\d+)/g
+        const live = new RegExp(`${clearLine.replace("[", "\\[")}(\\d+) records/s {2}lag (\\d+) \\((0:\\d+) (1:\\d+)\\) {2}resets (\\d+)`, "g")
         const lastLine = Ref.get(stderr).pipe(Effect.map((s) => [...s.matchAll(live)].at(-1)))
         const settled = yield* Effect.gen(function* () {
           for (;;) {
@@ -229,7 +230,7 @@ layer(env, { excludeTestServices: true, timeout: "120 seconds" })("kafka-effect 
         // The warnings are lines of their own, and the live line is cleared at the end.
         const all = yield* Ref.get(stderr)
         expect(all.split("\n").filter((l) => l.includes("Offset out of range"))).toHaveLength(2)
-        expect(all.endsWith("\r\x1b[K")).toBe(true)
+        expect(all.endsWith(clearLine)).toBe(true)
       }),
     90_000,
   )

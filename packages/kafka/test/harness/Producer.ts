@@ -17,7 +17,7 @@ export const toMessage = (r: TestBroker.ProducedRecord): Message => {
   const entries: ReadonlyArray<readonly [string, string | Uint8Array | null]> = Array.isArray(r.headers)
     ? r.headers.map((h: { key: string; value: Uint8Array | null }) => [h.key, h.value] as const)
     : Object.entries(r.headers ?? {})
-  for (const [key, value] of entries) (headers[key] ??= []).push(value ?? new Uint8Array(0))
+  for (const [key, value] of entries) headers[key] = [...(headers[key] ?? []), value ?? new Uint8Array(0)]
   return {
     key: r.key ?? null,
     value: r.value,
