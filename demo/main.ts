@@ -35,7 +35,7 @@ const formatRecord = (r: ConsumerRecord.ConsumerRecord) =>
   `   ${r.topic}-${r.partition}@${r.offset}  ${ConsumerRecord.utf8(r.key) ?? "-"} = ${ConsumerRecord.utf8(r.value)}`
 
 const formatEvent = (e: ConsumerEvent.ConsumerEvent) =>
-  `   event ${e._tag}: ${e.topic}-${e.partition} requested ${e.requestedOffset}, range [${e.earliest}, ${e.latest}], now at ${e.newOffset}, skipped ${e.skipped} (${e.policy})`
+  `   event ${e._tag}: ${e.topic}-${e.partition} requested ${e.requestedOffset}, log start ${e.earliest}, end ${e.latest}, now at ${e.newOffset}, skipped ${e.skipped} (${e.policy})`
 
 const kafkajs = <A>(what: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (e) => new Error(`kafkajs ${what}: ${e instanceof Error ? e.message : String(e)}`) })
@@ -113,7 +113,7 @@ const story = (cluster: Cluster) =>
     const { topic } = cluster
     const partitions = [0, 1, 2].map((p) => TopicPartition.make(topic, p))
     const [p0, p1, p2] = partitions
-    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 250 } })
+    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "250 millis" } })
     const events = yield* consumer.subscribeEvents
 
     // records are labelled `order <partition>.<offset>`, keys k0, k1, k2 in turn

@@ -42,7 +42,7 @@ const live = Layer.unwrapEffect(
   Effect.map(Config.array(Config.string(), "KAFKA_BROKERS"), (brokers) =>
     Layer.mergeAll(
       Producer.layer({ brokers, clientId: "example-round-trip" }),
-      Consumer.layer({ config: { maxWaitMs: 100 } }).pipe(Layer.provide(KafkaClient.layer({ brokers, clientId: "example-round-trip" }))),
+      Consumer.layer({ config: { maxWait: "100 millis" } }).pipe(Layer.provide(KafkaClient.layer({ brokers, clientId: "example-round-trip" }))),
     ),
   ),
 )

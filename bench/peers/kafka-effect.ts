@@ -65,7 +65,7 @@ const instrumented = Layer.effectContext(
 ).pipe(Layer.provide(KafkaClient.layer({ brokers: s.bootstrap, clientId: "bench-kafka-effect" })))
 
 const live = Consumer.layer({
-  config: { maxWaitMs: s.maxWaitMs, maxPartitionBytes: s.maxPartitionBytes, offsetRecovery: "earliest" },
+  config: { maxWait: s.maxWaitMs, maxPartitionBytes: s.maxPartitionBytes, offsetRecovery: "earliest" },
 }).pipe(Layer.provide(instrumented))
 
 const program = Effect.gen(function* () {

@@ -220,9 +220,7 @@ const makeFromInput = <E>(
       })
       return Effect.all(
         [
-          Effect.logWarning(
-            `Offset out of range, resetting to ${newOffset} (${TopicPartition.format(position)}: requested ${requestedOffset}, valid [${earliest}, ${latest}], skipped ${skipped})`,
-          ).pipe(
+          Effect.logWarning(OffsetRecovery.describeReset(event)).pipe(
             Effect.annotateLogs({
               topic: position.topic,
               partition: position.partition,
@@ -269,7 +267,7 @@ const makeFromInput = <E>(
         offset: p.offset,
         maxBytes: config.maxPartitionBytes,
       })),
-      maxWaitMs: config.maxWaitMs,
+      maxWaitMs: Duration.toMillis(config.maxWait),
       minBytes: config.minBytes,
       maxBytes: config.maxBytes,
       isolationLevel: config.isolationLevel,
@@ -353,7 +351,7 @@ const makeFromInput = <E>(
       yield* resolvePending()
       const positions = yield* state.fetchPositions
       if (positions.length === 0) {
-        yield* state.awaitChange(config.maxWaitMs)
+        yield* state.awaitChange(Duration.toMillis(config.maxWait))
         return Chunk.empty<ConsumerRecord>()
       }
       const results = yield* fetcher
@@ -379,9 +377,9 @@ const makeFromInput = <E>(
       }
       if (retriable && Chunk.isEmpty(records)) {
         yield* Effect.logDebug("Retriable partition error in fetch; backing off").pipe(
-          Effect.annotateLogs("retryBackoffMs", config.retryBackoffMs),
+          Effect.annotateLogs("retryBackoff", Duration.format(config.retryBackoff)),
         )
-        yield* Effect.sleep(config.retryBackoffMs)
+        yield* Effect.sleep(config.retryBackoff)
       }
       return records
     })

@@ -7,7 +7,11 @@ import type { Policy } from "./OffsetRecovery.js"
 
 /**
  * The broker answered OFFSET_OUT_OF_RANGE at `requestedOffset`, and the consumer moved to
- * `newOffset` inside `[earliest, latest]`. `skipped` offsets will never be delivered (0 when moving back).
+ * `newOffset`. `earliest` is the log start offset (the first offset still in the log); `latest` is
+ * the end offset, the next offset to be written (the high watermark, or the last stable offset under
+ * read_committed): no record has it yet, so the records still there are `earliest` to `latest - 1`
+ * and `newOffset` is one of `earliest..latest`. `skipped` offsets will never be delivered (0 when
+ * moving back).
  */
 export class OffsetReset extends Data.TaggedClass("OffsetReset")<{
   readonly topic: string

@@ -1,9 +1,14 @@
 /**
- * Tagged errors. Each carries the facts as fields, says whether a retry can help, and keeps the
- * driver's error as `cause`. The kafka package maps kafkajs errors to these in one place.
+ * Tagged errors. Each carries the facts as fields, says whether a retry can help (a fact that never
+ * varies is a field of the class), keeps the driver's error as `cause`, and builds its `message` from
+ * the facts. The kafka package maps kafkajs errors to these in one place (`internal/errors.ts`).
  */
-import { Data } from "effect"
+import { Data, Predicate } from "effect"
 import type { TopicPartition } from "./TopicPartition.js"
+
+/** Marks every error of this module; `isKafkaError` tests for it. */
+export const TypeId: unique symbol = Symbol.for("@kafka-effect/core/KafkaError")
+export type TypeId = typeof TypeId
 
 /** Which protocol API a failure came from. */
 export type ApiName =
@@ -25,7 +30,7 @@ export type ApiName =
 export type TransportReason = "Network" | "Timeout" | "NotLeader" | "Authentication" | "Unknown"
 
 /**
- * The broker answered OFFSET_OUT_OF_RANGE (error code 1) for a fetch at `requestedOffset`:
+ * The broker answered OFFSET_OUT_OF_RANGE for a fetch at `requestedOffset`:
  * it lies outside `[logStartOffset, highWatermark]`.
  */
 export class OffsetOutOfRange extends Data.TaggedError("OffsetOutOfRange")<{
@@ -33,6 +38,8 @@ export class OffsetOutOfRange extends Data.TaggedError("OffsetOutOfRange")<{
   readonly partition: number
   readonly requestedOffset: bigint
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Offset ${this.requestedOffset} is out of range for ${this.topic}-${this.partition}`
   }
@@ -50,6 +57,8 @@ export class ListOffsetsError extends Data.TaggedError("ListOffsetsError")<{
   readonly outOfRange?: OffsetOutOfRange
   readonly cause?: unknown
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     const parts = this.partitions.map((tp) => `${tp.topic}-${tp.partition}`).join(", ")
     const healing = this.outOfRange
@@ -71,29 +80,35 @@ export class FetchError extends Data.TaggedError("FetchError")<{
   readonly brokerId?: number
   readonly cause?: unknown
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Fetch failed (${this.reason})${this.brokerId === undefined ? "" : ` at broker ${this.brokerId}`}`
   }
 }
 
-/** TOPIC_AUTHORIZATION_FAILED (29). Never healed, never retried. */
+/** TOPIC_AUTHORIZATION_FAILED. Never healed, never retried. */
 export class TopicAuthorizationFailed extends Data.TaggedError("TopicAuthorizationFailed")<{
   readonly topic: string
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Not authorized to access topic ${this.topic} (${this.api})`
   }
 }
 
-/** UNKNOWN_TOPIC_OR_PARTITION (3), or a topic that metadata does not list. */
+/** UNKNOWN_TOPIC_OR_PARTITION, or a topic that metadata does not list. */
 export class UnknownTopicOrPartition extends Data.TaggedError("UnknownTopicOrPartition")<{
   readonly topic: string
   readonly partition?: number
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return this.partition === undefined
       ? `Unknown topic ${this.topic}`
@@ -111,6 +126,8 @@ export class BrokerError extends Data.TaggedError("BrokerError")<{
   readonly partition?: number
   readonly cause?: unknown
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     const where = this.topic === undefined ? "" : ` for ${this.topic}${this.partition === undefined ? "" : `-${this.partition}`}`
     return `${this.api} answered ${this.name} (${this.code})${where}`
@@ -123,6 +140,8 @@ export class PartitionNotAssigned extends Data.TaggedError("PartitionNotAssigned
   readonly partition: number
   readonly operation: string
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `${this.operation}: partition ${this.topic}-${this.partition} is not assigned to this consumer`
   }
@@ -140,8 +159,10 @@ export class OffsetRecoveryExhausted extends Data.TaggedError("OffsetRecoveryExh
   readonly latest: bigint
   readonly attempts: number
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
-    return `${this.topic}-${this.partition}: broker still answers out of range at ${this.requestedOffset} inside [${this.earliest}, ${this.latest}] after ${this.attempts} attempts`
+    return `${this.topic}-${this.partition}: broker still answers out of range at ${this.requestedOffset}, inside log start ${this.earliest}, end ${this.latest}, after ${this.attempts} attempts`
   }
 }
 
@@ -151,6 +172,8 @@ export class InvalidConfig extends Data.TaggedError("InvalidConfig")<{
   readonly value: unknown
   readonly reason: string
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Invalid config ${this.field}=${formatValue(this.value)}: ${this.reason}`
   }
@@ -164,6 +187,8 @@ export class NoOffsetForPartition extends Data.TaggedError("NoOffsetForPartition
   readonly topic: string
   readonly partition: number
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `${this.topic}-${this.partition} has no committed offset and autoOffsetReset is none`
   }
@@ -175,6 +200,8 @@ export class CorruptResponse extends Data.TaggedError("CorruptResponse")<{
   readonly reason: string
   readonly cause?: unknown
 }> {
+
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Corrupt ${this.api} response: ${this.reason}`
   }
@@ -211,3 +238,20 @@ export type ListOffsetsFailure =
 
 /** What `Fetcher.fetch` can fail with as a whole. */
 export type FetchFailure = FetchError | CorruptResponse
+
+/** Every error of this module. */
+export type KafkaError =
+  | OffsetOutOfRange
+  | ListOffsetsError
+  | FetchError
+  | TopicAuthorizationFailed
+  | UnknownTopicOrPartition
+  | BrokerError
+  | PartitionNotAssigned
+  | OffsetRecoveryExhausted
+  | InvalidConfig
+  | NoOffsetForPartition
+  | CorruptResponse
+
+/** Whether `u` is one of this module's errors. */
+export const isKafkaError = (u: unknown): u is KafkaError => Predicate.hasProperty(u, TypeId)

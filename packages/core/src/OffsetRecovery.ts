@@ -51,6 +51,22 @@ export type Decision = Data.TaggedEnum<{
 }>
 export const Decision = Data.taggedEnum<Decision>()
 
+/**
+ * The warning a reset logs. The range is named as Kafka names its ends: `log start` is the first
+ * offset still in the log, `end` the next offset to be written (the high watermark; no record has
+ * it yet), so `log start 4, end 5` holds one record, at 4.
+ */
+export const describeReset = (reset: {
+  readonly topic: string
+  readonly partition: number
+  readonly requestedOffset: bigint
+  readonly earliest: bigint
+  readonly latest: bigint
+  readonly newOffset: bigint
+  readonly skipped: bigint
+}): string =>
+  `Offset out of range, resetting to ${reset.newOffset} (${reset.topic}-${reset.partition}: requested ${reset.requestedOffset}, log start ${reset.earliest}, end ${reset.latest}, skipped ${reset.skipped})`
+
 /** The ListOffsets retry schedule's type: it sees every failure, but only retriable ones reach it. */
 export type ListOffsetsRetry = Schedule.Schedule<unknown, ListOffsetsFailure>
 

@@ -48,7 +48,7 @@ describe("Consumer", () => {
       expect(event).toMatchObject({ _tag: "OffsetReset", topic: "t", partition: 0, requestedOffset: 1n, earliest: 4n, latest: 6n, newOffset: 4n, skipped: 3n, policy: "nearest" })
       const warnings = (yield* logs.lines).filter((l) => l.level === "WARN")
       expect(warnings).toHaveLength(1)
-      expect(warnings[0]!.message).toContain("Offset out of range, resetting to 4")
+      expect(warnings[0]!.message).toBe("Offset out of range, resetting to 4 (t-0: requested 1, log start 4, end 6, skipped 3)")
       expect(warnings[0]!.annotations).toMatchObject({ topic: "t", partition: 0, requestedOffset: "1", earliest: "4", latest: "6", newOffset: "4", skipped: "3" })
       const resets = yield* Metric.value(Metric.tagged(ConsumerMetrics.offsetResets, "topic", "t"))
       const skipped = yield* Metric.value(Metric.tagged(ConsumerMetrics.offsetsSkipped, "topic", "t"))
@@ -153,7 +153,7 @@ describe("Consumer", () => {
       yield* broker.produce("t", 1, ["x", "y"])
       const down = new FetchError({ partitions: [t1], reason: "Network", retriable: true, brokerId: 2 })
       yield* broker.failFetch(t1, down, 1_000_000)
-      const consumer = yield* Consumer.make({ config: { maxWaitMs: 1000, retryBackoffMs: 100, autoOffsetReset: "earliest" } }).pipe(
+      const consumer = yield* Consumer.make({ config: { maxWait: "1000 millis", retryBackoff: "100 millis", autoOffsetReset: "earliest" } }).pipe(
         Effect.provide(broker.layer),
       )
       yield* consumer.assign([t0, t1])
@@ -212,7 +212,7 @@ describe("Consumer", () => {
   it.scoped("idle: fetches long-poll for maxWaitMs on the Clock", () =>
     Effect.gen(function* () {
       const broker = yield* makeFakeBroker
-      const consumer = yield* Consumer.make({ config: { maxWaitMs: 1000, autoOffsetReset: "earliest" } }).pipe(Effect.provide(broker.layer))
+      const consumer = yield* Consumer.make({ config: { maxWait: "1000 millis", autoOffsetReset: "earliest" } }).pipe(Effect.provide(broker.layer))
       yield* consumer.assign([t0])
       const fiber = yield* Effect.fork(take(consumer, 1))
       yield* TestClock.adjust("10 seconds")

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { ConfigProvider, Duration, Effect, Layer } from "effect"
 import * as Consumer from "../src/Consumer.js"
 import * as ConsumerConfig from "../src/ConsumerConfig.js"
 import { makeFakeBroker } from "./support/FakeBroker.js"
@@ -8,22 +8,23 @@ describe("ConsumerConfig", () => {
   it.effect("defaults", () =>
     Effect.gen(function* () {
       const config = yield* ConsumerConfig.decode({})
-      expect(config.maxWaitMs).toBe(500)
+      expect(Duration.toMillis(config.maxWait)).toBe(500)
+      expect(Duration.toMillis(config.retryBackoff)).toBe(100)
       expect(config.autoOffsetReset).toBe("latest")
       expect(config.offsetRecovery).toBe("nearest")
     }))
 
   it.effect("a wrong value fails with InvalidConfig naming the field and the value", () =>
     Effect.gen(function* () {
-      const e = yield* Effect.flip(ConsumerConfig.decode({ maxWaitMs: -5 }))
+      const e = yield* Effect.flip(ConsumerConfig.decode({ maxWait: -5 }))
       expect(e._tag).toBe("InvalidConfig")
-      expect(e.field).toBe("maxWaitMs")
+      expect(e.field).toBe("maxWait")
       expect(e.value).toBe(-5)
-      expect(e.message).toContain("maxWaitMs=-5")
+      expect(e.message).toContain("maxWait=-5")
       const policy = yield* Effect.flip(ConsumerConfig.decode({ offsetRecovery: "fail" }))
       expect(policy).toMatchObject({ field: "offsetRecovery", value: "fail" })
-      const unknown = yield* Effect.flip(ConsumerConfig.decode({ maxWaitMS: 5 }))
-      expect(unknown.field).toBe("maxWaitMS")
+      const unknown = yield* Effect.flip(ConsumerConfig.decode({ maxWaitMs: 5 }))
+      expect(unknown.field).toBe("maxWaitMs")
     }))
 
   it.effect("Consumer.make fails at start with InvalidConfig", () =>
@@ -52,11 +53,12 @@ describe("ConsumerConfig", () => {
             ),
           ),
         )
-      const ok = yield* build(new Map([["maxWaitMs", "250"], ["autoOffsetReset", "earliest"]]))
-      expect(ok.maxWaitMs).toBe(250)
+      const ok = yield* build(new Map([["maxWait", "250"], ["retryBackoff", "2 seconds"], ["autoOffsetReset", "earliest"]]))
+      expect(Duration.toMillis(ok.maxWait)).toBe(250)
+      expect(Duration.toMillis(ok.retryBackoff)).toBe(2000)
       expect(ok.autoOffsetReset).toBe("earliest")
-      const bad = yield* Effect.flip(build(new Map([["maxWaitMs", "-5"]])))
-      expect(bad).toMatchObject({ _tag: "InvalidConfig", field: "maxWaitMs", value: -5 })
+      const bad = yield* Effect.flip(build(new Map([["maxWait", "-5"]])))
+      expect(bad).toMatchObject({ _tag: "InvalidConfig", field: "maxWait", value: -5 })
       const notANumber = yield* Effect.flip(build(new Map([["minBytes", "lots"]])))
       expect(notANumber).toMatchObject({ _tag: "InvalidConfig", field: "minBytes", value: "lots" })
     }))

@@ -4,25 +4,27 @@
  * Schedules. Fetch and ListOffsets answers are decoded here, without kafkajs's `parse`, so one errored
  * partition never costs the others their records.
  */
-import { Fetcher, type KafkaError, OffsetLister, type TopicPartition } from "@kafka-effect/core"
+import { Fetcher, type KafkaError, OffsetLister } from "@kafka-effect/core"
 import { Config, type ConfigError, Context, Effect, Layer, type Scope } from "effect"
 import { scopedCluster } from "./internal/cluster.js"
-import { type KafkaConfig, type KafkaOptions, validate } from "./internal/config.js"
+import { type KafkaConfig, type KafkaOptions, config as optionsConfig, decode } from "./internal/config.js"
+import type { MetadataError } from "./internal/errors.js"
 import * as Fetch from "./internal/fetch.js"
 import * as ListOffsets from "./internal/listOffsets.js"
 import * as Metadata from "./internal/metadata.js"
 
 export {
+  decode,
   defaultRetrySchedule,
   type KafkaConfig,
-  type KafkaLogLevel,
-  type KafkaOptions,
-  type SaslMechanism,
-  type SaslOptions,
+  KafkaLogLevel,
+  KafkaOptions,
+  SaslMechanism,
+  SaslOptions,
   validate,
 } from "./internal/config.js"
 export { brokerBackoffBaseMs, brokerBackoffMaxMs, metrics } from "./internal/fetch.js"
-export { MetadataError } from "./internal/metadata.js"
+export { MetadataError } from "./internal/errors.js"
 
 export interface KafkaClientService {
   readonly config: KafkaConfig
@@ -33,18 +35,19 @@ export interface KafkaClientService {
     topic: string,
   ) => Effect.Effect<
     ReadonlyArray<number>,
-    Metadata.MetadataError | KafkaError.UnknownTopicOrPartition | KafkaError.TopicAuthorizationFailed
+    MetadataError | KafkaError.UnknownTopicOrPartition | KafkaError.TopicAuthorizationFailed
   >
-  /** A FetchRequest for these positions with the client's configured wait and sizes. */
-  readonly fetchRequest: (positions: ReadonlyArray<TopicPartition.TopicPartition & { readonly offset: bigint }>) => Fetcher.FetchRequest
 }
 
 export class KafkaClient extends Context.Tag("@kafka-effect/kafka/KafkaClient")<KafkaClient, KafkaClientService>() {}
 
 /** Builds the client over a kafkajs cluster that lives as long as the scope. */
 export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, KafkaError.InvalidConfig, Scope.Scope> =>
+  makeFromInput(options)
+
+const makeFromInput = (options: unknown): Effect.Effect<KafkaClientService, KafkaError.InvalidConfig, Scope.Scope> =>
   Effect.gen(function* () {
-    const config = yield* validate(options)
+    const config = yield* decode(options)
     const cluster = yield* scopedCluster(config, {
       clientId: config.clientId,
       isolationLevel: Fetch.isolationCode(config.isolationLevel),
@@ -53,22 +56,7 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
     const fetch = Fetch.make(config, cluster, metadata)
     const listOffsets = ListOffsets.make(config, cluster, metadata)
 
-    const fetchRequest = (
-      positions: ReadonlyArray<TopicPartition.TopicPartition & { readonly offset: bigint }>,
-    ): Fetcher.FetchRequest => ({
-      partitions: positions.map((p) => ({
-        topic: p.topic,
-        partition: p.partition,
-        offset: p.offset,
-        maxBytes: config.fetchMaxPartitionBytes,
-      })),
-      maxWaitMs: config.fetchMaxWaitMs,
-      minBytes: config.fetchMinBytes,
-      maxBytes: config.fetchMaxBytes,
-      isolationLevel: config.isolationLevel,
-    })
-
-    return { config, fetch, listOffsets, partitionsFor: metadata.partitionsFor, fetchRequest } satisfies KafkaClientService
+    return { config, fetch, listOffsets, partitionsFor: metadata.partitionsFor } satisfies KafkaClientService
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -77,20 +65,34 @@ export const make = (options: KafkaOptions): Effect.Effect<KafkaClientService, K
 /** `KafkaClient`, core's `Fetcher` and `OffsetLister`, over one cluster connection for the layer's lifetime. */
 export const layer = (
   options: KafkaOptions,
+): Layer.Layer<KafkaClient | Fetcher.Fetcher | OffsetLister.OffsetLister, KafkaError.InvalidConfig> => layerFromInput(options)
+
+const layerFromInput = (
+  options: unknown,
 ): Layer.Layer<KafkaClient | Fetcher.Fetcher | OffsetLister.OffsetLister, KafkaError.InvalidConfig> =>
   Layer.scopedContext(
-    Effect.map(make(options), (client) =>
+    Effect.map(makeFromInput(options), (client) =>
       Context.make(KafkaClient, client)
         .pipe(Context.add(Fetcher.Fetcher, { fetch: client.fetch }))
         .pipe(Context.add(OffsetLister.OffsetLister, { list: client.listOffsets })),
     ),
   )
 
-/** `layer`, with options read from `Config` (e.g. `Config.array(Config.string(), "KAFKA_BROKERS")`). */
+/**
+ * `layer`, with the options read from `Config`: by default `KafkaClient.config`, the field names as
+ * keys (`brokers=a:9092,b:9092`, `clientId`, `requestTimeout="10 seconds"`, `sasl.password`, …;
+ * nest with `Config.nested`), or a record of `Config`s per field
+ * (e.g. `{ brokers: Config.array(Config.string(), "KAFKA_BROKERS") }`). Validated like `layer`.
+ */
 export const layerConfig = (
-  config: Config.Config.Wrap<KafkaOptions>,
+  config: Config.Config<unknown> | Config.Config.Wrap<KafkaOptions> = optionsConfig,
 ): Layer.Layer<
   KafkaClient | Fetcher.Fetcher | OffsetLister.OffsetLister,
   KafkaError.InvalidConfig | ConfigError.ConfigError
-> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+> =>
+  Layer.unwrapEffect(
+    Effect.map(Config.isConfig(config) ? config : Config.unwrap(config), layerFromInput),
+  )
 
+/** Options read from the `ConfigProvider` with the field names as keys (see `layerConfig`). */
+export { optionsConfig as config }

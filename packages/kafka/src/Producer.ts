@@ -111,7 +111,18 @@ const compressionCode: Record<Compression, number> = {
 /** Checks every option; the error names the first bad field and its value (never a password). */
 export const validate = (options: ProducerOptions): Either.Either<ProducerConfig, KafkaError.InvalidConfig> =>
   Either.gen(function* () {
-    const connection = yield* KafkaClient.validate(options)
+    const {
+      acks: _acks,
+      idempotent: _idempotent,
+      compression: _compression,
+      partitioner: _partitioner,
+      ackTimeout: _ackTimeout,
+      allowAutoTopicCreation: _allowAutoTopicCreation,
+      retrySchedule: _retrySchedule,
+      ...connectionOptions
+    } = options
+    // The producer's own fields are checked below; anything else must be a client option.
+    const connection = yield* KafkaClient.validate(connectionOptions)
     const acks = options.acks ?? "all"
     if (!Object.hasOwn(acksCode, acks)) return yield* invalid("acks", acks, "must be all, leader or none")
     const idempotent = options.idempotent ?? false
@@ -326,15 +337,7 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
     yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => producer.connect(),
-        catch: (e) => {
-          const c = Errors.classify(e)
-          return new KafkaClient.MetadataError({
-            topics: [],
-            reason: c._tag === "Transport" ? c.reason : "Unknown",
-            retriable: c.retriable,
-            cause: Errors.unwrap(e),
-          })
-        },
+        catch: (e) => Errors.metadataError(e, []),
       }),
       () =>
         Effect.tryPromise(() => producer.disconnect()).pipe(

@@ -47,7 +47,7 @@ describe("Consumer over the embedded wire broker (3 brokers)", () => {
         // three partitions over three brokers: more than one leader is involved
         expect(new Set(leaders.values()).size).toBeGreaterThan(1)
 
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
+        const consumer = yield* Consumer.make({ config: { maxWait: "50 millis" } })
         yield* consumer.assign(partitions)
         yield* consumer.seekToBeginning()
         const got = yield* consumer.records.pipe(Stream.take(3), Stream.runCollect)
@@ -78,7 +78,7 @@ describe("Consumer over the embedded wire broker (3 brokers)", () => {
         // ten batches of one record; maxPartitionBytes 1 makes each Fetch return one batch
         for (let i = 0; i < 10; i++) yield* broker.produce(tp.topic, 0, [{ value: `v${i}` }])
 
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 100, maxPartitionBytes: 1 } })
+        const consumer = yield* Consumer.make({ config: { maxWait: "100 millis", maxPartitionBytes: 1 } })
         const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp])
         yield* consumer.seek(tp, 0n)

@@ -51,7 +51,7 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         // Watch the ListOffsets calls the consumer makes through the live layer.
         const live = yield* OffsetLister.OffsetLister
         const calls: Array<string> = []
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50, autoOffsetReset: "earliest" } }).pipe(
+        const consumer = yield* Consumer.make({ config: { maxWait: "50 millis", autoOffsetReset: "earliest" } }).pipe(
           Effect.provideService(OffsetLister.OffsetLister, {
             list: (partitions, spec) =>
               Effect.sync(() => calls.push(`${spec}:${partitions.map(TopicPartition.format).join(",")}`)).pipe(
@@ -77,7 +77,7 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         const mock = yield* MockCluster.MockCluster
         yield* mock.createTopic("c-beyond", 1)
         yield* produce("c-beyond", 0, range("old", 3))
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
+        const consumer = yield* Consumer.make({ config: { maxWait: "50 millis" } })
         const tp = TopicPartition.make("c-beyond", 0)
         const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp])
@@ -99,7 +99,7 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         const tp = TopicPartition.make("c-lo", 0)
         const recovery = OffsetRecovery.nearest({ listOffsetsRetry: Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(3))) })
         const watched = yield* watchedLister
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 }, recovery }).pipe(
+        const consumer = yield* Consumer.make({ config: { maxWait: "50 millis" }, recovery }).pipe(
           Effect.provideService(OffsetLister.OffsetLister, watched.lister),
         )
         const events = yield* consumer.subscribeEvents
@@ -114,7 +114,7 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         expect(watched.outcomes.filter((o) => o.endsWith("ListOffsetsError(Network)")).length).toBeGreaterThanOrEqual(1)
         expect(watched.outcomes.slice(-2).every((o) => o.endsWith(":ok"))).toBe(true)
 
-        const failing = yield* Consumer.make({ config: { maxWaitMs: 50 }, recovery })
+        const failing = yield* Consumer.make({ config: { maxWait: "50 millis" }, recovery })
         yield* failing.assign([tp])
         yield* failing.seek(tp, 50n)
         yield* mock.pushErrors(MockCluster.ApiKey.ListOffsets, Array.from({ length: 20 }, () => MockCluster.CLOSE_CONNECTION))
@@ -136,7 +136,7 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         const mock = yield* MockCluster.MockCluster
         yield* mock.createTopic("c-authz", 1)
         yield* produce("c-authz", 0, ["a"])
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 50, autoOffsetReset: "earliest" } })
+        const consumer = yield* Consumer.make({ config: { maxWait: "50 millis", autoOffsetReset: "earliest" } })
         yield* consumer.assign([TopicPartition.make("c-authz", 0)])
         yield* take(consumer, 1)
         yield* mock.pushErrors(MockCluster.ApiKey.Fetch, [29])
@@ -153,7 +153,7 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         for (const p of [0, 1, 2]) yield* mock.setLeader("c-down", p, p + 1)
         for (const p of [0, 1, 2]) yield* produce("c-down", p, range(`p${p}-`, 50))
         const consumer = yield* Consumer.make({
-          config: { maxWaitMs: 50, autoOffsetReset: "earliest" },
+          config: { maxWait: "50 millis", autoOffsetReset: "earliest" },
           fetchRetry: Schedule.spaced("100 millis").pipe(Schedule.intersect(Schedule.recurs(50))),
         })
         yield* consumer.assign([0, 1, 2].map((p) => TopicPartition.make("c-down", p)))
@@ -182,7 +182,7 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         // A fetch retry that gives up after ~1s: the outage below lasts longer, so only the
         // per-partition path (no whole-fetch failure) keeps the stream alive.
         const consumer = yield* Consumer.make({
-          config: { maxWaitMs: 50, retryBackoffMs: 50, autoOffsetReset: "earliest" },
+          config: { maxWait: "50 millis", retryBackoff: "50 millis", autoOffsetReset: "earliest" },
           fetchRetry: Schedule.spaced("100 millis").pipe(Schedule.intersect(Schedule.recurs(10))),
         })
         yield* consumer.assign([0, 1, 2].map((p) => TopicPartition.make(topic, p)))

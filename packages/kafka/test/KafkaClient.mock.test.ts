@@ -2,7 +2,7 @@
  * The live layer against librdkafka's mock cluster (a real protocol peer, real TCP, real time).
  */
 import { layer } from "@effect/vitest"
-import { Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import { ErrorCode, Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { Cause, Effect, Either, HashMap, Layer, Logger, LogLevel, Metric, Redacted, Schedule } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { expect } from "vitest"
@@ -379,7 +379,7 @@ layer(MockTestBroker.layer(1, { retrySchedule: fastRetry }), { excludeTestServic
         // Past the schedule (5 retries), the partition carries the error.
         yield* mock.pushErrors(MockCluster.ApiKey.Fetch, Array.from({ length: 6 }, () => 6))
         const exhausted = yield* fetcher.fetch(fetchRequest([tp]))
-        expect(exhausted[0]!._tag === "Error" && exhausted[0]!.error).toMatchObject({ _tag: "BrokerError", code: 6, name: "NOT_LEADER_FOR_PARTITION" })
+        expect(exhausted[0]!._tag === "Error" && exhausted[0]!.error).toMatchObject({ _tag: "BrokerError", code: ErrorCode.NOT_LEADER_OR_FOLLOWER, name: "NOT_LEADER_OR_FOLLOWER" })
       }),
     )
 

@@ -81,7 +81,7 @@ layer(KafkaClient.layer({ brokers }), { excludeTestServices: true, timeout: "90 
         expect(compacted).toEqual(survivors)
 
         const log = warningsLogger()
-        const { consumer, calls } = yield* observedConsumer({ config: { maxWaitMs: 100 } })
+        const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis" } })
         const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp])
         // Offset 5 (key a, overwritten at 8) was removed: the broker answers from the next survivor, 6.

@@ -47,12 +47,12 @@ const warning = (lines: ReadonlyArray<string>) => {
 const expectRetentionCut = (lines: ReadonlyArray<string>, topic: string) => {
   const cut = section(lines, /retention \(DeleteRecords\)/)
   const warn = warning(cut)
-  expect(warn).toContain(`[WARN] Offset out of range, resetting to 8 (${topic}-0: requested 6, valid [8, 10], skipped 2)`)
+  expect(warn).toContain(`[WARN] Offset out of range, resetting to 8 (${topic}-0: requested 6, log start 8, end 10, skipped 2)`)
   for (const fact of [`topic=${topic}`, "partition=0", "requestedOffset=6", "earliest=8", "latest=10", "newOffset=8", "skipped=2", "policy=nearest"]) {
     expect(warn).toContain(fact)
   }
   expect(cut.filter((l) => l.includes("[WARN]"))).toHaveLength(1)
-  expect(cut).toContain(`   event OffsetReset: ${topic}-0 requested 6, range [8, 10], now at 8, skipped 2 (nearest)`)
+  expect(cut).toContain(`   event OffsetReset: ${topic}-0 requested 6, log start 8, end 10, now at 8, skipped 2 (nearest)`)
   expect(cut.filter((l) => l.startsWith(`   ${topic}-0@`))).toEqual([`   ${topic}-0@8  k2 = order 0.8`, `   ${topic}-0@9  k0 = order 0.9`])
 }
 
@@ -82,8 +82,8 @@ describe("pnpm demo", () => {
         expectRetentionCut(lines, "orders")
 
         const truncation = section(lines, /unclean leader election: orders-1 truncated from 4 to 2 records/)
-        expect(warning(truncation)).toContain("[WARN] Offset out of range, resetting to 2 (orders-1: requested 4, valid [0, 2], skipped 0)")
-        expect(truncation).toContain("   event OffsetReset: orders-1 requested 4, range [0, 2], now at 2, skipped 0 (nearest)")
+        expect(warning(truncation)).toContain("[WARN] Offset out of range, resetting to 2 (orders-1: requested 4, log start 0, end 2, skipped 0)")
+        expect(truncation).toContain("   event OffsetReset: orders-1 requested 4, log start 0, end 2, now at 2, skipped 0 (nearest)")
         expect(records(truncation, "orders")).toEqual(["   orders-1@2  k2 = order 1.2"])
         expect(truncation).toContain("   orders-1: log [0, 3)  consumer position 3")
 

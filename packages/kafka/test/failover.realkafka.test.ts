@@ -115,7 +115,7 @@ layer(Layer.merge(cluster, NodeContext.layer), { excludeTestServices: true, time
         const delivered = Array.from({ length: PARTITIONS }, () => [] as Array<{ offset: bigint; n: number }>)
         const client = KafkaClient.layer({ brokers: kafkaCluster.brokers, clientId: "failover-consumer", requestTimeout: "10 seconds" })
         const consumerFiber = yield* Effect.gen(function* () {
-          const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 200 } })
+          const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "200 millis" } })
           yield* consumer.assign(Array.from({ length: PARTITIONS }, (_, p) => TopicPartition.make(topic, p)))
           yield* consumer.records.pipe(
             Stream.runForEach((r) =>
@@ -135,7 +135,7 @@ layer(Layer.merge(cluster, NodeContext.layer), { excludeTestServices: true, time
         }
         /** Every record in the log now, read by a fresh consumer: which offset holds which number. */
         const readLog = Effect.gen(function* () {
-          const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 200 } })
+          const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "200 millis" } })
           const tps = Array.from({ length: PARTITIONS }, (_, p) => TopicPartition.make(topic, p))
           yield* consumer.assign(tps)
           yield* consumer.seekToEnd()
@@ -276,7 +276,7 @@ layer(Layer.merge(cluster, NodeContext.layer), { excludeTestServices: true, time
               Layer.merge(KafkaClient.layer({ ...options, clientId: who }), GroupCoordinatorLive.layer({ ...options, clientId: who })),
               scope,
             ).pipe(Effect.orDie)
-            const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 200 } }).pipe(
+            const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "200 millis" } }).pipe(
               Scope.extend(scope),
               Effect.provide(ctx),
               Effect.orDie,

@@ -56,7 +56,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         const tp = TopicPartition.make(topic, 0)
         yield* admin.createTopic({ topic })
         yield* produceEach(producer, topic, 0, values("v", 3))
-        const { consumer, calls } = yield* observedConsumer({ config: { maxWaitMs: 100 } })
+        const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis" } })
         const events = yield* consumer.subscribeEvents
         const log = warningsLogger()
         yield* consumer.assign([tp])
@@ -76,7 +76,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         expect(Chunk.toReadonlyArray(yield* Queue.takeAll(events))).toEqual([expect.objectContaining(resetFacts(topic, facts))])
         expect(log.warnings).toHaveLength(1)
         expect(log.warnings[0]!.message).toBe(
-          `Offset out of range, resetting to 7 (${topic}-0: requested 3, valid [7, 10], skipped 4)`,
+          `Offset out of range, resetting to 7 (${topic}-0: requested 3, log start 7, end 10, skipped 4)`,
         )
         expect(log.warnings[0]!.annotations).toMatchObject(annotationsOf(topic, facts))
         // The heal: the Fetch at 3, one earliest/latest pair, then the Fetch at the new log start.
@@ -106,7 +106,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
 
         // The first member consumes and processes 50 records and commits offset 50.
         const firstScope = yield* Scope.fork(yield* Scope.Scope, ExecutionStrategy.sequential)
-        const first = yield* Consumer.make({ config: { maxWaitMs: 100, autoOffsetReset: "earliest" } }).pipe(Scope.extend(firstScope))
+        const first = yield* Consumer.make({ config: { maxWait: "100 millis", autoOffsetReset: "earliest" } }).pipe(Scope.extend(firstScope))
         const firstSub = yield* GroupConsumer.subscribe(first, [topic], groupOptions).pipe(Scope.extend(firstScope))
         const fifty = yield* firstSub.records.pipe(Stream.take(50), Stream.runCollect)
         yield* firstSub.markProcessed([...fifty])
@@ -131,7 +131,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
 
         // A member that joins now resumes from the committed 50, beyond the end (5).
         const log = warningsLogger()
-        const { consumer, calls } = yield* observedConsumer({ config: { maxWaitMs: 100, autoOffsetReset: "earliest" } })
+        const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis", autoOffsetReset: "earliest" } })
         const events = yield* consumer.subscribeEvents
         const sub = yield* GroupConsumer.subscribe(consumer, [topic], groupOptions)
         const reader = yield* sub.records.pipe(Stream.take(2), Stream.runCollect, Effect.provide(log.layer), Effect.fork)
@@ -157,7 +157,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         yield* admin.createTopic({ topic })
         yield* produceEach(producer, topic, 0, values("v", 3))
         const log = warningsLogger()
-        const { consumer, calls } = yield* observedConsumer({ config: { maxWaitMs: 100 } })
+        const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis" } })
         const events = yield* consumer.subscribeEvents
         yield* consumer.assign([tp])
         yield* consumer.seek(tp, 1000n)
@@ -185,7 +185,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("the miss
         yield* admin.createTopic({ topic })
         const maxWaitMs = 200
         const log = warningsLogger()
-        const { consumer, calls } = yield* observedConsumer({ config: { maxWaitMs } })
+        const { consumer, calls } = yield* observedConsumer({ config: { maxWait: maxWaitMs } })
         yield* consumer.assign([tp])
         yield* consumer.seekToBeginning()
         expect(yield* consumer.position(tp)).toBe(0n)

@@ -43,7 +43,7 @@ const main = Effect.gen(function* () {
   ])
   yield* Console.log(\`sent \${sent.map((m) => \`\${m.partition}@\${m.baseOffset}\`).join(",")}\`)
   const records = yield* Effect.gen(function* () {
-    const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
+    const consumer = yield* Consumer.make({ config: { maxWait: "50 millis" } })
     yield* consumer.assign([TopicPartition.make(topic, 0), TopicPartition.make(topic, 1)])
     yield* consumer.seekToBeginning()
     return yield* consumer.records.pipe(Stream.take(3), Stream.runCollect)

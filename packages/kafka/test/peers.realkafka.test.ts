@@ -156,7 +156,7 @@ const measureOurs = <E extends { readonly _tag: string }>(
       marker,
       error: undefined,
       logs: [],
-      notes: `OffsetReset event: requested ${e.requestedOffset}, range [${e.earliest}, ${e.latest}], newOffset ${e.newOffset}, skipped ${e.skipped}`,
+      notes: `OffsetReset event: requested ${e.requestedOffset}, log start ${e.earliest}, end ${e.latest}, newOffset ${e.newOffset}, skipped ${e.skipped}`,
     } satisfies Outcome
   })
 
@@ -178,7 +178,7 @@ const ours = (tools: Tools, scenario: Scenario, setting: OurPolicy) => {
     Effect.gen(function* () {
       topic = yield* tools.prepare(scenario, `ours-${setting}`)
       // the start comes from the seek alone
-      const config = { maxWaitMs: 100, autoOffsetReset: "none" as const }
+      const config = { maxWait: 100, autoOffsetReset: "none" as const }
       if (setting === "fail") {
         const consumer = yield* Effect.orDie(Consumer.make({ config, recovery: OffsetRecovery.fail() }))
         return yield* measureOurs(consumer, tools, topic, scenario, setting)
@@ -337,10 +337,10 @@ const expectError = (o: Outcome, type: string, detail: string) => {
 const expectOurReset = (o: Outcome, s: Scenario, policy: string, newOffset: number, skipped: number) => {
   const earliest = s.deleteBefore ?? 0
   expect(o.logs).toEqual([
-    `WARN Offset out of range, resetting to ${newOffset} (T-0: requested ${s.position}, valid [${earliest}, ${RECORDS}], skipped ${skipped}) ` +
+    `WARN Offset out of range, resetting to ${newOffset} (T-0: requested ${s.position}, log start ${earliest}, end ${RECORDS}, skipped ${skipped}) ` +
       `earliest=${earliest} latest=${RECORDS} newOffset=${newOffset} partition=0 policy=${policy} requestedOffset=${s.position} skipped=${skipped} topic=T`,
   ])
-  expect(o.notes).toBe(`OffsetReset event: requested ${s.position}, range [${earliest}, ${RECORDS}], newOffset ${newOffset}, skipped ${skipped}`)
+  expect(o.notes).toBe(`OffsetReset event: requested ${s.position}, log start ${earliest}, end ${RECORDS}, newOffset ${newOffset}, skipped ${skipped}`)
 }
 
 /** aiokafka's log line (INFO, so hidden by Python's default WARNING level), the same whatever the setting. */

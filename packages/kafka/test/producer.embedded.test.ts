@@ -11,7 +11,7 @@ import * as EmbeddedClient from "./harness/EmbeddedClient.js"
 
 const readBack = (partitions: ReadonlyArray<TopicPartition.TopicPartition>, count: number) =>
   Effect.gen(function* () {
-    const consumer = yield* Consumer.make({ config: { maxWaitMs: 50 } })
+    const consumer = yield* Consumer.make({ config: { maxWait: "50 millis" } })
     yield* consumer.assign(partitions)
     yield* consumer.seekToBeginning()
     return [...(yield* consumer.records.pipe(Stream.take(count), Stream.runCollect))]

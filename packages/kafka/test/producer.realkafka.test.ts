@@ -28,7 +28,7 @@ const createTopic = (topic: string, numPartitions: number) =>
 /** Reads `count` records of these partitions from the beginning with our Consumer. */
 const readBack = (partitions: ReadonlyArray<TopicPartition.TopicPartition>, count: number) =>
   Effect.gen(function* () {
-    const consumer = yield* Consumer.make({ config: { maxWaitMs: 100 } })
+    const consumer = yield* Consumer.make({ config: { maxWait: "100 millis" } })
     yield* consumer.assign(partitions)
     yield* consumer.seekToBeginning()
     const got = yield* consumer.records.pipe(Stream.take(count), Stream.runCollect)

@@ -91,7 +91,7 @@ describe("ListOffsets failing on the network during recovery, on real Kafka", ()
           yield* produce(["v0", "v1", "v2"])
           const asked = yield* Ref.make(0)
           const consumer = yield* Consumer.make({
-            config: { maxWaitMs: 100 },
+            config: { maxWait: "100 millis" },
             recovery: OffsetRecovery.nearest({ listOffsetsRetry: countingSchedule(5, asked) }),
           })
           const events = yield* consumer.subscribeEvents
@@ -178,7 +178,7 @@ describe("ListOffsets failing on the network during recovery, on real Kafka", ()
           yield* deleteBefore(4n)
           const asked = yield* Ref.make(0)
           const consumer = yield* Consumer.make({
-            config: { maxWaitMs: 100 },
+            config: { maxWait: "100 millis" },
             recovery: OffsetRecovery.nearest({ listOffsetsRetry: countingSchedule(2, asked) }),
           })
           const events = yield* consumer.subscribeEvents

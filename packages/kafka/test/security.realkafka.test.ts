@@ -140,7 +140,7 @@ const options = (cluster: ApacheKafka.Cluster, mechanism: KafkaClient.SaslMechan
 
 const consumeAll = (tp: TopicPartition.TopicPartition, n: number) =>
   Effect.gen(function* () {
-    const consumer = yield* Consumer.make({ config: { maxWaitMs: 100 } })
+    const consumer = yield* Consumer.make({ config: { maxWait: "100 millis" } })
     yield* consumer.assign([tp])
     yield* consumer.seekToBeginning([tp])
     return yield* consumer.records.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
@@ -185,7 +185,7 @@ layer(fixture, { excludeTestServices: true, timeout: "120 seconds" })("security 
       const cluster = yield* ApacheKafka.ApacheKafka
       const live = options(cluster, "plain", "bob", BOB_PASSWORD)
       const exit = yield* Effect.gen(function* () {
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 100 } })
+        const consumer = yield* Consumer.make({ config: { maxWait: "100 millis" } })
         const group = yield* GroupConsumer.subscribe(consumer, [ALLOWED], { groupId: GROUP })
         return yield* group.records.pipe(Stream.take(1), Stream.runCollect)
       }).pipe(

@@ -123,7 +123,7 @@ const member = (
     const brokers = yield* brokersOf
     const scope = yield* Scope.fork(yield* Scope.Scope, ExecutionStrategy.sequential)
     const coordinator = yield* Layer.buildWithScope(GroupCoordinatorLive.layer({ brokers, requestTimeout: "15 seconds" }), scope).pipe(Effect.orDie)
-    const consumer = yield* Consumer.make({ config: { maxWaitMs: 100, autoOffsetReset: "earliest" } }).pipe(Scope.extend(scope))
+    const consumer = yield* Consumer.make({ config: { maxWait: "100 millis", autoOffsetReset: "earliest" } }).pipe(Scope.extend(scope))
     yield* setup(consumer)
     const sub = yield* GroupConsumer.subscribe(consumer, [topic], groupOptions(groupId, listener)).pipe(
       Scope.extend(scope),
@@ -151,7 +151,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "180 seconds" })("seeks o
         const topic = yield* spreadTopic(admin, "s-spread")
         const tps = partitionsOf(topic)
         yield* produceRound(producer, topic, "a", (p) => p + 2)
-        const { consumer, calls } = yield* observedConsumer({ config: { maxWaitMs: 100 } })
+        const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis" } })
         yield* consumer.assign(tps)
 
         yield* consumer.seekToBeginning()
@@ -182,7 +182,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "180 seconds" })("seeks o
         const topic = yield* spreadTopic(admin, "s-before")
         const tps = partitionsOf(topic)
         yield* produceRound(producer, topic, "a", () => 3)
-        const { consumer, calls } = yield* observedConsumer({ config: { maxWaitMs: 100 } })
+        const { consumer, calls } = yield* observedConsumer({ config: { maxWait: "100 millis" } })
         yield* consumer.seekToEnd()
         yield* consumer.seek(tps[0]!, 1n)
         yield* consumer.seekToBeginning([tps[1]!])

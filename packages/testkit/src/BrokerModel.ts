@@ -9,15 +9,12 @@
  * state directly. Requests (`fetch`, `listOffsets`, and anything wrapped in `serve`) go through the
  * request path: the request log, latency, injected faults.
  */
-import { type ConsumerRecord, type KafkaError, TopicPartition } from "@kafka-effect/core"
+import { type ConsumerRecord, ErrorCode, type KafkaError, TopicPartition } from "@kafka-effect/core"
 import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Layer } from "effect"
-import * as ErrorCodes from "./internal/errorCodes.js"
 import { Faults, type Injection, injectedCode } from "./internal/faults.js"
 import { encodeText, type NewRecord, PartitionLog } from "./internal/partitionLog.js"
 import type { Fault, ProducedRecord } from "./TestBroker.js"
 
-export type { ErrorCodeInfo } from "./internal/errorCodes.js"
-export { errorCodeByName, errorCodeInfo, errorCodes } from "./internal/errorCodes.js"
 export {
   ATTR_COMPRESSION_MASK,
   ATTR_CONTROL,
@@ -67,7 +64,7 @@ export class BrokerModelError extends Data.TaggedError("BrokerModelError")<{
 }
 
 const modelError = (code: number, detail: string): BrokerModelError => {
-  const info = ErrorCodes.errorCodeInfo(code)
+  const info = ErrorCode.info(code)
   return new BrokerModelError({ code, name: info.name, retriable: info.retriable, detail })
 }
 
@@ -401,27 +398,27 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       Effect.suspend(() => {
         const p = lookup(tp)
         return p === undefined
-          ? Effect.fail(modelError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${TopicPartition.format(tp)} does not exist`))
+          ? Effect.fail(modelError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${TopicPartition.format(tp)} does not exist`))
           : Effect.succeed(p)
       })
 
     const setBrokerAddress = (nodeId: number, host: string, port: number) =>
       Effect.suspend(() => {
-        if (brokers[nodeId] === undefined) return Effect.fail(modelError(ErrorCodes.INVALID_REQUEST, `no broker ${nodeId}`))
+        if (brokers[nodeId] === undefined) return Effect.fail(modelError(ErrorCode.INVALID_REQUEST, `no broker ${nodeId}`))
         brokers[nodeId] = { ...brokers[nodeId], host, port }
         return Effect.void
       })
 
     const createTopic = Effect.fn("BrokerModel.createTopic")(function* (topic: string, partitions: number) {
-      if (topics.has(topic)) return yield* modelError(ErrorCodes.TOPIC_ALREADY_EXISTS, `topic ${topic} exists`)
+      if (topics.has(topic)) return yield* modelError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${topic} exists`)
       if (!Number.isInteger(partitions) || partitions < 1) {
-        return yield* modelError(ErrorCodes.INVALID_PARTITIONS, `${partitions} partitions`)
+        return yield* modelError(ErrorCode.INVALID_PARTITIONS, `${partitions} partitions`)
       }
       createTopicSync(topic, partitions)
     })
 
     const deleteTopic = Effect.fn("BrokerModel.deleteTopic")(function* (topic: string) {
-      if (!topics.delete(topic)) return yield* modelError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `topic ${topic} does not exist`)
+      if (!topics.delete(topic)) return yield* modelError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${topic} does not exist`)
       notify()
     })
 
@@ -489,7 +486,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       const target = beforeOffset === -1n ? p.highWatermark : beforeOffset
       if (target < 0n || target > p.highWatermark) {
         return yield* modelError(
-          ErrorCodes.OFFSET_OUT_OF_RANGE,
+          ErrorCode.OFFSET_OUT_OF_RANGE,
           `${TopicPartition.format(tp)}: ${beforeOffset} is beyond the high watermark ${p.highWatermark}`,
         )
       }
@@ -508,7 +505,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       const p = yield* partitionLog(tp)
       if (toOffset < 0n || toOffset > p.highWatermark) {
         return yield* modelError(
-          ErrorCodes.INVALID_REQUEST,
+          ErrorCode.INVALID_REQUEST,
           `${TopicPartition.format(tp)}: cannot truncate to ${toOffset}, high watermark is ${p.highWatermark}`,
         )
       }
@@ -518,7 +515,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
 
     const moveLeader = Effect.fn("BrokerModel.moveLeader")(function* (tp: TopicPartition.TopicPartition, brokerId: number) {
       const p = yield* partitionLog(tp)
-      if (brokers[brokerId] === undefined) return yield* modelError(ErrorCodes.INVALID_REQUEST, `no broker ${brokerId}`)
+      if (brokers[brokerId] === undefined) return yield* modelError(ErrorCode.INVALID_REQUEST, `no broker ${brokerId}`)
       p.leader = brokerId
       p.leaderEpoch += 1
       notify()
@@ -597,12 +594,12 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
         const p = lookup(req)
         let code = injectedCode(injection, keys[i])
         if (code === undefined) {
-          if (p === undefined) code = ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION
-          else if (request.brokerId !== undefined && p.leader !== request.brokerId) code = ErrorCodes.NOT_LEADER_OR_FOLLOWER
-          else if (req.offset < p.logStartOffset || req.offset > p.highWatermark) code = ErrorCodes.OFFSET_OUT_OF_RANGE
+          if (p === undefined) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+          else if (request.brokerId !== undefined && p.leader !== request.brokerId) code = ErrorCode.NOT_LEADER_OR_FOLLOWER
+          else if (req.offset < p.logStartOffset || req.offset > p.highWatermark) code = ErrorCode.OFFSET_OUT_OF_RANGE
         }
         if (code !== undefined || p === undefined) {
-          const c = code ?? ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION
+          const c = code ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
           errors.push({ topic: req.topic, partition: req.partition, code: c })
           results[i] = {
             _tag: "Error",
@@ -681,11 +678,11 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
         const p = lookup(tp)
         let code = injectedCode(injection, TopicPartition.key(tp))
         if (code === undefined) {
-          if (p === undefined) code = ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION
-          else if (brokerId !== undefined && p.leader !== brokerId) code = ErrorCodes.NOT_LEADER_OR_FOLLOWER
+          if (p === undefined) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+          else if (brokerId !== undefined && p.leader !== brokerId) code = ErrorCode.NOT_LEADER_OR_FOLLOWER
         }
         if (code !== undefined || p === undefined) {
-          const c = code ?? ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION
+          const c = code ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
           errors.push({ topic: tp.topic, partition: tp.partition, code: c })
           return { topic: tp.topic, partition: tp.partition, code: c, offset: -1n, timestamp: -1, leaderEpoch: -1 }
         }

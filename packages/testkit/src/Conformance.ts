@@ -664,7 +664,7 @@ const makeContext = (broker: TestBroker["Type"], live: boolean, wire: boolean, s
     advance,
     join,
     consumer: <E = never>(options: Consumer.MakeOptions<E> = {}) =>
-      Consumer.make<E>({ ...options, config: { maxWaitMs, ...options.config } }),
+      Consumer.make<E>({ ...options, config: { maxWait: maxWaitMs, ...options.config } }),
     captureLogs,
     requests: broker.requests,
   }

@@ -578,7 +578,7 @@ export const make = (
         )
 
       const failure = (code: number, groupId: string, api: KafkaError.ApiName, facts: { memberId?: string; generationId?: number; protocols?: ReadonlyArray<string> } = {}) =>
-        GroupError.fromCode(code, { groupId, api, name: BrokerModel.errorCodeInfo(code).name, ...facts }) ??
+        GroupError.fromCode(code, { groupId, api, ...facts }) ??
         transport(groupId, api, "Unknown")
 
       const check = <A>(code: number, value: A, groupId: string, api: KafkaError.ApiName, facts: { memberId?: string; generationId?: number; protocols?: ReadonlyArray<string> } = {}) =>

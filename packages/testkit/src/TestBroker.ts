@@ -5,7 +5,7 @@
  * and says so in `capabilities`. The consumer side is core's ports (`Fetcher`, `OffsetLister`, …),
  * provided by the same layer.
  */
-import { type ConsumerRecord, Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import { type ConsumerRecord, ErrorCode, Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { Context, type Duration, Effect, Layer } from "effect"
 import * as BrokerModel from "./BrokerModel.js"
 
@@ -235,7 +235,7 @@ const toBrokerError = (
   api: KafkaError.ApiName,
   r: { readonly topic: string; readonly partition: number; readonly code: number },
 ): KafkaError.BrokerError => {
-  const info = BrokerModel.errorCodeInfo(r.code)
+  const info = ErrorCode.info(r.code)
   return new KafkaError.BrokerError({
     api,
     code: r.code,

@@ -8,13 +8,17 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Frames from "../src/internal/proxyFrames.js"
 import { ApiKey } from "../src/wire/protocol/ApiKeys.js"
 import { Reader, Writer } from "../src/wire/protocol/Codec.js"
-import * as M from "../src/wire/protocol/Messages.js"
+import * as Fetch from "../src/wire/api/Fetch.js"
+import * as FindCoordinator from "../src/wire/api/FindCoordinator.js"
+import * as ListOffsets from "../src/wire/api/ListOffsets.js"
+import * as Metadata from "../src/wire/api/Metadata.js"
+import { encodeResponseHeader } from "../src/wire/protocol/Header.js"
 
 /** A response frame: size prefix, header, body. */
 const answer = (apiKey: number, version: number, body: (w: Writer) => void): Uint8Array => {
   const w = new Writer()
   w.int32(0)
-  M.encodeResponseHeader(w, apiKey, version, 42)
+  encodeResponseHeader(w, apiKey, version, 42)
   body(w)
   const bytes = w.toBytes()
   new DataView(bytes.buffer).setInt32(0, bytes.byteLength - 4)
@@ -35,7 +39,7 @@ const chunked = (bytes: Uint8Array, sizes: ReadonlyArray<number>): Array<Uint8Ar
 
 const metadata = (v: number) =>
   answer(ApiKey.Metadata, v, (w) =>
-    M.encodeMetadataResponse(w, v, {
+    Metadata.encodeResponse(w, v, {
       throttleTimeMs: 0,
       brokers: [
         { nodeId: 1, host: "10.0.0.1", port: 9092, rack: "r1" },
@@ -56,7 +60,7 @@ const metadata = (v: number) =>
 
 const fetchAnswer = (v: number) =>
   answer(ApiKey.Fetch, v, (w) =>
-    M.encodeFetchResponse(w, v, {
+    Fetch.encodeResponse(w, v, {
       throttleTimeMs: 0,
       errorCode: 0,
       sessionId: 0,
@@ -110,7 +114,7 @@ describe("the proxy's frames", () => {
       ])
       // the same answer as the broker would write with those addresses
       const expected = answer(ApiKey.Metadata, v, (w) =>
-        M.encodeMetadataResponse(w, v, {
+        Metadata.encodeResponse(w, v, {
           throttleTimeMs: 0,
           brokers: [
             { nodeId: 1, host: "127.0.0.1", port: 40001, rack: "r1" },
@@ -138,7 +142,7 @@ describe("the proxy's frames", () => {
     it(`rewrites the FindCoordinator v${v} address, not a missing coordinator's`, () => {
       const found = (nodeId: number, host: string, port: number) =>
         answer(ApiKey.FindCoordinator, v, (w) =>
-          M.encodeFindCoordinatorResponse(w, v, { throttleTimeMs: 0, errorCode: 0, errorMessage: null, nodeId, host, port }),
+          FindCoordinator.encodeResponse(w, v, { throttleTimeMs: 0, errorCode: 0, errorMessage: null, nodeId, host, port }),
         )
       const rewritten = Frames.concat(Frames.rewriteFindCoordinator([found(3, "10.0.0.3", 9092)], v, () => ({ host: "127.0.0.1", port: 41000 })))
       expect(rewritten).toEqual(found(3, "127.0.0.1", 41000))
@@ -156,7 +160,7 @@ describe("the proxy's frames", () => {
       ])
       const out = Frames.concat(Frames.withErrorCode([frame], ApiKey.Fetch, v, 29, (_, p) => p === 0))
       const expected = answer(ApiKey.Fetch, v, (w) =>
-        M.encodeFetchResponse(w, v, {
+        Fetch.encodeResponse(w, v, {
           throttleTimeMs: 0,
           errorCode: 0,
           sessionId: 0,
@@ -183,7 +187,7 @@ describe("the proxy's frames", () => {
     it(`writes an error code into a ListOffsets v${v} answer with offset and timestamp -1`, () => {
       const lo = (code: number, offset: bigint) =>
         answer(ApiKey.ListOffsets, v, (w) =>
-          M.encodeListOffsetsResponse(w, v, {
+          ListOffsets.encodeResponse(w, v, {
             throttleTimeMs: 0,
             topics: [{ name: "t", partitions: [{ partitionIndex: 0, errorCode: code, timestamp: code === 0 ? 17n : -1n, offset, leaderEpoch: 0 }] }],
           }),

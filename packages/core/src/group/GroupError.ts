@@ -1,9 +1,11 @@
 /**
  * Tagged errors of the consumer-group protocol (FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
  * LeaveGroup, OffsetFetch, OffsetCommit). `retriable` says whether the membership logic may try
- * again: some after finding the coordinator again, some after rejoining the group.
+ * again: some after finding the coordinator again, some after rejoining the group. A class whose
+ * answer never varies says so itself (`readonly retriable = true`).
  */
-import { Data } from "effect"
+import { Data, Predicate } from "effect"
+import * as ErrorCode from "../ErrorCode.js"
 import {
   type ApiName,
   BrokerError,
@@ -13,101 +15,114 @@ import {
   type UnknownTopicOrPartition,
 } from "../KafkaError.js"
 
-/** COORDINATOR_NOT_AVAILABLE (15) or COORDINATOR_LOAD_IN_PROGRESS (14): ask again after a backoff. */
+/** Marks every error of this module; `isGroupError` tests for it. */
+export const TypeId: unique symbol = Symbol.for("@kafka-effect/core/GroupError")
+export type TypeId = typeof TypeId
+
+/** COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS: ask again after a backoff. */
 export class CoordinatorNotAvailable extends Data.TaggedError("CoordinatorNotAvailable")<{
   readonly groupId: string
   readonly api: ApiName
-  readonly code: 14 | 15
-  readonly retriable: true
+  readonly code: typeof ErrorCode.COORDINATOR_LOAD_IN_PROGRESS | typeof ErrorCode.COORDINATOR_NOT_AVAILABLE
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = true
   override get message(): string {
-    return `${this.api} for group ${this.groupId}: coordinator ${this.code === 14 ? "is loading" : "not available"}`
+    const what = this.code === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ? "is loading" : "not available"
+    return `${this.api} for group ${this.groupId}: coordinator ${what}`
   }
 }
 
-/** NOT_COORDINATOR (16): the coordinator moved; find it again. */
+/** NOT_COORDINATOR: the coordinator moved; find it again. */
 export class NotCoordinator extends Data.TaggedError("NotCoordinator")<{
   readonly groupId: string
   readonly api: ApiName
-  readonly retriable: true
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: not the coordinator`
   }
 }
 
-/** REBALANCE_IN_PROGRESS (27): the group is rebalancing; rejoin with the same member id. */
+/** REBALANCE_IN_PROGRESS: the group is rebalancing; rejoin with the same member id. */
 export class RebalanceInProgress extends Data.TaggedError("RebalanceInProgress")<{
   readonly groupId: string
   readonly api: ApiName
-  readonly retriable: true
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: rebalance in progress`
   }
 }
 
-/** UNKNOWN_MEMBER_ID (25): the coordinator forgot this member (session expired); rejoin as a new member. */
+/** UNKNOWN_MEMBER_ID: the coordinator forgot this member (session expired); rejoin as a new member. */
 export class UnknownMemberId extends Data.TaggedError("UnknownMemberId")<{
   readonly groupId: string
   readonly memberId: string
   readonly api: ApiName
-  readonly retriable: true
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: unknown member ${this.memberId}`
   }
 }
 
-/** ILLEGAL_GENERATION (22): a newer generation exists; rejoin with the same member id. */
+/** ILLEGAL_GENERATION: a newer generation exists; rejoin with the same member id. */
 export class IllegalGeneration extends Data.TaggedError("IllegalGeneration")<{
   readonly groupId: string
   readonly generationId: number
   readonly api: ApiName
-  readonly retriable: true
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: generation ${this.generationId} is not the current one`
   }
 }
 
-/** MEMBER_ID_REQUIRED (79, JoinGroup v4+): join again with the member id the coordinator gave. */
+/** MEMBER_ID_REQUIRED (JoinGroup v4+): join again with the member id the coordinator gave. */
 export class MemberIdRequired extends Data.TaggedError("MemberIdRequired")<{
   readonly groupId: string
   readonly memberId: string
-  readonly retriable: true
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = true
   override get message(): string {
     return `JoinGroup for group ${this.groupId}: rejoin with member id ${this.memberId}`
   }
 }
 
-/** GROUP_AUTHORIZATION_FAILED (30). Never retried. */
+/** GROUP_AUTHORIZATION_FAILED. Never retried. */
 export class GroupAuthorizationFailed extends Data.TaggedError("GroupAuthorizationFailed")<{
   readonly groupId: string
   readonly api: ApiName
-  readonly retriable: false
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = false
   override get message(): string {
     return `Not authorized to use group ${this.groupId} (${this.api})`
   }
 }
 
-/** INCONSISTENT_GROUP_PROTOCOL (23): the members share no assignor (or protocol type). Never retried. */
+/** INCONSISTENT_GROUP_PROTOCOL: the members share no assignor (or protocol type). Never retried. */
 export class InconsistentGroupProtocol extends Data.TaggedError("InconsistentGroupProtocol")<{
   readonly groupId: string
   /** The protocols (assignor names) this member offered. */
   readonly protocols: ReadonlyArray<string>
-  readonly retriable: false
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = false
   override get message(): string {
     return `Group ${this.groupId} shares no assignor with [${this.protocols.join(", ")}]`
   }
@@ -121,6 +136,7 @@ export class GroupTransportError extends Data.TaggedError("GroupTransportError")
   readonly retriable: boolean
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `${this.api} for group ${this.groupId} failed (${this.reason})`
   }
@@ -132,6 +148,8 @@ export class UnsupportedAssignor extends Data.TaggedError("UnsupportedAssignor")
   readonly protocol: string
   readonly available: ReadonlyArray<string>
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = false
   override get message(): string {
     return `Group ${this.groupId} chose assignor ${this.protocol}; this member has [${this.available.join(", ")}]`
   }
@@ -139,16 +157,35 @@ export class UnsupportedAssignor extends Data.TaggedError("UnsupportedAssignor")
 
 /**
  * A member's metadata or assignment bytes could not be decoded (another client wrote something
- * this member does not understand).
+ * this member does not understand). Never retried.
  */
 export class MemberProtocolError extends Data.TaggedError("MemberProtocolError")<{
   readonly what: "MemberMetadata" | "MemberAssignment"
   readonly reason: string
 }> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly retriable = false
   override get message(): string {
     return `Cannot decode ${this.what}: ${this.reason}`
   }
 }
+
+/** Every error of this module. */
+export type GroupError =
+  | CoordinatorNotAvailable
+  | NotCoordinator
+  | RebalanceInProgress
+  | UnknownMemberId
+  | IllegalGeneration
+  | MemberIdRequired
+  | GroupAuthorizationFailed
+  | InconsistentGroupProtocol
+  | GroupTransportError
+  | UnsupportedAssignor
+  | MemberProtocolError
+
+/** Whether `u` is one of this module's errors. */
+export const isGroupError = (u: unknown): u is GroupError => Predicate.hasProperty(u, TypeId)
 
 /** Errors after which the coordinator must be found again. */
 export type CoordinatorError = CoordinatorNotAvailable | NotCoordinator
@@ -169,18 +206,18 @@ export type GroupFailure =
   | CorruptResponse
 
 export const isCoordinatorError = (e: { readonly _tag: string }): e is CoordinatorError =>
-  e._tag === "CoordinatorNotAvailable" || e._tag === "NotCoordinator"
+  Predicate.isTagged(e, "CoordinatorNotAvailable") || Predicate.isTagged(e, "NotCoordinator")
 
 export const isRejoinError = (e: { readonly _tag: string }): e is RejoinError =>
-  e._tag === "RebalanceInProgress" ||
-  e._tag === "UnknownMemberId" ||
-  e._tag === "IllegalGeneration" ||
-  e._tag === "MemberIdRequired"
+  Predicate.isTagged(e, "RebalanceInProgress") ||
+  Predicate.isTagged(e, "UnknownMemberId") ||
+  Predicate.isTagged(e, "IllegalGeneration") ||
+  Predicate.isTagged(e, "MemberIdRequired")
 
 /**
- * Maps a Kafka error code of a group API to its tagged error (`undefined` for 0; codes that are not
- * about the group become a non-retriable `BrokerError`; map topic-level codes before). Used by every
- * implementation of the port, so that a code means the same thing whichever broker answered.
+ * Maps a Kafka error code of a group API to its tagged error (`undefined` for NONE; codes that are
+ * not about the group become a non-retriable `BrokerError`; map topic-level codes before). Used by
+ * every implementation of the port, so that a code means the same thing whichever broker answered.
  */
 export const fromCode = (
   code: number,
@@ -190,33 +227,32 @@ export const fromCode = (
     readonly memberId?: string
     readonly generationId?: number
     readonly protocols?: ReadonlyArray<string>
-    readonly name?: string
     readonly cause?: unknown
   },
 ): GroupFailure | undefined => {
   const { groupId, api, cause } = facts
   const withCause = cause === undefined ? {} : { cause }
   switch (code) {
-    case 0:
+    case ErrorCode.NONE:
       return undefined
-    case 14:
-    case 15:
-      return new CoordinatorNotAvailable({ groupId, api, code, retriable: true, ...withCause })
-    case 16:
-      return new NotCoordinator({ groupId, api, retriable: true, ...withCause })
-    case 22:
-      return new IllegalGeneration({ groupId, api, generationId: facts.generationId ?? -1, retriable: true, ...withCause })
-    case 23:
-      return new InconsistentGroupProtocol({ groupId, protocols: facts.protocols ?? [], retriable: false, ...withCause })
-    case 25:
-      return new UnknownMemberId({ groupId, api, memberId: facts.memberId ?? "", retriable: true, ...withCause })
-    case 27:
-      return new RebalanceInProgress({ groupId, api, retriable: true, ...withCause })
-    case 30:
-      return new GroupAuthorizationFailed({ groupId, api, retriable: false, ...withCause })
-    case 79:
-      return new MemberIdRequired({ groupId, memberId: facts.memberId ?? "", retriable: true, ...withCause })
+    case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+    case ErrorCode.COORDINATOR_NOT_AVAILABLE:
+      return new CoordinatorNotAvailable({ groupId, api, code, ...withCause })
+    case ErrorCode.NOT_COORDINATOR:
+      return new NotCoordinator({ groupId, api, ...withCause })
+    case ErrorCode.ILLEGAL_GENERATION:
+      return new IllegalGeneration({ groupId, api, generationId: facts.generationId ?? -1, ...withCause })
+    case ErrorCode.INCONSISTENT_GROUP_PROTOCOL:
+      return new InconsistentGroupProtocol({ groupId, protocols: facts.protocols ?? [], ...withCause })
+    case ErrorCode.UNKNOWN_MEMBER_ID:
+      return new UnknownMemberId({ groupId, api, memberId: facts.memberId ?? "", ...withCause })
+    case ErrorCode.REBALANCE_IN_PROGRESS:
+      return new RebalanceInProgress({ groupId, api, ...withCause })
+    case ErrorCode.GROUP_AUTHORIZATION_FAILED:
+      return new GroupAuthorizationFailed({ groupId, api, ...withCause })
+    case ErrorCode.MEMBER_ID_REQUIRED:
+      return new MemberIdRequired({ groupId, memberId: facts.memberId ?? "", ...withCause })
     default:
-      return new BrokerError({ api, code, name: facts.name ?? `ERROR_${code}`, retriable: false, ...withCause })
+      return new BrokerError({ api, code, name: ErrorCode.name(code), retriable: false, ...withCause })
   }
 }

@@ -24,7 +24,6 @@ import {
   Deferred,
   Duration,
   Effect,
-  Fiber,
   Option,
   Queue,
   Ref,
@@ -33,6 +32,13 @@ import {
   Stream,
   SubscriptionRef,
 } from "effect"
+import * as ErrorCode from "../ErrorCode.js"
+import type {
+  BrokerError,
+  CorruptResponse,
+  TopicAuthorizationFailed,
+  UnknownTopicOrPartition,
+} from "../KafkaError.js"
 import * as TopicPartition from "../TopicPartition.js"
 import * as Assignor from "./Assignor.js"
 import {
@@ -44,12 +50,16 @@ import {
   TopicMetadata,
 } from "./GroupCoordinator.js"
 import {
+  type CoordinatorError,
+  type GroupAuthorizationFailed,
   type GroupFailure,
   GroupTransportError,
+  type InconsistentGroupProtocol,
   isCoordinatorError,
   isRejoinError,
   type MemberProtocolError,
   RebalanceInProgress,
+  type RejoinError,
   UnsupportedAssignor,
 } from "./GroupError.js"
 import * as MemberProtocol from "./MemberProtocol.js"
@@ -91,6 +101,8 @@ export type RejoinReason =
   | "IllegalGeneration"
   /** No heartbeat got through for a whole session timeout: the coordinator has dropped us. */
   | "SessionTimeout"
+  /** The coordinator moved or was not available for a whole `retrySchedule`: find it and join again. */
+  | "CoordinatorNotAvailable"
 
 /** A partition newly assigned to this member, with the offset the group committed for it. */
 export interface AddedPartition {
@@ -162,8 +174,32 @@ export interface GroupOptions {
   readonly metadataMaxAge?: Duration.DurationInput
 }
 
-/** A group failure after which the member cannot go on (authorization, no common assignor, …). */
-export type FatalGroupError = GroupFailure | UnsupportedAssignor | MemberProtocolError
+/**
+ * What the membership cannot get past: the member stops, `failure` fails with it, and so do the
+ * group's streams. The membership handles every other group error itself: it rejoins on
+ * `RebalanceInProgress`, `UnknownMemberId`, `IllegalGeneration` and `MemberIdRequired`, and finds
+ * the coordinator again on `NotCoordinator` and `CoordinatorNotAvailable`, however long it takes.
+ *
+ * - `GroupAuthorizationFailed`, `TopicAuthorizationFailed`: the member may not use the group or a topic.
+ * - `InconsistentGroupProtocol`, `UnsupportedAssignor`: the members share no assignor.
+ * - `MemberProtocolError`: another member's metadata or assignment bytes cannot be decoded.
+ * - `GroupTransportError`: a request failed below the protocol (non-retriable, e.g. authentication;
+ *   or retriable once `retrySchedule` ended, which the default never does).
+ * - `UnknownTopicOrPartition`, `BrokerError`, `CorruptResponse`: any other answer a request got.
+ */
+export type FatalGroupError =
+  | GroupAuthorizationFailed
+  | InconsistentGroupProtocol
+  | GroupTransportError
+  | TopicAuthorizationFailed
+  | UnknownTopicOrPartition
+  | BrokerError
+  | CorruptResponse
+  | UnsupportedAssignor
+  | MemberProtocolError
+
+/** What one step of the membership can fail with, before it handles the errors it retries itself. */
+type StepError = GroupFailure | UnsupportedAssignor | MemberProtocolError
 
 export interface Membership {
   readonly groupId: string
@@ -205,17 +241,76 @@ interface Generation {
 }
 
 /**
- * A SyncGroup that arrives after the group already went Stable: Kafka answers it with the
- * assignment, librdkafka's mock cluster with INVALID_REQUEST (42). Joining again is the way out.
+ * The membership's bookkeeping, one record in one `Ref`, replaced whole on every change (the public
+ * `MemberState` is a `SubscriptionRef` of its own, for `states`).
  */
-const isLateSync = (e: FatalGroupError): boolean => e._tag === "BrokerError" && e.api === "SyncGroup" && e.code === 42
+interface Book {
+  readonly topics: ReadonlyArray<string>
+  readonly coordinator: Option.Option<Coordinator>
+  /** "" until the coordinator gives one, and again after it forgot this member. */
+  readonly memberId: string
+  /** The generation whose assignment this member took; undefined before, and once it is lost. */
+  readonly generation: Generation | undefined
+  readonly owned: ReadonlyArray<TP>
+  readonly ownedKeys: ReadonlySet<string>
+  /** `onRevoked` ran for what is owned and its commit was tried; the new assignment is not taken yet. */
+  readonly revoked: boolean
+  /** The partition counts the leader assigned with (undefined on followers). */
+  readonly assignedCounts: ReadonlyMap<string, number> | undefined
+  /** Per partition key: the next offset after what was processed. */
+  readonly processed: ReadonlyMap<string, bigint>
+  /** Per partition key: the offset this member committed last. */
+  readonly committed: ReadonlyMap<string, bigint>
+}
+
+/** The book with `owned` replaced; what it tracked for partitions no longer owned goes. */
+const withOwned = (book: Book, partitions: ReadonlyArray<TP>): Book => {
+  const owned = [...partitions].sort(TopicPartition.Order)
+  const ownedKeys = new Set(owned.map(TopicPartition.key))
+  const keep = (m: ReadonlyMap<string, bigint>) => new Map([...m].filter(([k]) => ownedKeys.has(k)))
+  return { ...book, owned, ownedKeys, processed: keep(book.processed), committed: keep(book.committed) }
+}
+
+/** What was processed and not committed yet, of `partitions`. */
+const dirtyOffsets = (book: Book, partitions: ReadonlyArray<TP>): Array<OffsetToCommit> => {
+  const out: Array<OffsetToCommit> = []
+  for (const tp of partitions) {
+    const k = TopicPartition.key(tp)
+    const offset = book.processed.get(k)
+    if (offset !== undefined && offset !== book.committed.get(k)) out.push({ topic: tp.topic, partition: tp.partition, offset })
+  }
+  return out
+}
+
+/** The rejoin a group error asks for, when the membership handles it by rejoining. */
+const rejoinReason = (e: RejoinError | CoordinatorError): RejoinReason => {
+  switch (e._tag) {
+    case "UnknownMemberId":
+      return "UnknownMember"
+    case "IllegalGeneration":
+      return "IllegalGeneration"
+    case "RebalanceInProgress":
+    case "MemberIdRequired":
+      return "RebalanceInProgress"
+    case "NotCoordinator":
+    case "CoordinatorNotAvailable":
+      return "CoordinatorNotAvailable"
+  }
+}
+
+/**
+ * A SyncGroup that arrives after the group already went Stable: Kafka answers it with the
+ * assignment, librdkafka's mock cluster with INVALID_REQUEST. Joining again is the way out.
+ */
+const isLateSync = (e: StepError): boolean =>
+  e._tag === "BrokerError" && e.api === "SyncGroup" && e.code === ErrorCode.INVALID_REQUEST
 
 const isLost = (reason: RejoinReason): boolean =>
   reason === "UnknownMember" || reason === "IllegalGeneration" || reason === "SessionTimeout"
 
 type StableOutcome = { readonly _tag: "Rejoin"; readonly reason: RejoinReason }
 
-const isRetriableTransport = (e: FatalGroupError): boolean =>
+const isRetriableTransport = (e: StepError): boolean =>
   (e._tag === "GroupTransportError" && e.retriable) || isCoordinatorError(e)
 
 const safely = (label: string, effect: Effect.Effect<void>): Effect.Effect<void> =>
@@ -247,49 +342,46 @@ export const make = (
     const metadataMaxAge = Duration.decode(options.metadataMaxAge ?? "5 minutes")
 
     const stateRef = yield* SubscriptionRef.make<MemberState>(MemberState.Unjoined())
-    const topicsRef = yield* Ref.make<ReadonlyArray<string>>([...new Set(options.topics)])
-    const coordinatorRef = yield* Ref.make<Option.Option<Coordinator>>(Option.none())
+    const book = yield* Ref.make<Book>({
+      topics: [...new Set(options.topics)],
+      coordinator: Option.none(),
+      memberId: "",
+      generation: undefined,
+      owned: [],
+      ownedKeys: new Set(),
+      revoked: false,
+      assignedCounts: undefined,
+      processed: new Map(),
+      committed: new Map(),
+    })
     const rejoinRequests = yield* Queue.sliding<RejoinReason>(1)
     const failed = yield* Deferred.make<never, FatalGroupError>()
     const commitLock = yield* Effect.makeSemaphore(1)
 
-    // Plain mutable bookkeeping, touched only inside Effect.sync.
-    let memberId = ""
-    let generation: Generation | undefined
-    let owned: ReadonlyArray<TP> = []
-    let ownedKeys = new Set<string>()
-    let stable = false
-    // onRevoked ran for what is owned, and the new assignment is not taken yet.
-    let revoked = false
-    // The partition counts the leader assigned with (undefined on followers).
-    let assignedCounts: ReadonlyMap<string, number> | undefined
-    const processed = new Map<string, bigint>()
-    const committedByUs = new Map<string, bigint>()
+    const read = Ref.get(book)
+    const update = (f: (b: Book) => Book) => Ref.update(book, f)
+    const setOwned = (partitions: ReadonlyArray<TP>) => update((b) => withOwned(b, partitions))
 
     const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.annotateLogs(effect, { groupId })
 
-    const setState = (s: MemberState) =>
-      Effect.zipRight(
-        Effect.sync(() => {
-          stable = s._tag === "Stable"
-        }),
-        SubscriptionRef.set(stateRef, s),
-      )
+    const setState = (s: MemberState) => SubscriptionRef.set(stateRef, s)
 
-    const coordinator = Effect.flatMap(Ref.get(coordinatorRef), (known) =>
-      Option.match(known, {
+    const forgetCoordinator = update((b) => ({ ...b, coordinator: Option.none() }))
+
+    const coordinator = Effect.flatMap(read, (b) =>
+      Option.match(b.coordinator, {
         onSome: Effect.succeed,
         onNone: () =>
-          coordinatorPort.findCoordinator(groupId).pipe(Effect.tap((c) => Ref.set(coordinatorRef, Option.some(c)))),
+          coordinatorPort
+            .findCoordinator(groupId)
+            .pipe(Effect.tap((c) => update((b) => ({ ...b, coordinator: Option.some(c) })))),
       }),
     )
 
     /** One request at the coordinator; a coordinator or transport error forgets the coordinator. */
     const atCoordinator = <A>(request: (c: Coordinator) => Effect.Effect<A, GroupFailure>) =>
       Effect.flatMap(coordinator, request).pipe(
-        Effect.tapError((e) =>
-          isRetriableTransport(e) ? Ref.set(coordinatorRef, Option.none()) : Effect.void,
-        ),
+        Effect.tapError((e) => (isRetriableTransport(e) ? forgetCoordinator : Effect.void)),
       )
 
     /** The same, retried on the schedule while the coordinator is away or the network fails. */
@@ -302,33 +394,19 @@ export const make = (
         Effect.retry({ schedule: Schedule.intersect(retrySchedule, Schedule.recurs(3)), while: isRetriableTransport }),
       )
 
-    const setOwned = (partitions: ReadonlyArray<TP>) =>
-      Effect.sync(() => {
-        owned = [...partitions].sort(TopicPartition.Order)
-        ownedKeys = new Set(owned.map(TopicPartition.key))
-        for (const k of [...processed.keys()]) if (!ownedKeys.has(k)) processed.delete(k)
-        for (const k of [...committedByUs.keys()]) if (!ownedKeys.has(k)) committedByUs.delete(k)
-      })
+    /** Heartbeats every `heartbeatInterval` for as long as `effect` runs (the session stays alive meanwhile). */
+    const keepingAlive = <A, E>(gen: Generation | undefined, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      gen === undefined ? effect : Effect.scoped(Effect.zipRight(Effect.forkScoped(keepAlive(gen)), effect))
 
     // ---- commits -------------------------------------------------------------------------------
-
-    const dirtyOffsets = (partitions: ReadonlyArray<TP>): Array<OffsetToCommit> => {
-      const out: Array<OffsetToCommit> = []
-      for (const tp of partitions) {
-        const k = TopicPartition.key(tp)
-        const offset = processed.get(k)
-        if (offset !== undefined && offset !== committedByUs.get(k)) out.push({ topic: tp.topic, partition: tp.partition, offset })
-      }
-      return out
-    }
 
     const commitOffsets = (offsets: ReadonlyArray<OffsetToCommit>) =>
       commitLock.withPermits(1)(
         Effect.gen(function* () {
           if (offsets.length === 0) return
-          const gen = generation
+          const gen = (yield* read).generation
           if (gen === undefined) {
-            return yield* new RebalanceInProgress({ groupId, api: "OffsetCommit", retriable: true })
+            return yield* new RebalanceInProgress({ groupId, api: "OffsetCommit" })
           }
           yield* atCoordinatorRetriedBounded((c) =>
             coordinatorPort.offsetCommit({
@@ -339,7 +417,11 @@ export const make = (
               offsets,
             }),
           )
-          for (const o of offsets) committedByUs.set(TopicPartition.key(o), o.offset)
+          yield* update((b) => {
+            const committed = new Map(b.committed)
+            for (const o of offsets) committed.set(TopicPartition.key(o), o.offset)
+            return { ...b, committed }
+          })
           yield* Effect.logDebug("Committed offsets").pipe(
             Effect.annotateLogs({ generationId: gen.generationId, offsets: offsets.map((o) => `${o.topic}-${o.partition}@${o.offset}`).join(",") }),
           )
@@ -347,7 +429,7 @@ export const make = (
       )
 
     const commitProcessed = (partitions: ReadonlyArray<TP>) =>
-      Effect.suspend(() => commitOffsets(dirtyOffsets(partitions)))
+      Effect.flatMap(read, (b) => commitOffsets(dirtyOffsets(b, partitions)))
 
     /** A commit that may fail without stopping the rebalance or the shutdown; the failure is logged. */
     const commitBestEffort = (partitions: ReadonlyArray<TP>, when: string) =>
@@ -363,25 +445,28 @@ export const make = (
 
     const revokeAll = (reason: RejoinReason) =>
       Effect.gen(function* () {
-        const gen = generation
+        const b = yield* read
+        const gen = b.generation
         if (gen !== undefined) yield* setState(MemberState.Rebalancing({ memberId: gen.memberId, generationId: gen.generationId, reason }))
-        const partitions = owned
+        const partitions = b.owned
         if (partitions.length === 0) return
         yield* handler.suspend(partitions)
         if (isLost(reason)) {
           // Too late to commit: another member may own these already.
           yield* Effect.logWarning("Partitions lost").pipe(Effect.annotateLogs({ reason, partitions: partitions.map(TopicPartition.format).join(",") }))
-          generation = undefined
+          yield* update((b) => ({ ...b, generation: undefined }))
           yield* safely("onLost", listener.onLost?.(partitions) ?? Effect.void)
           yield* Effect.uninterruptible(
             Effect.zipRight(
-              handler.apply({ generationId: -1, memberId, assigned: [], revoked: partitions, kept: [], added: [] }),
+              handler.apply({ generationId: -1, memberId: b.memberId, assigned: [], revoked: partitions, kept: [], added: [] }),
               setOwned([]),
             ),
           )
           return
         }
-        revoked = true
+        // A round that ended before its assignment was taken already revoked these.
+        if (b.revoked) return
+        yield* update((b) => ({ ...b, revoked: true }))
         yield* safely("onRevoked", listener.onRevoked?.(partitions) ?? Effect.void)
         yield* commitBestEffort(partitions, "on revoke")
       })
@@ -399,7 +484,7 @@ export const make = (
         )
         const topics = [...new Set(members.flatMap((m) => m.subscription.topics))].sort()
         const counts = yield* metadata.partitionCounts(topics)
-        assignedCounts = counts
+        yield* update((b) => ({ ...b, assignedCounts: counts }))
         const result = assignor.assign(members, counts)
         yield* Effect.logInfo("Assigned partitions as group leader").pipe(
           Effect.annotateLogs({
@@ -414,15 +499,15 @@ export const make = (
         }))
       })
 
-    /** JoinGroup until it answers; MEMBER_ID_REQUIRED and UNKNOWN_MEMBER_ID adjust the member id. */
+    /** One JoinGroup, with this member's subscription for every assignor it offers. */
     const joinOnce = Effect.gen(function* () {
-      const topics = yield* Ref.get(topicsRef)
+      const b = yield* read
       // Cooperative members tell the leader what they own (subscription v1).
       const metadataBytes = cooperative
-        ? MemberProtocol.encodeSubscription({ version: 1, topics, ownedPartitions: owned })
-        : MemberProtocol.encodeSubscription({ topics })
+        ? MemberProtocol.encodeSubscription({ version: 1, topics: b.topics, ownedPartitions: b.owned })
+        : MemberProtocol.encodeSubscription({ topics: b.topics })
       const protocols = assignors.map((a) => ({ name: a.name, metadata: metadataBytes }))
-      yield* setState(MemberState.Joining({ memberId }))
+      yield* setState(MemberState.Joining({ memberId: b.memberId }))
       const timeoutMs = Duration.toMillis(rebalanceTimeout) + 5000
       return yield* atCoordinator((c) =>
         coordinatorPort
@@ -431,7 +516,7 @@ export const make = (
             coordinator: c,
             sessionTimeoutMs: Duration.toMillis(sessionTimeout),
             rebalanceTimeoutMs: Duration.toMillis(rebalanceTimeout),
-            memberId,
+            memberId: b.memberId,
             protocolType: "consumer",
             protocols,
           })
@@ -446,9 +531,25 @@ export const make = (
 
     type Synced = { readonly join: JoinGroupResponse; readonly assignment: ReadonlyArray<TP> }
 
-    const joinAndSync: Effect.Effect<Synced, FatalGroupError> = Effect.gen(function* () {
+    const retriedInPlace = (e: StepError): boolean => isRejoinError(e) || isRetriableTransport(e) || isLateSync(e)
+
+    /** The retry schedule of a join and sync, saying so in the log each time it tries again. */
+    const joinRetry = Schedule.identity<StepError>().pipe(
+      Schedule.whileInput(retriedInPlace),
+      Schedule.zipLeft(retrySchedule),
+      Schedule.onDecision((e, decision) =>
+        decision._tag === "Continue"
+          ? Effect.logInfo("Join or sync failed; trying again").pipe(
+              Effect.annotateLogs({ error: e._tag, message: e.message, cause: "cause" in e ? String(e.cause) : "" }),
+            )
+          : Effect.void,
+      ),
+    )
+
+    const joinAndSync: Effect.Effect<Synced, StepError> = Effect.gen(function* () {
       const join = yield* joinOnce
-      memberId = join.memberId
+      const memberId = join.memberId
+      yield* update((b) => ({ ...b, memberId }))
       const leader = join.leaderId === join.memberId
       yield* setState(MemberState.Syncing({ memberId, generationId: join.generationId, leader }))
       const assignments = leader ? yield* leaderAssign(join) : []
@@ -456,7 +557,7 @@ export const make = (
         coordinatorPort.syncGroup({ groupId, coordinator: c, generationId: join.generationId, memberId, assignments }),
       )
       const decoded = yield* MemberProtocol.decodeAssignment(sync.assignment)
-      const topics = new Set(yield* Ref.get(topicsRef))
+      const topics = new Set((yield* read).topics)
       const foreign = decoded.partitions.filter((tp) => !topics.has(tp.topic))
       if (foreign.length > 0) {
         yield* Effect.logWarning("Assignment holds topics this member did not subscribe to; ignoring them").pipe(
@@ -466,30 +567,26 @@ export const make = (
       const assignment = decoded.partitions.filter((tp) => topics.has(tp.topic)).sort(TopicPartition.Order)
       return { join, assignment }
     }).pipe(
+      // UNKNOWN_MEMBER_ID: join again as a new member. MEMBER_ID_REQUIRED: with the id the coordinator gave.
       Effect.tapError((e) =>
-        Effect.zipRight(
-          Effect.sync(() => {
-            // UNKNOWN_MEMBER_ID: join again as a new member. MEMBER_ID_REQUIRED: with the id the coordinator gave.
-            if (e._tag === "UnknownMemberId") memberId = ""
-            if (e._tag === "MemberIdRequired") memberId = e.memberId
-          }),
-          Effect.logInfo("Join or sync failed; trying again").pipe(Effect.annotateLogs({ error: e._tag, message: e.message, cause: "cause" in e ? String(e.cause) : "" })),
-        ),
+        e._tag === "UnknownMemberId"
+          ? update((b) => ({ ...b, memberId: "" }))
+          : e._tag === "MemberIdRequired"
+            ? update((b) => ({ ...b, memberId: e.memberId }))
+            : Effect.void,
       ),
-      Effect.retry({
-        schedule: retrySchedule,
-        while: (e) => isRejoinError(e) || isRetriableTransport(e) || isLateSync(e),
-      }),
+      Effect.retry(joinRetry),
     )
 
     const takeAssignment = (synced: Synced) =>
       Effect.gen(function* () {
         const { join, assignment } = synced
+        const before = yield* read
         const newKeys = new Set(assignment.map(TopicPartition.key))
-        const gone = owned.filter((tp) => !newKeys.has(TopicPartition.key(tp)))
-        const kept = owned.filter((tp) => newKeys.has(TopicPartition.key(tp)))
-        const addedTps = assignment.filter((tp) => !ownedKeys.has(TopicPartition.key(tp)))
-        generation = { generationId: join.generationId, memberId: join.memberId }
+        const gone = before.owned.filter((tp) => !newKeys.has(TopicPartition.key(tp)))
+        const kept = before.owned.filter((tp) => newKeys.has(TopicPartition.key(tp)))
+        const addedTps = assignment.filter((tp) => !before.ownedKeys.has(TopicPartition.key(tp)))
+        yield* update((b) => ({ ...b, generation: { generationId: join.generationId, memberId: join.memberId } }))
         const committed =
           addedTps.length === 0
             ? []
@@ -505,7 +602,7 @@ export const make = (
         yield* Effect.uninterruptible(
           Effect.zipRight(
             handler.apply({ generationId: join.generationId, memberId: join.memberId, assigned: assignment, revoked: gone, kept, added }),
-            Effect.zipRight(setOwned(assignment), Effect.sync(() => { revoked = false })),
+            update((b) => ({ ...withOwned(b, assignment), revoked: false })),
           ),
         )
         yield* setState(
@@ -534,6 +631,9 @@ export const make = (
 
     // ---- heartbeats ----------------------------------------------------------------------------
 
+    const heartbeat = (gen: Generation) => (c: Coordinator) =>
+      coordinatorPort.heartbeat({ groupId, coordinator: c, generationId: gen.generationId, memberId: gen.memberId })
+
     /**
      * Heartbeats every `heartbeatInterval` until the coordinator asks for a rejoin, the member is
      * fenced, or no heartbeat got through for a session timeout.
@@ -545,14 +645,12 @@ export const make = (
           yield* Effect.sleep(heartbeatInterval)
           const result = yield* Effect.either(
             atCoordinator((c) =>
-              coordinatorPort
-                .heartbeat({ groupId, coordinator: c, generationId: gen.generationId, memberId: gen.memberId })
-                .pipe(
-                  Effect.timeoutFail({
-                    duration: sessionTimeout,
-                    onTimeout: () => new GroupTransportError({ groupId, api: "Heartbeat", reason: "Timeout", retriable: true }),
-                  }),
-                ),
+              heartbeat(gen)(c).pipe(
+                Effect.timeoutFail({
+                  duration: sessionTimeout,
+                  onTimeout: () => new GroupTransportError({ groupId, api: "Heartbeat", reason: "Timeout", retriable: true }),
+                }),
+              ),
             ),
           )
           const now = yield* Clock.currentTimeMillis
@@ -571,21 +669,16 @@ export const make = (
 
     /** Keeps the session alive while the member revokes (heartbeats answer REBALANCE_IN_PROGRESS then). */
     const keepAlive = (gen: Generation) =>
-      atCoordinator((c) => coordinatorPort.heartbeat({ groupId, coordinator: c, generationId: gen.generationId, memberId: gen.memberId })).pipe(
-        Effect.ignore,
-        Effect.repeat(Schedule.spaced(heartbeatInterval)),
-        Effect.delay(heartbeatInterval),
-      )
+      atCoordinator(heartbeat(gen)).pipe(Effect.ignore, Effect.repeat(Schedule.spaced(heartbeatInterval)), Effect.delay(heartbeatInterval))
 
     /**
      * The leader's watch: when a subscribed topic's partition count differs from the one it
      * assigned with, the group must rebalance. Followers never finish this.
      */
-    const watchMetadata = (join: JoinGroupResponse): Effect.Effect<StableOutcome> => {
-      const before = assignedCounts
+    const watchMetadata = (join: JoinGroupResponse, before: ReadonlyMap<string, number> | undefined): Effect.Effect<StableOutcome> => {
       if (join.leaderId !== join.memberId || before === undefined) return Effect.never
       const check = Effect.gen(function* () {
-        const topics = [...before.keys(), ...(yield* Ref.get(topicsRef))]
+        const topics = [...before.keys(), ...(yield* read).topics]
         const now = yield* metadata.partitionCounts([...new Set(topics)].sort())
         for (const [topic, n] of now) if (before.get(topic) !== n) return true
         return false
@@ -599,32 +692,34 @@ export const make = (
 
     // ---- the main loop -------------------------------------------------------------------------
 
-    const cycle = (reason: RejoinReason | undefined): Effect.Effect<RejoinReason, FatalGroupError> =>
+    /** One round: give up what the rejoin asks for, join and sync, take the assignment, stay until a rejoin. */
+    const round = (reason: RejoinReason | undefined): Effect.Effect<RejoinReason, StepError> =>
       Effect.gen(function* () {
         if (reason !== undefined && cooperative && !isLost(reason)) {
           // Cooperative: keep consuming everything through the JoinGroup and SyncGroup.
-          const gen = generation
+          const gen = (yield* read).generation
           if (gen !== undefined) yield* setState(MemberState.Rebalancing({ memberId: gen.memberId, generationId: gen.generationId, reason }))
         } else if (reason !== undefined) {
-          const gen = generation
-          const alive = gen === undefined || isLost(reason) ? undefined : yield* Effect.fork(keepAlive(gen))
-          yield* revokeAll(reason)
-          if (alive) yield* Fiber.interrupt(alive)
-          if (isLost(reason)) generation = undefined
-          if (reason === "UnknownMember" || reason === "SessionTimeout") memberId = ""
+          const gen = (yield* read).generation
+          yield* keepingAlive(isLost(reason) ? undefined : gen, revokeAll(reason))
+          yield* update((b) => ({
+            ...b,
+            generation: isLost(reason) ? undefined : b.generation,
+            memberId: reason === "UnknownMember" || reason === "SessionTimeout" ? "" : b.memberId,
+          }))
         }
         const synced = yield* joinAndSync
         // Heartbeats go on while the offsets are fetched and the listener runs (it may be slow).
-        const alive = yield* Effect.fork(keepAlive({ generationId: synced.join.generationId, memberId: synced.join.memberId }))
-        const taken = yield* Effect.ensuring(takeAssignment(synced), Fiber.interrupt(alive))
-        const gen = generation
+        const taken = yield* keepingAlive({ generationId: synced.join.generationId, memberId: synced.join.memberId }, takeAssignment(synced))
+        const after = yield* read
+        const gen = after.generation
         if (gen === undefined) return "IllegalGeneration" as const
         // Cooperative: what this member gave up goes to its new owner in a second round, now.
         if (cooperative && taken.revokedSome) return "CooperativeRevoke" as const
         const outcome = yield* Effect.raceAll([
           heartbeatLoop(gen),
           Effect.map(Queue.take(rejoinRequests), (r): StableOutcome => ({ _tag: "Rejoin", reason: r })),
-          watchMetadata(synced.join),
+          watchMetadata(synced.join, after.assignedCounts),
         ])
         yield* Effect.logInfo("Rejoining group").pipe(
           Effect.annotateLogs({ reason: outcome.reason, generationId: gen.generationId, memberId: gen.memberId }),
@@ -632,10 +727,35 @@ export const make = (
         return outcome.reason
       })
 
-    const runLoop = Effect.iterate(undefined as RejoinReason | undefined, {
-      while: () => true,
-      body: (reason) => cycle(reason),
-    }).pipe(
+    /**
+     * A round that ends with an error the membership handles itself (its retries ran out, or a
+     * request outside the join answered it) becomes the next round's rejoin, so only what the member
+     * cannot get past leaves the loop.
+     */
+    const handled = (e: RejoinError | CoordinatorError) =>
+      Effect.gen(function* () {
+        if (e._tag === "MemberIdRequired") yield* update((b) => ({ ...b, memberId: e.memberId }))
+        if (isCoordinatorError(e)) yield* forgetCoordinator
+        const reason = rejoinReason(e)
+        yield* Effect.logInfo("Rejoining group").pipe(Effect.annotateLogs({ reason, error: e._tag, message: e.message }))
+        return reason
+      })
+
+    const step = (reason: RejoinReason | undefined): Effect.Effect<RejoinReason, FatalGroupError> =>
+      round(reason).pipe(
+        Effect.catchTags({
+          RebalanceInProgress: handled,
+          UnknownMemberId: handled,
+          IllegalGeneration: handled,
+          MemberIdRequired: handled,
+          NotCoordinator: handled,
+          CoordinatorNotAvailable: handled,
+        }),
+      )
+
+    const loop = (reason: RejoinReason | undefined): Effect.Effect<never, FatalGroupError> => Effect.flatMap(step(reason), loop)
+
+    const runLoop = loop(undefined).pipe(
       Effect.tapError((e) =>
         Effect.logError("Group membership failed").pipe(Effect.annotateLogs({ error: e._tag, message: e.message })),
       ),
@@ -643,48 +763,53 @@ export const make = (
       annotate,
     )
 
-    const autoCommitLoop = Effect.suspend(() =>
-      generation === undefined || !stable
-        ? Effect.void
-        : commitProcessed(owned).pipe(
-            Effect.catchAll((e) => Effect.logWarning("Auto-commit failed").pipe(Effect.annotateLogs({ error: e._tag, message: e.message }))),
-          ),
-    ).pipe(Effect.repeat(Schedule.spaced(autoCommitInterval)), Effect.delay(autoCommitInterval), annotate)
+    const autoCommitLoop = Effect.gen(function* () {
+      const b = yield* read
+      const state = yield* SubscriptionRef.get(stateRef)
+      if (b.generation === undefined || state._tag !== "Stable") return
+      yield* commitProcessed(b.owned).pipe(
+        Effect.catchAll((e) => Effect.logWarning("Auto-commit failed").pipe(Effect.annotateLogs({ error: e._tag, message: e.message }))),
+      )
+    }).pipe(Effect.repeat(Schedule.spaced(autoCommitInterval)), Effect.delay(autoCommitInterval), annotate)
 
-    // Finalizers run in reverse order: this one runs first, and stops the fibers itself.
-    const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function* () {
-        for (const f of fibers) yield* Fiber.interrupt(f)
-        const partitions = owned
-        if (generation !== undefined && partitions.length > 0) {
-          // In the middle of a rebalance the partitions are already suspended and revoked.
-          if (!revoked) {
-            yield* handler.suspend(partitions)
-            yield* safely("onRevoked", listener.onRevoked?.(partitions) ?? Effect.void)
-          }
-          yield* commitBestEffort(partitions, "on close")
+    /** Closing: commit what was processed, leave the group, hand the partitions back. */
+    const leave = Effect.gen(function* () {
+      const b = yield* read
+      const partitions = b.owned
+      if (b.generation !== undefined && partitions.length > 0) {
+        // In the middle of a rebalance the partitions are already suspended and revoked.
+        if (!b.revoked) {
+          yield* handler.suspend(partitions)
+          yield* safely("onRevoked", listener.onRevoked?.(partitions) ?? Effect.void)
         }
-        if (memberId !== "") {
-          const id = memberId
-          yield* atCoordinator((c) => coordinatorPort.leaveGroup({ groupId, coordinator: c, memberId: id })).pipe(
-            Effect.timeout(sessionTimeout),
-            Effect.catchAll((e) => Effect.logWarning("LeaveGroup failed").pipe(Effect.annotateLogs({ error: String(e) }))),
-          )
-        }
-        if (partitions.length > 0) {
-          yield* handler.apply({ generationId: -1, memberId, assigned: [], revoked: partitions, kept: [], added: [] })
-          yield* setOwned([])
-        }
-        generation = undefined
-        memberId = ""
-        yield* setState(MemberState.Left())
-        yield* Effect.logInfo("Left group")
-      }).pipe(annotate),
-    )
+        yield* commitBestEffort(partitions, "on close")
+      }
+      // A member the coordinator never gave an id has nothing to leave.
+      if (b.memberId !== "") {
+        const memberId = b.memberId
+        yield* atCoordinator((c) => coordinatorPort.leaveGroup({ groupId, coordinator: c, memberId })).pipe(
+          Effect.timeout(sessionTimeout),
+          Effect.matchEffect({
+            onSuccess: () => Effect.logInfo("Left group").pipe(Effect.annotateLogs({ memberId })),
+            onFailure: (e) =>
+              Effect.logWarning("LeaveGroup failed; the coordinator drops the member when its session times out").pipe(
+                Effect.annotateLogs({ memberId, error: e._tag, message: e.message }),
+              ),
+          }),
+        )
+      }
+      if (partitions.length > 0) {
+        yield* handler.apply({ generationId: -1, memberId: b.memberId, assigned: [], revoked: partitions, kept: [], added: [] })
+      }
+      yield* update((b) => ({ ...withOwned(b, []), generation: undefined, memberId: "" }))
+      yield* setState(MemberState.Left())
+    }).pipe(annotate)
+
+    // Finalizers run in reverse order: the fibers forked below stop before the member leaves.
+    yield* Effect.addFinalizer(() => leave)
     // Interruptible even when the membership is made inside an uninterruptible region.
-    fibers.push(yield* Effect.forkDaemon(Effect.interruptible(runLoop)))
-    if (autoCommit) fibers.push(yield* Effect.forkDaemon(Effect.interruptible(autoCommitLoop)))
+    yield* Effect.forkScoped(Effect.interruptible(runLoop))
+    if (autoCommit) yield* Effect.forkScoped(Effect.interruptible(autoCommitLoop))
 
     const awaitStable = (after = Number.NEGATIVE_INFINITY) =>
       stateRef.changes.pipe(
@@ -693,33 +818,43 @@ export const make = (
         Effect.flatMap(Effect.orDie),
       )
 
+    const markProcessed = (records: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: bigint }>) =>
+      update((b) => {
+        let processed: Map<string, bigint> | undefined
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i]
+          const k = TopicPartition.key(r)
+          if (!b.ownedKeys.has(k)) continue
+          processed ??= new Map(b.processed)
+          processed.set(k, r.offset + 1n)
+        }
+        return processed === undefined ? b : { ...b, processed }
+      })
+
     return {
       groupId,
       state: SubscriptionRef.get(stateRef),
       states: stateRef.changes,
-      assignment: Effect.sync(() => owned),
+      assignment: Effect.map(read, (b) => b.owned),
       awaitStable,
-      markProcessed: (records) =>
-        Effect.sync(() => {
-          for (let i = 0; i < records.length; i++) {
-            const r = records[i]
-            const k = TopicPartition.key(r)
-            if (ownedKeys.has(k)) processed.set(k, r.offset + 1n)
-          }
-        }),
+      markProcessed,
       commit: Effect.fn("GroupMembership.commit")(function* (offsets?: ReadonlyArray<OffsetToCommit>) {
-        if (offsets === undefined) return yield* commitProcessed(owned)
+        if (offsets === undefined) return yield* commitProcessed((yield* read).owned)
         yield* commitOffsets(offsets)
-        for (const o of offsets) {
-          const k = TopicPartition.key(o)
-          if (ownedKeys.has(k)) processed.set(k, o.offset)
-        }
+        yield* update((b) => {
+          const processed = new Map(b.processed)
+          for (const o of offsets) {
+            const k = TopicPartition.key(o)
+            if (b.ownedKeys.has(k)) processed.set(k, o.offset)
+          }
+          return { ...b, processed }
+        })
       }),
       committed: Effect.fn("GroupMembership.committed")(function* (partitions: ReadonlyArray<TP>) {
         return yield* atCoordinatorRetried((c) => coordinatorPort.offsetFetch({ groupId, coordinator: c, partitions }))
       }),
       subscribe: Effect.fn("GroupMembership.subscribe")(function* (topics: ReadonlyArray<string>) {
-        yield* Ref.set(topicsRef, [...new Set(topics)])
+        yield* update((b) => ({ ...b, topics: [...new Set(topics)] }))
         yield* Queue.offer(rejoinRequests, "SubscriptionChanged")
       }),
       failure: Deferred.await(failed),

@@ -51,7 +51,6 @@ const consume = (args: ConsumeArgs, live: boolean) =>
     const client = yield* KafkaClient.KafkaClient
     const consumer = yield* Consumer.make({
       config: {
-        maxWaitMs: client.config.fetchMaxWaitMs,
         isolationLevel: client.config.isolationLevel,
         autoOffsetReset: args.from._tag === "Beginning" ? "earliest" : "latest",
       },

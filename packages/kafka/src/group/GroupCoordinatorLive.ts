@@ -3,12 +3,11 @@
  * requests (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch, OffsetCommit,
  * Metadata). It keeps its own kafkajs cluster (its own connections, as a coordinator connection is
  * in other clients), with kafkajs's retrier off: the membership logic in core retries on its
- * Schedule. Error codes become core's group errors through `GroupError.fromCode`; connection
- * failures and timeouts become `GroupTransportError`.
+ * Schedule. Its failures become core's group errors in `internal/errors.ts` (`groupFailure`).
  */
 import {
   GroupCoordinator,
-  GroupError,
+  type GroupError,
   type KafkaError,
   TopicPartition,
 } from "@kafka-effect/core"
@@ -21,44 +20,6 @@ import * as K from "../internal/kafkajs.js"
 type Port = GroupCoordinator.GroupCoordinator["Type"]
 
 const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-
-/** A kafkajs failure of a group request as core's tagged error. */
-export const groupFailure = (
-  error: unknown,
-  facts: {
-    readonly groupId: string
-    readonly api: KafkaError.ApiName
-    readonly memberId?: string
-    readonly generationId?: number
-    readonly protocols?: ReadonlyArray<string>
-  },
-): GroupError.GroupFailure => {
-  const cause = Errors.unwrap(error)
-  // kafkajs gives MEMBER_ID_REQUIRED an error class of its own (not named KafkaJSProtocolError), with
-  // the member id the coordinator assigned: rejoin with it.
-  if (isMemberIdRequired(cause)) {
-    return new GroupError.MemberIdRequired({ groupId: facts.groupId, memberId: cause.memberId, retriable: true, cause })
-  }
-  // kafkajs's cluster-level coordinator lookup throws this (non-retriable) when no broker names a
-  // coordinator yet. `findCoordinator` below asks brokers itself and sees their codes, but any kafkajs
-  // path that throws it means the same: the coordinator is not available yet.
-  if (cause instanceof Error && cause.name === "KafkaJSGroupCoordinatorNotFound") {
-    return new GroupError.CoordinatorNotAvailable({ groupId: facts.groupId, api: facts.api, code: 15, retriable: true, cause })
-  }
-  const c = Errors.classify(error)
-  if (c._tag === "Transport") {
-    return new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: c.reason, retriable: c.retriable, cause })
-  }
-  return (
-    GroupError.fromCode(c.code, { ...facts, name: c.name, cause }) ??
-    new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: "Unknown", retriable: false, cause })
-  )
-}
-
-// KafkaJSMemberIdRequired carries the member id the coordinator gave. kafkajs's broker.joinGroup
-// answers the first one itself by joining again with that id; a second one reaches us here.
-const isMemberIdRequired = (u: unknown): u is Error & { readonly memberId: string } =>
-  u instanceof Error && u.name === "KafkaJSMemberIdRequired" && "memberId" in u && typeof u.memberId === "string"
 
 export interface Service {
   readonly coordinator: Port
@@ -85,11 +46,11 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
     })
 
     const call = <A>(
-      facts: Parameters<typeof groupFailure>[1],
+      facts: Errors.GroupFacts,
       f: () => Promise<A>,
     ): Effect.Effect<A, GroupError.GroupFailure> =>
       Effect.zipRight(connected, Effect.tryPromise({ try: f, catch: (e) => e })).pipe(
-        Effect.mapError((e) => groupFailure(e, facts)),
+        Effect.mapError((e) => Errors.groupFailure(e, facts)),
         Effect.withSpan(`kafka.group.${facts.api}`, { attributes: { groupId: facts.groupId } }),
       )
 
@@ -98,7 +59,7 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
       cluster
         .findBroker({ nodeId: c.nodeId })
         .catch(async (e: unknown) => {
-          if (!(e instanceof Error && e.name === "KafkaJSBrokerNotFound")) throw e
+          if (!Errors.isKafkaJSErrorNamed(e, "KafkaJSBrokerNotFound")) throw e
           await cluster.refreshMetadata()
           return cluster.findBroker({ nodeId: c.nodeId })
         })

@@ -4,7 +4,7 @@
  * The client and the group layer each make their own, so that a blocking JoinGroup never holds a
  * fetch or a heartbeat back on a shared connection.
  */
-import { Effect, LogLevel, Redacted, Runtime, type Scope } from "effect"
+import { Duration, Effect, LogLevel, Redacted, Runtime, type Scope } from "effect"
 import type { KafkaConfig, KafkaLogLevel } from "./config.js"
 import * as K from "./kafkajs.js"
 
@@ -54,9 +54,9 @@ export const scopedCluster = (
         sasl === undefined
           ? undefined
           : { mechanism: sasl.mechanism, username: sasl.username, password: Redacted.value(sasl.password) },
-      connectionTimeout: config.connectionTimeoutMs,
-      authenticationTimeout: config.connectionTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
+      connectionTimeout: Duration.toMillis(config.connectionTimeout),
+      authenticationTimeout: Duration.toMillis(config.connectionTimeout),
+      requestTimeout: Duration.toMillis(config.requestTimeout),
       enforceRequestTimeout: true,
       metadataMaxAge: 300_000,
       retry: { retries: 0 },

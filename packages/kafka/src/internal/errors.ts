@@ -1,37 +1,43 @@
 /**
- * The one place where kafkajs errors and Kafka error codes become core's tagged errors.
+ * The one place where kafkajs errors and Kafka error codes become core's tagged errors: the
+ * consumer's Fetch and ListOffsets, metadata, and the group coordinator's requests (the producer's
+ * reading of the same `classify` is `produceErrors.ts`).
  */
-import { KafkaError, type TopicPartition } from "@kafka-effect/core"
-import { type ErrorCodeInfo, errorCodes, isKafkaJSError, type KafkaJSErrorLike } from "./kafkajs.js"
+import { ErrorCode, GroupError, KafkaError, type TopicPartition } from "@kafka-effect/core"
+import { Data, Predicate } from "effect"
+import { isKafkaJSError, type KafkaJSErrorLike } from "./kafkajs.js"
 
-const byCode = new Map<number, ErrorCodeInfo>(errorCodes.map((e) => [e.code, e]))
-
-export const OFFSET_OUT_OF_RANGE = 1
-export const UNKNOWN_TOPIC_OR_PARTITION = 3
-export const LEADER_NOT_AVAILABLE = 5
-export const NOT_LEADER_FOR_PARTITION = 6
-export const TOPIC_AUTHORIZATION_FAILED = 29
+/** Metadata could not be loaded (no broker reachable, timeout). */
+export class MetadataError extends Data.TaggedError("MetadataError")<{
+  readonly topics: ReadonlyArray<string>
+  readonly reason: KafkaError.TransportReason
+  readonly retriable: boolean
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `Metadata request failed (${this.reason}) for ${this.topics.join(", ")}`
+  }
+}
 
 /**
  * Codes that mean "your metadata is stale or the leader is moving": refresh metadata, route again,
  * retry on the schedule.
  */
-const leadershipCodes = new Set([
-  UNKNOWN_TOPIC_OR_PARTITION,
-  LEADER_NOT_AVAILABLE,
-  NOT_LEADER_FOR_PARTITION,
-  9, // REPLICA_NOT_AVAILABLE
-  13, // NETWORK_EXCEPTION
-  56, // KAFKA_STORAGE_ERROR
-  74, // FENCED_LEADER_EPOCH
-  75, // UNKNOWN_LEADER_EPOCH
+const leadershipCodes: ReadonlySet<number> = new Set([
+  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+  ErrorCode.LEADER_NOT_AVAILABLE,
+  ErrorCode.NOT_LEADER_OR_FOLLOWER,
+  ErrorCode.REPLICA_NOT_AVAILABLE,
+  ErrorCode.NETWORK_EXCEPTION,
+  ErrorCode.KAFKA_STORAGE_ERROR,
+  ErrorCode.FENCED_LEADER_EPOCH,
+  ErrorCode.UNKNOWN_LEADER_EPOCH,
 ])
 
 export const isLeadershipCode = (code: number): boolean => leadershipCodes.has(code)
 
-export const codeName = (code: number): string => byCode.get(code)?.type ?? `UNKNOWN_CODE_${code}`
-
-export const codeRetriable = (code: number): boolean => byCode.get(code)?.retriable ?? false
+/** A kafkajs error of this class name (kafkajs's error classes are told apart by `name`). */
+export const isKafkaJSErrorNamed = (u: unknown, name: string): u is KafkaJSErrorLike => isKafkaJSError(u) && u.name === name
 
 /** One partition's error code in a Fetch answer, as the port's per-partition error. */
 export const partitionFetchError = (
@@ -41,18 +47,18 @@ export const partitionFetchError = (
   requestedOffset: bigint,
 ): KafkaError.PartitionFetchError => {
   switch (code) {
-    case OFFSET_OUT_OF_RANGE:
+    case ErrorCode.OFFSET_OUT_OF_RANGE:
       return new KafkaError.OffsetOutOfRange({ topic, partition, requestedOffset })
-    case TOPIC_AUTHORIZATION_FAILED:
+    case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
       return new KafkaError.TopicAuthorizationFailed({ topic, api: "Fetch" })
-    case UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
       return new KafkaError.UnknownTopicOrPartition({ topic, partition, api: "Fetch" })
     default:
       return new KafkaError.BrokerError({
         api: "Fetch",
         code,
-        name: codeName(code),
-        retriable: codeRetriable(code),
+        name: ErrorCode.name(code),
+        retriable: ErrorCode.isRetriable(code),
         topic,
         partition,
       })
@@ -66,14 +72,14 @@ export const listOffsetsCodeError = (
   partitions: ReadonlyArray<TopicPartition.TopicPartition>,
 ): KafkaError.ListOffsetsFailure => {
   switch (code) {
-    case TOPIC_AUTHORIZATION_FAILED:
+    case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
       return new KafkaError.TopicAuthorizationFailed({ topic: tp.topic, api: "ListOffsets" })
-    case UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
       return new KafkaError.UnknownTopicOrPartition({ topic: tp.topic, partition: tp.partition, api: "ListOffsets" })
-    case LEADER_NOT_AVAILABLE:
-    case NOT_LEADER_FOR_PARTITION:
-    case 74:
-    case 75:
+    case ErrorCode.LEADER_NOT_AVAILABLE:
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.FENCED_LEADER_EPOCH:
+    case ErrorCode.UNKNOWN_LEADER_EPOCH:
       return new KafkaError.ListOffsetsError({
         partitions,
         reason: "NotLeader",
@@ -81,7 +87,7 @@ export const listOffsetsCodeError = (
         cause: new KafkaError.BrokerError({
           api: "ListOffsets",
           code,
-          name: codeName(code),
+          name: ErrorCode.name(code),
           retriable: true,
           topic: tp.topic,
           partition: tp.partition,
@@ -91,8 +97,8 @@ export const listOffsetsCodeError = (
       return new KafkaError.BrokerError({
         api: "ListOffsets",
         code,
-        name: codeName(code),
-        retriable: codeRetriable(code),
+        name: ErrorCode.name(code),
+        retriable: ErrorCode.isRetriable(code),
         topic: tp.topic,
         partition: tp.partition,
       })
@@ -142,17 +148,17 @@ export const classify = (error: unknown): Classified => {
         return { _tag: "Transport", reason: "NotLeader", retriable: true }
       case "KafkaJSProtocolError":
       case "KafkaJSOffsetOutOfRange": {
-        const code = typeof e.code === "number" ? e.code : -1
-        if (code === LEADER_NOT_AVAILABLE || code === NOT_LEADER_FOR_PARTITION) {
+        const code = typeof e.code === "number" ? e.code : ErrorCode.UNKNOWN_SERVER_ERROR
+        if (code === ErrorCode.LEADER_NOT_AVAILABLE || code === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
           return { _tag: "Transport", reason: "NotLeader", retriable: true }
         }
-        return { _tag: "Protocol", code, name: e.type ?? codeName(code), retriable: e.retriable ?? false }
+        return { _tag: "Protocol", code, name: ErrorCode.name(code), retriable: e.retriable ?? false }
       }
       default:
         return { _tag: "Transport", reason: "Unknown", retriable: e.retriable ?? false }
     }
   }
-  if (e instanceof Error && "code" in e && typeof e.code === "string" && networkCodes.has(e.code)) {
+  if (Predicate.hasProperty(e, "code") && typeof e.code === "string" && networkCodes.has(e.code)) {
     return { _tag: "Transport", reason: "Network", retriable: true }
   }
   return { _tag: "Transport", reason: "Unknown", retriable: false }
@@ -183,10 +189,10 @@ export const listOffsetsError = (
     return new KafkaError.ListOffsetsError({ partitions, reason: c.reason, retriable: c.retriable, cause })
   }
   const first = partitions[0] ?? { topic: "", partition: -1 }
-  if (c.code === TOPIC_AUTHORIZATION_FAILED) {
+  if (c.code === ErrorCode.TOPIC_AUTHORIZATION_FAILED) {
     return new KafkaError.TopicAuthorizationFailed({ topic: first.topic, api: "ListOffsets", cause })
   }
-  if (c.code === UNKNOWN_TOPIC_OR_PARTITION) {
+  if (c.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
     return new KafkaError.UnknownTopicOrPartition({ topic: first.topic, api: "ListOffsets", cause })
   }
   return new KafkaError.BrokerError({ api: "ListOffsets", code: c.code, name: c.name, retriable: c.retriable, cause })
@@ -205,10 +211,10 @@ export const topicMetadataError = (
   const c = classify(error)
   if (c._tag !== "Protocol") return undefined
   const cause = unwrap(error)
-  if (c.code === TOPIC_AUTHORIZATION_FAILED) {
+  if (c.code === ErrorCode.TOPIC_AUTHORIZATION_FAILED) {
     return new KafkaError.TopicAuthorizationFailed({ topic, api, cause })
   }
-  if (c.code === UNKNOWN_TOPIC_OR_PARTITION || c.code === 17 /* INVALID_TOPIC_EXCEPTION */) {
+  if (c.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || c.code === ErrorCode.INVALID_TOPIC_EXCEPTION) {
     return partition === undefined
       ? new KafkaError.UnknownTopicOrPartition({ topic, api, cause })
       : new KafkaError.UnknownTopicOrPartition({ topic, partition, api, cause })
@@ -229,9 +235,9 @@ export const fetchSessionError = (
   new KafkaError.FetchError({
     partitions,
     reason: "Unknown",
-    retriable: codeRetriable(code),
+    retriable: ErrorCode.isRetriable(code),
     brokerId,
-    cause: new KafkaError.BrokerError({ api: "Fetch", code, name: codeName(code), retriable: codeRetriable(code) }),
+    cause: new KafkaError.BrokerError({ api: "Fetch", code, name: ErrorCode.name(code), retriable: ErrorCode.isRetriable(code) }),
   })
 
 /** The answer could not be decoded (truncated fields, a compression codec kafkajs has not registered). */
@@ -242,4 +248,61 @@ export const isDecodeFailure = (e: unknown): boolean =>
 export const corruptResponse = (api: KafkaError.ApiName, reason: string, cause?: unknown): KafkaError.CorruptResponse =>
   cause === undefined ? new KafkaError.CorruptResponse({ api, reason }) : new KafkaError.CorruptResponse({ api, reason, cause })
 
-export type { KafkaJSErrorLike }
+/** A whole Fetch request to one broker failed: a decode failure is a `CorruptResponse`, the rest a `FetchError`. */
+export const fetchRequestFailure = (
+  error: unknown,
+  partitions: ReadonlyArray<TopicPartition.TopicPartition>,
+  brokerId: number,
+): KafkaError.FetchError | KafkaError.CorruptResponse => {
+  if (KafkaError.isKafkaError(error) && (error._tag === "FetchError" || error._tag === "CorruptResponse")) return error
+  if (isDecodeFailure(error)) return corruptResponse("Fetch", String(error), error)
+  return fetchError(error, partitions, brokerId)
+}
+
+/** Metadata for `topics` could not be loaded (the request failed as a whole). */
+export const metadataError = (error: unknown, topics: ReadonlyArray<string>): MetadataError => {
+  const c = classify(error)
+  return new MetadataError({
+    topics,
+    reason: c._tag === "Transport" ? c.reason : "Unknown",
+    retriable: c.retriable,
+    cause: unwrap(error),
+  })
+}
+
+/** What a group request was about, for its error. */
+export interface GroupFacts {
+  readonly groupId: string
+  readonly api: KafkaError.ApiName
+  readonly memberId?: string
+  readonly generationId?: number
+  readonly protocols?: ReadonlyArray<string>
+}
+
+/** A kafkajs failure of a group request as core's tagged error. */
+export const groupFailure = (error: unknown, facts: GroupFacts): GroupError.GroupFailure => {
+  const cause = unwrap(error)
+  // kafkajs gives MEMBER_ID_REQUIRED an error class of its own (not named KafkaJSProtocolError), with
+  // the member id the coordinator assigned: rejoin with it.
+  if (isMemberIdRequired(cause)) {
+    return new GroupError.MemberIdRequired({ groupId: facts.groupId, memberId: cause.memberId, cause })
+  }
+  // kafkajs's cluster-level coordinator lookup throws this (non-retriable) when no broker names a
+  // coordinator yet: the coordinator is not available yet.
+  if (isKafkaJSErrorNamed(cause, "KafkaJSGroupCoordinatorNotFound")) {
+    return new GroupError.CoordinatorNotAvailable({ groupId: facts.groupId, api: facts.api, code: ErrorCode.COORDINATOR_NOT_AVAILABLE, cause })
+  }
+  const c = classify(error)
+  if (c._tag === "Transport") {
+    return new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: c.reason, retriable: c.retriable, cause })
+  }
+  return (
+    GroupError.fromCode(c.code, { ...facts, cause }) ??
+    new GroupError.GroupTransportError({ groupId: facts.groupId, api: facts.api, reason: "Unknown", retriable: false, cause })
+  )
+}
+
+// KafkaJSMemberIdRequired carries the member id the coordinator gave. kafkajs's broker.joinGroup
+// answers the first one itself by joining again with that id; a second one reaches us here.
+const isMemberIdRequired = (u: unknown): u is KafkaJSErrorLike & { readonly memberId: string } =>
+  isKafkaJSErrorNamed(u, "KafkaJSMemberIdRequired") && Predicate.hasProperty(u, "memberId") && typeof u.memberId === "string"

@@ -88,7 +88,7 @@ export const make = (
       const answer = backoffs.has(nodeId)
         ? yield* send.pipe(
             Effect.timeoutFail({
-              duration: Duration.millis(request.maxWaitMs + config.connectionTimeoutMs),
+              duration: Duration.sum(Duration.millis(request.maxWaitMs), config.connectionTimeout),
               onTimeout: () =>
                 new KafkaError.FetchError({ partitions: tps, reason: "Timeout", retriable: true, brokerId: nodeId }),
             }),
@@ -101,23 +101,10 @@ export const make = (
       }
       return Either.right(answer)
     }).pipe(
-      Effect.catchAll((e) =>
-        e instanceof KafkaError.CorruptResponse
-          ? Effect.fail(e)
-          : e instanceof KafkaError.FetchError
-            ? Effect.succeed(Either.left(e))
-            : Errors.isDecodeFailure(e)
-            ? Effect.fail(Errors.corruptResponse("Fetch", String(e), e))
-            : Effect.succeed(
-                Either.left(
-                  Errors.fetchError(
-                    e,
-                    parts.map((p) => TopicPartition.make(p.topic, p.partition)),
-                    nodeId,
-                  ),
-                ),
-              ),
-      ),
+      Effect.catchAll((e) => {
+        const failure = Errors.fetchRequestFailure(e, parts.map((p) => TopicPartition.make(p.topic, p.partition)), nodeId)
+        return failure._tag === "CorruptResponse" ? Effect.fail(failure) : Effect.succeed(Either.left(failure))
+      }),
     )
 
   const backoffs = new Map<number, BrokerBackoff>()

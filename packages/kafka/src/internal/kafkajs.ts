@@ -184,17 +184,6 @@ export const ListOffsetsDefinition: RequestDefinition = requests.ListOffsets!
 export const ApiKeys: { readonly Fetch: number; readonly ListOffsets: number; readonly Metadata: number } =
   require("kafkajs/src/protocol/requests/apiKeys") as never
 
-export interface ErrorCodeInfo {
-  readonly type: string
-  readonly code: number
-  readonly retriable: boolean
-  readonly message: string
-}
-
-export const errorCodes: ReadonlyArray<ErrorCodeInfo> = (
-  require("kafkajs/src/protocol/error") as { errorCodes: ReadonlyArray<ErrorCodeInfo> }
-).errorCodes
-
 // ---------------------------------------------------------------------------------------------
 // cluster and brokers
 

@@ -4,21 +4,10 @@
  * leaves for the next call to refresh first.
  */
 import type { KafkaError } from "@kafka-effect/core"
-import { Data, Effect } from "effect"
+import { Effect } from "effect"
 import * as Errors from "./errors.js"
+import { MetadataError } from "./errors.js"
 import type * as K from "./kafkajs.js"
-
-/** Metadata could not be loaded (no broker reachable, timeout). */
-export class MetadataError extends Data.TaggedError("MetadataError")<{
-  readonly topics: ReadonlyArray<string>
-  readonly reason: KafkaError.TransportReason
-  readonly retriable: boolean
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    return `Metadata request failed (${this.reason}) for ${this.topics.join(", ")}`
-  }
-}
 
 export const tryKafka = <A>(f: () => Promise<A>): Effect.Effect<A, unknown> => Effect.tryPromise({ try: f, catch: (e) => e })
 
@@ -106,17 +95,7 @@ export const make = (cluster: K.Cluster): Metadata => {
   })
 
   const partitionsFor = Effect.fn("KafkaClient.partitionsFor")(function* (topic: string) {
-    const failed = yield* ensureTopics([topic]).pipe(
-      Effect.mapError((e) => {
-        const c = Errors.classify(e)
-        return new MetadataError({
-          topics: [topic],
-          reason: c._tag === "Transport" ? c.reason : "Unknown",
-          retriable: c.retriable,
-          cause: Errors.unwrap(e),
-        })
-      }),
-    )
+    const failed = yield* ensureTopics([topic]).pipe(Effect.mapError((e) => Errors.metadataError(e, [topic])))
     const failure = failed.get(topic)
     if (failure !== undefined) {
       return yield* Errors.topicMetadataError(failure, topic) ??

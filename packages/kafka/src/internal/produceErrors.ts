@@ -2,6 +2,7 @@
  * Where kafkajs's producer errors become the Producer's tagged errors (the request-level reading of
  * a kafkajs error is `errors.ts`'s `classify`, shared with the consumer side).
  */
+import { ErrorCode } from "@kafka-effect/core"
 import { Data } from "effect"
 import * as Errors from "./errors.js"
 
@@ -69,24 +70,18 @@ export class PartitionerAnswer extends Error {
   }
 }
 
-const MESSAGE_TOO_LARGE = 10
-const RECORD_LIST_TOO_LARGE = 18
-const NOT_ENOUGH_REPLICAS = 19
-const NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
-const INVALID_TOPIC_EXCEPTION = 17
-
 const codeReason = (code: number): ProduceErrorReason => {
   switch (code) {
-    case Errors.UNKNOWN_TOPIC_OR_PARTITION:
-    case INVALID_TOPIC_EXCEPTION:
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.INVALID_TOPIC_EXCEPTION:
       return "UnknownTopicOrPartition"
-    case Errors.TOPIC_AUTHORIZATION_FAILED:
+    case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
       return "TopicAuthorizationFailed"
-    case MESSAGE_TOO_LARGE:
-    case RECORD_LIST_TOO_LARGE:
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
       return "RecordTooLarge"
-    case NOT_ENOUGH_REPLICAS:
-    case NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
       return "NotEnoughReplicas"
     default:
       return Errors.isLeadershipCode(code) ? "NotLeader" : "Broker"
@@ -120,7 +115,7 @@ export const produceError = (error: unknown, facts: SendFacts): ProduceError | I
     ...(facts.partition === undefined ? {} : { partition: facts.partition }),
   }
   // "Producing to topic without metadata": the topic is not (yet) in the metadata answer.
-  if (cause instanceof Error && cause.name === "KafkaJSMetadataNotLoaded") {
+  if (Errors.isKafkaJSErrorNamed(cause, "KafkaJSMetadataNotLoaded")) {
     return new ProduceError({ ...base, reason: "UnknownTopicOrPartition", retriable: true })
   }
   const c = Errors.classify(cause)

@@ -57,7 +57,7 @@ const eventually = (what: string, check: () => boolean, within: Duration.Duratio
 const ours = (name: string, seen: Array<Seen>) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
-    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } }).pipe(Scope.extend(scope))
+    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } }).pipe(Scope.extend(scope))
     const coordinator = yield* ownCoordinator(scope)
     const sub = yield* GroupConsumer.subscribe(consumer, [TOPIC], {
       groupId: GROUP,
@@ -189,7 +189,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "90 seconds" })("consumer
 
         yield* mock.createTopic("grp-away", 1)
         yield* mock.pushErrors(FIND_COORDINATOR, [COORDINATOR_NOT_AVAILABLE, COORDINATOR_NOT_AVAILABLE])
-        const consumer = yield* Consumer.make({ config: { maxWaitMs: 100 } })
+        const consumer = yield* Consumer.make({ config: { maxWait: "100 millis" } })
         const sub = yield* GroupConsumer.subscribe(consumer, ["grp-away"], {
           groupId: group,
           sessionTimeout: "6 seconds",

@@ -101,7 +101,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "150 seconds" })(
         const ctx = yield* Layer.buildWithScope(Layer.merge(KafkaClient.layer(options), GroupCoordinatorLive.layer(options)), oursScope).pipe(
           Effect.orDie,
         )
-        const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 200 } }).pipe(
+        const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "200 millis" } }).pipe(
           Scope.extend(oursScope),
           Effect.provide(ctx),
           Effect.orDie,

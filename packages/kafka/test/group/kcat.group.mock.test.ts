@@ -53,7 +53,7 @@ layer(testLayer, { excludeTestServices: true, timeout: "90 seconds" })("a group 
 
         // Ours, with its own coordinator connection.
         const scope = yield* Scope.make()
-        const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } }).pipe(Scope.extend(scope))
+        const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } }).pipe(Scope.extend(scope))
         const coordinator = yield* Layer.buildWithScope(GroupCoordinatorLive.layer({ brokers: mock.brokers }), scope).pipe(Effect.orDie)
         const revokes: Array<number> = []
         const sub = yield* GroupConsumer.subscribe(consumer, [TOPIC], {

@@ -61,7 +61,7 @@ const overTheWire = (seen: Array<Seen>) =>
     const scope = yield* Scope.make()
     const kafka = { brokers: broker.brokers, clientId: "ours-wire" }
     const ctx = yield* Layer.buildWithScope(Layer.merge(KafkaClient.layer(kafka), GroupCoordinatorLive.layer(kafka)), scope).pipe(Effect.orDie)
-    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } }).pipe(Scope.extend(scope), Effect.provide(ctx), Effect.orDie)
+    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } }).pipe(Scope.extend(scope), Effect.provide(ctx), Effect.orDie)
     const sub = yield* GroupConsumer.subscribe(consumer, [TOPIC], options).pipe(Scope.extend(scope), Effect.provide(ctx))
     return yield* run("wire", sub, scope, seen)
   })
@@ -70,7 +70,7 @@ const inMemory = (seen: Array<Seen>) =>
   Effect.gen(function* () {
     const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
     const scope = yield* Scope.make()
-    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } }).pipe(Scope.extend(scope), Effect.orDie)
+    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } }).pipe(Scope.extend(scope), Effect.orDie)
     const sub = yield* GroupConsumer.subscribe(consumer, [TOPIC], options).pipe(
       Scope.extend(scope),
       Effect.provideService(GroupCoordinator.GroupCoordinator, coordinator.client("ours-memory")),

@@ -7,7 +7,9 @@
 import type { TopicPartition } from "@kafka-effect/core"
 import { ApiKey, isFlexible } from "../wire/protocol/ApiKeys.js"
 import { Reader, Truncated, Writer } from "../wire/protocol/Codec.js"
-import { decodeFetchRequest, decodeListOffsetsRequest, decodeRequestHeader } from "../wire/protocol/Messages.js"
+import * as Fetch from "../wire/api/Fetch.js"
+import * as ListOffsets from "../wire/api/ListOffsets.js"
+import { decodeRequestHeader } from "../wire/protocol/Header.js"
 
 export type Frame = ReadonlyArray<Uint8Array>
 
@@ -210,12 +212,12 @@ export const requestPartitions = (frame: Frame, header: RequestHeader): RequestP
   decodeRequestHeader(r)
   if (isFetch) {
     return {
-      partitions: decodeFetchRequest(r, header.apiVersion).topics.flatMap((t) =>
+      partitions: Fetch.decodeRequest(r, header.apiVersion).topics.flatMap((t) =>
         t.partitions.map((p) => ({ topic: t.topic, partition: p.partition })),
       ),
     }
   }
-  const listed = decodeListOffsetsRequest(r, header.apiVersion).topics.flatMap((t) =>
+  const listed = ListOffsets.decodeRequest(r, header.apiVersion).topics.flatMap((t) =>
     t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, timestamp: p.timestamp })),
   )
   return { partitions: listed.map((p) => ({ topic: p.topic, partition: p.partition })), timestamps: listed.map((p) => p.timestamp) }

@@ -17,18 +17,17 @@
  * - older API version ranges than Kafka 4.4 (kafkajs negotiates the same versions with both), no
  *   transactions, no replication, no time or size retention, compaction only on request.
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import * as Socket from "@effect/platform/Socket"
 import type { SocketServerError } from "@effect/platform/SocketServer"
 import type { Fetcher, GroupCoordinator as GroupCoordinatorPort, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { Context, Effect, Layer, Queue, type Scope } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import * as BrokerModel from "../BrokerModel.js"
 import * as InMemoryCoordinator from "../InMemoryCoordinator.js"
 import * as TestBroker from "../TestBroker.js"
-import * as GroupCoordinator from "./GroupCoordinator.js"
-import * as Handlers from "./Handlers.js"
+import * as Connection from "./Connection.js"
+import type * as Dispatch from "./Dispatch.js"
 import { ProducerState } from "./ProducerState.js"
+import * as WireCoordinator from "./WireCoordinator.js"
 
 export interface Options {
   /** Brokers (listeners) when this layer builds the model. Default 1. */
@@ -45,7 +44,7 @@ export interface Options {
   readonly autoCreateTopics?: boolean
   readonly clusterId?: string
   /** Session timeout bounds of JoinGroup over the wire (default as Kafka's: 6 s to 30 min). */
-  readonly group?: GroupCoordinator.Options
+  readonly group?: WireCoordinator.Options
   /** Largest record batch a Produce may carry (Kafka's message.max.bytes). Default 1048588, as Kafka. */
   readonly maxMessageBytes?: number
   /** Largest request frame accepted (socket.request.max.bytes); a larger one closes the connection. Default 100 MiB. */
@@ -58,117 +57,18 @@ export interface Listener {
   readonly port: number
 }
 
-export class EmbeddedBroker extends Context.Tag("@kafka-effect/testkit/EmbeddedBroker")<
-  EmbeddedBroker,
-  {
-    /** `host:port` of every broker, comma separated: what clients take as bootstrap servers. */
-    readonly bootstrap: string
-    readonly brokers: ReadonlyArray<string>
-    readonly listeners: ReadonlyArray<Listener>
-    /** Moves a partition's leadership (clients get NOT_LEADER_OR_FOLLOWER from the old leader and refresh metadata). */
-    readonly moveLeader: (tp: TopicPartition.TopicPartition, brokerId: number) => Effect.Effect<void, BrokerModel.BrokerModelError>
-    /** Connections open right now, over all listeners. */
-    readonly connections: Effect.Effect<number>
-  }
->() {}
-
-/** Splits a byte stream into size-prefixed frames. */
-export class FrameDecoder {
-  private buf = new Uint8Array(64 * 1024)
-  private start = 0
-  private end = 0
-
-  constructor(private readonly maxFrame: number) {}
-
-  /** The complete frames (without size prefix) this chunk finishes; "TooLarge" for an oversized frame. */
-  push(chunk: Uint8Array): Array<Uint8Array> | "TooLarge" {
-    if (this.end + chunk.byteLength > this.buf.byteLength) {
-      const live = this.end - this.start
-      const size = Math.max(this.buf.byteLength, (live + chunk.byteLength) * 2)
-      const next = size === this.buf.byteLength ? this.buf : new Uint8Array(size)
-      next.set(this.buf.subarray(this.start, this.end), 0)
-      this.buf = next
-      this.start = 0
-      this.end = live
-    }
-    this.buf.set(chunk, this.end)
-    this.end += chunk.byteLength
-    const frames: Array<Uint8Array> = []
-    for (;;) {
-      const available = this.end - this.start
-      if (available < 4) break
-      const b = this.buf
-      const s = this.start
-      const size = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0
-      if (size > this.maxFrame) return "TooLarge"
-      if (available < 4 + size) break
-      frames.push(this.buf.slice(s + 4, s + 4 + size))
-      this.start = s + 4 + size
-    }
-    if (this.start === this.end) {
-      this.start = 0
-      this.end = 0
-    }
-    return frames
-  }
+export interface Service {
+  /** `host:port` of every broker, comma separated: what clients take as bootstrap servers. */
+  readonly bootstrap: string
+  readonly brokers: ReadonlyArray<string>
+  readonly listeners: ReadonlyArray<Listener>
+  /** Moves a partition's leadership (clients get NOT_LEADER_OR_FOLLOWER from the old leader and refresh metadata). */
+  readonly moveLeader: (tp: TopicPartition.TopicPartition, brokerId: number) => Effect.Effect<void, BrokerModel.BrokerModelError>
+  /** Connections open right now, over all listeners. */
+  readonly connections: Effect.Effect<number>
 }
 
-const serveConnection =
-  (listenerCtx: Handlers.Context, maxFrame: number, open: { count: number }) =>
-  (socket: Socket.Socket): Effect.Effect<void> =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        // The server provides the Node socket to each connection: the client's address for DescribeGroups.
-        const net = yield* Effect.serviceOption(NodeSocket.NetSocket)
-        const remote = net._tag === "Some" ? net.value.remoteAddress : undefined
-        const ctx: Handlers.Context = remote === undefined ? listenerCtx : { ...listenerCtx, clientHost: `/${remote}` }
-        open.count += 1
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            open.count -= 1
-          }),
-        )
-        const write = yield* socket.writer
-        const frames = yield* Queue.unbounded<Uint8Array>()
-        const decoder = new FrameDecoder(maxFrame)
-        const worker = Effect.gen(function* () {
-          for (;;) {
-            const frame = yield* Queue.take(frames)
-            const outcome = yield* Handlers.handle(ctx, frame).pipe(
-              // A bug answering one request must not leave the client waiting on a silent socket.
-              Effect.catchAllDefect((defect) =>
-                Effect.as(
-                  Effect.logError("Embedded broker: request handler failed, closing the connection").pipe(
-                    Effect.annotateLogs({ defect: String(defect) }),
-                  ),
-                  { _tag: "Close", reason: "handler defect" } satisfies Handlers.Outcome,
-                ),
-              ),
-            )
-            switch (outcome._tag) {
-              case "Reply":
-                for (const chunk of outcome.frame) yield* write(chunk)
-                break
-              case "NoReply":
-              case "Unanswered":
-                break
-              case "Close":
-                yield* Effect.logDebug("Embedded broker: closing a connection").pipe(Effect.annotateLogs({ reason: outcome.reason }))
-                yield* write(new Socket.CloseEvent())
-                return yield* Effect.never
-            }
-          }
-        })
-        yield* Effect.forkScoped(Effect.ignore(worker))
-        yield* socket
-          .run((chunk) => {
-            const complete = decoder.push(chunk)
-            if (complete === "TooLarge") return Effect.ignore(write(new Socket.CloseEvent()))
-            for (const f of complete) Queue.unsafeOffer(frames, f)
-          })
-          .pipe(Effect.ignore)
-      }),
-    )
+export class EmbeddedBroker extends Context.Tag("@kafka-effect/testkit/EmbeddedBroker")<EmbeddedBroker, Service>() {}
 
 /**
  * Binds one listener per broker of the model in context and serves it until the scope closes.
@@ -176,14 +76,14 @@ const serveConnection =
  */
 export const make = (
   options: Options = {},
-): Effect.Effect<EmbeddedBroker["Type"], SocketServerError, BrokerModel.BrokerModel | Scope.Scope> =>
+): Effect.Effect<Service, SocketServerError, BrokerModel.BrokerModel | Scope.Scope> =>
   Effect.gen(function* () {
     const model = yield* BrokerModel.BrokerModel
     const host = options.host ?? "127.0.0.1"
     // Groups: the testkit's InMemoryCoordinator in context (wire clients and the in-memory port then
     // meet in the same groups), else one over the model for this broker alone.
     const inContext = yield* Effect.serviceOption(InMemoryCoordinator.InMemoryCoordinator)
-    const coordinator = GroupCoordinator.fromInMemory(
+    const coordinator = WireCoordinator.fromInMemory(
       inContext._tag === "Some" ? inContext.value : yield* InMemoryCoordinator.make(),
       options.group,
     )
@@ -197,7 +97,7 @@ export const make = (
       const bound = server.address._tag === "TcpAddress" ? server.address.port : port
       yield* Effect.orDie(model.setBrokerAddress(node.nodeId, host, bound))
       listeners.push({ nodeId: node.nodeId, host, port: bound })
-      const ctx: Handlers.Context = {
+      const ctx: Dispatch.Context = {
         model,
         coordinator,
         producers,
@@ -207,7 +107,7 @@ export const make = (
         defaultPartitions: options.partitions ?? 1,
         maxMessageBytes: options.maxMessageBytes ?? 1_048_588,
       }
-      yield* Effect.forkScoped(server.run(serveConnection(ctx, maxFrame, open)))
+      yield* Effect.forkScoped(server.run(Connection.serve(ctx, maxFrame, open)))
     }
     const brokers = listeners.map((l) => `${l.host}:${l.port}`)
     yield* Effect.logDebug(`Embedded broker listening on ${brokers.join(",")}`)

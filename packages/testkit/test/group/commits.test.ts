@@ -11,7 +11,7 @@ const takeAndStop = (name: string, n: number, mark: boolean) =>
   Effect.gen(function* () {
     const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
     const scope = yield* Scope.make()
-    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } }).pipe(Scope.extend(scope))
+    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } }).pipe(Scope.extend(scope))
     const sub = yield* GroupConsumer.subscribe(consumer, [TOPIC], { groupId: GROUP, autoCommitInterval: "1 second" }).pipe(
       Scope.extend(scope),
       Effect.provideService(GroupCoordinator.GroupCoordinator, coordinator.client(name)),
@@ -67,7 +67,7 @@ describe("what gets committed (TestClock)", () => {
     Effect.gen(function* () {
       const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
       const scope = yield* Scope.make()
-      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } }).pipe(Scope.extend(scope))
+      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } }).pipe(Scope.extend(scope))
       const sub = yield* GroupConsumer.subscribe(consumer, [TOPIC], { groupId: GROUP, autoCommitInterval: "1 second" }).pipe(
         Scope.extend(scope),
         Effect.provideService(GroupCoordinator.GroupCoordinator, coordinator.client("m1")),

@@ -43,7 +43,7 @@ export const startMember = (
   Effect.gen(function* () {
     const coordinator = yield* InMemoryCoordinator.InMemoryCoordinator
     const scope = yield* Scope.make()
-    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } }).pipe(Scope.extend(scope))
+    const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } }).pipe(Scope.extend(scope))
     if (options.beforeSubscribe) yield* options.beforeSubscribe(consumer)
     const { beforeSubscribe: _b, listener, ...rest } = options
     const sub = yield* GroupConsumer.subscribe(consumer, topics, {

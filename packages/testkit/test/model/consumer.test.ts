@@ -68,7 +68,7 @@ describe("Consumer over the in-memory broker", () => {
   it.scoped("a log whose tail is compaction holes: nextOffset moves the consumer to the high watermark", () =>
     Effect.gen(function* () {
       const broker = yield* TestBroker.TestBroker
-      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } })
+      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } })
       yield* broker.produce("t", 0, [
         { key: "a", value: "a1" },
         { key: "a", value: "a2" },
@@ -89,7 +89,7 @@ describe("Consumer over the in-memory broker", () => {
   it.scoped("a truncation under the consumer: it resets to the new end and gets the next record produced", () =>
     Effect.gen(function* () {
       const broker = yield* TestBroker.TestBroker
-      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWaitMs: 100 } })
+      const consumer = yield* Consumer.make({ config: { autoOffsetReset: "earliest", maxWait: "100 millis" } })
       yield* broker.produce("t", 0, values("a", "b", "c", "d"))
       yield* consumer.assign([t0])
       expect(yield* take(consumer, 4)).toEqual(["0:a", "1:b", "2:c", "3:d"])

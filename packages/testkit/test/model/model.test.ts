@@ -175,11 +175,4 @@ describe("BrokerModel as the wire broker sees it", () => {
       ])
     }).pipe(Effect.provide(BrokerModel.layer({ topics: { t: 2 }, autoCreateTopics: { partitions: 3 } }))),
   )
-
-  it("the error code table has Kafka's names and retriable flags", () => {
-    expect(BrokerModel.errorCodeInfo(1)).toEqual({ code: 1, name: "OFFSET_OUT_OF_RANGE", retriable: false })
-    expect(BrokerModel.errorCodeInfo(6)).toEqual({ code: 6, name: "NOT_LEADER_OR_FOLLOWER", retriable: true })
-    expect(BrokerModel.errorCodeByName("TOPIC_AUTHORIZATION_FAILED")?.code).toBe(29)
-    expect(BrokerModel.errorCodeInfo(999)).toEqual({ code: 999, name: "UNKNOWN_ERROR_CODE_999", retriable: false })
-  })
 })

@@ -3,7 +3,9 @@ import { ApiKey, isFlexible, isSupported } from "../../src/wire/protocol/ApiKeys
 import { Reader, Truncated, Writer } from "../../src/wire/protocol/Codec.js"
 import { compress, decompress, lz4FrameDecompress, snappyDecompress } from "../../src/wire/protocol/Compression.js"
 import { crc32c } from "../../src/wire/protocol/Crc32c.js"
-import * as Messages from "../../src/wire/protocol/Messages.js"
+import * as ApiVersions from "../../src/wire/api/ApiVersions.js"
+import * as Fetch from "../../src/wire/api/Fetch.js"
+import { decodeRequestHeader } from "../../src/wire/protocol/Header.js"
 import {
   crcValid,
   decodeRecords,
@@ -113,9 +115,9 @@ describe("request header", () => {
     w.int16(ApiKey.ApiVersions).int16(3).int32(99).nullableString("rdkafka").emptyTags()
     w.compactNullableString("librdkafka").compactNullableString("2.0.2").emptyTags()
     const r = new Reader(w.toBytes())
-    const header = Messages.decodeRequestHeader(r)
+    const header = decodeRequestHeader(r)
     expect(header).toEqual({ apiKey: 18, apiVersion: 3, correlationId: 99, clientId: "rdkafka" })
-    expect(Messages.decodeApiVersionsRequest(r, 3)).toEqual({
+    expect(ApiVersions.decodeRequest(r, 3)).toEqual({
       clientSoftwareName: "librdkafka",
       clientSoftwareVersion: "2.0.2",
     })
@@ -136,10 +138,10 @@ describe("ApiVersions response", () => {
   const resp = { errorCode: 0, throttleTimeMs: 0, apiKeys: [{ apiKey: 1, minVersion: 4, maxVersion: 11 }] }
   it("v0 is error code + int32 array, v3 compact with tags", () => {
     const v0 = new Writer()
-    Messages.encodeApiVersionsResponse(v0, 0, resp)
+    ApiVersions.encodeResponse(v0, 0, resp)
     expect(hex(v0.toBytes())).toBe("0000" + "00000001" + "0001" + "0004" + "000b")
     const v3 = new Writer()
-    Messages.encodeApiVersionsResponse(v3, 3, resp)
+    ApiVersions.encodeResponse(v3, 3, resp)
     expect(hex(v3.toBytes())).toBe("0000" + "02" + "0001" + "0004" + "000b" + "00" + "00000000" + "00")
   })
 })
@@ -154,7 +156,7 @@ describe("Fetch request/response", () => {
       })
     })
     w.array(false, [], () => {}).string("")
-    const req = Messages.decodeFetchRequest(new Reader(w.toBytes()), 11)
+    const req = Fetch.decodeRequest(new Reader(w.toBytes()), 11)
     expect(req.maxWaitMs).toBe(500)
     expect(req.topics[0].partitions[0]).toEqual({
       partition: 0,

@@ -66,7 +66,8 @@ export interface CommitOffset {
   readonly metadata: string | null
 }
 
-export interface GroupCoordinator {
+/** The coordinator as the wire's group APIs use it. */
+export interface Service {
   readonly join: (request: JoinRequest) => Effect.Effect<JoinResult>
   readonly sync: (request: {
     readonly groupId: string
@@ -97,7 +98,7 @@ export interface GroupCoordinator {
 export const fromInMemory = (
   c: InMemoryCoordinator.InMemoryCoordinator["Type"],
   options: Options = {},
-): GroupCoordinator => {
+): Service => {
   const minSession = options.minSessionTimeoutMs ?? 6_000
   const maxSession = options.maxSessionTimeoutMs ?? 1_800_000
   return {

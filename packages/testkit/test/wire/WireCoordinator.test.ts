@@ -8,18 +8,18 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, TestClock } from "effect"
 import * as BrokerModel from "../../src/BrokerModel.js"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
-import * as GroupCoordinator from "../../src/wire/GroupCoordinator.js"
+import * as WireCoordinator from "../../src/wire/WireCoordinator.js"
 import { ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
 
 const protocols = [{ name: "range", metadata: Uint8Array.of(1) }]
 
 /** The wire coordinator over a fresh InMemoryCoordinator (its timers in the test's scope). */
-const make = (options?: GroupCoordinator.Options) =>
-  Effect.map(InMemoryCoordinator.make(), (c) => GroupCoordinator.fromInMemory(c, options)).pipe(
+const make = (options?: WireCoordinator.Options) =>
+  Effect.map(InMemoryCoordinator.make(), (c) => WireCoordinator.fromInMemory(c, options)).pipe(
     Effect.provide(BrokerModel.layer()),
   )
 
-const joinRequest = (memberId = "", clientId = "c"): GroupCoordinator.JoinRequest => ({
+const joinRequest = (memberId = "", clientId = "c"): WireCoordinator.JoinRequest => ({
   groupId: "g",
   memberId,
   groupInstanceId: null,
@@ -31,7 +31,7 @@ const joinRequest = (memberId = "", clientId = "c"): GroupCoordinator.JoinReques
   protocols,
 })
 
-describe("GroupCoordinator", () => {
+describe("WireCoordinator", () => {
   it.scoped("one member: join completes at once, the leader's sync makes the group stable", () =>
     Effect.gen(function* () {
       const gc = yield* make()

@@ -1,0 +1,108 @@
+/**
+ * One client connection of the embedded broker: the byte stream split into frames, each answered in
+ * turn (as Kafka does: one request at a time per connection), answers written in order.
+ */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Socket from "@effect/platform/Socket"
+import { Effect, Queue } from "effect"
+import * as Dispatch from "./Dispatch.js"
+
+/** Splits a byte stream into size-prefixed frames. */
+export class FrameDecoder {
+  private buf = new Uint8Array(64 * 1024)
+  private start = 0
+  private end = 0
+
+  constructor(private readonly maxFrame: number) {}
+
+  /** The complete frames (without size prefix) this chunk finishes; "TooLarge" for an oversized frame. */
+  push(chunk: Uint8Array): Array<Uint8Array> | "TooLarge" {
+    if (this.end + chunk.byteLength > this.buf.byteLength) {
+      const live = this.end - this.start
+      const size = Math.max(this.buf.byteLength, (live + chunk.byteLength) * 2)
+      const next = size === this.buf.byteLength ? this.buf : new Uint8Array(size)
+      next.set(this.buf.subarray(this.start, this.end), 0)
+      this.buf = next
+      this.start = 0
+      this.end = live
+    }
+    this.buf.set(chunk, this.end)
+    this.end += chunk.byteLength
+    const frames: Array<Uint8Array> = []
+    for (;;) {
+      const available = this.end - this.start
+      if (available < 4) break
+      const b = this.buf
+      const s = this.start
+      const size = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0
+      if (size > this.maxFrame) return "TooLarge"
+      if (available < 4 + size) break
+      frames.push(this.buf.slice(s + 4, s + 4 + size))
+      this.start = s + 4 + size
+    }
+    if (this.start === this.end) {
+      this.start = 0
+      this.end = 0
+    }
+    return frames
+  }
+}
+
+/** Serves one client connection: frames in, one request at a time, answers out in order. */
+export const serve =
+  (listenerCtx: Dispatch.Context, maxFrame: number, open: { count: number }) =>
+  (socket: Socket.Socket): Effect.Effect<void> =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        // The server provides the Node socket to each connection: the client's address for DescribeGroups.
+        const net = yield* Effect.serviceOption(NodeSocket.NetSocket)
+        const remote = net._tag === "Some" ? net.value.remoteAddress : undefined
+        const ctx: Dispatch.Context = remote === undefined ? listenerCtx : { ...listenerCtx, clientHost: `/${remote}` }
+        open.count += 1
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            open.count -= 1
+          }),
+        )
+        const write = yield* socket.writer
+        const frames = yield* Queue.unbounded<Uint8Array>()
+        const decoder = new FrameDecoder(maxFrame)
+        const worker = Effect.gen(function* () {
+          for (;;) {
+            const frame = yield* Queue.take(frames)
+            const outcome = yield* Dispatch.handle(ctx, frame).pipe(
+              // A bug answering one request must not leave the client waiting on a silent socket.
+              Effect.catchAllDefect((defect) =>
+                Effect.as(
+                  Effect.logError("Embedded broker: request handler failed, closing the connection").pipe(
+                    Effect.annotateLogs({ defect: String(defect) }),
+                  ),
+                  { _tag: "Close", reason: "handler defect" } satisfies Dispatch.Outcome,
+                ),
+              ),
+            )
+            switch (outcome._tag) {
+              case "Reply":
+                for (const chunk of outcome.frame) yield* write(chunk)
+                break
+              case "NoReply":
+              case "Unanswered":
+                break
+              case "Close":
+                yield* Effect.logDebug("Embedded broker: closing a connection").pipe(Effect.annotateLogs({ reason: outcome.reason }))
+                yield* write(new Socket.CloseEvent())
+                return yield* Effect.never
+            }
+          }
+        })
+        yield* Effect.forkScoped(Effect.ignore(worker))
+        yield* socket
+          .run((chunk) => {
+            const complete = decoder.push(chunk)
+            if (complete === "TooLarge") return Effect.ignore(write(new Socket.CloseEvent()))
+            for (const f of complete) Queue.unsafeOffer(frames, f)
+          })
+          .pipe(Effect.ignore)
+      }),
+    )
+

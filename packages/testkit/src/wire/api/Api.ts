@@ -1,0 +1,97 @@
+/**
+ * What every API module shares: the context a request is answered in, what the connection does
+ * with the answer, and the shape of a module (`Api`: its key and how it answers a request).
+ */
+import type { Effect } from "effect"
+import type * as BrokerModel from "../../BrokerModel.js"
+import type * as ProducerState from "../ProducerState.js"
+import type * as WireCoordinator from "../WireCoordinator.js"
+import { ErrorCode } from "../protocol/ApiKeys.js"
+import type { Reader } from "../protocol/Codec.js"
+import { Writer } from "../protocol/Codec.js"
+import { encodeResponseHeader, type RequestHeader } from "../protocol/Header.js"
+
+/** What the connection does with a request. */
+export type Outcome =
+  /** The answer's bytes in order (stored batches of a Fetch answer are passed on as they are, not copied). */
+  | { readonly _tag: "Reply"; readonly frame: ReadonlyArray<Uint8Array> }
+  /** Produce with acks=0: no answer. */
+  | { readonly _tag: "NoReply" }
+  /** An injected Network fault, or a request that cannot be parsed: the connection closes. */
+  | { readonly _tag: "Close"; readonly reason: string }
+  /**
+   * An injected Timeout: this request gets no answer (the client's request timeout fires); later
+   * requests on the connection are answered (clients match answers by correlation id).
+   */
+  | { readonly _tag: "Unanswered" }
+
+export interface Context {
+  readonly model: BrokerModel.Service
+  readonly coordinator: WireCoordinator.Service
+  readonly producers: ProducerState.ProducerState
+  readonly nodeId: number
+  readonly clientHost: string
+  /** Metadata creates unknown topics (auto.create.topics.enable). */
+  readonly autoCreateTopics: boolean
+  /** Partitions of auto-created topics and of CreateTopics with -1 (num.partitions). */
+  readonly defaultPartitions: number
+  /** Largest batch a Produce may carry (message.max.bytes); larger: MESSAGE_TOO_LARGE. */
+  readonly maxMessageBytes: number
+}
+
+export type RequestFault = BrokerModel.RequestFault
+
+/** One API: its key, and its answer to a request whose header has been read (the body follows in `r`). */
+export interface Api {
+  readonly key: number
+  /** Reads the body synchronously (throws `Truncated`/`Malformed` on bad input), then answers. */
+  readonly handle: (ctx: Context, header: RequestHeader, r: Reader) => Effect.Effect<Outcome, RequestFault>
+}
+
+/** A response frame: size, header, then the body `value` as `encode` writes it at the request's version. */
+export const reply = <A>(
+  h: Pick<RequestHeader, "apiKey" | "apiVersion" | "correlationId">,
+  encode: (w: Writer, v: number, value: A) => void,
+  value: A,
+): Outcome => {
+  const w = new Writer(256)
+  const sizeAt = w.reserve(4)
+  encodeResponseHeader(w, h.apiKey, h.apiVersion, h.correlationId)
+  encode(w, h.apiVersion, value)
+  w.setInt32At(sizeAt, w.totalLength - 4)
+  return { _tag: "Reply", frame: w.chunks() }
+}
+
+/** The coordinator of a group: a stable hash of its id over the brokers, as Kafka's __consumer_offsets partitioning. */
+export const coordinatorFor = (groupId: string, brokers: number): number => {
+  let hash = 0
+  for (let i = 0; i < groupId.length; i++) hash = (Math.imul(31, hash) + groupId.charCodeAt(i)) | 0
+  return (hash & 0x7fffffff) % brokers
+}
+
+/** Whether this broker coordinates the group. */
+export const coordinates = (ctx: Context, groupId: string): boolean => coordinatorFor(groupId, ctx.model.brokers.length) === ctx.nodeId
+
+export const validTopicName = (name: string): boolean => name.length > 0 && name.length <= 249 && /^[a-zA-Z0-9._-]+$/.test(name)
+
+/** An API from its request decoder and its answer to a decoded request. */
+export const define = <R>(
+  key: number,
+  decode: (r: Reader, v: number) => R,
+  answer: (ctx: Context, h: RequestHeader, request: R) => Effect.Effect<Outcome, RequestFault>,
+): Api => ({ key, handle: (ctx, h, r) => answer(ctx, h, decode(r, h.apiVersion)) })
+
+/**
+ * A JoinGroup/SyncGroup/Heartbeat/LeaveGroup request through the model (request log, faults,
+ * latency): `answer` gets the code to answer instead of asking the coordinator (an injected code,
+ * NOT_COORDINATOR on the wrong broker), or 0.
+ */
+export const groupRequest = (
+  ctx: Context,
+  api: "JoinGroup" | "SyncGroup" | "Heartbeat" | "LeaveGroup",
+  groupId: string,
+  answer: (code: number) => Effect.Effect<Outcome>,
+): Effect.Effect<Outcome, RequestFault> =>
+  ctx.model.serve(api, [], (sc) => answer(sc.requestCode ?? (coordinates(ctx, groupId) ? 0 : ErrorCode.NOT_COORDINATOR)), {
+    brokerId: ctx.nodeId,
+  })

@@ -1,0 +1,3 @@
+import type { Runner } from "./Soak.js"
+
+export const run: Runner = () => Promise.reject(new Error("not yet"))
