@@ -3,7 +3,7 @@
  * so a bad argument answers before kafkajs is loaded.
  */
 import { Consumer, type ConsumerRecord, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { type Chunk, Effect, Logger, LogLevel, Option, Ref, Stream } from "effect"
+import { type Chunk, Effect, FiberRef, Logger, LogLevel, Option, Ref, Stream } from "effect"
 import * as KafkaClient from "../KafkaClient.js"
 import { consumeGroup } from "./consumeGroup.js"
 import { formatter } from "./format.js"
@@ -94,8 +94,14 @@ const stderrLogger = (live: boolean) =>
 
 const client = (brokers: ReadonlyArray<string>) => KafkaClient.layer({ brokers, clientId: "kafka-effect-cli", logLevel: "warn" })
 
+// Warnings and up unless `--log-level` (@effect/cli's built-in option) moved the level off its default.
 const withLogging = (live: boolean) => <A, E, R>(program: Effect.Effect<A, E, R>) =>
-  program.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger(live))), Logger.withMinimumLogLevel(LogLevel.Warning))
+  Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (level) =>
+    program.pipe(
+      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger(live))),
+      Logger.withMinimumLogLevel(level === LogLevel.Info ? LogLevel.Warning : level),
+    ),
+  )
 
 export const offsets = (args: OffsetsArgs) => printOffsets(args).pipe(Effect.provide(client(args.brokers)), withLogging(false))
 
