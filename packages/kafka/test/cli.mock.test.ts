@@ -6,14 +6,16 @@ import { Command } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer, Queue, Ref, Stream } from "effect"
 import { expect } from "vitest"
-import { cli, root, runToEnd, tsx } from "./harness/ChildProcess.js"
+import { cli, root, runToEnd } from "./harness/ChildProcess.js"
 import { clearLine } from "../src/bin/status.js"
 import * as MockCluster from "./harness/MockCluster.js"
 import * as Producer from "./harness/Producer.js"
 
 
+// node with tsx's loader, not the tsx command: tsx's signal relay SIGKILLs a child that does not
+// acknowledge a signal within 30 ms, which a loaded machine cannot promise.
 const command = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  Command.make(tsx, cli, ...args).pipe(Command.env({ KAFKA_BROKERS: "", ...env }), Command.workingDirectory(root))
+  Command.make(process.execPath, "--import", "tsx", cli, ...args).pipe(Command.env({ KAFKA_BROKERS: "", ...env }), Command.workingDirectory(root))
 
 /** Runs the CLI to its end: exit code, stdout lines, stderr lines. */
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => runToEnd(command(args, env))
