@@ -9,15 +9,15 @@
  * The story: records are consumed from three partitions; retention (DeleteRecords) cuts the log under
  * the consumer, which heals forward with a warning; an unclean leader election truncates a partition
  * under it (embedded broker only: a real cluster cannot be made to do that on demand), and it heals
- * back; then seekToBeginning and seekToEnd over all partitions. Records are produced with kafkajs's
- * producer and the log is cut with kafkajs's admin (DeleteRecords) in both cases.
+ * back; then seekToBeginning and seekToEnd over all partitions. Records are produced with
+ * kafka-effect's `Producer` and the log is cut with kafkajs's admin (DeleteRecords) in both cases.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Consumer, ConsumerRecord, type ConsumerEvent, TopicPartition } from "@kafka-effect/core"
-import { KafkaClient } from "@kafka-effect/kafka"
+import { KafkaClient, Producer } from "@kafka-effect/kafka"
 import { EmbeddedBroker, TestBroker } from "@kafka-effect/testkit"
 import { Effect, Fiber, HashMap, Logger, Option, Queue, type Scope, Stream } from "effect"
-import { type Admin, Kafka, logLevel, Partitioners, type Producer } from "kafkajs"
+import { type Admin, Kafka, logLevel } from "kafkajs"
 
 const say = (line: string) => Effect.sync(() => console.log(line))
 const step = (title: string) => say(`\n== ${title}`)
@@ -52,17 +52,12 @@ interface Cluster {
   readonly control: Option.Option<TestBroker.TestBroker["Type"]>
 }
 
-/** kafkajs's producer and admin over `brokers`, for the scope. */
-const kafkajsClients = (brokers: ReadonlyArray<string>) =>
+/** kafkajs's admin over `brokers`, for the scope. */
+const kafkajsAdmin = (brokers: ReadonlyArray<string>) =>
   Effect.gen(function* () {
-    const kafka = new Kafka({ brokers: [...brokers], clientId: "kafka-effect-demo", logLevel: logLevel.NOTHING })
-    const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-    const admin: Admin = kafka.admin()
-    yield* Effect.acquireRelease(kafkajs("producer connect", () => producer.connect()), () =>
-      Effect.promise(() => producer.disconnect()),
-    )
+    const admin: Admin = new Kafka({ brokers: [...brokers], clientId: "kafka-effect-demo", logLevel: logLevel.NOTHING }).admin()
     yield* Effect.acquireRelease(kafkajs("admin connect", () => admin.connect()), () => Effect.promise(() => admin.disconnect()))
-    return { producer, admin }
+    return admin
   })
 
 const makeCluster = (
@@ -71,17 +66,13 @@ const makeCluster = (
   control: Option.Option<TestBroker.TestBroker["Type"]>,
 ): Effect.Effect<Cluster, Error, Scope.Scope> =>
   Effect.gen(function* () {
-    const { producer, admin } = yield* kafkajsClients(brokers)
+    const admin = yield* kafkajsAdmin(brokers)
+    const producer = yield* Producer.make({ brokers, clientId: "kafka-effect-demo" })
     return {
       brokers,
       topic,
       control,
-      produce: (partition, records) =>
-        Effect.asVoid(
-          kafkajs("produce", () =>
-            producer.send({ topic, acks: -1, messages: records.map((r) => ({ partition, key: r.key, value: r.value })) }),
-          ),
-        ),
+      produce: (partition, records) => Effect.asVoid(producer.send(topic, records.map((r) => ({ partition, key: r.key, value: r.value })))),
       deleteRecords: (partition, before) =>
         kafkajs("deleteTopicRecords", () => admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: String(before) }] })),
       logRange: (partition) =>
@@ -106,7 +97,7 @@ const realCluster = (brokers: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const topic = `kafka-effect-demo-${Date.now().toString(36)}`
     yield* say(`broker: KAFKA_BROKERS=${brokers.join(",")}; topic ${topic} (3 partitions, created now, deleted at the end)`)
-    const { admin } = yield* kafkajsClients(brokers)
+    const admin = yield* kafkajsAdmin(brokers)
     yield* Effect.acquireRelease(
       kafkajs("createTopics", () => admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })),
       () =>

@@ -11,6 +11,7 @@ import { NodeContext } from "@effect/platform-node"
 import { Context, type Duration, Effect, Layer, type Scope } from "effect"
 import { Kafka, type KafkaConfig, logLevel } from "kafkajs"
 import * as KafkaClient from "../src/KafkaClient.js"
+import * as Producer from "../src/Producer.js"
 import { runToEnd } from "./harness/ChildProcess.js"
 import * as RealKafka from "./harness/RealKafka.js"
 
@@ -37,8 +38,8 @@ const topicWith = (prefix: string, partitions: number, values: ReadonlyArray<str
     const admin = yield* connected(() => k.admin())
     yield* Effect.promise(() => admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true }))
     if (values.length > 0) {
-      const producer = yield* connected(() => k.producer())
-      yield* Effect.promise(() => producer.send({ topic, acks: -1, messages: values.map((value) => ({ value, partition: 0 })) }))
+      const producer = yield* Effect.orDie(Producer.make({ brokers: RealKafka.brokers() }))
+      yield* Effect.orDie(producer.send(topic, values.map((value) => ({ value, partition: 0 }))))
     }
     return topic
   })
@@ -61,6 +62,7 @@ describe("FaultProxy in front of real Apache Kafka", () => {
         const proxy = yield* FaultProxy.make({ upstream: RealKafka.brokers() })
         const topic = yield* topicWith("proxy-behind", 2, [])
         const k = kafka(proxy.brokers)
+        // kafkajs's own producer and consumer on purpose: the proxy must keep a third-party client behind it.
         const producer = yield* connected(() => k.producer())
         const consumer = yield* connected(() => k.consumer({ groupId: RealKafka.topicName("proxy-group") }))
         const addresses = new Set<string>()

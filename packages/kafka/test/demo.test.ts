@@ -119,7 +119,7 @@ describe("pnpm demo", () => {
   )
 
   it.scopedLive(
-    "with KAFKA_BROKERS: against the suite's real Apache Kafka over TCP (kafkajs producer, admin DeleteRecords, its own topic deleted at the end), truncation skipped with a line; exit 0",
+    "with KAFKA_BROKERS: against the suite's real Apache Kafka over TCP (our Producer, kafkajs admin DeleteRecords, its own topic deleted at the end), truncation skipped with a line; exit 0",
     () =>
       Effect.gen(function* () {
         const bootstrap = RealKafka.bootstrap()

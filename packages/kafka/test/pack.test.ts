@@ -2,7 +2,8 @@
  * The packages as a user installs them: `pnpm build`, `pnpm pack` of core, kafka and testkit, the
  * tarballs installed with npm into a scratch project outside the workspace, a small program
  * typechecked against them (strict, moduleResolution node16 and bundler) and run as ESM and as
- * CommonJS against the embedded broker of the installed testkit: produce, consume, exit 0.
+ * CommonJS against the embedded broker of the installed testkit: produce, consume, exit 0; and the
+ * installed `kafka-effect` command.
  */
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -174,6 +175,15 @@ describe("the packed packages, installed with npm", () => {
           "ERR_PACKAGE_PATH_NOT_EXPORTED",
           "ERR_PACKAGE_PATH_NOT_EXPORTED",
         ])
+
+        // The command line as installed: node_modules/.bin/kafka-effect on node, the testkit's
+        // commands found beside it, a bad argument answered with one line and exit 2.
+        const bin = path.join(project, "node_modules/.bin/kafka-effect")
+        expect(fs.readFileSync(bin, "utf8").split("\n")[0]).toBe("#!/usr/bin/env node")
+        const help = yield* run(project, bin, "broker", "--help")
+        expect(help.stdout.join("\n")).toContain("--verbose")
+        const bad = yield* runToEnd(Command.make(bin, "offsets", "--topic", "t").pipe(Command.workingDirectory(project), Command.env({ KAFKA_BROKERS: "" })))
+        expect([bad.exitCode, bad.stderr]).toEqual([2, ["kafka-effect: --brokers: missing (or set KAFKA_BROKERS)"]])
       }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
     600_000,
   )

@@ -2,7 +2,7 @@
  * How other clients behave on the same real Apache Kafka broker, in the two cases where a consumer's
  * position is outside the log: retention (DeleteRecords to 50 under a consumer at 20) and a position
  * past the end (150 on a log [0, 100)). Each client and setting gets a topic of its own, prepared the
- * same way (one partition, 100 records, kafkajs's producer and admin). Each consumer is positioned,
+ * same way (one partition, 100 records, our Producer and kafkajs's admin). Each consumer is positioned,
  * consumes until it has settled (error, or reset and caught up with the end), then one marker record
  * is produced and the case ends when it arrives. What is measured: the first offset delivered, every
  * offset delivered, the error that reached the user.
@@ -19,8 +19,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Consumer, type ConsumerEvent, KafkaError, OffsetRecovery, TopicPartition } from "@kafka-effect/core"
 import { TestKit } from "@kafka-effect/testkit"
 import { Cause, Effect, Exit, Fiber, Option, Queue, Ref, Schedule, type Scope, Stream } from "effect"
-import { type Admin, Kafka, logLevel, type Producer } from "kafkajs"
+import { type Admin, Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../src/KafkaClient.js"
+import * as Producer from "../src/Producer.js"
 import * as Aiokafka from "./harness/Aiokafka.js"
 import * as RealKafka from "./harness/RealKafka.js"
 
@@ -55,42 +56,38 @@ const withoutTopic = (topic: string, line: string) => line.split(topic).join("T"
 const first = (o: Outcome) => o.offsets[0]
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
-/** kafkajs's producer and admin for the test, with a way to prepare a one-partition topic. */
-const kafkajsTools = Effect.gen(function* () {
+/** Our Producer and kafkajs's admin for the test's setup, with a way to prepare a one-partition topic. */
+const setupTools = Effect.gen(function* () {
   const kafka = new Kafka({ brokers: [...RealKafka.brokers()], clientId: "peers-setup", logLevel: logLevel.NOTHING })
   const admin: Admin = kafka.admin()
-  const producer: Producer = kafka.producer()
   yield* Effect.acquireRelease(
-    Effect.promise(() => Promise.all([admin.connect(), producer.connect()])),
-    () => Effect.promise(() => Promise.all([admin.disconnect(), producer.disconnect()])),
+    Effect.promise(() => admin.connect()),
+    () => Effect.promise(() => admin.disconnect()),
   )
+  const producer = yield* Effect.orDie(Producer.make({ brokers: RealKafka.brokers(), clientId: "peers-setup" }))
   const prepare = (scenario: Scenario, prefix: string) =>
-    Effect.promise(async () => {
+    Effect.gen(function* () {
       const topic = RealKafka.topicName(`peers-${prefix}`)
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: Array.from({ length: RECORDS }, (_, i) => ({ partition: 0, value: `r${i}` })),
+      yield* Effect.promise(() => admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }))
+      yield* Effect.orDie(producer.send(topic, Array.from({ length: RECORDS }, (_, i) => ({ partition: 0, value: `r${i}` }))))
+      yield* Effect.promise(async () => {
+        // the admin learns the new topic's leader from this (deleteTopicRecords alone does not ask)
+        const before = await admin.fetchTopicOffsets(topic)
+        expect(before.map((o) => [o.low, o.high])).toEqual([["0", String(RECORDS)]])
+        if (scenario.deleteBefore !== undefined) {
+          await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(scenario.deleteBefore) }] })
+          const after = await admin.fetchTopicOffsets(topic)
+          expect(after.map((o) => [o.low, o.high])).toEqual([[String(scenario.deleteBefore), String(RECORDS)]])
+        }
       })
-      // the admin learns the new topic's leader from this (deleteTopicRecords alone does not ask)
-      const before = await admin.fetchTopicOffsets(topic)
-      expect(before.map((o) => [o.low, o.high])).toEqual([["0", String(RECORDS)]])
-      if (scenario.deleteBefore !== undefined) {
-        await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(scenario.deleteBefore) }] })
-        const after = await admin.fetchTopicOffsets(topic)
-        expect(after.map((o) => [o.low, o.high])).toEqual([[String(scenario.deleteBefore), String(RECORDS)]])
-      }
       return topic
     })
   const marker = (topic: string) =>
-    Effect.promise(() => producer.send({ topic, acks: -1, messages: [{ partition: 0, value: "marker" }] })).pipe(
-      Effect.map((meta) => Number(meta[0]!.baseOffset)),
-    )
+    Effect.orDie(producer.send(topic, [{ partition: 0, value: "marker" }])).pipe(Effect.map((written) => Number(written[0]!.baseOffset)))
   return { admin, prepare, marker }
 })
 
-type Tools = Effect.Effect.Success<typeof kafkajsTools>
+type Tools = Effect.Effect.Success<typeof setupTools>
 
 /** Polls `done` every 50 ms until it holds; a case that never settles fails the test (no timing is asserted). */
 const until = (what: string, done: Effect.Effect<boolean>) =>
@@ -299,7 +296,7 @@ const aiokafka = (tools: Tools, scenario: Scenario) =>
 /** Every client and setting on one scenario; printed as a table for the README. */
 const measureAll = (scenario: Scenario) =>
   Effect.gen(function* () {
-    const tools = yield* kafkajsTools
+    const tools = yield* setupTools
     const outcomes: Array<Outcome> = []
     outcomes.push(...(yield* aiokafka(tools, scenario)))
     for (const fromBeginning of [true, false]) outcomes.push(yield* kafkajsConsumer(tools, scenario, fromBeginning))

@@ -1,6 +1,6 @@
 /**
- * Real Apache Kafka answers kafkajs (topic creation, produce) and our KafkaClient (ListOffsets,
- * Fetch) on a topic of its own: the suite's shared broker (the pinned 4.x), and a 3.9 node started
+ * Real Apache Kafka answers kafkajs's admin (topic creation), our Producer and our KafkaClient
+ * (ListOffsets, Fetch) on a topic of its own: the suite's shared broker (the pinned 4.x), and a 3.9 node started
  * here, for users still on 3.x.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -9,6 +9,7 @@ import { ApacheKafka } from "@kafka-effect/testkit"
 import { Effect } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../src/KafkaClient.js"
+import * as Producer from "../src/Producer.js"
 import * as RealKafka from "./harness/RealKafka.js"
 
 const roundTrip = (brokers: ReadonlyArray<string>) =>
@@ -16,13 +17,14 @@ const roundTrip = (brokers: ReadonlyArray<string>) =>
     const topic = RealKafka.topicName("smoke")
     const kafka = new Kafka({ brokers: [...brokers], logLevel: logLevel.NOTHING })
     const admin = kafka.admin()
-    const producer = kafka.producer()
     yield* Effect.acquireRelease(
-      Effect.promise(() => Promise.all([admin.connect(), producer.connect()])),
-      () => Effect.promise(() => Promise.all([admin.disconnect(), producer.disconnect()])),
+      Effect.promise(() => admin.connect()),
+      () => Effect.promise(() => admin.disconnect()),
     )
     yield* Effect.promise(() => admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true }))
-    yield* Effect.promise(() => producer.send({ topic, messages: ["a", "b", "c"].map((value) => ({ value, partition: 1 })) }))
+    const producer = yield* Producer.make({ brokers })
+    const written = yield* producer.send(topic, ["a", "b", "c"].map((value) => ({ value, partition: 1 })))
+    expect(written.map((w) => [w.partition, w.baseOffset])).toEqual([[1, 0n]])
     const tp = TopicPartition.make(topic, 1)
     const lister = yield* OffsetLister.OffsetLister
     const earliest = yield* lister.list([tp], "earliest")
@@ -40,7 +42,7 @@ const roundTrip = (brokers: ReadonlyArray<string>) =>
   }).pipe(Effect.provide(KafkaClient.layer({ brokers })))
 
 describe("real Apache Kafka", () => {
-  it.scoped("the suite's broker serves kafkajs and KafkaClient: produce 3 records, list [0, 3), fetch from 1", () =>
+  it.scoped("the suite's broker serves our Producer and KafkaClient: produce 3 records, list [0, 3), fetch from 1", () =>
     Effect.gen(function* () {
       expect(RealKafka.version()).not.toBe("")
       yield* roundTrip(RealKafka.brokers())

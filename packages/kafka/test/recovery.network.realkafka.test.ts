@@ -17,28 +17,29 @@ import { FaultProxy, TestKit } from "@kafka-effect/testkit"
 import { Chunk, Effect, Layer, Queue, Ref, Schedule, Stream } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../src/KafkaClient.js"
+import * as Producer from "../src/Producer.js"
 import * as RealKafka from "./harness/RealKafka.js"
 
 const RETRY_DELAY = "150 millis"
 const EARLIEST = -2n
 const LATEST = -1n
 
-/** The proxy, a KafkaClient behind it, kafkajs admin and producer straight to the broker, and a topic. */
+/** The proxy, a KafkaClient behind it, kafkajs's admin and our Producer straight to the broker, and a topic. */
 const setup = Effect.gen(function* () {
   const proxy = yield* FaultProxy.make({ upstream: RealKafka.brokers() })
   const client = yield* Effect.orDie(Layer.build(KafkaClient.layer({ brokers: proxy.brokers, requestTimeout: "5 seconds" })))
   const kafka = new Kafka({ brokers: [...RealKafka.brokers()], clientId: "recovery-network", logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
-  const producer = kafka.producer()
   yield* Effect.acquireRelease(
-    Effect.promise(() => Promise.all([admin.connect(), producer.connect()])),
-    () => Effect.promise(() => Promise.all([admin.disconnect(), producer.disconnect()])),
+    Effect.promise(() => admin.connect()),
+    () => Effect.promise(() => admin.disconnect()),
   )
+  const producer = yield* Effect.orDie(Producer.make({ brokers: RealKafka.brokers(), clientId: "recovery-network" }))
   const topic = RealKafka.topicName("recovery-network")
   yield* Effect.promise(() => admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }))
   const tp = TopicPartition.make(topic, 0)
   const produce = (values: ReadonlyArray<string>) =>
-    Effect.promise(() => producer.send({ topic, acks: -1, messages: values.map((value) => ({ value, partition: 0 })) }))
+    Effect.orDie(producer.send(topic, values.map((value) => ({ value, partition: 0 }))))
   const deleteBefore = (offset: bigint) =>
     Effect.promise(async () => {
       await admin.fetchTopicMetadata({ topics: [topic] })

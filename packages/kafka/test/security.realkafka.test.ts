@@ -20,6 +20,7 @@ import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLeve
 import { expect } from "vitest"
 import * as GroupCoordinatorLive from "../src/group/GroupCoordinatorLive.js"
 import * as KafkaClient from "../src/KafkaClient.js"
+import * as Producer from "../src/Producer.js"
 
 const PASSWORD = "s3cret-Alice-pw"
 const BOB_PASSWORD = "s3cret-Bob-pw"
@@ -56,13 +57,20 @@ const kafkaLayer = ApacheKafka.layer({
 const setUp = Effect.gen(function* () {
   const cluster = yield* ApacheKafka.ApacheKafka
   const admin = new Kafka({ brokers: [...cluster.brokers], logLevel: logLevel.NOTHING }).admin()
-  const producer = new Kafka({ brokers: [...cluster.brokers], logLevel: logLevel.NOTHING }).producer()
   yield* Effect.promise(async () => {
     await admin.connect()
-    await producer.connect()
     await admin.createTopics({ topics: [{ topic: ALLOWED, numPartitions: 1 }, { topic: DENIED, numPartitions: 1 }], waitForLeaders: true })
-    await producer.send({ topic: ALLOWED, messages: ["a0", "a1", "a2"].map((value) => ({ value })) })
-    await producer.send({ topic: DENIED, messages: [{ value: "d0" }] })
+  })
+  yield* Effect.orDie(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const producer = yield* Producer.make({ brokers: cluster.brokers })
+        yield* producer.send(ALLOWED, ["a0", "a1", "a2"].map((value) => ({ value, partition: 0 })))
+        yield* producer.send(DENIED, [{ value: "d0", partition: 0 }])
+      }),
+    ),
+  )
+  yield* Effect.promise(async () => {
     const allow = (resourceType: AclResourceTypes, resourceName: string, operation: AclOperationTypes, principal: string) => ({
       resourceType,
       resourceName,
@@ -82,7 +90,6 @@ const setUp = Effect.gen(function* () {
         allow(AclResourceTypes.GROUP, GROUP, AclOperationTypes.READ, "User:alice"),
       ],
     })
-    await producer.disconnect()
     await admin.disconnect()
   })
 })

@@ -1,103 +1,131 @@
 #!/usr/bin/env -S npx tsx
 /**
- * kafka-effect: a command line for people who operate consumers.
+ * kafka-effect: a command line for people who operate consumers (`--help` on each command).
  *
- *   offsets --brokers H:P[,H:P] --topic T
- *       one JSON object per partition: {"topic","partition","earliest","latest"}
- *   consume --brokers H:P --topic T [--partitions 0,1] [--from beginning|end|<offset>] [--max N] [--group G]
- *       one JSON object per record: {"topic","partition","offset","key","value"} (utf8 or null);
- *       with --group: joins group G, starts each partition at its committed offset (else at --from),
- *       commits what it printed, and leaves the group when it exits;
- *       offset resets are logged on stderr; exits 0 after --max records, and 0 on Ctrl-C after a
- *       clean shutdown.
+ *   offsets  one JSON object per partition: {"topic","partition","earliest","latest"}
+ *   consume  the records from --from (beginning|end|<offset>), as JSON or text lines; with --group,
+ *            as a member of that group (commits what it printed, leaves the group on exit); a live
+ *            line on stderr when stderr is a terminal; exit 0 after --max records or on Ctrl-C
+ *   broker   the testkit's embedded wire broker          (needs @kafka-effect/testkit)
+ *   kafka    real Apache Kafka from Maven Central's jars  (needs @kafka-effect/testkit)
  *
- * Without --brokers, KAFKA_BROKERS is read. Bad arguments: one line naming the argument, exit 2.
+ * Without --brokers, KAFKA_BROKERS is read. A bad argument: one line naming it, exit 2; a failure:
+ * one line, exit 1. `--completions bash|zsh|fish|sh` prints a completion script.
  */
-import type { Args, From } from "./main.js"
+// Modules, not the packages' indexes: the command answers sooner (it loads no HTTP, no workers).
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Data, Effect, Exit, Option } from "effect"
+import * as O from "./options.js"
 
-const usage = `usage:
-  kafka-effect offsets --brokers H:P[,H:P...] --topic T
-  kafka-effect consume --brokers H:P[,H:P...] --topic T [--partitions 0,1] [--from beginning|end|<offset>] [--max N] [--group G]
-  (KAFKA_BROKERS is used when --brokers is absent)`
+const offsets = Command.make("offsets", { brokers: O.brokers, topic: O.topic }, (args) =>
+  Effect.flatMap(
+    Effect.promise(() => import("./main.js")),
+    (main) => main.offsets(args),
+  ),
+).pipe(Command.withDescription("The earliest and latest offset of each partition of a topic, one JSON object per partition."))
 
-class BadArgument extends Error {}
+const consume = Command.make(
+  "consume",
+  {
+    brokers: O.brokers,
+    topic: O.topic,
+    partitions: O.partitions,
+    from: O.from,
+    max: O.max,
+    group: O.group,
+    format: O.format,
+    keyFormat: O.keyFormat,
+    valueFormat: O.valueFormat,
+    progress: O.progress,
+  },
+  (args) =>
+    Effect.gen(function* () {
+      if (Option.isSome(args.group) && Option.isSome(args.partitions)) {
+        return yield* O.invalid("--partitions: cannot be combined with --group (the group assigns the partitions)")
+      }
+      const main = yield* Effect.promise(() => import("./main.js"))
+      return yield* main.consumeCommand(args)
+    }),
+).pipe(
+  Command.withDescription(
+    "Print the records of a topic. Offset resets are logged on stderr; with --group it commits what it printed and leaves the group on exit.",
+  ),
+)
 
-function bad(message: string): never {
-  throw new BadArgument(message)
-}
+/** `broker` and `kafka` are the testkit's commands: a dev dependency, so possibly not installed. */
+const testkit = await import("@kafka-effect/testkit/bin/commands").then(
+  (m) => Option.some(m),
+  (e: unknown) => {
+    if (e instanceof Error && "code" in e && e.code === "ERR_MODULE_NOT_FOUND") return Option.none()
+    throw e
+  },
+)
 
-const parseArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Args => {
-  const [command, ...rest] = argv
-  if (command === undefined) bad("missing command: offsets or consume (--help for usage)")
-  if (command !== "offsets" && command !== "consume") bad(`unknown command ${JSON.stringify(command)} (expected offsets or consume)`)
-  const allowed = command === "offsets" ? ["--brokers", "--topic"] : ["--brokers", "--topic", "--partitions", "--from", "--max", "--group"]
-  const values = new Map<string, string>()
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!
-    const eq = arg.indexOf("=")
-    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg
-    if (!allowed.includes(name)) bad(`${name}: unknown argument for ${command} (expected ${allowed.join(", ")})`)
-    if (values.has(name)) bad(`${name}: given twice`)
-    const value = eq > 0 && arg.startsWith("--") ? arg.slice(eq + 1) : rest[++i]
-    if (value === undefined || value === "") bad(`${name}: missing value`)
-    values.set(name, value!)
+class NeedsTestkit extends Data.TaggedError("NeedsTestkit")<{ readonly command: string }> {
+  override get message(): string {
+    return `${this.command} needs @kafka-effect/testkit beside @kafka-effect/kafka: npm install --save-dev @kafka-effect/testkit`
   }
-  const brokersRaw = values.get("--brokers") ?? env.KAFKA_BROKERS
-  if (brokersRaw === undefined || brokersRaw.trim() === "") bad("--brokers: missing (or set KAFKA_BROKERS)")
-  const brokers = brokersRaw!.split(",").map((b) => b.trim())
-  const source = values.has("--brokers") ? "--brokers" : "KAFKA_BROKERS"
-  for (const b of brokers) {
-    if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(b) || Number(b.slice(b.lastIndexOf(":") + 1)) > 65535) {
-      bad(`${source}: expected host:port[,host:port...], got ${JSON.stringify(b)}`)
-    }
+}
+
+const missing = (name: "broker" | "kafka", description: string) =>
+  Command.make(name, {}, () => new NeedsTestkit({ command: name })).pipe(Command.withDescription(`${description} (needs @kafka-effect/testkit)`))
+
+const [broker, kafka] = Option.match(testkit, {
+  onSome: (m) => [m.broker, m.kafka] as const,
+  onNone: () => [missing("broker", "The embedded wire broker"), missing("kafka", "Real Apache Kafka")] as const,
+})
+
+export const root = Command.make("kafka-effect", {}, () =>
+  O.invalid("missing command: offsets, consume, broker or kafka (--help for usage)"),
+).pipe(
+  Command.withDescription("kafka-effect's consumer as a command line, and local brokers to run it against."),
+  Command.withSubcommands([offsets, consume, broker, kafka]),
+)
+
+const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
+
+/** An error as one plain line: @effect/cli's parse errors are coloured help documents. */
+const oneLine = (e: unknown): string =>
+  (ValidationError.isValidationError(e) ? HelpDoc.toAnsiText(e.error).replace(ansi, "") : e instanceof Error ? e.message : String(e))
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .join(" ")
+
+const commands = ["offsets", "consume", "broker", "kafka"]
+
+const program = Effect.gen(function* () {
+  const first = process.argv[2]
+  // @effect/cli's own message for this does not name what was typed.
+  if (first !== undefined && !first.startsWith("-") && !commands.includes(first)) {
+    return yield* O.invalid(`unknown command ${JSON.stringify(first)} (expected ${commands.join(", ")})`)
   }
-  const topic = values.get("--topic")
-  if (topic === undefined) bad("--topic: missing")
-  if (command === "offsets") return { command, brokers, topic: topic! }
-  const partitionsRaw = values.get("--partitions")
-  const partitions =
-    partitionsRaw === undefined
-      ? undefined
-      : partitionsRaw.split(",").map((p) => {
-          if (!/^\d+$/.test(p.trim()) || Number(p) > 2_147_483_647) {
-            bad(`--partitions: expected partition numbers like 0,1,2, got ${JSON.stringify(partitionsRaw)}`)
-          }
-          return Number(p)
-        })
-  if (partitions !== undefined && new Set(partitions).size !== partitions.length) bad(`--partitions: a partition is listed twice in ${JSON.stringify(partitionsRaw)}`)
-  const fromRaw = values.get("--from") ?? "end"
-  const from: From =
-    fromRaw === "beginning"
-      ? { _tag: "Beginning" }
-      : fromRaw === "end"
-        ? { _tag: "End" }
-        : /^\d+$/.test(fromRaw) && BigInt(fromRaw) < 2n ** 63n
-          ? { _tag: "Offset", offset: BigInt(fromRaw) }
-          : bad(`--from: expected beginning, end or an offset, got ${JSON.stringify(fromRaw)}`)
-  const maxRaw = values.get("--max")
-  const max = maxRaw === undefined ? undefined : Number(maxRaw)
-  if (max !== undefined && (!/^\d+$/.test(maxRaw!) || !Number.isSafeInteger(max) || max < 1)) {
-    bad(`--max: expected a positive integer, got ${JSON.stringify(maxRaw)}`)
+  if (process.argv.length === 4 && process.argv[2] === "--completions" && process.argv[3] === "bash") {
+    // @effect/cli 0.77's bash script names the root `kafka-effect` where its subcommand cases expect
+    // `kafka__effect`, so subcommands' options would not complete: the same script, made consistent.
+    const lines = yield* Command.getBashCompletions(root, "kafka-effect")
+    const script = lines.join("\n").replace('cmd="kafka-effect"', 'cmd="kafka__effect"').replace(/^(\s+)kafka-effect\)$/m, "$1kafka__effect)")
+    return yield* Effect.sync(() => void process.stdout.write(`${script}\n`))
   }
-  const group = values.get("--group")
-  if (group !== undefined && partitions !== undefined) bad("--partitions: cannot be combined with --group (the group assigns the partitions)")
-  return { command, brokers, topic: topic!, partitions, from, max, group }
-}
+  const console = yield* Effect.console
+  // @effect/cli prints a parse error before failing with it; the teardown prints it once, on one line.
+  return yield* Command.run(root, { name: "kafka-effect", version: "0.0.0" })(process.argv).pipe(
+    Effect.withConsole({ ...console, error: () => Effect.void }),
+  )
+})
 
-if (process.argv[2] === "--help" || process.argv[2] === "-h") {
-  process.stdout.write(`${usage}\n`)
-  process.exit(0)
-}
-
-let args: Args
-try {
-  args = parseArgs(process.argv.slice(2), process.env)
-} catch (e) {
-  if (!(e instanceof BadArgument)) throw e
-  process.stderr.write(`kafka-effect: ${e.message}\n`)
-  process.exit(2)
-}
-
-// Loaded after the arguments are checked: a bad argument answers at once.
-const { run } = await import("./main.js")
-run(args)
+NodeRuntime.runMain(program.pipe(Effect.provide(NodeContext.layer)), {
+  disableErrorReporting: true,
+  disablePrettyLogger: true,
+  // Ctrl-C interrupts the program: its scopes close (commits, leave the group, connections released), exit 0.
+  teardown: (exit, onExit) => {
+    if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return onExit(0)
+    const e = Cause.squash(exit.cause)
+    process.stderr.write(`kafka-effect: ${oneLine(e)}\n`)
+    onExit(ValidationError.isValidationError(e) ? 2 : 1)
+  },
+})

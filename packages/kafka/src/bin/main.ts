@@ -1,33 +1,37 @@
 /**
- * The CLI's program (see cli.ts for the arguments): loaded once the arguments are valid.
+ * The CLI's programs (see cli.ts for the commands and options): loaded once the arguments are valid,
+ * so a bad argument answers before kafkajs is loaded.
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Consumer, ConsumerRecord, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { Cause, Chunk, Effect, Exit, Logger, LogLevel, Stream } from "effect"
+import { Consumer, type ConsumerRecord, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import { type Chunk, Effect, FiberRef, Logger, LogLevel, Option, Ref, Stream } from "effect"
 import * as KafkaClient from "../KafkaClient.js"
-import { consumeGroup } from "../group/consumeGroup.js"
+import { consumeGroup } from "./consumeGroup.js"
+import { formatter } from "./format.js"
+import type { From, OutputFormat, Progress, ValueFormat } from "./options.js"
+import * as Status from "./status.js"
 
-export type From = { readonly _tag: "Beginning" } | { readonly _tag: "End" } | { readonly _tag: "Offset"; readonly offset: bigint }
+export interface OffsetsArgs {
+  readonly brokers: ReadonlyArray<string>
+  readonly topic: string
+}
 
-export type Args =
-  | { readonly command: "offsets"; readonly brokers: ReadonlyArray<string>; readonly topic: string }
-  | {
-      readonly command: "consume"
-      readonly brokers: ReadonlyArray<string>
-      readonly topic: string
-      readonly partitions: ReadonlyArray<number> | undefined
-      readonly from: From
-      readonly max: number | undefined
-      /** Consume as a member of this group (partitions from the group, commits, leave on exit). */
-      readonly group: string | undefined
-    }
+export interface ConsumeArgs {
+  readonly brokers: ReadonlyArray<string>
+  readonly topic: string
+  readonly partitions: Option.Option<ReadonlyArray<number>>
+  readonly from: From
+  readonly max: Option.Option<number>
+  /** Consume as a member of this group (partitions from the group, commits, leave on exit). */
+  readonly group: Option.Option<string>
+  readonly format: OutputFormat
+  readonly keyFormat: ValueFormat
+  readonly valueFormat: ValueFormat
+  readonly progress: Progress
+}
 
-// Everything Effect logs (offset resets, kafkajs warnings) goes to stderr, one logfmt line each.
-const stderrLogger = Logger.make((options) => {
-  process.stderr.write(`${Logger.logfmtLogger.log(options)}\n`)
-})
+const write = (text: string) => Effect.sync(() => process.stdout.write(text))
 
-const printOffsets = (args: Extract<Args, { command: "offsets" }>) =>
+const printOffsets = (args: OffsetsArgs) =>
   Effect.gen(function* () {
     const client = yield* KafkaClient.KafkaClient
     const lister = yield* OffsetLister.OffsetLister
@@ -35,90 +39,73 @@ const printOffsets = (args: Extract<Args, { command: "offsets" }>) =>
     const [earliest, latest] = yield* Effect.all([lister.list(partitions, "earliest"), lister.list(partitions, "latest")], {
       concurrency: 2,
     })
+    let out = ""
     for (const [i, tp] of partitions.entries()) {
-      process.stdout.write(
-        `${JSON.stringify({ topic: tp.topic, partition: tp.partition, earliest: String(earliest[i]!.offset), latest: String(latest[i]!.offset) })}\n`,
-      )
+      out += `${JSON.stringify({ topic: tp.topic, partition: tp.partition, earliest: String(earliest[i]!.offset), latest: String(latest[i]!.offset) })}\n`
     }
+    yield* write(out)
   })
 
-const recordLine = (r: ConsumerRecord.ConsumerRecord): string =>
-  JSON.stringify({
-    topic: r.topic,
-    partition: r.partition,
-    offset: String(r.offset),
-    key: ConsumerRecord.utf8(r.key),
-    value: ConsumerRecord.utf8(r.value),
-  })
-
-const consume = (args: Extract<Args, { command: "consume" }>) =>
+const consume = (args: ConsumeArgs, live: boolean) =>
   Effect.gen(function* () {
     const client = yield* KafkaClient.KafkaClient
-    if (args.group !== undefined) {
-      return yield* consumeGroup(client, { ...args, group: args.group }, (chunk) => {
-        let out = ""
-        for (const r of Chunk.toReadonlyArray(chunk)) out += `${recordLine(r)}\n`
-        process.stdout.write(out)
-      })
-    }
-    const known = yield* client.partitionsFor(args.topic)
-    const chosen = args.partitions ?? known
-    const missing = chosen.filter((p) => !known.includes(p))
-    if (missing.length > 0) {
-      return yield* Effect.fail(new Error(`--partitions: ${args.topic} has no partition ${missing.join(", ")} (it has ${known.length})`))
-    }
-    const tps = chosen.map((p) => TopicPartition.make(args.topic, p))
     const consumer = yield* Consumer.make({
       config: {
         isolationLevel: client.config.isolationLevel,
         autoOffsetReset: args.from._tag === "Beginning" ? "earliest" : "latest",
       },
     })
+    const printed = live ? yield* Status.start(consumer, (t) => process.stderr.write(t)) : undefined
+    const line = formatter(args)
+    // One write per chunk; a record whose key or value cannot be shown as asked stops the command.
+    const print = (chunk: Chunk.Chunk<ConsumerRecord.ConsumerRecord>) =>
+      Effect.gen(function* () {
+        let out = ""
+        for (const r of chunk) out += `${yield* line(r)}\n`
+        yield* write(out)
+        if (printed !== undefined) yield* Ref.update(printed, (n) => n + chunk.length)
+      })
+    const max = Option.getOrUndefined(args.max)
+    if (Option.isSome(args.group)) {
+      return yield* consumeGroup(client, consumer, { ...args, group: args.group.value, max }, print)
+    }
+    const known = yield* client.partitionsFor(args.topic)
+    const chosen = Option.getOrElse(args.partitions, () => known)
+    const missing = chosen.filter((p) => !known.includes(p))
+    if (missing.length > 0) {
+      return yield* Effect.fail(new Error(`--partitions: ${args.topic} has no partition ${missing.join(", ")} (it has ${known.length})`))
+    }
+    const tps = chosen.map((p) => TopicPartition.make(args.topic, p))
     yield* consumer.assign(tps)
     const from = args.from
     if (from._tag === "Beginning") yield* consumer.seekToBeginning(tps)
     else if (from._tag === "End") yield* consumer.seekToEnd(tps)
     else for (const tp of tps) yield* consumer.seek(tp, from.offset)
-    const records = args.max === undefined ? consumer.records : consumer.records.pipe(Stream.take(args.max))
-    yield* records.pipe(
-      Stream.chunks,
-      Stream.runForEach((chunk) =>
-        Effect.sync(() => {
-          let out = ""
-          for (const r of Chunk.toReadonlyArray(chunk)) out += `${recordLine(r)}\n`
-          process.stdout.write(out)
-        }),
-      ),
-    )
+    const records = max === undefined ? consumer.records : consumer.records.pipe(Stream.take(max))
+    yield* records.pipe(Stream.chunks, Stream.runForEach(print))
   })
 
-const main = (args: Args) => {
-  const client = KafkaClient.layer({ brokers: args.brokers, clientId: "kafka-effect-cli", logLevel: "warn" })
-  const program = args.command === "offsets" ? printOffsets(args) : Effect.scoped(consume(args))
-  return program.pipe(
-    Effect.provide(client),
-    Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)),
-    Logger.withMinimumLogLevel(LogLevel.Warning),
+/** Everything Effect logs (offset resets, kafkajs warnings) goes to stderr, one logfmt line each. */
+const stderrLogger = (live: boolean) =>
+  Logger.make((options) => {
+    // Over the live line, not after it: it is redrawn at the next tick.
+    process.stderr.write(`${live ? Status.clearLine : ""}${Logger.logfmtLogger.log(options)}\n`)
+  })
+
+const client = (brokers: ReadonlyArray<string>) => KafkaClient.layer({ brokers, clientId: "kafka-effect-cli", logLevel: "warn" })
+
+// Warnings and up unless `--log-level` (@effect/cli's built-in option) moved the level off its default.
+const withLogging = (live: boolean) => <A, E, R>(program: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (level) =>
+    program.pipe(
+      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger(live))),
+      Logger.withMinimumLogLevel(level === LogLevel.Info ? LogLevel.Warning : level),
+    ),
   )
-}
 
-const oneLine = (cause: Cause.Cause<unknown>): string => {
-  const e = Cause.squash(cause)
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0]!
-}
+export const offsets = (args: OffsetsArgs) => printOffsets(args).pipe(Effect.provide(client(args.brokers)), withLogging(false))
 
-/** Runs the command until it ends, fails (exit 1, one line on stderr) or is interrupted by Ctrl-C (exit 0). */
-export const run = (args: Args): void =>
-  NodeRuntime.runMain(main(args), {
-    disableErrorReporting: true,
-    disablePrettyLogger: true,
-    // Ctrl-C interrupts the program: its scopes close (the connection is released), then exit 0.
-    teardown: (exit, onExit) => {
-      if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
-        process.stderr.write(`kafka-effect: ${oneLine(exit.cause)}\n`)
-        onExit(1)
-      } else {
-        onExit(0)
-      }
-    },
-  })
+export const consumeCommand = (args: ConsumeArgs) => {
+  const live = args.progress === "always" || (args.progress === "auto" && process.stderr.isTTY === true)
+  return Effect.scoped(consume(args, live)).pipe(Effect.provide(client(args.brokers)), withLogging(live))
+}

@@ -1,14 +1,13 @@
 /**
- * The CLI's `consume --group G`: joins the group, starts each partition at the group's committed
- * offset (else where `--from` says), hands each chunk to `print`, commits what was printed, and
- * leaves the group when the scope closes (after `--max` records, or on Ctrl-C).
+ * `consume --group G`: joins the group, starts each partition at the group's committed offset (else
+ * where `--from` says), hands each chunk to `print`, commits what was printed, and leaves the group
+ * when the scope closes (after `--max` records, or on Ctrl-C).
  */
-import { Consumer, type ConsumerRecord, GroupConsumer, TopicPartition } from "@kafka-effect/core"
-import { Chunk, Deferred, Effect, Layer, Stream } from "effect"
+import { type Consumer, type ConsumerRecord, GroupConsumer, TopicPartition } from "@kafka-effect/core"
+import { type Chunk, Deferred, Effect, Layer, Stream } from "effect"
+import * as GroupCoordinatorLive from "../group/GroupCoordinatorLive.js"
 import type { KafkaClient } from "../KafkaClient.js"
-import * as GroupCoordinatorLive from "./GroupCoordinatorLive.js"
-
-export type From = { readonly _tag: "Beginning" } | { readonly _tag: "End" } | { readonly _tag: "Offset"; readonly offset: bigint }
+import type { From } from "./options.js"
 
 export interface GroupConsumeArgs {
   readonly brokers: ReadonlyArray<string>
@@ -18,18 +17,13 @@ export interface GroupConsumeArgs {
   readonly max: number | undefined
 }
 
-export const consumeGroup = (
+export const consumeGroup = <E1, E2>(
   client: KafkaClient["Type"],
+  consumer: Consumer.Service<never>,
   args: GroupConsumeArgs,
-  print: (records: Chunk.Chunk<ConsumerRecord.ConsumerRecord>) => void,
+  print: (records: Chunk.Chunk<ConsumerRecord.ConsumerRecord>) => Effect.Effect<void, E1, E2>,
 ) =>
   Effect.gen(function* () {
-    const consumer = yield* Consumer.make({
-      config: {
-        isolationLevel: client.config.isolationLevel,
-        autoOffsetReset: args.from._tag === "Beginning" ? "earliest" : "latest",
-      },
-    })
     // The coordinator connection lives as long as the command (built in its scope, not per call).
     const coordinator = yield* Layer.build(
       GroupCoordinatorLive.layer({
@@ -58,18 +52,11 @@ export const consumeGroup = (
       sessionTimeout: "10 seconds",
       heartbeatInterval: "1 second",
       listener: { onAssigned },
-    }).pipe(
-      Effect.provide(coordinator),
-    )
+    }).pipe(Effect.provide(coordinator))
     yield* Deferred.succeed(ready, sub)
     const records = args.max === undefined ? sub.records : sub.records.pipe(Stream.take(args.max))
     yield* records.pipe(
       Stream.chunks,
-      Stream.runForEach((chunk) =>
-        Effect.zipRight(
-          Effect.sync(() => print(chunk)),
-          sub.markProcessed(Chunk.toReadonlyArray(chunk)),
-        ),
-      ),
+      Stream.runForEach((chunk) => Effect.zipRight(print(chunk), sub.markProcessed([...chunk]))),
     )
   })
