@@ -31,7 +31,8 @@ const program = Effect.gen(function* () {
     Stream.runForEach((r) =>
       Console.log(
         `received ${r.topic}-${r.partition}@${r.offset} ${ConsumerRecord.utf8(r.key)}=${ConsumerRecord.utf8(r.value)}` +
-          r.headers.map((h) => ` ${h.key}:${ConsumerRecord.utf8(h.value)}`).join(""),
+          // The Producer also writes its send span's `traceparent`; the example prints the user's headers.
+          r.headers.filter((h) => h.key !== "traceparent").map((h) => ` ${h.key}:${ConsumerRecord.utf8(h.value)}`).join(""),
       ),
     ),
   )
