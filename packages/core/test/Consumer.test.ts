@@ -6,8 +6,8 @@ import { type ConsumerRecord, utf8 } from "../src/ConsumerRecord.js"
 import { CorruptResponse, FetchError, TopicAuthorizationFailed } from "../src/KafkaError.js"
 import * as OffsetRecovery from "../src/OffsetRecovery.js"
 import * as TopicPartition from "../src/TopicPartition.js"
-import { makeFakeBroker } from "./support/FakeBroker.js"
-import { makeTestLogger } from "./support/testLogger.js"
+import { makeFakeBroker } from "./harness/FakeBroker.js"
+import { makeTestLogger } from "./harness/testLogger.js"
 
 const t0 = TopicPartition.make("t", 0)
 const t1 = TopicPartition.make("t", 1)

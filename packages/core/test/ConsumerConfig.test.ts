@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Layer } from "effect"
 import * as Consumer from "../src/Consumer.js"
 import * as ConsumerConfig from "../src/ConsumerConfig.js"
-import { makeFakeBroker } from "./support/FakeBroker.js"
+import { makeFakeBroker } from "./harness/FakeBroker.js"
 
 describe("ConsumerConfig", () => {
   it.effect("defaults", () =>

@@ -8,7 +8,7 @@ import {
 import * as OffsetRecovery from "../src/OffsetRecovery.js"
 import type { FetchPosition } from "../src/SubscriptionState.js"
 import * as TopicPartition from "../src/TopicPartition.js"
-import { makeFakeBroker } from "./support/FakeBroker.js"
+import { makeFakeBroker } from "./harness/FakeBroker.js"
 
 const at = (partition: number, offset: bigint, previousAttempts = 0): OffsetRecovery.OutOfRange => {
   const position: FetchPosition = { topic: "t", partition, offset, epoch: 1 }

@@ -3,7 +3,7 @@ import { Chunk, Effect, Either, Metric, Ref, Schema, Stream } from "effect"
 import * as ConsumerMetrics from "../src/ConsumerMetrics.js"
 import type { ConsumerRecord } from "../src/ConsumerRecord.js"
 import * as RecordSchema from "../src/RecordSchema.js"
-import { makeTestLogger } from "./support/testLogger.js"
+import { makeTestLogger } from "./harness/testLogger.js"
 
 const Order = Schema.Struct({ id: Schema.Number, item: Schema.String })
 const encoder = new TextEncoder()
