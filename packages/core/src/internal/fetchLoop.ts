@@ -244,6 +244,11 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
             const jumps = yield* env.recover(outOfRange)
             if (jumps.length > 0) yield* buffer.offer({ _tag: "Answer", segments: jumps, bytes: 0 }, 0)
           }
+          // A leader that moved (the fetcher may have followed it inside the call): group again.
+          if (!retriable && fetcher.leaders !== undefined && brokerId !== unknownLeader) {
+            const now = yield* fetcher.leaders(positions)
+            if (positions.some((p) => now.get(TopicPartition.key(p)) !== brokerId)) yield* regroup.notify
+          }
           if (retriable) {
             yield* regroup.notify
             if (outcome.segments.length === 0) {
