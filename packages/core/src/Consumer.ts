@@ -3,9 +3,13 @@
  * records. Out-of-range answers are healed by an `OffsetRecovery`; its type shows in the stream's
  * error channel (`Service<never>` heals, `Service<OffsetOutOfRange>` hands the error on).
  *
- * The stream is pull-driven: one fetch cycle per pull, nothing is fetched ahead. A seek made between
- * two pulls is seen by the next fetch; one made while a fetch is in flight bumps the partition's
- * epoch and that fetch's answer for it is dropped.
+ * While the stream runs, one fetch loop per broker (leader) fetches ahead into a buffer bounded by
+ * `fetchBufferBytes`: the next fetch to a broker goes out as soon as its previous answer is
+ * buffered and the budget has room, and a broker with nothing to send long-polls without holding
+ * the others back. A seek, pause, resume, revoke or reset bumps the partition's epoch: what is
+ * buffered or in flight for it is dropped, so no record from before a seek is delivered after it.
+ * `position` is the delivered position; when the stream ends, what was buffered and not delivered
+ * is given up and fetched again by the next run.
  */
 import {
   Chunk,
@@ -74,10 +78,20 @@ export type PositionError = PartitionNotAssigned | ListOffsetsFailure | NoOffset
 /** What a call naming partitions can fail with before it does anything: a bad partition, or a closed consumer. */
 export type CallError = InvalidTopicPartition | ConsumerClosed
 
-/** Retries of a whole failed Fetch request; only retriable `FetchError`s reach it. */
+/**
+ * Retries of a whole failed Fetch request while nothing at all can be fetched (every broker's
+ * loop failing, e.g. the cluster is down); only retriable `FetchError`s reach it. When it ends,
+ * the stream fails with the `FetchError`. A broker that fails while others answer (a leader gone
+ * during failover, a broker refusing connections) is not bounded by it: its loop retries with a
+ * backoff from `retryBackoff` doubling to 2 s, and the metadata is looked up again so its
+ * partitions move to their new leader.
+ */
 export type FetchRetry = Schedule.Schedule<unknown, FetchFailure>
 
-/** Exponential from 100ms, doubling, jittered, each delay capped at 5s, at most 10 retries. */
+/**
+ * Exponential from 100ms, doubling, jittered, each delay capped at 5s, at most 10 retries (about
+ * 25 s of a cluster that cannot be reached before the stream fails).
+ */
 export const defaultFetchRetry: FetchRetry = Schedule.exponential("100 millis", 2).pipe(
   Schedule.jittered,
   Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(5))),
@@ -107,9 +121,16 @@ export interface Service<E = never> {
   /** Lazy: the next fetch (or `position`) resolves it, with one ListOffsets for all the partitions. */
   readonly seekToBeginning: (partitions?: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned | CallError>
   readonly seekToEnd: (partitions?: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned | CallError>
-  /** The offset of the next record to be fetched; resolves a pending seek on demand. */
+  /**
+   * The delivered position: the offset of the next record the stream hands downstream (records
+   * fetched ahead and still buffered do not count); resolves a pending seek on demand.
+   */
   readonly position: (tp: TP) => Effect.Effect<bigint, PositionError>
-  /** The records, in chunks as fetched. Run one at a time (a second run waits for the first). */
+  /**
+   * The records, in chunks as fetched (one chunk per fetch answer). Run one at a time (a second
+   * run waits for the first). Each run fetches ahead into its own buffer; what it buffered and did
+   * not deliver is fetched again by the next run, so nothing is delivered twice.
+   */
   readonly records: Stream.Stream<ConsumerRecord, ConsumerError | E>
   /** Each fetched batch as one non-empty chunk. */
   readonly chunks: Stream.Stream<Chunk.Chunk<ConsumerRecord>, ConsumerError | E>
