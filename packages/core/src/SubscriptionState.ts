@@ -119,6 +119,11 @@ interface State {
   /** `seekToBeginning()`/`seekToEnd()` with no partitions, before the first assignment. */
   readonly intentAll: ListOffsetsSpec | undefined
   readonly intents: ReadonlyMap<string, Intent>
+  /**
+   * The last epoch handed out. Epochs only grow, across reassignments too, so an answer for a
+   * revoked-then-reassigned partition is still recognised as stale.
+   */
+  readonly lastEpoch: number
 }
 
 export interface SubscriptionState {
@@ -218,7 +223,19 @@ export interface SubscriptionState {
   readonly rewind: Effect.Effect<void>
 }
 
-const initial: State = { assigned: new Map(), everAssigned: false, intentAll: undefined, intents: new Map() }
+const initial: State = { assigned: new Map(), everAssigned: false, intentAll: undefined, intents: new Map(), lastEpoch: 0 }
+
+/** Hands out the next epoch while an update runs. */
+type NextEpoch = () => number
+
+/** Runs an update that may hand out epochs; the last one handed out goes into the state. */
+const epochal =
+  <A>(f: (state: State, next: NextEpoch) => readonly [A, State]) =>
+  (state: State): readonly [A, State] => {
+    let last = state.lastEpoch
+    const [a, out] = f(state, () => ++last)
+    return [a, last === out.lastEpoch ? out : { ...out, lastEpoch: last }]
+  }
 
 const fresh = (tp: TP, epoch: number): PartitionState => ({
   topic: tp.topic,
@@ -246,12 +263,7 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       Effect.flatMap(Ref.getAndSet(signal, fresh), (old) => Deferred.succeed(old, undefined)),
     )
     const nextChange = Effect.map(Ref.get(signal), (d) => Deferred.await(d))
-    // Epochs only grow, across reassignments too, so an answer for a revoked-then-reassigned
-    // partition is still recognised as stale.
-    let epochCounter = 0
-    const nextEpoch = () => ++epochCounter
-
-    const withPosition = (p: PartitionState, position: bigint): PartitionState => ({
+    const withPosition = (p: PartitionState, position: bigint, nextEpoch: NextEpoch): PartitionState => ({
       ...p,
       position,
       fetchPosition: position,
@@ -261,7 +273,7 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       recoveryAttempts: 0,
     })
 
-    const withReset = (p: PartitionState, spec: PendingReset): PartitionState => ({
+    const withReset = (p: PartitionState, spec: PendingReset, nextEpoch: NextEpoch): PartitionState => ({
       ...p,
       position: undefined,
       fetchPosition: undefined,
@@ -271,7 +283,12 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       recoveryAttempts: 0,
     })
 
-    const startOf = (state: State, tp: TP, committed: ReadonlyMap<string, bigint> | undefined): PartitionState => {
+    const startOf = (
+      state: State,
+      tp: TP,
+      committed: ReadonlyMap<string, bigint> | undefined,
+      nextEpoch: NextEpoch,
+    ): PartitionState => {
       const k = TopicPartition.key(tp)
       const base = fresh(tp, nextEpoch())
       const intent = state.intents.get(k)
@@ -291,6 +308,7 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       keep: ReadonlyMap<string, PartitionState>,
       partitions: ReadonlyArray<TP>,
       committed: ReadonlyMap<string, bigint> | undefined,
+      nextEpoch: NextEpoch,
     ): State => {
       const assigned = new Map<string, PartitionState>()
       const intents = new Map(state.intents)
@@ -298,16 +316,20 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       for (const tp of partitions) {
         const k = TopicPartition.key(tp)
         if (assigned.has(k)) continue
-        assigned.set(k, startOf(state, tp, committed))
+        assigned.set(k, startOf(state, tp, committed, nextEpoch))
         intents.delete(k)
       }
-      return { assigned, everAssigned: true, intentAll: undefined, intents }
+      return { ...state, assigned, everAssigned: true, intentAll: undefined, intents }
     }
 
-    const update = <A, E>(f: (state: State) => readonly [A, State] | E, isError: (u: readonly [A, State] | E) => u is E) =>
+    const update = <A, E>(
+      f: (state: State, nextEpoch: NextEpoch) => readonly [A, State] | E,
+      isError: (u: readonly [A, State] | E) => u is E,
+    ) =>
       Ref.modify(ref, (state): readonly [readonly [A, State] | E, State] => {
-        const out = f(state)
-        return isError(out) ? [out, state] : [out, out[1]]
+        let last = state.lastEpoch
+        const out = f(state, () => ++last)
+        return isError(out) ? [out, state] : [out, { ...out[1], lastEpoch: last }]
       }).pipe(
         Effect.flatMap((out) => (isError(out) ? Effect.fail(out) : Effect.as(notify, out[0]))),
       )
@@ -317,15 +339,19 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       partitions.find((tp) => !state.assigned.has(TopicPartition.key(tp)))
 
     const assign: SubscriptionState["assign"] = (partitions, committed) =>
-      Ref.update(ref, (state) => {
-        const wanted = new Set(partitions.map(TopicPartition.key))
-        const keep = new Map<string, PartitionState>()
-        for (const [k, p] of state.assigned) if (wanted.has(k)) keep.set(k, p)
-        return addTo(state, keep, partitions, committed)
-      }).pipe(Effect.zipRight(notify))
+      Ref.update(ref, (state) =>
+        epochal((s, nextEpoch) => {
+          const wanted = new Set(partitions.map(TopicPartition.key))
+          const keep = new Map<string, PartitionState>()
+          for (const [k, p] of s.assigned) if (wanted.has(k)) keep.set(k, p)
+          return [undefined, addTo(s, keep, partitions, committed, nextEpoch)]
+        })(state)[1],
+      ).pipe(Effect.zipRight(notify))
 
     const addPartitions: SubscriptionState["addPartitions"] = (partitions, committed) =>
-      Ref.update(ref, (state) => addTo(state, state.assigned, partitions, committed)).pipe(Effect.zipRight(notify))
+      Ref.update(ref, (state) => epochal((s, nextEpoch) => [undefined, addTo(s, s.assigned, partitions, committed, nextEpoch)])(state)[1]).pipe(
+        Effect.zipRight(notify),
+      )
 
     const revokePartitions: SubscriptionState["revokePartitions"] = (partitions) =>
       Ref.update(ref, (state) => {
@@ -335,12 +361,12 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       }).pipe(Effect.zipRight(notify))
 
     const seek: SubscriptionState["seek"] = (tp, offset) =>
-      update((state): readonly [undefined, State] | PartitionNotAssigned => {
+      update((state, nextEpoch): readonly [undefined, State] | PartitionNotAssigned => {
         const k = TopicPartition.key(tp)
         const p = state.assigned.get(k)
         if (p !== undefined) {
           const assigned = new Map(state.assigned)
-          assigned.set(k, withPosition(p, offset))
+          assigned.set(k, withPosition(p, offset, nextEpoch))
           return [undefined, { ...state, assigned }]
         }
         if (state.everAssigned) return notAssigned(tp, "seek")
@@ -350,7 +376,7 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       }, isNotAssigned)
 
     const requestReset: SubscriptionState["requestReset"] = (spec, partitions) =>
-      update((state): readonly [undefined, State] | PartitionNotAssigned => {
+      update((state, nextEpoch): readonly [undefined, State] | PartitionNotAssigned => {
         const operation = spec === "earliest" ? "seekToBeginning" : "seekToEnd"
         if (!state.everAssigned) {
           if (partitions === undefined) return [undefined, { ...state, intentAll: spec, intents: new Map() }]
@@ -364,13 +390,13 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
         const keys = partitions === undefined ? [...state.assigned.keys()] : partitions.map(TopicPartition.key)
         for (const k of keys) {
           const p = assigned.get(k)
-          if (p !== undefined) assigned.set(k, withReset(p, spec))
+          if (p !== undefined) assigned.set(k, withReset(p, spec, nextEpoch))
         }
         return [undefined, { ...state, assigned }]
       }, isNotAssigned)
 
     const setPaused = (partitions: ReadonlyArray<TP>, paused: boolean) =>
-      update((state): readonly [undefined, State] | PartitionNotAssigned => {
+      update((state, nextEpoch): readonly [undefined, State] | PartitionNotAssigned => {
         const missing = firstUnassigned(state, partitions)
         if (missing !== undefined) return notAssigned(missing, paused ? "pause" : "resume")
         const assigned = new Map(state.assigned)
@@ -474,18 +500,18 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       })
 
     const resetPosition: SubscriptionState["resetPosition"] = (position, offset) =>
-      Ref.modify(ref, (state): readonly [ResetOutcome, State] => {
+      Ref.modify(ref, epochal((state, nextEpoch): readonly [ResetOutcome, State] => {
         const k = TopicPartition.key(position)
         const p = state.assigned.get(k)
         if (p === undefined || p.epoch !== position.epoch || p.fetchPosition !== position.offset) return ["Stale", state]
         const assigned = new Map(state.assigned)
         if (p.position === position.offset) {
-          assigned.set(k, withPosition(p, offset))
+          assigned.set(k, withPosition(p, offset, nextEpoch))
           return ["Moved", { ...state, assigned }]
         }
         assigned.set(k, { ...p, fetchPosition: offset, inFlight: false, recoveryAttempts: 0 })
         return ["Queued", { ...state, assigned }]
-      }).pipe(Effect.tap(notify))
+      })).pipe(Effect.tap(notify))
 
     const countRecoveryAttempt: SubscriptionState["countRecoveryAttempt"] = (position) =>
       Ref.modify(ref, (state): readonly [number, State] => {
@@ -594,16 +620,18 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
         return [out, assigned === undefined ? state : { ...state, assigned }]
       })
 
-    const rewind: SubscriptionState["rewind"] = Ref.update(ref, (state) => {
-      const assigned = new Map<string, PartitionState>()
-      for (const [k, p] of state.assigned) {
-        assigned.set(
-          k,
-          p.fetchPosition === p.position && !p.inFlight ? p : { ...p, fetchPosition: p.position, inFlight: false, epoch: nextEpoch() },
-        )
-      }
-      return { ...state, assigned }
-    }).pipe(Effect.zipRight(notify))
+    const rewind: SubscriptionState["rewind"] = Ref.update(ref, (state) =>
+      epochal((s, nextEpoch): readonly [undefined, State] => {
+        const assigned = new Map<string, PartitionState>()
+        for (const [k, p] of s.assigned) {
+          assigned.set(
+            k,
+            p.fetchPosition === p.position && !p.inFlight ? p : { ...p, fetchPosition: p.position, inFlight: false, epoch: nextEpoch() },
+          )
+        }
+        return [undefined, { ...s, assigned }]
+      })(state)[1],
+    ).pipe(Effect.zipRight(notify))
 
     const get: SubscriptionState["get"] = (tp) =>
       Effect.flatMap(Ref.get(ref), (state) => {
