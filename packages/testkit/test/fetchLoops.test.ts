@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Consumer, ConsumerMetrics, ConsumerRecord, TopicPartition } from "@kafka-effect/core"
-import { Chunk, Effect, Fiber, Metric, Option, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Metric, Option, Schedule, Stream, TestClock } from "effect"
 
-import { BrokerModel, TestBroker } from "../src/index.js"
+import { BrokerModel, TestBroker, TestKit } from "../src/index.js"
 
 const tp = (partition: number) => TopicPartition.make("t", partition)
 
@@ -208,5 +208,77 @@ describe("fetch loops over the in-memory broker (TestClock)", () => {
       )
       yield* Fiber.interrupt(fiber)
     }).pipe(Effect.provide(TestBroker.layer({ brokers: 2, topics: { t: 2 } }))),
+  )
+
+  it.scoped("a cluster that is down: fetchRetry bounds the retries, then the stream fails with the FetchError; one warning, then a summary at most every 30 s", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      const logs = yield* TestKit.makeLogCapture({ quiet: true })
+      yield* broker.failNext("Fetch", Number.POSITIVE_INFINITY, { _tag: "Network" })
+      const consumer = yield* Consumer.make({
+        config: { maxWait: "1 second", autoOffsetReset: "earliest" },
+        fetchRetry: Schedule.spaced("10 seconds").pipe(Schedule.intersect(Schedule.recurs(8))),
+      })
+      yield* consumer.assign([tp(0)])
+      const fiber = yield* consumer.records.pipe(Stream.runDrain, Effect.provide(logs.layer), Effect.either, Effect.fork)
+      yield* TestKit.advance("100 seconds", { step: "1 second" })
+      const result = yield* Fiber.join(fiber)
+      expect(result._tag).toBe("Left")
+      expect(result._tag === "Left" ? result.left : undefined).toMatchObject({ _tag: "FetchError", reason: "Network", retriable: true })
+      // the first attempt and the schedule's 8 retries, 10 s apart
+      expect((yield* broker.requests).filter((e) => e.api === "Fetch").length).toBe(9)
+      // failures at 0, 10, …, 80 s: the first warning, summaries at 30 and 60 s
+      const warnings = yield* logs.warnings
+      expect(warnings.map((w) => w.message.split(" (")[0])).toEqual([
+        "Fetch from broker 0 failed",
+        "Fetch from broker 0 still failing",
+        "Fetch from broker 0 still failing",
+      ])
+    }).pipe(Effect.provide(TestBroker.layer({ topics: { t: 1 } }))),
+  )
+
+  it.scoped("one broker down while the other answers: its partitions are retried beyond fetchRetry, the other's records keep flowing, and it resumes when it is back", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      const model = yield* BrokerModel.BrokerModel
+      const logs = yield* TestKit.makeLogCapture({ quiet: true })
+      yield* broker.produce("t", 1, valuesOf("b", 2))
+      // every request touching partition 1 (led by broker 1) fails
+      yield* broker.failNext("Fetch", Number.POSITIVE_INFINITY, { _tag: "Network" }, [tp(1)])
+      const consumer = yield* Consumer.make({
+        config: { maxWait: "1 second", autoOffsetReset: "earliest", retryBackoff: "100 millis" },
+        // would end the stream within 2 s if it applied to one broker's outage
+        fetchRetry: Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(2))),
+      })
+      yield* consumer.assign([tp(0), tp(1)])
+      const delivered: Array<string> = []
+      const fiber = yield* consumer.records.pipe(
+        Stream.runForEach((r) => Effect.sync(() => delivered.push(...seen([r])))),
+        Effect.provide(logs.layer),
+        Effect.fork,
+      )
+      yield* TestKit.advance("30 seconds", { step: "500 millis" })
+      yield* broker.produce("t", 0, valuesOf("a", 2))
+      yield* TestKit.advance("90 seconds", { step: "500 millis" })
+      expect(fiber.unsafePoll()).toBeNull()
+      expect(delivered).toEqual(["0@0=a0", "0@1=a1"])
+      const tries = (yield* broker.requests).filter((e) => e.api === "Fetch" && e.brokerId === 1).length
+      // backoff from 100 ms doubling to 2 s: about one try every 2 s, never a busy loop
+      expect(tries).toBeGreaterThanOrEqual(40)
+      expect(tries).toBeLessThanOrEqual(80)
+      yield* model.clearFaults
+      yield* TestKit.advance("3 seconds", { step: "500 millis" })
+      expect(delivered).toEqual(["0@0=a0", "0@1=a1", "1@0=b0", "1@1=b1"])
+      const lines = yield* logs.logs
+      const warnings = lines.filter((l) => l.level === "WARN").map((w) => w.message.split(" (")[0])
+      // one warning when it started, a summary at most every 30 s of the 120 s
+      expect(warnings[0]).toBe("Fetch from broker 1 failed")
+      expect(warnings.slice(1).every((w) => w === "Fetch from broker 1 still failing")).toBe(true)
+      expect(warnings.length).toBeGreaterThanOrEqual(4)
+      expect(warnings.length).toBeLessThanOrEqual(5)
+      expect(lines.filter((l) => l.level === "INFO" && l.message === "Fetch from broker 1 works again")).toHaveLength(1)
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(TestBroker.layer({ brokers: 2, topics: { t: 2 } }))),
+    30_000,
   )
 })

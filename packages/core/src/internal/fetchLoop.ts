@@ -13,7 +13,7 @@
  * the `FetchError`. Logs: one warning when a broker's outage starts, a summary at most every 30
  * seconds while it lasts, one info line when it ends.
  */
-import { Cause, Clock, Duration, Effect, FiberMap, Metric, Ref, Schedule, type Scope } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, FiberMap, Metric, Ref, Schedule, type Scope } from "effect"
 import type { ConsumerConfig } from "../ConsumerConfig.js"
 import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import type { Fetcher, FetchRequest, PartitionFetchResult } from "../Fetcher.js"
@@ -70,13 +70,32 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
     const groups = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
     const regrouped = yield* makeSignal
     const regroup = yield* makeSignal
-    const successes = yield* Ref.make(0)
+    // The loops whose last fetch answered (a loop waiting for buffer room keeps its mark).
+    const healthy = yield* Ref.make<ReadonlySet<number>>(new Set())
+    const markHealthy = (id: number, ok: boolean) =>
+      Ref.update(healthy, (set) => {
+        if (set.has(id) === ok) return set
+        const next = new Set(set)
+        if (ok) next.add(id)
+        else next.delete(id)
+        return next
+      })
     const outages = yield* Ref.make<ReadonlyMap<string, Outage>>(new Map())
     const loops = yield* FiberMap.make<number>()
 
+    // Set by the first failure: no loop fetches after it (the stream fails when it reaches it).
+    const failed = yield* Ref.make(false)
+    const stopped = yield* Deferred.make<void>()
+
     /** Puts a failure into the buffer, behind what is there: the stream fails when it reaches it. */
     const escalate = (cause: Cause.Cause<E>) =>
-      Cause.isInterruptedOnly(cause) ? Effect.void : buffer.offer({ _tag: "Failure", cause }, 0)
+      Cause.isInterruptedOnly(cause)
+        ? Effect.void
+        : Effect.flatMap(Ref.getAndSet(failed, true), (already) =>
+            already
+              ? Effect.void
+              : Effect.zipRight(buffer.offer({ _tag: "Failure", cause }, 0), Deferred.succeed(stopped, undefined)),
+          )
 
     const outageStarted = (owner: number, key: string, reason: string, partitions: ReadonlyArray<string>) =>
       Effect.gen(function* () {
@@ -164,7 +183,6 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
       Effect.gen(function* () {
         const owns = (map: ReadonlyMap<string, number>) => (key: string) => map.get(key) === brokerId
         const driver = yield* Schedule.driver(env.fetchRetry)
-        let streakMark = yield* Ref.get(successes)
         let partialFailures = 0
         const key = brokerId === unknownLeader ? "unknown" : String(brokerId)
         const idle = (wake: Effect.Effect<void>, regroupWake: Effect.Effect<void>) =>
@@ -176,6 +194,7 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
           let owned = 0
           for (const id of map.values()) if (id === brokerId) owned++
           if (owned === 0) {
+            yield* markHealthy(brokerId, false)
             yield* idle(wake, regroupWake)
             continue
           }
@@ -195,10 +214,9 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
             const outageKey = error._tag === "FetchError" && error.brokerId !== undefined ? String(error.brokerId) : key
             yield* outageStarted(brokerId, outageKey, error._tag === "FetchError" ? error.reason : error._tag, positions.map(TopicPartition.format))
             yield* regroup.notify
-            const now = yield* Ref.get(successes)
-            if (now > streakMark) {
+            yield* markHealthy(brokerId, false)
+            if ((yield* Ref.get(healthy)).size > 0) {
               // Others answer: this broker alone is gone (failover, a restart). Retry without limit.
-              streakMark = now
               partialFailures++
               yield* driver.reset
               const backoff = Math.min(Duration.toMillis(config.retryBackoff) * 2 ** Math.min(partialFailures - 1, 20), partialOutageMaxMs)
@@ -209,7 +227,7 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
             if (next._tag === "Left") return yield* escalate(Cause.fail(env.fetchFailure(error)))
             continue
           }
-          streakMark = yield* Ref.updateAndGet(successes, (n) => n + 1)
+          yield* markHealthy(brokerId, true)
           partialFailures = 0
           yield* driver.reset
           const results = answer.right
@@ -266,7 +284,7 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
 
     /** Groups the fetchable partitions by leader and keeps one loop per leader. */
     const supervise = Effect.gen(function* () {
-      while (true) {
+      while (!(yield* Deferred.isDone(stopped))) {
         const wake = yield* state.nextChange
         const regroupWake = yield* regroup.next
         yield* env.resolvePending
@@ -285,6 +303,8 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
     }).pipe(Effect.catchAllCause(escalate))
 
     yield* Effect.forkScoped(supervise)
+    // After the first failure nothing is fetched any more.
+    yield* Effect.forkScoped(Effect.zipRight(Deferred.await(stopped), FiberMap.clear(loops)))
   })
 
 const sameGroups = (a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean => {
