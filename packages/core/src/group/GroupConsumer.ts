@@ -100,7 +100,11 @@ export const subscribe = <E>(
         // Only a pull proves the previous chunk done: a stream that ends (`take` may cut a chunk) or
         // is interrupted leaves its last chunk to `markProcessed`, so nothing unprocessed is committed.
         return consumer.chunks.pipe(
-          Stream.tap((chunk) => Effect.zipRight(markPrevious, Ref.set(previous, Option.some(chunk)))),
+          Stream.tap((chunk) =>
+            Effect.all([markPrevious, membership.markDelivered(Chunk.toReadonlyArray(chunk)), Ref.set(previous, Option.some(chunk))], {
+              discard: true,
+            }),
+          ),
           Stream.interruptWhen(membership.failure),
           // Records, bytes, lag and resets of this stream carry the group's name.
           ConsumerMetrics.labelled({ groupId: options.groupId }),
