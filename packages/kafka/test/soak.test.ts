@@ -80,7 +80,9 @@ const schedule = (s: Summary) => ({
   commitRegressions: s.commitRegressions,
 })
 
-describe("pnpm soak, short runs", () => {
+// The three at once: the wire runs mostly wait (the fault schedule, member processes starting, the
+// drain), the memory run mostly computes.
+describe.concurrent("pnpm soak, short runs", () => {
   it.live(
     "memory (TestClock): the invariants hold; a replay of the seed is the same run, and with books broken on purpose it fails (exit code 1)",
     () =>
