@@ -1,3 +1,4 @@
+import { ErrorCode } from "@kafka-effect/core"
 import { describe, expect, it } from "@effect/vitest"
 import { ApiKey, isFlexible, isSupported } from "../../src/wire/protocol/ApiKeys.js"
 import { Reader, Truncated, Writer } from "../../src/wire/protocol/Codec.js"
@@ -135,7 +136,7 @@ describe("request header", () => {
 })
 
 describe("ApiVersions response", () => {
-  const resp = { errorCode: 0, throttleTimeMs: 0, apiKeys: [{ apiKey: 1, minVersion: 4, maxVersion: 11 }] }
+  const resp = { errorCode: ErrorCode.NONE, throttleTimeMs: 0, apiKeys: [{ apiKey: 1, minVersion: 4, maxVersion: 11 }] }
   it("v0 is error code + int32 array, v3 compact with tags", () => {
     const v0 = new Writer()
     ApiVersions.encodeResponse(v0, 0, resp)

@@ -9,7 +9,7 @@ import { Effect, Fiber, TestClock } from "effect"
 import * as BrokerModel from "../../src/BrokerModel.js"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
 import * as WireCoordinator from "../../src/wire/WireCoordinator.js"
-import { ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
+import { ErrorCode } from "@kafka-effect/core"
 
 const protocols = [{ name: "range", metadata: Uint8Array.of(1) }]
 
@@ -36,7 +36,7 @@ describe("WireCoordinator", () => {
     Effect.gen(function* () {
       const gc = yield* make()
       const joined = yield* gc.join(joinRequest())
-      expect(joined.errorCode).toBe(0)
+      expect(joined.errorCode).toBe(ErrorCode.NONE)
       expect(joined.generationId).toBe(1)
       expect(joined.leader).toBe(joined.memberId)
       expect(joined.protocolName).toBe("range")
@@ -47,7 +47,7 @@ describe("WireCoordinator", () => {
         memberId: joined.memberId,
         assignments: [{ memberId: joined.memberId, assignment: Uint8Array.of(9) }],
       })
-      expect(synced).toEqual({ errorCode: 0, assignment: Uint8Array.of(9) })
+      expect(synced).toEqual({ errorCode: ErrorCode.NONE, assignment: Uint8Array.of(9) })
       expect((yield* gc.describe("g"))?.state).toBe("Stable")
       expect(yield* gc.heartbeat("g", 1, joined.memberId)).toBe(0)
       expect(yield* gc.heartbeat("g", 0, joined.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION)
@@ -86,7 +86,7 @@ describe("WireCoordinator", () => {
           { memberId: b.memberId, assignment: Uint8Array.of(2) },
         ],
       })
-      expect(yield* Fiber.join(bSync)).toEqual({ errorCode: 0, assignment: Uint8Array.of(2) })
+      expect(yield* Fiber.join(bSync)).toEqual({ errorCode: ErrorCode.NONE, assignment: Uint8Array.of(2) })
       expect(yield* gc.validateCommit("g", 2, a.memberId)).toBe(0)
       expect(yield* gc.validateCommit("g", 2, b.memberId)).toBe(0)
       expect(yield* gc.validateCommit("g", 1, b.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION)
@@ -109,7 +109,7 @@ describe("WireCoordinator", () => {
       for (let i = 0; i < 12; i++) {
         yield* TestClock.adjust("1 second")
         const code = yield* gc.heartbeat("g", 2, a.memberId)
-        if (code !== 0) {
+        if (code !== ErrorCode.NONE) {
           expect(code).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
           break
         }
@@ -171,9 +171,9 @@ describe("WireCoordinator", () => {
       // a member id handed out is not a member yet: the group does not rebalance for it
       expect((yield* gc.describe("g"))?.members).toEqual([])
       const joined = yield* gc.join({ ...joinRequest(asked.memberId), apiVersion: 4 })
-      expect(joined).toMatchObject({ errorCode: 0, generationId: 1, memberId: asked.memberId, leader: asked.memberId })
+      expect(joined).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, memberId: asked.memberId, leader: asked.memberId })
       // a static member (group instance id) is not asked
-      expect((yield* gc.join({ ...joinRequest("", "s"), groupId: "static", groupInstanceId: "i-1", apiVersion: 5 })).errorCode).toBe(0)
+      expect((yield* gc.join({ ...joinRequest("", "s"), groupId: "static", groupInstanceId: "i-1", apiVersion: 5 })).errorCode).toBe(ErrorCode.NONE)
 
       // a generation for a group that does not exist; no generation (with or without a member id) creates it, Empty
       expect(yield* gc.commit("nothing", 1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(ErrorCode.ILLEGAL_GENERATION)
@@ -192,7 +192,7 @@ describe("WireCoordinator", () => {
       const a = yield* gc.join(joinRequest("", "a"))
       // lost its JoinGroup answer and asks again before SyncGroup: the same generation, no rebalance
       const again = yield* gc.join(joinRequest(a.memberId, "a"))
-      expect(again).toMatchObject({ errorCode: 0, generationId: 1, leader: a.memberId, memberId: a.memberId })
+      expect(again).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, leader: a.memberId, memberId: a.memberId })
       expect(again.members.map((m) => m.memberId)).toEqual([a.memberId])
       expect((yield* gc.describe("g"))?.state).toBe("CompletingRebalance")
       yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
@@ -206,7 +206,7 @@ describe("WireCoordinator", () => {
       expect((yield* gc.describe("g"))?.state).toBe("Stable")
 
       // a follower with the same protocols: generation 2 again, the group stays stable
-      expect(yield* gc.join(joinRequest(b.memberId, "b"))).toMatchObject({ errorCode: 0, generationId: 2, leader: a.memberId, members: [] })
+      expect(yield* gc.join(joinRequest(b.memberId, "b"))).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2, leader: a.memberId, members: [] })
       expect((yield* gc.describe("g"))?.state).toBe("Stable")
       // the follower with other metadata: a rebalance
       const changed = yield* Effect.fork(gc.join({ ...joinRequest(b.memberId, "b"), protocols: [{ name: "range", metadata: Uint8Array.of(2) }] }))

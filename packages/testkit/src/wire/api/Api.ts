@@ -2,12 +2,12 @@
  * What every API module shares: the context a request is answered in, what the connection does
  * with the answer, and the shape of a module (`Api`: its key and how it answers a request).
  */
+import { ErrorCode } from "@kafka-effect/core"
 import type { Effect, Ref } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
 import type * as ProducerState from "../ProducerState.js"
 import type * as Sasl from "../Sasl.js"
 import type * as WireCoordinator from "../WireCoordinator.js"
-import { ErrorCode } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { Writer } from "../protocol/Codec.js"
 import { encodeResponseHeader, type RequestHeader } from "../protocol/Header.js"
@@ -111,6 +111,6 @@ export const groupRequest = (
   groupId: string,
   answer: (code: number) => Effect.Effect<Outcome>,
 ): Effect.Effect<Outcome, RequestFault> =>
-  ctx.model.serve(api, [], (sc) => answer(sc.requestCode ?? (coordinates(ctx, groupId) ? 0 : ErrorCode.NOT_COORDINATOR)), {
+  ctx.model.serve(api, [], (sc) => answer(sc.requestCode ?? (coordinates(ctx, groupId) ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR)), {
     brokerId: ctx.nodeId,
   })

@@ -1,6 +1,7 @@
 /** CreateTopics (19): topics created in the model (validateOnly checks only). */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { array, body, field, int16, int32, nullableString, string, struct } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
@@ -90,7 +91,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
                 found.length > 0 ? result(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${t.name}' already exists.`) : result(0, null),
               )
             : ctx.model.createTopic(t.name, partitions).pipe(
-                Effect.as({ name: t.name, errorCode: 0, errorMessage: null }),
+                Effect.as({ name: t.name, errorCode: ErrorCode.NONE, errorMessage: null }),
                 Effect.catchTag("BrokerModelError", (e) => result(e.code, e.detail)),
               )
           return create

@@ -1,8 +1,8 @@
 /** DeleteRecords (21): the log start offset moved up, on the partition's leader. */
-import { TopicPartition } from "@kafka-effect/core"
+import { TopicPartition, ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { array, body, field, int16, int32, int64, string, struct } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
@@ -93,7 +93,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
                 if (state.right.leader !== ctx.nodeId) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER)
                 const low = yield* Effect.either(ctx.model.deleteRecords(tp, p.offset))
                 if (low._tag === "Left") return fail(low.left.code)
-                return { partitionIndex: p.partitionIndex, lowWatermark: low.right, errorCode: 0 }
+                return { partitionIndex: p.partitionIndex, lowWatermark: low.right, errorCode: ErrorCode.NONE }
               }),
             ),
             (partitions) => ({ name: t.name, partitions }),

@@ -2,6 +2,7 @@
  * Fetch (1): the model's long-poll fetch, answered with the stored batches by reference (never
  * copied into one buffer first).
  */
+import { ErrorCode } from "@kafka-effect/core"
 import type { ConsumerRecord } from "@kafka-effect/core"
 import { Effect } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
@@ -196,7 +197,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
           }
           return {
             partition: res.partition,
-            errorCode: 0,
+            errorCode: ErrorCode.NONE,
             highWatermark: res.highWatermark,
             lastStableOffset: res.lastStableOffset,
             logStartOffset: res.logStartOffset,
@@ -204,7 +205,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
           }
         }),
       }))
-      return reply(h, encodeResponse, { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses })
+      return reply(h, encodeResponse, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses })
     },
   )
 }

@@ -1,8 +1,8 @@
 /** ListOffsets (2): earliest, latest or by timestamp, per distinct partition. */
-import { TopicPartition } from "@kafka-effect/core"
+import { TopicPartition, ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { array, body, type Encoder, field, int16, int32, int64, string, struct, when } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
@@ -57,7 +57,7 @@ export interface Response {
 }
 
 /** v0's list of offsets: the one offset found, or none on an error. */
-const oldStyleOffsets: Encoder<ResponsePartition> = (w, at, p) => array(int64)(w, at, p.errorCode === 0 ? [p.offset] : [])
+const oldStyleOffsets: Encoder<ResponsePartition> = (w, at, p) => array(int64)(w, at, p.errorCode === ErrorCode.NONE ? [p.offset] : [])
 
 export const encodeResponse = body(
   ApiKey.ListOffsets,

@@ -1,7 +1,7 @@
 /** OffsetFetch (9): a group's committed offsets, for the partitions asked or all it has. */
-import { TopicPartition } from "@kafka-effect/core"
+import { TopicPartition, ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { array, body, field, int16, int32, int64, nullableString, string, struct } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
@@ -82,11 +82,11 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
     (sc) =>
       Effect.gen(function* () {
         const groupCode =
-          sc.requestCode ?? (coordinates(ctx, req.groupId) ? 0 : ErrorCode.NOT_COORDINATOR)
+          sc.requestCode ?? (coordinates(ctx, req.groupId) ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR)
         const all =
           requested ??
           (yield* ctx.model.metadata()).flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p.partition)))
-        const committed = groupCode === 0 ? yield* ctx.model.committedOffsets(req.groupId, all) : []
+        const committed = groupCode === ErrorCode.NONE ? yield* ctx.model.committedOffsets(req.groupId, all) : []
         const listed = requested === undefined ? committed.filter((c) => c.offset >= 0n) : committed
         const byTopic = new Map<string, Array<PartitionResponse>>()
         for (const c of listed) {
@@ -96,12 +96,12 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
             committedOffset: c.offset,
             committedLeaderEpoch: -1,
             metadata: c.metadata ?? "",
-            errorCode: sc.injectedCode(c) ?? 0,
+            errorCode: sc.injectedCode(c) ?? ErrorCode.NONE,
           })
           byTopic.set(c.topic, list)
         }
         // v0/v1 have no top-level error code: a group error goes into every partition.
-        if (groupCode !== 0 && requested !== undefined) {
+        if (groupCode !== ErrorCode.NONE && requested !== undefined) {
           for (const tp of requested) {
             const list = byTopic.get(tp.topic) ?? []
             list.push({ partitionIndex: tp.partition, committedOffset: -1n, committedLeaderEpoch: -1, metadata: "", errorCode: groupCode })

@@ -2,11 +2,11 @@
  * Produce (0): batches checked (size, magic, CRC, compression) and appended as their bytes; the
  * idempotent producer's sequence numbers deduplicate retries.
  */
-import { TopicPartition } from "@kafka-effect/core"
+import { TopicPartition, ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
 import type { ProducedRecord } from "../../TestBroker.js"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { UnsupportedCompression } from "../protocol/Compression.js"
 import { array, body, constant, field, int16, int32, int64, none, nullableString, string, struct } from "../protocol/Fields.js"
@@ -191,7 +191,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
                 const after = yield* Effect.either(ctx.model.partitionOffsets(tp))
                 return {
                   index: p.index,
-                  errorCode: 0,
+                  errorCode: ErrorCode.NONE,
                   baseOffset,
                   logAppendTimeMs: -1n,
                   logStartOffset: after._tag === "Right" ? after.right.logStartOffset : -1n,
