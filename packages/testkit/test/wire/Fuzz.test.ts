@@ -48,7 +48,7 @@ import { decodeRecords, encodeBatch, splitBatches } from "../../src/wire/protoco
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202)
 /** Inputs per run (`FUZZ_INPUTS` for a longer one), in batches each followed by the health check. */
-const INPUTS = Number(process.env.FUZZ_INPUTS ?? 6000)
+const INPUTS = Number(process.env.FUZZ_INPUTS ?? 4000)
 const BATCHES = 8
 const PER_BATCH = Math.ceil(INPUTS / BATCHES)
 const LANES = 2

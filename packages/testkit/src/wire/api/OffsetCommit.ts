@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
 import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
-import { array, body, field, int16, int32, string, struct } from "../protocol/Fields.js"
+import { body, field, int16, int32, readTopics, struct, topics, type Topic } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
 import { type Api, type Context, coordinates, define, type Outcome, type RequestFault, reply } from "./Api.js"
 
@@ -31,19 +31,13 @@ export const decodeRequest = (r: Reader, v: number): Request => {
   const memberId = v >= 1 ? r.str(f) : ""
   const groupInstanceId = v >= 7 ? r.nullableStr(f) : null
   if (v >= 2 && v <= 4) r.int64() // retention time
-  const topics = r.array(f, (r) => {
-    const name = r.str(f)
-    const partitions = r.array(f, (r) => {
-      const partitionIndex = r.int32()
-      const committedOffset = r.int64()
-      const committedLeaderEpoch = v >= 6 ? r.int32() : -1
-      if (v === 1) r.int64() // commit timestamp
-      const committedMetadata = r.nullableStr(f)
-      endStruct(r, f)
-      return { partitionIndex, committedOffset, committedLeaderEpoch, committedMetadata }
-    })
-    endStruct(r, f)
-    return { name, partitions }
+  const topics = readTopics(r, f, (r) => {
+    const partitionIndex = r.int32()
+    const committedOffset = r.int64()
+    const committedLeaderEpoch = v >= 6 ? r.int32() : -1
+    if (v === 1) r.int64() // commit timestamp
+    const committedMetadata = r.nullableStr(f)
+    return { partitionIndex, committedOffset, committedLeaderEpoch, committedMetadata }
   })
   endStruct(r, f)
   return { groupId, generationId, memberId, groupInstanceId, topics }
@@ -54,10 +48,7 @@ export interface PartitionResponse {
   readonly errorCode: number
 }
 
-export interface TopicResponse {
-  readonly name: string
-  readonly partitions: ReadonlyArray<PartitionResponse>
-}
+export type TopicResponse = Topic<"name", PartitionResponse>
 
 export interface Response {
   readonly throttleTimeMs: number
@@ -68,15 +59,7 @@ export const encodeResponse = body(
   ApiKey.OffsetCommit,
   struct<Response>(
     field("throttleTimeMs", int32, { since: 3 }),
-    field(
-      "topics",
-      array(
-        struct<TopicResponse>(
-          field("name", string),
-          field("partitions", array(struct<PartitionResponse>(field("partitionIndex", int32), field("errorCode", int16)))),
-        ),
-      ),
-    ),
+    field("topics", topics("name", struct<PartitionResponse>(field("partitionIndex", int32), field("errorCode", int16)))),
   ),
 )
 
