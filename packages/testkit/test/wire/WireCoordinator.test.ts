@@ -31,6 +31,16 @@ const joinRequest = (memberId = "", clientId = "c"): WireCoordinator.JoinRequest
   protocols,
 })
 
+/** Member a joins and syncs alone (generation 1), then b's join starts a rebalance (forked: it waits for a). */
+const secondJoins = (gc: WireCoordinator.Service) =>
+  Effect.gen(function* () {
+    const a = yield* gc.join(joinRequest("", "a"))
+    yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
+    const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
+    yield* Effect.yieldNow()
+    return { a, bJoin }
+  })
+
 describe("WireCoordinator", () => {
   it.scoped("one member: join completes at once, the leader's sync makes the group stable", () =>
     Effect.gen(function* () {
@@ -49,7 +59,7 @@ describe("WireCoordinator", () => {
       })
       expect(synced).toEqual({ errorCode: ErrorCode.NONE, assignment: Uint8Array.of(9) })
       expect((yield* gc.describe("g"))?.state).toBe("Stable")
-      expect(yield* gc.heartbeat("g", 1, joined.memberId)).toBe(0)
+      expect(yield* gc.heartbeat("g", 1, joined.memberId)).toBe(ErrorCode.NONE)
       expect(yield* gc.heartbeat("g", 0, joined.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION)
       expect(yield* gc.heartbeat("g", 1, "nobody")).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
     }),
@@ -58,13 +68,10 @@ describe("WireCoordinator", () => {
   it.scoped("a second member starts a rebalance; the first learns it from its heartbeat and rejoins", () =>
     Effect.gen(function* () {
       const gc = yield* make()
-      const a = yield* gc.join(joinRequest("", "a"))
-      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
-      const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
-      yield* Effect.yieldNow()
+      const { a, bJoin } = yield* secondJoins(gc)
       expect(yield* gc.heartbeat("g", 1, a.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
       // Members commit what they consumed before they rejoin (Kafka accepts it while PreparingRebalance).
-      expect(yield* gc.validateCommit("g", 1, a.memberId)).toBe(0)
+      expect(yield* gc.validateCommit("g", 1, a.memberId)).toBe(ErrorCode.NONE)
       const aAgain = yield* gc.join(joinRequest(a.memberId, "a"))
       const b = yield* Fiber.join(bJoin)
       expect(aAgain.generationId).toBe(2)
@@ -87,8 +94,8 @@ describe("WireCoordinator", () => {
         ],
       })
       expect(yield* Fiber.join(bSync)).toEqual({ errorCode: ErrorCode.NONE, assignment: Uint8Array.of(2) })
-      expect(yield* gc.validateCommit("g", 2, a.memberId)).toBe(0)
-      expect(yield* gc.validateCommit("g", 2, b.memberId)).toBe(0)
+      expect(yield* gc.validateCommit("g", 2, a.memberId)).toBe(ErrorCode.NONE)
+      expect(yield* gc.validateCommit("g", 2, b.memberId)).toBe(ErrorCode.NONE)
       expect(yield* gc.validateCommit("g", 1, b.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION)
       expect(yield* gc.validateCommit("g", -1, "")).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
     }),
@@ -97,10 +104,7 @@ describe("WireCoordinator", () => {
   it.scoped("a member that stops heartbeating is expired after its session timeout; the other rejoins alone", () =>
     Effect.gen(function* () {
       const gc = yield* make()
-      const a = yield* gc.join(joinRequest("", "a"))
-      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
-      const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
-      yield* Effect.yieldNow()
+      const { a, bJoin } = yield* secondJoins(gc)
       yield* gc.join(joinRequest(a.memberId, "a"))
       const b = yield* Fiber.join(bJoin)
       yield* gc.sync({ groupId: "g", generationId: 2, memberId: a.memberId, assignments: [] })
@@ -144,7 +148,7 @@ describe("WireCoordinator", () => {
       expect(d?.state).toBe("Empty")
       expect(d?.members).toEqual([])
       // An empty group accepts commits from outside any generation (simple consumers, admin tools).
-      expect(yield* gc.validateCommit("g", -1, "")).toBe(0)
+      expect(yield* gc.validateCommit("g", -1, "")).toBe(ErrorCode.NONE)
     }),
   )
 
@@ -178,7 +182,7 @@ describe("WireCoordinator", () => {
       // a generation for a group that does not exist; no generation (with or without a member id) creates it, Empty
       expect(yield* gc.commit("nothing", 1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(ErrorCode.ILLEGAL_GENERATION)
       expect((yield* gc.describe("nothing"))).toBeUndefined()
-      expect(yield* gc.commit("nothing", -1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(0)
+      expect(yield* gc.commit("nothing", -1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(ErrorCode.NONE)
       expect((yield* gc.describe("nothing"))?.state).toBe("Empty")
       // an unknown member while the group completes a rebalance: UNKNOWN_MEMBER_ID first
       expect(yield* gc.validateCommit("g", 1, "ghost")).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
