@@ -12,12 +12,14 @@
  *
  * A long-poll Fetch (max wait above a second) is sent but not waited for. Nothing may log an error
  * (a handler defect), and after each batch a separate connection still gets correct answers:
- * Metadata, then a Produce and a Fetch of the record it produced. `FUZZ_SEED` replays another run.
+ * Metadata, then a Produce and a Fetch of the record it produced. On a listener that requires SASL,
+ * mutated SaslHandshake / SaslAuthenticate pairs end in an answer to the probe or a close, and a
+ * separate connection still authenticates. `FUZZ_SEED` and `FUZZ_INPUTS` replay another run.
  */
 import { ErrorCode } from "@kafka-effect/core"
 import { describe, expect, it } from "@effect/vitest"
 import * as Net from "node:net"
-import { Effect, LogLevel, type Scope } from "effect"
+import { Effect, LogLevel, Redacted, type Scope } from "effect"
 import { makeLogCapture } from "../../src/TestKit.js"
 import * as ApiVersions from "../../src/wire/api/ApiVersions.js"
 import * as CreateTopics from "../../src/wire/api/CreateTopics.js"
@@ -813,3 +815,108 @@ const fuzz = Effect.gen(function* () {
         expect(tally.unsupported).toBeGreaterThan(0)
         return tally
       })
+
+// ---------------------------------------------------------------------------------------------
+// A listener that requires SASL: the handshake and the authentication, mutated
+
+const SASL_INPUTS = Math.ceil(INPUTS / 8)
+
+/** A SaslHandshake v1 for PLAIN, a SaslAuthenticate with alice's token, one or both mutated; then the probe. */
+const saslInput = (rng: Rng, i: number) => {
+  const handshake = seedRequest(ApiKey.SaslHandshake, 1, 4 * i + 1, i)
+  const auth = seedRequest(ApiKey.SaslAuthenticate, rng.int(3), 4 * i + 2, i)
+  const which = rng.int(3)
+  const mutations: Array<string> = [`sasl ${which}`]
+  const mutated = (seed: Seed, on: boolean): Uint8Array => {
+    if (!on) return seed.bytes
+    const m = mutateOnce(rng, seed.bytes, seed)
+    mutations.push(m.name)
+    return m.bytes
+  }
+  const frames = [mutated(handshake, which !== 1), mutated(auth, which !== 0)]
+  return { frames, probeId: 4 * i + 3, mutations }
+}
+
+/** Sends one SASL input on a fresh connection: it must end with the probe's answer or a close. */
+const trySasl = (port: number, input: ReturnType<typeof saslInput>, tally: { closed: number; authenticated: number }) =>
+  Effect.gen(function* () {
+    const conn = yield* connect(port)
+    conn.write(Buffer.concat([...input.frames.map(sized), probe(input.probeId)]))
+    for (let k = 0; k < 4; k++) {
+      const f = yield* conn.next
+      if (f === "timeout") return yield* Effect.fail("neither the probe's answer nor a close")
+      if (f === "closed") {
+        tally.closed += 1
+        return
+      }
+      // After a SaslHandshake v0, answers are bare tokens (no correlation id).
+      if (f.remaining >= 4 && f.int32() === input.probeId) {
+        tally.authenticated += 1
+        return
+      }
+    }
+    return yield* Effect.fail("more answers than requests")
+  }).pipe(Effect.scoped)
+
+/** A separate connection authenticates with PLAIN and gets Metadata. */
+const saslHealthCheck = (port: number) =>
+  Effect.gen(function* () {
+    const c = yield* connect(port)
+    const answer = Effect.flatMap(c.next, (r) => (r instanceof Reader ? Effect.succeed(r) : Effect.die(`healthy connection: ${r}`)))
+    c.write(sized(seedRequest(ApiKey.SaslHandshake, 1, 1, 0).bytes))
+    const handshake = yield* answer
+    expect([handshake.int32(), handshake.int16()]).toEqual([1, ErrorCode.NONE])
+    c.write(sized(seedRequest(ApiKey.SaslAuthenticate, 1, 2, 0).bytes))
+    const auth = yield* answer
+    expect([auth.int32(), auth.int16()]).toEqual([2, ErrorCode.NONE])
+    const w = new Writer()
+    w.int16(ApiKey.Metadata).int16(1).int32(3).nullableString("healthy").int32(1).string(HEALTHY)
+    c.write(sized(w.toBytes()))
+    const meta = yield* answer
+    expect(meta.int32()).toBe(3)
+    meta.array(false, (r) => [r.int32(), r.string(), r.int32(), r.nullableString()])
+    meta.int32() // controller
+    expect(meta.array(false, (r) => ({ errorCode: r.int16(), name: r.string() }))[0]).toEqual({ errorCode: ErrorCode.NONE, name: HEALTHY })
+    c.destroy()
+  }).pipe(Effect.scoped)
+
+describe("fuzzed SASL over TCP", () => {
+  it.live(`seed ${SEED + 1}: ${SASL_INPUTS} mutated handshakes and authentications end in an answer or a close; the listener keeps authenticating`, () =>
+    Effect.gen(function* () {
+      const capture = yield* makeLogCapture({ quiet: true, minimumLevel: LogLevel.Warning })
+      const tally = { closed: 0, authenticated: 0 }
+      const failures: Array<string> = []
+      yield* Effect.gen(function* () {
+        const port = (yield* EmbeddedBroker.EmbeddedBroker).listeners[0].port
+        const rng = generator(SEED + 1)
+        for (let round = 0; round < 4; round++) {
+          const inputs = Array.from({ length: Math.ceil(SASL_INPUTS / 4) }, (_, k) => saslInput(rng, round * SASL_INPUTS + k + 1))
+          yield* Effect.forEach(
+            inputs,
+            (input) =>
+              trySasl(port, input, tally).pipe(
+                Effect.catchAll((problem) => Effect.sync(() => failures.push(`${problem}: ${input.mutations.join(" ")}`))),
+              ),
+            { concurrency: LANES, discard: true },
+          )
+          yield* saslHealthCheck(port)
+        }
+      }).pipe(
+        Effect.provide(
+          EmbeddedBroker.layer({
+            topics: { [HEALTHY]: 1 },
+            maxRequestBytes: MAX_REQUEST_BYTES,
+            sasl: { users: { alice: Redacted.make("secret") }, mechanisms: ["PLAIN"] },
+          }),
+        ),
+        Effect.provide(capture.layer),
+      )
+      console.log(JSON.stringify({ fuzz: "embedded broker, SASL", seed: SEED + 1, ...tally }))
+      expect(failures.slice(0, 20)).toEqual([])
+      expect(tally.closed).toBeGreaterThan(0)
+      expect(tally.authenticated).toBeGreaterThan(0)
+      const errors = (yield* capture.logs).filter((l) => l.level === "ERROR" || l.level === "FATAL")
+      expect(errors.map((l) => `${l.message} ${JSON.stringify(l.annotations)}`)).toEqual([])
+    }),
+  )
+})
