@@ -46,7 +46,8 @@ import { type RawClient, rawClient, request } from "./helpers.js"
 import { ApiKey, isFlexible, isSupported, supported } from "../../src/wire/protocol/ApiKeys.js"
 import { Malformed, Reader, Truncated, Writer } from "../../src/wire/protocol/Codec.js"
 import { decodeRequestHeader } from "../../src/wire/protocol/Header.js"
-import { decodeRecords, encodeBatch, splitBatches } from "../../src/wire/protocol/RecordBatch.js"
+import { BATCH_HEADER_SIZE, decodeRecords, encodeBatch, splitBatches } from "../../src/wire/protocol/RecordBatch.js"
+import { crc32c } from "../../src/wire/protocol/Crc32c.js"
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202)
 /** Inputs per run (`FUZZ_INPUTS` for a longer one), in batches each followed by the health check. */
@@ -82,11 +83,14 @@ interface Seed {
   readonly bodyAt: number
   /** Offsets of int16/int32 length, count and integer fields (mutation targets). */
   readonly fields: ReadonlyArray<{ readonly at: number; readonly width: 2 | 4 }>
+  /** Where a Produce's record batch lies (mutated with its CRC made right again). */
+  readonly batch: { readonly at: number; readonly length: number } | undefined
 }
 
 class Builder {
   readonly w = new Writer()
   readonly fields: Array<{ at: number; width: 2 | 4 }> = []
+  batch: { at: number; length: number } | undefined
   i16(v: number): this {
     this.fields.push({ at: this.w.length, width: 2 })
     this.w.int16(v)
@@ -145,7 +149,14 @@ const bodies: ReadonlyMap<number, (b: Builder, v: number, n: number) => void> = 
     (b, v, n) => {
       if (v >= 3) b.str(null)
       b.i16(-1).i32(1000)
-      b.array([FUZZ], (b, t) => b.str(t).array([n % 2], (b, p) => b.i32(p).bytes(batch(`value-${n}`))))
+      const records = batch(`value-${n}`)
+      b.array([FUZZ], (b, t) =>
+        b.str(t).array([n % 2], (b, p) => {
+          b.i32(p)
+          b.batch = { at: b.w.length + 4, length: records.byteLength }
+          b.bytes(records)
+        }),
+      )
     },
   ],
   [
@@ -307,7 +318,7 @@ const seedRequest = (apiKey: number, v: number, correlationId: number, n: number
   const body = bodies.get(apiKey)
   if (body === undefined) throw new Error(`no request body for API ${apiKey}`)
   body(b, v, n)
-  return { bytes: b.w.toBytes(), bodyAt, fields: b.fields }
+  return { bytes: b.w.toBytes(), bodyAt, fields: b.fields, batch: b.batch }
 }
 
 /** Every API and version the broker serves. */
@@ -317,6 +328,9 @@ const served: ReadonlyArray<{ readonly apiKey: number; readonly v: number }> = A
 
 // ---------------------------------------------------------------------------------------------
 // Mutations
+
+/** The CRC covers a batch from its attributes (offset 21) on; it is the 4 bytes before. */
+const CRC_START = 21
 
 const interesting16 = [-1, -2, -32768, 32767, 0, 1, 0x7ff0]
 const interesting32 = [-1, -2, -2147483648, 2147483647, 0, 1, 10_001, 100_000, 0x10000000, 65_536]
@@ -336,7 +350,7 @@ const mutateOnce = (rng: Rng, bytes: Uint8Array, seed: Seed): { bytes: Uint8Arra
   const from = rng.int(10) === 0 || seed.bodyAt >= out.length ? 0 : seed.bodyAt
   const position = (): number => from + rng.int(out.length - from)
   const fields = seed.fields
-  switch (out.length < 4 ? rng.int(2) : rng.pick([0, 0, 1, 2, 2, 3, 3, 4, 5, 6, 6, 7, 8, 8])) {
+  switch (out.length < 4 ? rng.int(2) : rng.pick([0, 0, 1, 2, 2, 3, 3, 4, 5, 6, 6, 7, 8, 8, 9, 9])) {
     case 0: {
       const n = 1 + rng.int(4)
       for (let i = 0; i < n; i++) out[position()] ^= 1 + rng.int(255)
@@ -378,6 +392,17 @@ const mutateOnce = (rng: Rng, bytes: Uint8Array, seed: Seed): { bytes: Uint8Arra
       shrunk.set(out.subarray(0, at), 0)
       shrunk.set(out.subarray(at + n), at)
       return { bytes: shrunk, name: "delete" }
+    }
+    case 9: {
+      // Inside the record batch, past its CRC (record count, lengths, varints), then the CRC made right:
+      // what the broker reads from a batch it cannot refuse for its checksum.
+      const b = seed.batch
+      if (b === undefined || b.at + b.length > out.length) return { bytes: out, name: "batch(none)" }
+      const at = b.at + CRC_START + rng.int(b.length - CRC_START)
+      if (rng.int(2) === 0 && b.length >= BATCH_HEADER_SIZE) view.setInt32(b.at + BATCH_HEADER_SIZE - 4, rng.pick(interesting32))
+      else out[at] = rng.pick([0, 0xff, 0x80, 0x7f, rng.int(256)])
+      view.setUint32(b.at + CRC_START - 4, crc32c(out.subarray(b.at + CRC_START, b.at + b.length)))
+      return { bytes: out, name: "batch" }
     }
     default: {
       for (let i = 0; i < 1 + rng.int(3); i++) out[position()] = rng.pick([0, 0xff, 0x80, 0x7f])
@@ -918,5 +943,6 @@ describe("fuzzed SASL over TCP", () => {
       const errors = (yield* capture.logs).filter((l) => l.level === "ERROR" || l.level === "FATAL")
       expect(errors.map((l) => `${l.message} ${JSON.stringify(l.annotations)}`)).toEqual([])
     }),
+    60_000,
   )
 })
