@@ -23,6 +23,8 @@ import { type Admin, Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as Producer from "../src/Producer.js"
 import * as Aiokafka from "./harness/Aiokafka.js"
+import * as JavaConsumer from "./harness/JavaConsumer.js"
+import * as Platformatic from "./harness/Platformatic.js"
 import * as RealKafka from "./harness/RealKafka.js"
 
 const RECORDS = 100
@@ -40,7 +42,7 @@ const pastTheEnd: Scenario = { name: "past the end", position: 150 }
 
 /** What one consumer did in one case. */
 interface Outcome {
-  readonly client: "aiokafka" | "kafkajs" | "kafka-effect"
+  readonly client: "aiokafka" | "java" | "platformatic" | "kafkajs" | "kafka-effect"
   readonly setting: string
   readonly offsets: ReadonlyArray<number>
   readonly marker: number | undefined
@@ -292,6 +294,67 @@ const aiokafka = (tools: Tools, scenario: Scenario) =>
   })
 
 // ---------------------------------------------------------------------------------------------
+// Kafka's Java consumer
+
+const javaSettings = ["earliest", "latest", "none"] as const
+
+const java = (tools: Tools, scenario: Scenario) =>
+  Effect.gen(function* () {
+    const cases = yield* Effect.forEach(javaSettings, (setting) =>
+      Effect.map(tools.prepare(scenario, `java-${setting}`), (topic) => ({ id: setting, topic, position: scenario.position, setting })),
+    )
+    const topicOf = (id: string) => cases.find((c) => c.id === id)!.topic
+    const results = yield* Effect.orDie(JavaConsumer.runCases(RealKafka.bootstrap(), cases))
+    expect(results.map((r) => r.id)).toEqual([...javaSettings])
+    return results.map((r): Outcome => {
+      expect(r.timedOut, `java ${r.setting} never settled`).toBe(false)
+      return {
+        client: "java",
+        setting: `auto.offset.reset=${r.setting}`,
+        offsets: r.offsets,
+        marker: r.marker ?? undefined,
+        error: r.error === null ? undefined : { type: r.error.type, detail: withoutTopic(topicOf(r.id), r.error.message) },
+        // its lines about this partition's position (not the client's start-up and close lines)
+        logs: r.logs.map((l) => withoutTopic(topicOf(r.id), l)).filter((l) => /out of range|Resetting offset/.test(l)),
+        notes: `kafka-clients ${r.version}${r.resetTo === null ? "" : `, position after the reset ${r.resetTo}`}`,
+      }
+    })
+  })
+
+// ---------------------------------------------------------------------------------------------
+// @platformatic/kafka
+
+const platformaticSettings = ["earliest", "latest", "fail"] as const
+
+const platformatic = (tools: Tools, scenario: Scenario) =>
+  Effect.gen(function* () {
+    const cases = yield* Effect.forEach(platformaticSettings, (setting) =>
+      Effect.map(tools.prepare(scenario, `platformatic-${setting}`), (topic) => ({
+        id: setting,
+        topic,
+        position: scenario.position,
+        end: RECORDS,
+        setting,
+      })),
+    )
+    const topicOf = (id: string) => cases.find((c) => c.id === id)!.topic
+    const { node, outcomes } = yield* Effect.orDie(Platformatic.runCases(RealKafka.bootstrap(), cases))
+    expect(outcomes.map((r) => r.id)).toEqual([...platformaticSettings])
+    return outcomes.map((r): Outcome => {
+      expect(r.timedOut, `platformatic ${r.setting} never settled`).toBe(false)
+      return {
+        client: "platformatic",
+        setting: `fallbackMode: "${r.setting}"`,
+        offsets: r.offsets,
+        marker: r.marker ?? undefined,
+        error: r.error === null ? undefined : { type: r.error.type, detail: withoutTopic(topicOf(r.id), r.error.message) },
+        logs: r.logs.map((l) => withoutTopic(topicOf(r.id), l)),
+        notes: `${Platformatic.VERSION} on Node ${node}${r.resetTo === null ? "" : `, position after the reset ${r.resetTo}`}`,
+      }
+    })
+  })
+
+// ---------------------------------------------------------------------------------------------
 
 /** Every client and setting on one scenario; printed as a table for the README. */
 const measureAll = (scenario: Scenario) =>
@@ -299,6 +362,8 @@ const measureAll = (scenario: Scenario) =>
     const tools = yield* setupTools
     const outcomes: Array<Outcome> = []
     outcomes.push(...(yield* aiokafka(tools, scenario)))
+    outcomes.push(...(yield* java(tools, scenario)))
+    outcomes.push(...(yield* platformatic(tools, scenario)))
     for (const fromBeginning of [true, false]) outcomes.push(yield* kafkajsConsumer(tools, scenario, fromBeginning))
     for (const policy of ["nearest", "earliest", "latest", "fail"] as const) outcomes.push(yield* ours(tools, scenario, policy))
     const lines = outcomes.map((o) => {
