@@ -19,6 +19,8 @@
  * moves time (`advance`, `until`, `join`, `awaitRecords` do). For the same broker over TCP see
  * `EmbeddedBroker.layer()`; for the live kafkajs-backed ports over it, the kafka package's
  * `KafkaClient.layerEmbedded()`.
+ *
+ * @since 0.1.0
  */
 import {
   type Consumer,
@@ -49,12 +51,23 @@ import * as TestBroker from "./TestBroker.js"
 // ---------------------------------------------------------------------------------------------
 // the layer
 
+/**
+ * Options of `TestKit.layer`: the in-memory broker's options and the group coordinator's.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface Options extends BrokerModel.Options {
   /** Options of the in-memory group coordinator (session timeout bounds, …). */
   readonly coordinator?: InMemoryCoordinator.Options
 }
 
-/** What `layer` provides. */
+/**
+ * What `layer` provides.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Services =
   | TestBroker.TestBroker
   | Fetcher.Fetcher
@@ -70,6 +83,9 @@ export type Services =
  * `TopicMetadata`), plus the controls (`TestBroker`: produce, faults, DeleteRecords, truncation,
  * the request log; `InMemoryCoordinator`: groups, commits, member crashes). No socket is opened.
  * The `GroupCoordinator` is one client named "default"; for several members see `asMember`.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<Services> => {
   const { coordinator, ...model } = options
@@ -82,6 +98,9 @@ export const layer = (options: Options = {}): Layer.Layer<Services> => {
 /**
  * Runs `effect` as the group member `name`: its own coordinator client, so that several members in
  * one test are distinct to the coordinator (and `InMemoryCoordinator.disconnect(name)` crashes one).
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const asMember =
   (name: string) =>
@@ -90,7 +109,12 @@ export const asMember =
       Effect.provideService(effect, GroupCoordinator.GroupCoordinator, coordinator.client(name)),
     )
 
-/** Appends records (a string is a value) to one partition; returns the offset of the first one. */
+/**
+ * Appends records (a string is a value) to one partition; returns the offset of the first one.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const produce = (
   topic: string,
   partition: number,
@@ -107,6 +131,9 @@ export const produce = (
 /**
  * The group's committed offsets (the next offset to consume) for these partitions, keyed
  * `topic-partition`; `undefined` where the group committed nothing.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const committed = (
   groupId: string,
@@ -122,6 +149,12 @@ export const committed = (
 // ---------------------------------------------------------------------------------------------
 // driving the TestClock
 
+/**
+ * How the TestClock drivers step time: the step, and the most time they advance before giving up.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface DriveOptions {
   /** How far the TestClock moves between two looks. Default 100 millis. */
   readonly step?: Duration.DurationInput
@@ -129,7 +162,12 @@ export interface DriveOptions {
   readonly max?: Duration.DurationInput
 }
 
-/** The condition did not hold (or the fiber did not finish) within `max` of TestClock time. */
+/**
+ * The condition did not hold (or the fiber did not finish) within `max` of TestClock time.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class StillWaiting extends Data.TaggedError("StillWaiting")<{
   readonly what: string
   readonly waited: Duration.Duration
@@ -164,6 +202,9 @@ const drive = <A, E, R>(
 /**
  * Moves the TestClock forward by `duration` in steps (default 100 millis), letting every fiber run
  * between steps, so that long polls, heartbeats and timers fire in order as they would in real time.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const advance = (duration: Duration.DurationInput, options: Pick<DriveOptions, "step"> = {}): Effect.Effect<void> =>
   Effect.gen(function* () {
@@ -179,7 +220,12 @@ export const advance = (duration: Duration.DurationInput, options: Pick<DriveOpt
     yield* settle
   })
 
-/** Moves the TestClock in steps until `condition` holds; `StillWaiting` after `max`. */
+/**
+ * Moves the TestClock in steps until `condition` holds; `StillWaiting` after `max`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const until = <E, R>(
   condition: Effect.Effect<boolean, E, R>,
   options: DriveOptions & { readonly what?: string } = {},
@@ -190,7 +236,12 @@ export const until = <E, R>(
     options,
   )
 
-/** Moves the TestClock in steps until the fiber is done, then its result; `StillWaiting` after `max`. */
+/**
+ * Moves the TestClock in steps until the fiber is done, then its result; `StillWaiting` after `max`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const join = <A, E>(
   fiber: Fiber.Fiber<A, E>,
   options: DriveOptions = {},
@@ -206,6 +257,9 @@ export const join = <A, E>(
 /**
  * The first `n` records of a stream (a consumer's `records`, a group's `records`), moving the
  * TestClock until they have arrived; `StillWaiting` after `max`.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const awaitRecords = <E, R>(
   records: Stream.Stream<ConsumerRecord.ConsumerRecord, E, R> | { readonly records: Stream.Stream<ConsumerRecord.ConsumerRecord, E, R> },
@@ -221,19 +275,39 @@ export const awaitRecords = <E, R>(
 // ---------------------------------------------------------------------------------------------
 // streams
 
-/** The first `n` elements of a stream, as an array. */
+/**
+ * The first `n` elements of a stream, as an array.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const take = <A, E, R>(stream: Stream.Stream<A, E, R>, n: number): Effect.Effect<ReadonlyArray<A>, E, R> =>
   stream.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 
-/** The values of records as UTF-8 (null for a tombstone). */
+/**
+ * The values of records as UTF-8 (null for a tombstone).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const values = (records: Iterable<ConsumerRecord.ConsumerRecord>): ReadonlyArray<string | null> =>
   Array.from(records, (r) => ConsumerRecord.utf8(r.value))
 
-/** Records as `topic-partition@offset=value` strings, for one `toEqual` over a whole delivery. */
+/**
+ * Records as `topic-partition@offset=value` strings, for one `toEqual` over a whole delivery.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const describe = (records: Iterable<ConsumerRecord.ConsumerRecord>): ReadonlyArray<string> =>
   Array.from(records, (r) => `${r.topic}-${r.partition}@${r.offset}=${ConsumerRecord.utf8(r.value)}`)
 
-/** The consumer's next event (an `OffsetReset`), moving the TestClock until it comes. */
+/**
+ * The consumer's next event (an `OffsetReset`), moving the TestClock until it comes.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const nextEvent = (
   consumer: Pick<Consumer.Service<unknown>, "subscribeEvents">,
   options: DriveOptions = {},
@@ -249,7 +323,12 @@ export const nextEvent = (
 // ---------------------------------------------------------------------------------------------
 // logs
 
-/** One log line as the logger saw it. */
+/**
+ * One log line as the logger saw it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CapturedLog {
   readonly level: LogLevel.LogLevel["label"]
   readonly message: string
@@ -257,6 +336,12 @@ export interface CapturedLog {
   readonly cause: Cause.Cause<unknown>
 }
 
+/**
+ * Captured log lines and the layer that captures them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LogCapture {
   /** Provide it to what should be captured. */
   readonly layer: Layer.Layer<never>
@@ -267,6 +352,12 @@ export interface LogCapture {
   readonly clear: Effect.Effect<void>
 }
 
+/**
+ * Options of a log capture.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface CaptureOptions {
   /** Replace the default logger, so nothing is printed. Default false: print as well. */
   readonly quiet?: boolean
@@ -276,7 +367,12 @@ export interface CaptureOptions {
 
 const textOf = (message: unknown): string => (Array.isArray(message) ? message.map(String).join(" ") : String(message))
 
-/** A logger that keeps every line for assertions: its `layer`, and the lines it saw. */
+/**
+ * A logger that keeps every line for assertions: its `layer`, and the lines it saw.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const makeLogCapture = (options: CaptureOptions = {}): Effect.Effect<LogCapture> =>
   Effect.sync(() => {
     const lines: Array<CapturedLog> = []
@@ -294,7 +390,12 @@ export const makeLogCapture = (options: CaptureOptions = {}): Effect.Effect<LogC
     }
   })
 
-/** Runs `effect` with a log capture: its result and the lines it logged. */
+/**
+ * Runs `effect` with a log capture: its result and the lines it logged.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const captureLogs = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   options: CaptureOptions = {},
