@@ -675,6 +675,12 @@ export const all: ReadonlyArray<Info> = [...byCode.values()].sort((a, b) => a.co
 /**
  * The code's name and flag; a code this table does not know is `UNKNOWN_ERROR_CODE_<n>`, not retriable.
  *
+ * @example
+ * import { ErrorCode } from "@kafka-effect/core"
+ *
+ * assert.deepStrictEqual(ErrorCode.info(ErrorCode.OFFSET_OUT_OF_RANGE), { code: 1, name: "OFFSET_OUT_OF_RANGE", retriable: false })
+ * assert.strictEqual(ErrorCode.info(9999).name, "UNKNOWN_ERROR_CODE_9999")
+ *
  * @since 0.1.0
  * @category lookups
  */

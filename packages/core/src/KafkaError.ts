@@ -64,6 +64,11 @@ export class OffsetOutOfRange extends Data.TaggedError("OffsetOutOfRange")<{
   readonly requestedOffset: bigint
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Offset ${this.requestedOffset} is out of range for ${this.topic}-${this.partition}`
@@ -86,6 +91,11 @@ export class ListOffsetsError extends Data.TaggedError("ListOffsetsError")<{
   readonly cause?: unknown
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     const parts = this.partitions.map((tp) => `${tp.topic}-${tp.partition}`).join(", ")
@@ -112,6 +122,11 @@ export class FetchError extends Data.TaggedError("FetchError")<{
   readonly cause?: unknown
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Fetch failed (${this.reason})${this.brokerId === undefined ? "" : ` at broker ${this.brokerId}`}`
@@ -130,6 +145,11 @@ export class TopicAuthorizationFailed extends Data.TaggedError("TopicAuthorizati
   readonly cause?: unknown
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Not authorized to access topic ${this.topic} (${this.api})`
@@ -149,6 +169,11 @@ export class UnknownTopicOrPartition extends Data.TaggedError("UnknownTopicOrPar
   readonly cause?: unknown
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return this.partition === undefined
@@ -173,6 +198,11 @@ export class BrokerError extends Data.TaggedError("BrokerError")<{
   readonly cause?: unknown
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     const where = this.topic === undefined ? "" : ` for ${this.topic}${this.partition === undefined ? "" : `-${this.partition}`}`
@@ -192,6 +222,11 @@ export class PartitionNotAssigned extends Data.TaggedError("PartitionNotAssigned
   readonly operation: string
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `${this.operation}: partition ${this.topic}-${this.partition} is not assigned to this consumer`
@@ -214,6 +249,11 @@ export class OffsetRecoveryExhausted extends Data.TaggedError("OffsetRecoveryExh
   readonly attempts: number
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `${this.topic}-${this.partition}: broker still answers out of range at ${this.requestedOffset}, inside log start ${this.earliest}, end ${this.latest}, after ${this.attempts} attempts`
@@ -278,6 +318,11 @@ export class InvalidConfig extends Data.TaggedError("InvalidConfig")<{
   readonly reason: string
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Invalid config ${this.field}=${formatValue(this.value)}: ${this.reason}`
@@ -296,6 +341,11 @@ export class NoOffsetForPartition extends Data.TaggedError("NoOffsetForPartition
   readonly partition: number
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `${this.topic}-${this.partition} has no committed offset and autoOffsetReset is none`
@@ -317,6 +367,11 @@ export class CorruptRecordBatch extends Data.TaggedError("CorruptRecordBatch")<{
   readonly offset: bigint
   readonly reason: string
 }> {
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = false
   override get message(): string {
     return `Corrupt record batch in ${this.topic}-${this.partition} at offset ${this.offset}: ${this.reason}`
@@ -335,6 +390,11 @@ export class CorruptResponse extends Data.TaggedError("CorruptResponse")<{
   readonly cause?: unknown
 }> {
 
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `Corrupt ${this.api} response: ${this.reason}`

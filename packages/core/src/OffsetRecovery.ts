@@ -353,6 +353,23 @@ export const fail = (options?: Options): Recovery<OffsetOutOfRange> => ({
 /**
  * A recovery by policy name; `fail` gives `Recovery<OffsetOutOfRange>`, the others `Recovery<never>`.
  *
+ * @example
+ * import { Consumer, OffsetRecovery } from "@kafka-effect/core"
+ * import { Schedule } from "effect"
+ *
+ * // Out of range: the nearest end of the log; ListOffsets retried every 500 ms for up to 10 seconds.
+ * const recovery = OffsetRecovery.make("nearest", {
+ *   listOffsetsRetry: Schedule.spaced("500 millis").pipe(Schedule.upTo("10 seconds")),
+ * })
+ * assert.strictEqual(recovery.policy, "nearest")
+ *
+ * // The consumer fails its stream with OffsetOutOfRange instead of moving.
+ * const strict = OffsetRecovery.make("fail")
+ * assert.strictEqual(strict.policy, "fail")
+ *
+ * // Used by the consumer's layer:
+ * export const consumer = Consumer.layer({ recovery })
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -248,8 +248,22 @@ type DecodeChunkStream<A, E2, R2> = <E, R>(
  * nothing, a handler its own errors and requirements.
  *
  * @example
+ * import { RecordSchema } from "@kafka-effect/core"
+ * import { Chunk, Effect, Schema, Stream } from "effect"
+ *
  * const Order = Schema.Struct({ id: Schema.Number, item: Schema.String })
- * const orders = subscription.records.pipe(RecordSchema.decode({ value: RecordSchema.json(Order), onError: "skip" }))
+ * const bytes = (s: string) => new TextEncoder().encode(s)
+ * const record = (offset: bigint, value: string) =>
+ *   ({ topic: "orders", partition: 0, offset, timestamp: 0, key: null, value: bytes(value), headers: [] })
+ *
+ * // one record that is not an Order: skipped with a warning, the others decoded
+ * const orders = Stream.make(record(0n, '{"id":1,"item":"tea"}'), record(1n, "not json"), record(2n, '{"id":2,"item":"jam"}')).pipe(
+ *   RecordSchema.decode({ value: RecordSchema.json(Order), onError: "skip" }),
+ * )
+ *
+ * Effect.runPromise(Stream.runCollect(orders)).then((decoded) => {
+ *   assert.deepStrictEqual(Chunk.toArray(decoded).map((r) => r.value.item), ["tea", "jam"])
+ * })
  *
  * @since 0.1.0
  * @category utils

@@ -19,6 +19,13 @@ export interface TopicPartition {
 /**
  * A `TopicPartition` from its topic and partition number.
  *
+ * @example
+ * import { TopicPartition } from "@kafka-effect/core"
+ *
+ * const tp = TopicPartition.make("orders", 3)
+ * assert.deepStrictEqual(TopicPartition.fromKey(TopicPartition.key(tp)), tp)
+ * assert.ok(TopicPartition.equals(tp, TopicPartition.make("orders", 3)))
+ *
  * @since 0.1.0
  * @category constructors
  */

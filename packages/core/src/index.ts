@@ -1,10 +1,4 @@
 /**
- * A record as the consumer delivers it.
- *
- * @since 0.1.0
- * @category modules
- */
-/**
  * `@kafka-effect/core`: the Effect-native Kafka consumer (domain types, tagged errors, the ports a
  * live client implements, the fetch loop, offset recovery, seeking, consumer groups). Each module is
  * also its own entry point, e.g. `@kafka-effect/core/Consumer`.
@@ -12,6 +6,12 @@
  * @since 0.1.0
  */
 
+/**
+ * A record as the consumer delivers it.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as ConsumerRecord from "./ConsumerRecord.js"
 /**
  * CRC-32C (Castagnoli), the checksum of Kafka's RecordBatch v2 (magic 2).

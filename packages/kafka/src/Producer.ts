@@ -613,8 +613,15 @@ export interface TypedProducer<V, K> {
  * `RecordEncodeError`. `RecordSchema.json(schema)` writes JSON.
  *
  * @example
+ * import { RecordSchema } from "@kafka-effect/core"
+ * import { Producer } from "@kafka-effect/kafka"
+ * import { Schema } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.Number, item: Schema.String })
  * const orders = Producer.withSchema(RecordSchema.json(Order))
- * yield* orders.send("orders", [{ key: "o-1", value: { id: 1, item: "tea" } }])
+ *
+ * // fails with RecordEncodeError before anything is sent if a value does not encode
+ * export const sent = orders.send("orders", [{ key: "o-1", value: { id: 1, item: "tea" } }])
  *
  * @since 0.1.0
  * @category utils
@@ -668,6 +675,20 @@ const typedProducer = <V, K>(
 
 /**
  * The `Producer`, connected while the layer lives.
+ *
+ * @example
+ * import { Producer } from "@kafka-effect/kafka"
+ * import { Effect } from "effect"
+ *
+ * export const program = Effect.gen(function* () {
+ *   const producer = yield* Producer.Producer
+ *   const written = yield* producer.send("orders", [{ key: "o-1", value: "tea", headers: { source: "shop" } }])
+ *   yield* Effect.log(`written at ${written[0]?.baseOffset}`)
+ * })
+ *
+ * export const main = program.pipe(
+ *   Effect.provide(Producer.layer({ brokers: ["127.0.0.1:9092"], acks: "all", idempotent: true, compression: "gzip" })),
+ * )
  *
  * @since 0.1.0
  * @category layers

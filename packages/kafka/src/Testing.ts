@@ -57,6 +57,25 @@ export type EmbeddedServices =
  * addresses, leader moves; `InMemoryCoordinator`: the groups) act on the broker behind the sockets.
  * The broker's own in-memory ports stay inside: only the live ones are provided.
  *
+ * @example
+ * import { Consumer, TopicPartition } from "@kafka-effect/core"
+ * import { Testing } from "@kafka-effect/kafka"
+ * import { TestKit } from "@kafka-effect/testkit"
+ * import { Effect, Layer } from "effect"
+ *
+ * // The kafka package's live layers over the embedded broker's sockets (real time).
+ * const live = Consumer.layer({ config: { autoOffsetReset: "earliest" } }).pipe(
+ *   Layer.provideMerge(Testing.layerEmbedded({ topics: { orders: 1 } })),
+ * )
+ *
+ * export const test = Effect.gen(function* () {
+ *   yield* TestKit.produce("orders", 0, ["a", "b"])
+ *   const consumer = yield* Consumer.Consumer
+ *   yield* consumer.assign([TopicPartition.make("orders", 0)])
+ *   const records = yield* TestKit.take(consumer.records, 2)
+ *   return TestKit.values(records) // ["a", "b"]
+ * }).pipe(Effect.provide(live))
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -67,6 +67,9 @@ const setupTools = Effect.gen(function* () {
     () => Effect.promise(() => admin.disconnect()),
   )
   const producer = yield* Effect.orDie(Producer.make({ brokers: RealKafka.brokers(), clientId: "peers-setup" }))
+  // one topic prepared at a time: kafkajs's admin keeps one metadata view, and the peers that run
+  // side by side would otherwise replace each other's new topic in it
+  const oneAtATime = yield* Effect.makeSemaphore(1)
   const prepare = (scenario: Scenario, prefix: string) =>
     Effect.gen(function* () {
       const topic = RealKafka.topicName(`peers-${prefix}`)
@@ -83,7 +86,7 @@ const setupTools = Effect.gen(function* () {
         }
       })
       return topic
-    })
+    }).pipe(oneAtATime.withPermits(1))
   const marker = (topic: string) =>
     Effect.orDie(producer.send(topic, [{ partition: 0, value: "marker" }])).pipe(Effect.map((written) => Number(written[0]!.baseOffset)))
   return { admin, prepare, marker }
@@ -298,6 +301,10 @@ const aiokafka = (tools: Tools, scenario: Scenario) =>
 
 const javaSettings = ["earliest", "latest", "none"] as const
 
+/** A Java client line without its `[Consumer clientId=…]` prefix and with a position as its offset alone. */
+const javaLine = (line: string) =>
+  line.replace(/\[Consumer clientId=[^\]]*\] /, "").replace(/FetchPosition\{offset=(\d+), .*?epoch=\d+\}\}/g, "FetchPosition{offset=$1, …}")
+
 const java = (tools: Tools, scenario: Scenario) =>
   Effect.gen(function* () {
     const cases = yield* Effect.forEach(javaSettings, (setting) =>
@@ -313,9 +320,11 @@ const java = (tools: Tools, scenario: Scenario) =>
         setting: `auto.offset.reset=${r.setting}`,
         offsets: r.offsets,
         marker: r.marker ?? undefined,
-        error: r.error === null ? undefined : { type: r.error.type, detail: withoutTopic(topicOf(r.id), r.error.message) },
+        error: r.error === null ? undefined : { type: r.error.type, detail: javaLine(withoutTopic(topicOf(r.id), r.error.message)) },
         // its lines about this partition's position (not the client's start-up and close lines)
-        logs: r.logs.map((l) => withoutTopic(topicOf(r.id), l)).filter((l) => /out of range|Resetting offset/.test(l)),
+        logs: r.logs
+          .map((l) => javaLine(withoutTopic(topicOf(r.id), l)))
+          .filter((l) => /out of range|Resetting offset/.test(l)),
         notes: `kafka-clients ${r.version}${r.resetTo === null ? "" : `, position after the reset ${r.resetTo}`}`,
       }
     })
@@ -361,9 +370,11 @@ const measureAll = (scenario: Scenario) =>
   Effect.gen(function* () {
     const tools = yield* setupTools
     const outcomes: Array<Outcome> = []
-    outcomes.push(...(yield* aiokafka(tools, scenario)))
-    outcomes.push(...(yield* java(tools, scenario)))
-    outcomes.push(...(yield* platformatic(tools, scenario)))
+    // the three peers that run in processes of their own, at the same time (each on its own topics)
+    const [aio, javaOutcomes, platformaticOutcomes] = yield* Effect.all([aiokafka(tools, scenario), java(tools, scenario), platformatic(tools, scenario)], {
+      concurrency: "unbounded",
+    })
+    outcomes.push(...aio, ...javaOutcomes, ...platformaticOutcomes)
     for (const fromBeginning of [true, false]) outcomes.push(yield* kafkajsConsumer(tools, scenario, fromBeginning))
     for (const policy of ["nearest", "earliest", "latest", "fail"] as const) outcomes.push(yield* ours(tools, scenario, policy))
     const lines = outcomes.map((o) => {
@@ -464,6 +475,31 @@ describe("other clients on the same real Kafka broker", () => {
           const aioNone = by("aiokafka", `auto_offset_reset="none"`)
           expectError(aioNone, "OffsetOutOfRangeError", aiokafkaError(s))
           expectAiokafkaLog(aioNone, s)
+          // Kafka's Java consumer: the same directions as aiokafka; two INFO lines with the offsets
+          for (const [setting, from] of [["earliest", c.earliestFrom], ["latest", 100]] as const) {
+            const o = by("java", `auto.offset.reset=${setting}`)
+            expectFrom(o, from)
+            expect(o.logs).toEqual([
+              `INFO Fetch position FetchPosition{offset=${s.position}, …} is out of range for partition T-0, resetting offset`,
+              `INFO Resetting offset for partition T-0 to position FetchPosition{offset=${from}, …}.`,
+            ])
+          }
+          const javaNone = by("java", "auto.offset.reset=none")
+          expectError(javaNone, "OffsetOutOfRangeException", `Fetch position FetchPosition{offset=${s.position}, …} is out of range for partition T-0`)
+          expect(javaNone.logs).toEqual([
+            `INFO Fetch position FetchPosition{offset=${s.position}, …} is out of range for partition T-0, raising error to the application since no reset policy is configured`,
+          ])
+          // @platformatic/kafka: fallbackMode is its reset, silent (nothing logged, no event with offsets)
+          for (const [setting, from] of [["earliest", c.earliestFrom], ["latest", 100]] as const) {
+            const o = by("platformatic", `fallbackMode: "${setting}"`)
+            expectFrom(o, from)
+            expect(o.logs).toEqual([])
+          }
+          const platformaticFail = by("platformatic", `fallbackMode: "fail"`)
+          expect(platformaticFail.offsets).toEqual([])
+          expect(platformaticFail.error?.type).toBe("ResponseError")
+          expect(platformaticFail.error?.detail).toMatch(/^Received response with error while executing API Fetch\(v\d+\)/)
+          expect(platformaticFail.logs).toEqual([])
           // kafkajs: fromBeginning is its reset (-2 earliest, -1 latest, committed on its own)
           expectFrom(by("kafkajs", "fromBeginning: true"), c.earliestFrom)
           expectKafkajsReset(by("kafkajs", "fromBeginning: true"), "-2")

@@ -84,6 +84,27 @@ export type Services =
  * the request log; `InMemoryCoordinator`: groups, commits, member crashes). No socket is opened.
  * The `GroupCoordinator` is one client named "default"; for several members see `asMember`.
  *
+ * @example
+ * import { Consumer, TopicPartition } from "@kafka-effect/core"
+ * import { TestKit } from "@kafka-effect/testkit"
+ * import { Effect, Layer, TestContext } from "effect"
+ *
+ * // The in-memory broker and group coordinator under a real Consumer, on the TestClock.
+ * const kit = Consumer.layer().pipe(Layer.provideMerge(TestKit.layer({ topics: { orders: 1 } })))
+ *
+ * const test = Effect.gen(function* () {
+ *   yield* TestKit.produce("orders", 0, ["a", "b", "c"])
+ *   const consumer = yield* Consumer.Consumer
+ *   const tp = TopicPartition.make("orders", 0)
+ *   yield* consumer.assign([tp])
+ *   yield* consumer.seek(tp, 1n)
+ *   // moves the TestClock until the records arrived (fails with StillWaiting instead of hanging)
+ *   const records = yield* TestKit.awaitRecords(consumer, 2)
+ *   assert.deepStrictEqual(TestKit.describe(records), ["orders-0@1=b", "orders-0@2=c"])
+ * })
+ *
+ * Effect.runPromise(test.pipe(Effect.provide(kit), Effect.scoped, Effect.provide(TestContext.TestContext)))
+ *
  * @since 0.1.0
  * @category layers
  */

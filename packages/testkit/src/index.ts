@@ -1,10 +1,4 @@
 /**
- * The in-memory Kafka broker model.
- *
- * @since 0.1.0
- * @category modules
- */
-/**
  * `@kafka-effect/testkit`: what tests of kafka-effect and of its users' services run on: the
  * in-memory broker model and group coordinator, `TestKit` (one layer plus TestClock drivers and a log
  * capture), the embedded Kafka wire broker, real Apache Kafka on demand, and a Kafka-aware fault proxy.
@@ -12,6 +6,12 @@
  * @since 0.1.0
  */
 
+/**
+ * The in-memory Kafka broker model.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as BrokerModel from "./BrokerModel.js"
 /**
  * The control side of a test broker.

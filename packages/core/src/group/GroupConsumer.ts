@@ -99,6 +99,23 @@ export const handlerFor = <E>(consumer: Consumer.Service<E>): Effect.Effect<Grou
  * Joins `options.groupId` with `topics`; the membership lasts as long as the scope. Bad options
  * fail at once with `InvalidConfig` naming the field and the value.
  *
+ * @example
+ * import { Consumer, ConsumerRecord, GroupConsumer } from "@kafka-effect/core"
+ * import { Console, Effect, Stream } from "effect"
+ *
+ * // A group member that prints each record and commits what it printed.
+ * export const program = Effect.gen(function* () {
+ *   const consumer = yield* Consumer.Consumer
+ *   const group = yield* GroupConsumer.subscribe(consumer, ["orders"], { groupId: "billing" })
+ *   yield* group.records.pipe(
+ *     Stream.runForEach((record) =>
+ *       Console.log(`${record.partition}@${record.offset} ${ConsumerRecord.utf8(record.value)}`).pipe(
+ *         Effect.zipRight(group.markProcessed([record])),
+ *       ),
+ *     ),
+ *   )
+ * }).pipe(Effect.scoped) // closing the scope commits what was processed and leaves the group
+ *
  * @since 0.1.0
  * @category utils
  */

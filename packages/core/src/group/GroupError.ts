@@ -44,7 +44,17 @@ export class CoordinatorNotAvailable extends Data.TaggedError("CoordinatorNotAva
   readonly code: typeof ErrorCode.COORDINATOR_LOAD_IN_PROGRESS | typeof ErrorCode.COORDINATOR_NOT_AVAILABLE
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     const what = this.code === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ? "is loading" : "not available"
@@ -63,7 +73,17 @@ export class NotCoordinator extends Data.TaggedError("NotCoordinator")<{
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: not the coordinator`
@@ -81,7 +101,17 @@ export class RebalanceInProgress extends Data.TaggedError("RebalanceInProgress")
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: rebalance in progress`
@@ -100,7 +130,17 @@ export class UnknownMemberId extends Data.TaggedError("UnknownMemberId")<{
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: unknown member ${this.memberId}`
@@ -119,7 +159,17 @@ export class IllegalGeneration extends Data.TaggedError("IllegalGeneration")<{
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: generation ${this.generationId} is not the current one`
@@ -137,7 +187,17 @@ export class MemberIdRequired extends Data.TaggedError("MemberIdRequired")<{
   readonly memberId: string
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `JoinGroup for group ${this.groupId}: rejoin with member id ${this.memberId}`
@@ -155,7 +215,17 @@ export class GroupAuthorizationFailed extends Data.TaggedError("GroupAuthorizati
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = false
   override get message(): string {
     return `Not authorized to use group ${this.groupId} (${this.api})`
@@ -174,7 +244,17 @@ export class InconsistentGroupProtocol extends Data.TaggedError("InconsistentGro
   readonly protocols: ReadonlyArray<string>
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = false
   override get message(): string {
     return `Group ${this.groupId} shares no assignor with [${this.protocols.join(", ")}]`
@@ -194,6 +274,11 @@ export class GroupTransportError extends Data.TaggedError("GroupTransportError")
   readonly retriable: boolean
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `${this.api} for group ${this.groupId} failed (${this.reason})`
@@ -211,7 +296,17 @@ export class UnsupportedAssignor extends Data.TaggedError("UnsupportedAssignor")
   readonly protocol: string
   readonly available: ReadonlyArray<string>
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = false
   override get message(): string {
     return `Group ${this.groupId} chose assignor ${this.protocol}; this member has [${this.available.join(", ")}]`
@@ -229,7 +324,17 @@ export class MemberProtocolError extends Data.TaggedError("MemberProtocolError")
   readonly what: "MemberMetadata" | "MemberAssignment"
   readonly reason: string
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = false
   override get message(): string {
     return `Cannot decode ${this.what}: ${this.reason}`

@@ -1,16 +1,16 @@
 /**
- * Partition assignors.
- *
- * @since 0.1.0
- * @category modules
- */
-/**
  * Consumer groups: membership (join, sync, heartbeat, leave), assignors, committed offsets and the
  * group consumer over them.
  *
  * @since 0.1.0
  */
 
+/**
+ * Partition assignors.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as Assignor from "./Assignor.js"
 /**
  * The group settings (`GroupMembership.GroupOptions`) checked with the same vocabulary as the consumer's.

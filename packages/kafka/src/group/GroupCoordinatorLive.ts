@@ -200,6 +200,18 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
 /**
  * core's `GroupCoordinator` and `TopicMetadata` over a real cluster, for the layer's lifetime.
  *
+ * @example
+ * import { Consumer } from "@kafka-effect/core"
+ * import { GroupCoordinatorLive, KafkaClient } from "@kafka-effect/kafka"
+ * import { Layer } from "effect"
+ *
+ * // What a group member needs: the consumer's ports and the group coordinator, over one cluster.
+ * const options = { brokers: ["127.0.0.1:9092"] }
+ * export const live = Consumer.layer().pipe(
+ *   Layer.provideMerge(KafkaClient.layer(options)),
+ *   Layer.merge(GroupCoordinatorLive.layer(options)),
+ * )
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -61,7 +61,9 @@ const runCase = async (c: Case) => {
       offsets.push(Number(message.offset))
     })
     stream.on("error", (e: Error) => {
-      error = { type: e.constructor.name, message: e.message }
+      // a ResponseError carries the protocol errors it collected
+      const inner = "errors" in e && Array.isArray(e.errors) ? e.errors.map((x: unknown) => (x instanceof Error ? x.message : String(x))) : []
+      error = { type: e.constructor.name, message: [e.message, ...inner].join(" / ") }
     })
     const ends = Date.now() + spec.deadline * 1000
     for (;;) {
