@@ -5,12 +5,13 @@
  * fails on an export without a description or `@since`, and it typechecks and runs every `@example`.
  * Before docgen, this script checks what docgen does not: every export has a `@category`.
  *
- *   pnpm docgen                 all three packages
+ *   pnpm docgen                 all three packages (side by side)
  *   pnpm docgen core kafka      some of them
+ *   pnpm docgen --dir <path>    any directory with a package.json and a docgen.json
  *
  * Exit code 0 when every package passed; the failures are printed.
  */
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -102,7 +103,14 @@ export const missingCategories = (file: string, source: string): Array<string> =
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true)
   const missing: Array<string> = []
   const seen = new Set<string>()
+  const hasCategory = (pos: number) =>
+    (ts.getLeadingCommentRanges(source, pos) ?? []).some((r) => /@category\s+\S/.test(source.slice(r.pos, r.end)))
   for (const statement of sf.statements) {
+    // `export { a, b } from`: docgen documents each name by the comment in front of it
+    if (ts.isExportDeclaration(statement) && statement.exportClause !== undefined && ts.isNamedExports(statement.exportClause)) {
+      for (const e of statement.exportClause.elements) if (!hasCategory(e.getFullStart())) missing.push(`${file}#${e.name.text}`)
+      continue
+    }
     const names = exportedNames(statement)
     if (names.length === 0) continue
     // overloads: the tags sit on the first signature
@@ -124,41 +132,72 @@ export interface Result {
 }
 
 /** Checks the categories, then runs docgen in the package (examples typechecked and run, Markdown written to `docs/`). */
-export const run = (pkg: Package): Result => {
+export const run = (pkg: Package): Promise<Result> => {
   const dir = packageDir(pkg)
-  const excludes = [...configuredExcludes(dir), ...PENDING_TAGS_AFTER_MERGE[pkg]]
+  return runIn(dir, [...configuredExcludes(dir), ...PENDING_TAGS_AFTER_MERGE[pkg]]).then((r) => ({ ...r, pkg }))
+}
+
+/** The same in any directory with a package.json (name, homepage) and a docgen.json, with these excludes. */
+export const runIn = (dir: string, excludes: ReadonlyArray<string>): Promise<Omit<Result, "pkg">> => {
   const modules = documentedModules(dir, excludes)
   const uncategorized = modules.flatMap((m) => missingCategories(m, readFileSync(join(dir, m), "utf8")))
   if (uncategorized.length > 0)
-    return { pkg, ok: false, modules: modules.length, output: `Missing @category tag:\n${uncategorized.map((u) => `  ${u}`).join("\n")}` }
+    return Promise.resolve({
+      ok: false,
+      modules: modules.length,
+      output: `Missing @category tag:\n${uncategorized.map((u) => `  ${u}`).join("\n")}`,
+    })
   const bin = join(root, "node_modules", ".bin")
-  const docgen = spawnSync(join(bin, "docgen"), excludes.flatMap((e) => ["--exclude", e]), {
-    cwd: dir,
-    encoding: "utf8",
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, NO_COLOR: "1", FORCE_COLOR: "0" },
+  // docgen 0.5.2's CLI drops the first of several `--exclude` options, so the first goes in twice.
+  const args = [excludes[0] ?? "", ...excludes].flatMap((e) => ["--exclude", e])
+  return new Promise((resolve) => {
+    const child = spawn(join(bin, "docgen"), args, {
+      cwd: dir,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, NO_COLOR: "1", FORCE_COLOR: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    let output = ""
+    child.stdout.on("data", (d: Buffer) => {
+      output += d.toString()
+    })
+    child.stderr.on("data", (d: Buffer) => {
+      output += d.toString()
+    })
+    child.on("error", (e) => resolve({ ok: false, modules: modules.length, output: `${output}${String(e)}` }))
+    child.on("close", (code) => resolve({ ok: code === 0 && existsSync(join(dir, "docs", "modules")), modules: modules.length, output }))
   })
-  const output = `${docgen.stdout ?? ""}${docgen.stderr ?? ""}${docgen.error ? String(docgen.error) : ""}`
-  return { pkg, ok: docgen.status === 0 && existsSync(join(dir, "docs", "modules")), modules: modules.length, output }
 }
 
+/** Runs the packages side by side; one result per package, in the order given. */
+export const runAll = (chosen: ReadonlyArray<Package>): Promise<ReadonlyArray<Result & { readonly seconds: number }>> =>
+  Promise.all(
+    chosen.map(async (pkg) => {
+      const started = Date.now()
+      const r = await run(pkg)
+      return { ...r, seconds: (Date.now() - started) / 1000 }
+    }),
+  )
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // `--dir <path>`: one directory of its own (a package.json and a docgen.json), e.g. a test's scratch package
+  const dirAt = process.argv.indexOf("--dir")
+  if (dirAt > 0) {
+    const dir = process.argv[dirAt + 1] ?? "."
+    const r = await runIn(dir, configuredExcludes(dir))
+    process.stdout.write(`${r.ok ? "ok  " : "FAIL"} ${dir}: ${r.modules} modules\n`)
+    if (!r.ok) process.stdout.write(`${r.output.trim()}\n`)
+    process.exit(r.ok ? 0 : 1)
+  }
   const asked = process.argv.slice(2)
   const unknown = asked.filter((a) => !packages.some((p) => p === a))
   if (unknown.length > 0) {
     process.stderr.write(`unknown package(s): ${unknown.join(", ")} (known: ${packages.join(", ")})\n`)
     process.exit(2)
   }
-  const chosen = packages.filter((p) => asked.length === 0 || asked.includes(p))
-  let failed = false
-  for (const pkg of chosen) {
-    const started = Date.now()
-    const r = run(pkg)
-    const took = ((Date.now() - started) / 1000).toFixed(1)
-    process.stdout.write(`${r.ok ? "ok  " : "FAIL"} ${pkg}: ${r.modules} modules, ${took} s → packages/${pkg}/docs\n`)
-    if (!r.ok) {
-      failed = true
-      process.stdout.write(`${r.output.trim()}\n`)
-    }
+  const results = await runAll(packages.filter((p) => asked.length === 0 || asked.includes(p)))
+  for (const r of results) {
+    process.stdout.write(`${r.ok ? "ok  " : "FAIL"} ${r.pkg}: ${r.modules} modules, ${r.seconds.toFixed(1)} s → packages/${r.pkg}/docs\n`)
+    if (!r.ok) process.stdout.write(`${r.output.trim()}\n`)
   }
-  process.exit(failed ? 1 : 0)
+  process.exit(results.every((r) => r.ok) ? 0 : 1)
 }

@@ -33,14 +33,30 @@ import * as Errors from "./internal/errors.js"
 import * as K from "./internal/kafkajs.js"
 import { InvalidRecord, PartitionerAnswer, type ProduceError, produceError } from "./internal/produceErrors.js"
 
-/**
- * The Producer's errors: `InvalidRecord` (a record refused before it is sent, naming the field and
- * value) and `ProduceError` (the broker or the connection failed the send; tagged reason, retriable flag).
- *
- * @since 0.1.0
- * @category utils
- */
-export { InvalidRecord, ProduceError, type ProduceErrorReason } from "./internal/produceErrors.js"
+export {
+  /**
+   * A record that cannot be sent as given: names the record's place, the field and the value.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidRecord,
+  /**
+   * A send failed and no record of it is known to be written: the reason (tagged), whether a retry
+   * can help, the topic and partition when the send had one, Kafka's error code when a broker answered.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ProduceError,
+  /**
+   * How a send failed: the transport reasons of the consumer side, or a broker's answer.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  type ProduceErrorReason,
+} from "./internal/produceErrors.js"
 
 // ---------------------------------------------------------------------------------------------
 // options

@@ -59,7 +59,7 @@ export type EmbeddedServices =
  *
  * @example
  * import { Consumer, TopicPartition } from "@kafka-effect/core"
- * import { Testing } from "@kafka-effect/kafka"
+ * import * as Testing from "@kafka-effect/kafka/Testing"
  * import { TestKit } from "@kafka-effect/testkit"
  * import { Effect, Layer } from "effect"
  *

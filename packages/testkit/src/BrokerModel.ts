@@ -17,17 +17,41 @@ import { Faults, type Injection, injectedCode } from "./internal/faults.js"
 import { encodeText, type NewRecord, PartitionLog } from "./internal/partitionLog.js"
 import type { Fault, ProducedRecord } from "./TestBroker.js"
 
-/**
- * Record batch attribute bits and the size of a record in the log, from the partition log.
- *
- * @since 0.1.0
- * @category utils
- */
 export {
+  /**
+   * The compression bits of a record batch's attributes.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   ATTR_COMPRESSION_MASK,
+  /**
+   * The attribute bit of a control batch (transaction markers).
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   ATTR_CONTROL,
+  /**
+   * The attribute bit of a batch whose timestamps are the broker's LogAppendTime.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   ATTR_LOG_APPEND_TIME,
+  /**
+   * The attribute bit of a transactional batch.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   ATTR_TRANSACTIONAL,
+  /**
+   * The size in bytes of one record as the partition log encodes it.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   recordSize,
 } from "./internal/partitionLog.js"
 
