@@ -16,7 +16,7 @@ import type { Policy } from "./OffsetRecovery.js"
  * moving back).
  *
  * @since 0.1.0
- * @category utils
+ * @category models
  */
 export class OffsetReset extends Data.TaggedClass("OffsetReset")<{
   readonly topic: string

@@ -41,7 +41,7 @@ const decoder = new TextDecoder()
  * Decodes bytes as utf8; `null` stays `null`.
  *
  * @since 0.1.0
- * @category utils
+ * @category values
  */
 export const utf8 = (bytes: Uint8Array | null): string | null =>
   bytes === null ? null : decoder.decode(bytes)

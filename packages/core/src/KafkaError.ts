@@ -13,14 +13,14 @@ import type { TopicPartition } from "./TopicPartition.js"
  * Marks every error of this module; `isKafkaError` tests for it.
  *
  * @since 0.1.0
- * @category constructors
+ * @category symbols
  */
 export const TypeId: unique symbol = Symbol.for("@kafka-effect/core/KafkaError")
 /**
  * The type of `TypeId`.
  *
  * @since 0.1.0
- * @category models
+ * @category symbols
  */
 export type TypeId = typeof TypeId
 
@@ -417,7 +417,7 @@ const formatValue = (value: unknown): string => {
  * their own tags, any other code is a `BrokerError` with Kafka's name and retriable flag.
  *
  * @since 0.1.0
- * @category constructors
+ * @category mapping
  */
 export const fromFetchCode = (
   code: number,

@@ -80,7 +80,7 @@ export type Decision = Data.TaggedEnum<{
  * What recovery decided for one out-of-range partition.
  *
  * @since 0.1.0
- * @category constructors
+ * @category models
  */
 export const Decision = Data.taggedEnum<Decision>()
 
@@ -90,7 +90,7 @@ export const Decision = Data.taggedEnum<Decision>()
  * it yet), so `log start 4, end 5` holds one record, at 4.
  *
  * @since 0.1.0
- * @category utils
+ * @category formatting
  */
 export const describeReset = (reset: {
   readonly topic: string
@@ -166,7 +166,7 @@ export const isRetriable = (e: ListOffsetsFailure): boolean =>
  * `OffsetLister.list` retried on `schedule` while the failure is retriable.
  *
  * @since 0.1.0
- * @category utils
+ * @category offsets
  */
 export const listWithRetry = (
   partitions: ReadonlyArray<TopicPartition.TopicPartition>,
@@ -187,7 +187,7 @@ const toMap = (entries: ReadonlyArray<{ readonly topic: string; readonly partiti
  * Earliest and latest of many partitions: the two ListOffsets requests go out together, one round trip.
  *
  * @since 0.1.0
- * @category utils
+ * @category offsets
  */
 export const listRange = (
   partitions: ReadonlyArray<TopicPartition.TopicPartition>,
@@ -316,21 +316,21 @@ const decisionAttributes = (decisions: ReadonlyArray<Decision>): Record<string, 
  * Out of range below the log start → the log start; above the end → the end. The default.
  *
  * @since 0.1.0
- * @category utils
+ * @category constructors
  */
 export const nearest = (options?: Options): Recovery<never> => healing("nearest", options)
 /**
  * Out of range → the log start.
  *
  * @since 0.1.0
- * @category utils
+ * @category constructors
  */
 export const earliest = (options?: Options): Recovery<never> => healing("earliest", options)
 /**
  * Out of range → the log end.
  *
  * @since 0.1.0
- * @category utils
+ * @category constructors
  */
 export const latest = (options?: Options): Recovery<never> => healing("latest", options)
 
@@ -338,7 +338,7 @@ export const latest = (options?: Options): Recovery<never> => healing("latest", 
  * No healing: the stream fails with the typed `OffsetOutOfRange`, and nothing is listed.
  *
  * @since 0.1.0
- * @category utils
+ * @category constructors
  */
 export const fail = (options?: Options): Recovery<OffsetOutOfRange> => ({
   policy: "fail",

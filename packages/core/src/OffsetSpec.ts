@@ -21,7 +21,7 @@ export type OffsetSpec = Data.TaggedEnum<{
  * The constructors of `OffsetSpec` (`Earliest`, `Latest`, `Exact`), its guard `is` and `match`.
  *
  * @since 0.1.0
- * @category utils
+ * @category constructors
  */
 export const { Earliest, Latest, Exact, $is: is, $match: match } = Data.taggedEnum<OffsetSpec>()
 
@@ -29,14 +29,14 @@ export const { Earliest, Latest, Exact, $is: is, $match: match } = Data.taggedEn
  * The log start offset.
  *
  * @since 0.1.0
- * @category utils
+ * @category constructors
  */
 export const earliest: OffsetSpec = Earliest()
 /**
  * The high watermark (the offset the next record will get).
  *
  * @since 0.1.0
- * @category utils
+ * @category constructors
  */
 export const latest: OffsetSpec = Latest()
 

@@ -46,7 +46,7 @@ export const Utf8: Schema.Schema<string, Uint8Array> = Schema.transformOrFail(Sc
  * A value read as UTF-8 text and then decoded by `schema` (e.g. `Schema.String`, `Schema.NumberFromString`).
  *
  * @since 0.1.0
- * @category utils
+ * @category schemas
  */
 export const utf8 = <A, R>(schema: Schema.Schema<A, string, R>): Schema.Schema<A, Uint8Array, R> =>
   Schema.compose(Utf8, schema)
@@ -55,7 +55,7 @@ export const utf8 = <A, R>(schema: Schema.Schema<A, string, R>): Schema.Schema<A
  * A value holding JSON (UTF-8): parsed, then decoded by `schema`; encoding writes `JSON.stringify`.
  *
  * @since 0.1.0
- * @category utils
+ * @category schemas
  */
 export const json = <A, I, R>(schema: Schema.Schema<A, I, R>): Schema.Schema<A, Uint8Array, R> =>
   Schema.compose(Utf8, Schema.parseJson(schema))
@@ -122,7 +122,7 @@ export interface Schemas<VS extends Schema.Schema.AnyNoContext, KS extends Schem
  * A decoder for single records: `Right` the typed record, `Left` the error.
  *
  * @since 0.1.0
- * @category utils
+ * @category decoding
  */
 export const decoder = <VS extends Schema.Schema.AnyNoContext = never, KS extends Schema.Schema.AnyNoContext = never>(
   schemas: Schemas<VS, KS>,
@@ -266,7 +266,7 @@ type DecodeChunkStream<A, E2, R2> = <E, R>(
  * })
  *
  * @since 0.1.0
- * @category utils
+ * @category decoding
  */
 export function decode<VS extends Schema.Schema.AnyNoContext = never, KS extends Schema.Schema.AnyNoContext = never>(
   options: Schemas<VS, KS> & { readonly onError?: "fail" },
@@ -288,7 +288,7 @@ export function decode<VS extends Schema.Schema.AnyNoContext, KS extends Schema.
  * The same over a stream of chunks (`consumer.chunks`): a chunk that loses every record is dropped.
  *
  * @since 0.1.0
- * @category utils
+ * @category decoding
  */
 export function decodeChunks<VS extends Schema.Schema.AnyNoContext = never, KS extends Schema.Schema.AnyNoContext = never>(
   options: Schemas<VS, KS> & { readonly onError?: "fail" },

@@ -35,7 +35,7 @@ export const make = (topic: string, partition: number): TopicPartition => ({ top
  * A string key, for `Map`s on the hot path (object keys compare by identity).
  *
  * @since 0.1.0
- * @category utils
+ * @category keys
  */
 export const key = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`
 
@@ -43,7 +43,7 @@ export const key = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partit
  * The `TopicPartition` a `key` string was made from.
  *
  * @since 0.1.0
- * @category constructors
+ * @category keys
  */
 export const fromKey = (k: string): TopicPartition => {
   const i = k.lastIndexOf("\u0000")
@@ -54,7 +54,7 @@ export const fromKey = (k: string): TopicPartition => {
  * Whether two values name the same partition.
  *
  * @since 0.1.0
- * @category utils
+ * @category instances
  */
 export const equals = (a: TopicPartition, b: TopicPartition): boolean =>
   a.topic === b.topic && a.partition === b.partition
@@ -63,7 +63,7 @@ export const equals = (a: TopicPartition, b: TopicPartition): boolean =>
  * `topic-partition`, as Kafka's tools print it.
  *
  * @since 0.1.0
- * @category utils
+ * @category formatting
  */
 export const format = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`
 
@@ -71,7 +71,7 @@ export const format = (tp: TopicPartition): string => `${tp.topic}-${tp.partitio
  * Orders by topic, then partition number (a comparator for `Array.prototype.sort`).
  *
  * @since 0.1.0
- * @category constructors
+ * @category instances
  */
 export const Order = (a: TopicPartition, b: TopicPartition): number =>
   a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition

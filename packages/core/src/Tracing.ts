@@ -22,7 +22,7 @@ import type { ConsumerRecord, RecordHeader } from "./ConsumerRecord.js"
  * The header name of W3C trace context.
  *
  * @since 0.1.0
- * @category utils
+ * @category trace context
  */
 export const traceparentHeader = "traceparent"
 
@@ -30,7 +30,7 @@ export const traceparentHeader = "traceparent"
  * OpenTelemetry's messaging attribute names, as the spans of this package use them.
  *
  * @since 0.1.0
- * @category utils
+ * @category attributes
  */
 export const attributes = {
   system: "messaging.system",
@@ -51,7 +51,7 @@ export const attributes = {
  * The W3C `traceparent` of a span: `00-<trace id>-<span id>-<flags>`.
  *
  * @since 0.1.0
- * @category utils
+ * @category trace context
  */
 export const format = (span: Tracer.AnySpan): string =>
   `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
@@ -63,7 +63,7 @@ const hex = /^[0-9a-f]+$/
  * `ff`) is `None`, as the W3C spec asks: a bad header starts a new trace, it never fails.
  *
  * @since 0.1.0
- * @category utils
+ * @category trace context
  */
 export const parse = (value: string): Option.Option<Tracer.ExternalSpan> => {
   const parts = value.trim().split("-")
@@ -85,7 +85,7 @@ const decoder = new TextDecoder()
  * The value of the last `traceparent` header of a record's headers, if any.
  *
  * @since 0.1.0
- * @category utils
+ * @category trace context
  */
 export const traceparentOf = (headers: ReadonlyArray<RecordHeader>): Option.Option<string> => {
   for (let i = headers.length - 1; i >= 0; i--) {
@@ -99,7 +99,7 @@ export const traceparentOf = (headers: ReadonlyArray<RecordHeader>): Option.Opti
  * The producer's span a record carries in its `traceparent` header; `None` without one or when it is malformed.
  *
  * @since 0.1.0
- * @category utils
+ * @category trace context
  */
 export const parentOf = (record: Pick<ConsumerRecord, "headers">): Option.Option<Tracer.ExternalSpan> =>
   Option.flatMap(traceparentOf(record.headers), parse)
@@ -108,7 +108,7 @@ export const parentOf = (record: Pick<ConsumerRecord, "headers">): Option.Option
  * The `traceparent` of the current span; `None` outside any span.
  *
  * @since 0.1.0
- * @category utils
+ * @category trace context
  */
 export const currentTraceparent: Effect.Effect<Option.Option<string>> = Effect.map(
   Effect.option(Effect.currentSpan),
@@ -119,7 +119,7 @@ export const currentTraceparent: Effect.Effect<Option.Option<string>> = Effect.m
  * Messaging attributes of one record.
  *
  * @since 0.1.0
- * @category utils
+ * @category attributes
  */
 export const recordAttributes = (
   record: Pick<ConsumerRecord, "topic" | "partition" | "offset">,
@@ -152,7 +152,7 @@ export interface RecordSpanOptions {
  * is an ordinary child of the current span.
  *
  * @since 0.1.0
- * @category utils
+ * @category spans
  */
 export const withRecordSpan =
   (record: Pick<ConsumerRecord, "topic" | "partition" | "offset" | "headers">, options: RecordSpanOptions = {}) =>

@@ -178,7 +178,7 @@ const compressionCode: Record<Compression, number> = {
  * Checks every option; the error names the first bad field and its value (never a password).
  *
  * @since 0.1.0
- * @category utils
+ * @category validation
  */
 export const validate = (options: ProducerOptions): Either.Either<ProducerConfig, KafkaError.InvalidConfig> =>
   Either.gen(function* () {
@@ -420,7 +420,7 @@ const kafkaSystem = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
  * duration of each send (`messaging.client.operation.duration`, operation `send`).
  *
  * @since 0.1.0
- * @category utils
+ * @category metrics
  */
 export const metrics = {
   recordsSent: kafkaSystem(
@@ -640,7 +640,7 @@ export interface TypedProducer<V, K> {
  * export const sent = orders.send("orders", [{ key: "o-1", value: { id: 1, item: "tea" } }])
  *
  * @since 0.1.0
- * @category utils
+ * @category schemas
  */
 export function withSchema<V, IV extends Bytes | null>(value: Schema.Schema<V, IV>): TypedProducer<V, Bytes | null>
 export function withSchema<V, IV extends Bytes | null, K, IK extends Bytes | null>(

@@ -218,7 +218,7 @@ const pom = (version: string): string => {
  * `~/.cache/kafka-effect/kafka-<version>/libs` (`KAFKA_EFFECT_CACHE` or `XDG_CACHE_HOME` move it).
  *
  * @since 0.1.0
- * @category utils
+ * @category jars
  */
 export const jars = (version: string = defaultVersion()): Effect.Effect<string, ApacheKafkaError> =>
   Effect.gen(function* () {
@@ -651,7 +651,7 @@ export const layer = (options: Options = {}): Layer.Layer<ApacheKafka, ApacheKaf
  * resolves with the cluster and a `close` that stops it.
  *
  * @since 0.1.0
- * @category utils
+ * @category constructors
  */
 export const start = async (options: Options = {}): Promise<{ readonly cluster: Cluster; readonly close: () => Promise<void> }> => {
   const scope = Effect.runSync(Scope.make())

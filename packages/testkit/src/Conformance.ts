@@ -151,7 +151,7 @@ const errorCode = (entry: RequestLogEntry | undefined, topic: string) =>
  * Every scenario of the conformance suite, in order.
  *
  * @since 0.1.0
- * @category utils
+ * @category scenarios
  */
 export const scenarios: ReadonlyArray<Scenario> = [
   {
@@ -683,7 +683,7 @@ const readCapabilities = <E>(layer: Layer.Layer<Ports, E>) =>
  * each). Scenarios needing a capability the broker lacks are listed by one test instead.
  *
  * @since 0.1.0
- * @category utils
+ * @category suite
  */
 export const conformance = <E>(name: string, layer: Layer.Layer<Ports, E>, options: Options = {}): void => {
   const live = options.live ?? false

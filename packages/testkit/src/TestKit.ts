@@ -121,7 +121,7 @@ export const layer = (options: Options = {}): Layer.Layer<Services> => {
  * one test are distinct to the coordinator (and `InMemoryCoordinator.disconnect(name)` crashes one).
  *
  * @since 0.1.0
- * @category utils
+ * @category broker
  */
 export const asMember =
   (name: string) =>
@@ -134,7 +134,7 @@ export const asMember =
  * Appends records (a string is a value) to one partition; returns the offset of the first one.
  *
  * @since 0.1.0
- * @category utils
+ * @category broker
  */
 export const produce = (
   topic: string,
@@ -154,7 +154,7 @@ export const produce = (
  * `topic-partition`; `undefined` where the group committed nothing.
  *
  * @since 0.1.0
- * @category utils
+ * @category broker
  */
 export const committed = (
   groupId: string,
@@ -225,7 +225,7 @@ const drive = <A, E, R>(
  * between steps, so that long polls, heartbeats and timers fire in order as they would in real time.
  *
  * @since 0.1.0
- * @category utils
+ * @category time
  */
 export const advance = (duration: Duration.DurationInput, options: Pick<DriveOptions, "step"> = {}): Effect.Effect<void> =>
   Effect.gen(function* () {
@@ -245,7 +245,7 @@ export const advance = (duration: Duration.DurationInput, options: Pick<DriveOpt
  * Moves the TestClock in steps until `condition` holds; `StillWaiting` after `max`.
  *
  * @since 0.1.0
- * @category utils
+ * @category time
  */
 export const until = <E, R>(
   condition: Effect.Effect<boolean, E, R>,
@@ -261,7 +261,7 @@ export const until = <E, R>(
  * Moves the TestClock in steps until the fiber is done, then its result; `StillWaiting` after `max`.
  *
  * @since 0.1.0
- * @category utils
+ * @category time
  */
 export const join = <A, E>(
   fiber: Fiber.Fiber<A, E>,
@@ -280,7 +280,7 @@ export const join = <A, E>(
  * TestClock until they have arrived; `StillWaiting` after `max`.
  *
  * @since 0.1.0
- * @category utils
+ * @category time
  */
 export const awaitRecords = <E, R>(
   records: Stream.Stream<ConsumerRecord.ConsumerRecord, E, R> | { readonly records: Stream.Stream<ConsumerRecord.ConsumerRecord, E, R> },
@@ -300,7 +300,7 @@ export const awaitRecords = <E, R>(
  * The first `n` elements of a stream, as an array.
  *
  * @since 0.1.0
- * @category utils
+ * @category streams
  */
 export const take = <A, E, R>(stream: Stream.Stream<A, E, R>, n: number): Effect.Effect<ReadonlyArray<A>, E, R> =>
   stream.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
@@ -309,7 +309,7 @@ export const take = <A, E, R>(stream: Stream.Stream<A, E, R>, n: number): Effect
  * The values of records as UTF-8 (null for a tombstone).
  *
  * @since 0.1.0
- * @category utils
+ * @category streams
  */
 export const values = (records: Iterable<ConsumerRecord.ConsumerRecord>): ReadonlyArray<string | null> =>
   Array.from(records, (r) => ConsumerRecord.utf8(r.value))
@@ -318,7 +318,7 @@ export const values = (records: Iterable<ConsumerRecord.ConsumerRecord>): Readon
  * Records as `topic-partition@offset=value` strings, for one `toEqual` over a whole delivery.
  *
  * @since 0.1.0
- * @category utils
+ * @category streams
  */
 export const describe = (records: Iterable<ConsumerRecord.ConsumerRecord>): ReadonlyArray<string> =>
   Array.from(records, (r) => `${r.topic}-${r.partition}@${r.offset}=${ConsumerRecord.utf8(r.value)}`)
@@ -327,7 +327,7 @@ export const describe = (records: Iterable<ConsumerRecord.ConsumerRecord>): Read
  * The consumer's next event (an `OffsetReset`), moving the TestClock until it comes.
  *
  * @since 0.1.0
- * @category utils
+ * @category broker
  */
 export const nextEvent = (
   consumer: Pick<Consumer.Service<unknown>, "subscribeEvents">,
@@ -392,7 +392,7 @@ const textOf = (message: unknown): string => (Array.isArray(message) ? message.m
  * A logger that keeps every line for assertions: its `layer`, and the lines it saw.
  *
  * @since 0.1.0
- * @category constructors
+ * @category logs
  */
 export const makeLogCapture = (options: CaptureOptions = {}): Effect.Effect<LogCapture> =>
   Effect.sync(() => {
@@ -415,7 +415,7 @@ export const makeLogCapture = (options: CaptureOptions = {}): Effect.Effect<LogC
  * Runs `effect` with a log capture: its result and the lines it logged.
  *
  * @since 0.1.0
- * @category utils
+ * @category logs
  */
 export const captureLogs = <A, E, R>(
   effect: Effect.Effect<A, E, R>,

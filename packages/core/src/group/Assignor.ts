@@ -59,7 +59,7 @@ const sortedTopics = (members: ReadonlyArray<AssignorMember>, partitionCounts: R
  * ranges; the first `partitions % members` take one more.
  *
  * @since 0.1.0
- * @category utils
+ * @category assignors
  */
 export const range: Assignor = {
   name: "range",
@@ -112,7 +112,7 @@ const roundRobinWith = (name: string): Assignor => ({
  * ascending) goes to the next member, in member-id order, that subscribes to its topic.
  *
  * @since 0.1.0
- * @category utils
+ * @category assignors
  */
 export const roundRobin: Assignor = roundRobinWith("roundrobin")
 
@@ -122,7 +122,7 @@ export const roundRobin: Assignor = roundRobinWith("roundrobin")
  * `roundRobin` (topics sorted), and it never gives a member a topic it did not subscribe to.
  *
  * @since 0.1.0
- * @category utils
+ * @category assignors
  */
 export const kafkajsRoundRobin: Assignor = roundRobinWith("RoundRobinAssigner")
 
@@ -134,7 +134,7 @@ export const kafkajsRoundRobin: Assignor = roundRobinWith("RoundRobinAssigner")
  * Owned partitions come from the members' subscriptions (version 1).
  *
  * @since 0.1.0
- * @category utils
+ * @category assignors
  */
 export const cooperativeSticky: Assignor = {
   name: "cooperative-sticky",

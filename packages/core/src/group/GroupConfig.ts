@@ -49,7 +49,7 @@ const Fields = Schema.Struct({
  * timeout must exceed the heartbeat interval), failing with the field and value that are wrong.
  *
  * @since 0.1.0
- * @category constructors
+ * @category schemas
  */
 export const GroupConfig = Fields.pipe(
   Schema.filter((o) => {
@@ -68,7 +68,7 @@ export const GroupConfig = Fields.pipe(
  * The fields, for tools and tests that go over every one.
  *
  * @since 0.1.0
- * @category utils
+ * @category schemas
  */
 export const fieldNames: ReadonlyArray<string> = Object.keys(Fields.fields)
 
@@ -80,6 +80,6 @@ const decoder = Settings.decoder(GroupConfig)
  * would be dropped between two heartbeats.
  *
  * @since 0.1.0
- * @category utils
+ * @category validation
  */
 export const validate = (options: unknown): Effect.Effect<typeof GroupConfig.Type, InvalidConfig> => decoder.decode(options)

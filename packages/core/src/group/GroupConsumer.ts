@@ -73,7 +73,7 @@ export interface GroupSubscription<E = never> {
  * with the committed offsets and resumes the kept partitions it paused.
  *
  * @since 0.1.0
- * @category utils
+ * @category handlers
  */
 export const handlerFor = <E>(consumer: Consumer.Service<E>): Effect.Effect<GroupMembership.GroupHandler> =>
   Effect.map(Ref.make<ReadonlySet<string>>(new Set()), (pausedByGroup) => ({
@@ -117,7 +117,7 @@ export const handlerFor = <E>(consumer: Consumer.Service<E>): Effect.Effect<Grou
  * }).pipe(Effect.scoped) // closing the scope commits what was processed and leaves the group
  *
  * @since 0.1.0
- * @category utils
+ * @category subscribing
  */
 export const subscribe = <E>(
   consumer: Consumer.Service<E>,

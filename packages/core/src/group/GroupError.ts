@@ -21,14 +21,14 @@ import {
  * Marks every error of this module; `isGroupError` tests for it.
  *
  * @since 0.1.0
- * @category constructors
+ * @category symbols
  */
 export const TypeId: unique symbol = Symbol.for("@kafka-effect/core/GroupError")
 /**
  * The type of `TypeId`.
  *
  * @since 0.1.0
- * @category models
+ * @category symbols
  */
 export type TypeId = typeof TypeId
 
@@ -428,7 +428,7 @@ export const isRejoinError = (e: { readonly _tag: string }): e is RejoinError =>
  * every implementation of the port, so that a code means the same thing whichever broker answered.
  *
  * @since 0.1.0
- * @category constructors
+ * @category mapping
  */
 export const fromCode = (
   code: number,

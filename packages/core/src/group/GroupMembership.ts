@@ -90,7 +90,7 @@ export type MemberState = Data.TaggedEnum<{
  * The constructors and matchers of `MemberState`.
  *
  * @since 0.1.0
- * @category constructors
+ * @category models
  */
 export const MemberState = Data.taggedEnum<MemberState>()
 

@@ -174,7 +174,7 @@ class Reader {
  * partitions, which cooperative assignors need.
  *
  * @since 0.1.0
- * @category utils
+ * @category codec
  */
 export const encodeSubscription = (subscription: {
   readonly version?: 0 | 1
@@ -195,7 +195,7 @@ export const encodeSubscription = (subscription: {
  * Decodes a subscription; throws `MemberProtocolError` on bytes it cannot read.
  *
  * @since 0.1.0
- * @category utils
+ * @category codec
  */
 export const decodeSubscriptionSync = (bytes: Uint8Array): Subscription => {
   const r = new Reader(bytes)
@@ -220,7 +220,7 @@ export const decodeSubscriptionSync = (bytes: Uint8Array): Subscription => {
  * Decodes a subscription, failing with `MemberProtocolError` on bytes it cannot read.
  *
  * @since 0.1.0
- * @category utils
+ * @category codec
  */
 export const decodeSubscription = (bytes: Uint8Array): Effect.Effect<Subscription, MemberProtocolError> =>
   Effect.try({
@@ -232,7 +232,7 @@ export const decodeSubscription = (bytes: Uint8Array): Effect.Effect<Subscriptio
  * Encodes an assignment as kafkajs and Java do (version 0, userData empty bytes by default).
  *
  * @since 0.1.0
- * @category utils
+ * @category codec
  */
 export const encodeAssignment = (assignment: {
   readonly version?: number
@@ -249,7 +249,7 @@ export const encodeAssignment = (assignment: {
  * An empty buffer (a member the leader gave nothing, as some clients write it) is no partitions.
  *
  * @since 0.1.0
- * @category utils
+ * @category codec
  */
 export const decodeAssignmentSync = (bytes: Uint8Array): Assignment => {
   if (bytes.length === 0) return { version: 0, partitions: [], userData: null }
@@ -265,7 +265,7 @@ export const decodeAssignmentSync = (bytes: Uint8Array): Assignment => {
  * Decodes an assignment, failing with `MemberProtocolError` on bytes it cannot read.
  *
  * @since 0.1.0
- * @category utils
+ * @category codec
  */
 export const decodeAssignment = (bytes: Uint8Array): Effect.Effect<Assignment, MemberProtocolError> =>
   Effect.try({
