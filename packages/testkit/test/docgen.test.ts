@@ -4,23 +4,27 @@
  * does not typecheck or throws when run. The first test runs it on the packages as they are; the
  * others on a scratch package with one fault each, so the check is seen to fail.
  */
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Command } from "@effect/platform"
-import { NodeContext } from "@effect/platform-node"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { root, runToEnd, tsx } from "./harness/ChildProcess.js"
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const script = path.join(root, "scripts/docgen.ts")
+const tsx = path.join(root, "node_modules/.bin/tsx")
 
+/** `pnpm docgen` with these arguments: its exit code and everything it printed. */
 const docgen = (...args: ReadonlyArray<string>) =>
-  runToEnd(Command.make(tsx, script, ...args).pipe(Command.workingDirectory(root))).pipe(
-    Effect.map(({ exitCode, stdout, stderr }) => ({ exitCode, output: [...stdout, ...stderr].join("\n") })),
-    Effect.provide(NodeContext.layer),
-    Effect.orDie,
-  )
+  Effect.async<{ readonly exitCode: number; readonly output: string }>((resume) => {
+    const child = execFile(tsx, [script, ...args], { cwd: root, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      const exitCode = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+      resume(Effect.succeed({ exitCode, output: `${stdout}${stderr}` }))
+    })
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
 
 /** A package of one module, `src/Thing.ts`, in a fresh directory removed at the end of the scope. */
 const scratch = (source: string) =>
