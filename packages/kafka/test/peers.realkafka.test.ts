@@ -58,6 +58,23 @@ const withoutTopic = (topic: string, line: string) => line.split(topic).join("T"
 const first = (o: Outcome) => o.offsets[0]
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
+/**
+ * An admin call asked again while it fails with an error kafkajs calls retriable (at most 20 times,
+ * 100 ms apart): a broker that has not taken in a just-created topic yet answers
+ * UNKNOWN_TOPIC_OR_PARTITION, more often while the other peers keep the machine busy.
+ */
+const retried = async <A>(call: () => Promise<A>): Promise<A> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call()
+    } catch (e) {
+      const retriable = typeof e === "object" && e !== null && "retriable" in e && e.retriable === true
+      if (!retriable || attempt >= 20) throw e
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
+
 /** Our Producer and kafkajs's admin for the test's setup, with a way to prepare a one-partition topic. */
 const setupTools = Effect.gen(function* () {
   const kafka = new Kafka({ brokers: [...RealKafka.brokers()], clientId: "peers-setup", logLevel: logLevel.NOTHING })
@@ -77,11 +94,11 @@ const setupTools = Effect.gen(function* () {
       yield* Effect.orDie(producer.send(topic, Array.from({ length: RECORDS }, (_, i) => ({ partition: 0, value: `r${i}` }))))
       yield* Effect.promise(async () => {
         // the admin learns the new topic's leader from this (deleteTopicRecords alone does not ask)
-        const before = await admin.fetchTopicOffsets(topic)
+        const before = await retried(() => admin.fetchTopicOffsets(topic))
         expect(before.map((o) => [o.low, o.high])).toEqual([["0", String(RECORDS)]])
         if (scenario.deleteBefore !== undefined) {
-          await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(scenario.deleteBefore) }] })
-          const after = await admin.fetchTopicOffsets(topic)
+          await retried(() => admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(scenario.deleteBefore) }] }))
+          const after = await retried(() => admin.fetchTopicOffsets(topic))
           expect(after.map((o) => [o.low, o.high])).toEqual([[String(scenario.deleteBefore), String(RECORDS)]])
         }
       })
@@ -203,7 +220,7 @@ const kafkajsConsumer = (tools: Tools, scenario: Scenario, fromBeginning: boolea
       const topic = yield* tools.prepare(scenario, `kafkajs-${fromBeginning}`)
       const groupId = `${topic}-group`
       yield* Effect.promise(() =>
-        tools.admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: String(scenario.position) }] }),
+        retried(() => tools.admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: String(scenario.position) }] })),
       )
       // what kafkajs tells its user: its log lines (ERROR and up), in order with the requests it sent
       const trail: Array<string> = []
