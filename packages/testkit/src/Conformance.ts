@@ -95,7 +95,8 @@ export interface Context {
 }
 
 /**
- * One scenario of the conformance suite: id, title and what it checks.
+ * One scenario of the conformance suite: its id and title, the broker capabilities it needs, and the
+ * Effect that runs it against the ports.
  *
  * @since 0.1.0
  * @category models

@@ -18,7 +18,7 @@
  * `TestClock`, so a fetch's long poll, a heartbeat or a session timeout happen only when the test
  * moves time (`advance`, `until`, `join`, `awaitRecords` do). For the same broker over TCP see
  * `EmbeddedBroker.layer()`; for the live kafkajs-backed ports over it, the kafka package's
- * `KafkaClient.layerEmbedded()`.
+ * `Testing.layerEmbedded()` (`@kafka-effect/kafka/Testing`).
  *
  * @since 0.1.0
  */

@@ -24,8 +24,8 @@ type Port = GroupCoordinator.GroupCoordinator["Type"]
 const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
 /**
- * What the live layer provides: the `GroupCoordinator` port and the topic metadata the group leader
- * assigns from.
+ * What `make` builds: the `GroupCoordinator` port over the cluster and the topic metadata the group
+ * leader assigns from.
  *
  * @since 0.1.0
  * @category models
