@@ -36,7 +36,7 @@ export const PENDING_TAGS_AFTER_MERGE: Readonly<Record<Package, ReadonlyArray<st
     "src/Settings.ts",
   ],
   kafka: ["src/KafkaClient.ts"],
-  testkit: ["src/TestBroker.ts", "src/wire/EmbeddedBroker.ts"],
+  testkit: ["src/TestBroker.ts"],
 }
 
 const packageDir = (pkg: Package) => join(root, "packages", pkg)
