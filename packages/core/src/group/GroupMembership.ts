@@ -17,6 +17,8 @@
  * (`Assignor.cooperativeSticky`) it is incremental: the member keeps consuming through the
  * rebalance, revokes (and commits) only what the new assignment takes away, and rejoins at once so
  * that a second round hands those partitions to their new owners.
+ *
+ * @since 0.1.0
  */
 import {
   Clock,
@@ -61,7 +63,12 @@ import * as MemberProtocol from "./MemberProtocol.js"
 
 type TP = TopicPartition.TopicPartition
 
-/** Where a member is in the group protocol. */
+/**
+ * Where a member is in the group protocol.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type MemberState = Data.TaggedEnum<{
   Unjoined: {}
   Joining: { readonly memberId: string }
@@ -79,8 +86,20 @@ export type MemberState = Data.TaggedEnum<{
   Left: {}
 }>
 
+/**
+ * The constructors and matchers of `MemberState`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export const MemberState = Data.taggedEnum<MemberState>()
 
+/**
+ * Why the member joins the group again.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type RejoinReason =
   /** The coordinator answered REBALANCE_IN_PROGRESS (another member joined or left). */
   | "RebalanceInProgress"
@@ -99,7 +118,12 @@ export type RejoinReason =
   /** The coordinator moved or was not available for a whole `retrySchedule`: find it and join again. */
   | "CoordinatorNotAvailable"
 
-/** A partition newly assigned to this member, with the offset the group committed for it. */
+/**
+ * A partition newly assigned to this member, with the offset the group committed for it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AddedPartition {
   readonly topic: string
   readonly partition: number
@@ -107,6 +131,12 @@ export interface AddedPartition {
   readonly committed: bigint | undefined
 }
 
+/**
+ * A change of this member's assignment in a generation: assigned, revoked, kept and added partitions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AssignmentChange {
   readonly generationId: number
   readonly memberId: string
@@ -120,7 +150,12 @@ export interface AssignmentChange {
   readonly added: ReadonlyArray<AddedPartition>
 }
 
-/** What the consumer gives the membership: how to stop and restart delivery. */
+/**
+ * What the consumer gives the membership: how to stop and restart delivery.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface GroupHandler {
   /**
    * A rebalance (or shutdown) begins: deliver nothing more from these partitions, and discard any
@@ -131,7 +166,12 @@ export interface GroupHandler {
   readonly apply: (change: AssignmentChange) => Effect.Effect<void>
 }
 
-/** The user's rebalance listener. Its Effects run inside the rebalance; a defect is logged, never fatal. */
+/**
+ * The user's rebalance listener. Its Effects run inside the rebalance; a defect is logged, never fatal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RebalanceListener {
   /** Before the partitions go (delivery is already suspended): the place to commit. */
   readonly onRevoked?: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
@@ -141,6 +181,13 @@ export interface RebalanceListener {
   readonly onLost?: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
 }
 
+/**
+ * Options of a group membership: group id and topics, the session, rebalance and heartbeat timing,
+ * the assignors, auto-commit, the retry schedule, a rebalance listener and the metadata refresh age.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface GroupOptions {
   readonly groupId: string
   readonly topics: ReadonlyArray<string>
@@ -181,12 +228,22 @@ export interface GroupOptions {
  * - `GroupTransportError`: a request failed below the protocol (non-retriable, e.g. authentication;
  *   or retriable once `retrySchedule` ended, which the default never does).
  * - `UnknownTopicOrPartition`, `BrokerError`, `CorruptResponse`: any other answer a request got.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export type FatalGroupError = Exclude<GroupFailure, RejoinError | CoordinatorError> | UnsupportedAssignor | MemberProtocolError
 
 /** What one step of the membership can fail with, before it handles the errors it retries itself. */
 type StepError = GroupFailure | UnsupportedAssignor | MemberProtocolError
 
+/**
+ * A running membership: its state (now and as a stream), its assignment, marking records processed,
+ * committing and reading committed offsets, changing the subscription, and its fatal failure.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Membership {
   readonly groupId: string
   readonly state: Effect.Effect<MemberState>
@@ -332,6 +389,9 @@ const safely = (label: string, effect: Effect.Effect<void>): Effect.Effect<void>
 /**
  * Joins the group and keeps the membership for the lifetime of the scope. Returns once the
  * background fibers run (the first assignment comes later: see `awaitStable`).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: GroupOptions,
