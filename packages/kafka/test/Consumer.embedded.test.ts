@@ -3,28 +3,18 @@
  * testkit's embedded wire broker: what librdkafka's mock cannot do, seen the way a user sees it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Consumer, ConsumerRecord, ErrorCode, Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
+import { Consumer, type ConsumerRecord, ErrorCode, Fetcher, OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { BrokerModel, TestBroker, TestKit } from "@kafka-effect/testkit"
 import { Chunk, Deferred, Effect, Fiber, Queue, Schedule, Stream } from "effect"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as EmbeddedClient from "./harness/EmbeddedClient.js"
+import * as Wait from "./harness/Wait.js"
 
 const retrySchedule = Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(5)))
 const layer = EmbeddedClient.layer(3, { retrySchedule })
 
-const seen = (records: Iterable<ConsumerRecord.ConsumerRecord>) =>
-  [...records].map((r) => `${r.partition}@${r.offset}=${ConsumerRecord.utf8(r.value)}`)
-
-/** Polls `effect` every 10ms until `done` holds; dies after `tries` polls. */
-const eventually = <A>(effect: Effect.Effect<A>, done: (a: A) => boolean, tries = 300) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < tries; i++) {
-      const a = yield* effect
-      if (done(a)) return a
-      yield* Effect.sleep("10 millis")
-    }
-    return yield* Effect.dieMessage(`still not there after ${tries} polls`)
-  })
+const seen = Wait.seen
+const eventually = <A>(effect: Effect.Effect<A>, done: (a: A) => boolean, tries = 300) => Wait.eventually(effect, done, tries)
 
 describe("Consumer over the embedded wire broker (3 brokers)", () => {
   it.scopedLive(

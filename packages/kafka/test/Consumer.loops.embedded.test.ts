@@ -5,27 +5,17 @@
  * consumer keeps the fetch buffer within its budget.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Consumer, ConsumerMetrics, ConsumerRecord, TopicPartition } from "@kafka-effect/core"
+import { Consumer, ConsumerMetrics, TopicPartition } from "@kafka-effect/core"
 import { BrokerModel, EmbeddedBroker, TestBroker } from "@kafka-effect/testkit"
 import { Chunk, Effect, Fiber, Metric, Schedule, Stream } from "effect"
 import * as EmbeddedClient from "./harness/EmbeddedClient.js"
+import * as Wait from "./harness/Wait.js"
 
 const retrySchedule = Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(5)))
 const layer = EmbeddedClient.layer(3, { retrySchedule })
 
-const seen = (records: Iterable<ConsumerRecord.ConsumerRecord>) =>
-  [...records].map((r) => `${r.partition}@${r.offset}=${ConsumerRecord.utf8(r.value)}`)
-
-/** Polls `effect` every 10ms until `done` holds; dies after `tries` polls. */
-const eventually = <A>(effect: Effect.Effect<A>, done: (a: A) => boolean, tries = 500) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < tries; i++) {
-      const a = yield* effect
-      if (done(a)) return a
-      yield* Effect.sleep("10 millis")
-    }
-    return yield* Effect.dieMessage(`still not there after ${tries} polls`)
-  })
+const seen = Wait.seen
+const eventually = <A>(effect: Effect.Effect<A>, done: (a: A) => boolean, tries = 500) => Wait.eventually(effect, done, tries)
 
 /** Creates `topic` with three partitions and returns them with their leaders (three different brokers). */
 const threeLeaders = (topic: string) =>

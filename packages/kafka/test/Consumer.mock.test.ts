@@ -139,6 +139,9 @@ layer(MockTestBroker.layer(3, { retrySchedule }), { excludeTestServices: true, t
         const consumer = yield* Consumer.make({ config: { maxWait: "50 millis", autoOffsetReset: "earliest" } })
         yield* consumer.assign([TopicPartition.make("c-authz", 0)])
         yield* take(consumer, 1)
+        // The run that took the record may have left its next long poll (50 ms) in flight; once it is
+        // answered the pushed error goes to the next run's Fetch, not to that one.
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 500)))
         yield* mock.pushErrors(MockCluster.ApiKey.Fetch, [29])
         const result = yield* Effect.either(take(consumer, 1))
         expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "TopicAuthorizationFailed", topic: "c-authz" })

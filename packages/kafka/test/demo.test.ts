@@ -88,7 +88,8 @@ describe("pnpm demo", () => {
         expect(truncation).toContain("   orders-1: log [0, 3)  consumer position 3")
 
         const beginning = section(lines, /^== seekToBeginning on all three partitions/)
-        expect(records(beginning, "orders").filter((l) => l.includes(" = "))).toEqual([
+        // each broker's loop delivers its partitions as they come: the order within a partition holds
+        expect(records(beginning, "orders").filter((l) => l.includes(" = ")).sort()).toEqual([
           "   orders-0@8  k2 = order 0.8",
           "   orders-0@9  k0 = order 0.9",
           "   orders-1@0  k0 = order 1.0",

@@ -12,12 +12,13 @@ import { NodeContext } from "@effect/platform-node"
 import { layer } from "@effect/vitest"
 import { Consumer, GroupConsumer, GroupCoordinator, TopicPartition } from "@kafka-effect/core"
 import { ApacheKafka } from "@kafka-effect/testkit"
-import { Chunk, Context, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Chunk, Context, type Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as GroupCoordinatorLive from "../src/group/GroupCoordinatorLive.js"
 import * as KafkaTools from "./harness/KafkaTools.js"
+import * as Wait from "./harness/Wait.js"
 
 const PARTITIONS = 3
 
@@ -36,14 +37,8 @@ const cluster = ApacheKafka.layer({
 })
 
 /** Polls `check` every 100ms (real time) until it holds, or dies after `within` saying what it waited for. */
-const eventually = (what: () => string, check: () => boolean, within: Duration.DurationInput = "60 seconds") =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(Duration.decode(within))
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out: ${what()}`)
-      yield* Effect.sleep("100 millis")
-    }
-  })
+const eventually = (what: string | (() => string), check: () => boolean, within: Duration.DurationInput = "60 seconds") =>
+  Wait.until(what, check, within, "100 millis")
 
 /** A topic with replication factor 3 and min.insync.replicas 2, and an idempotent acks=all producer for it. */
 const replicatedTopic = (kafkaCluster: ApacheKafka.Cluster, topic: string, clientId: string) =>

@@ -6,13 +6,14 @@
  */
 import { layer } from "@effect/vitest"
 import { Assignor, Consumer, GroupConsumer, GroupCoordinator, TopicPartition } from "@kafka-effect/core"
-import { Chunk, Duration, Effect, Exit, Fiber, Layer, Schedule, Scope, Stream } from "effect"
+import { Chunk, type Duration, Effect, Exit, Fiber, Layer, Schedule, Scope, Stream } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { expect } from "vitest"
 import * as GroupCoordinatorLive from "../../src/group/GroupCoordinatorLive.js"
 import * as MockCluster from "../harness/MockCluster.js"
 import * as MockTestBroker from "../harness/MockTestBroker.js"
 import * as Producer from "../harness/Producer.js"
+import * as Wait from "../harness/Wait.js"
 
 /** FindCoordinator's API key, and Kafka's COORDINATOR_NOT_AVAILABLE. */
 const FIND_COORDINATOR = 10
@@ -45,14 +46,8 @@ interface Seen {
 }
 
 /** Polls `check` every 100ms (real time) until it holds, or fails after `within`. */
-const eventually = (what: string, check: () => boolean, within: Duration.DurationInput = "30 seconds") =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(Duration.decode(within))
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting for ${what}`)
-      yield* Effect.sleep("100 millis")
-    }
-  })
+const eventually = (what: string | (() => string), check: () => boolean, within: Duration.DurationInput = "30 seconds") =>
+  Wait.until(what, check, within, "100 millis")
 
 const ours = (name: string, seen: Array<Seen>) =>
   Effect.gen(function* () {

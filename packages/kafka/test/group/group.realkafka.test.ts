@@ -13,13 +13,14 @@
 import { NodeContext } from "@effect/platform-node"
 import { layer } from "@effect/vitest"
 import { Consumer, GroupConsumer } from "@kafka-effect/core"
-import { Chunk, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Chunk, type Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { Kafka, logLevel, type PartitionAssigner, PartitionAssigners } from "kafkajs"
 import { expect } from "vitest"
 import * as KafkaClient from "../../src/KafkaClient.js"
 import * as GroupCoordinatorLive from "../../src/group/GroupCoordinatorLive.js"
 import * as KafkaTools from "../harness/KafkaTools.js"
 import * as RealKafka from "../harness/RealKafka.js"
+import * as Wait from "../harness/Wait.js"
 
 const PARTITIONS = 6
 const PER_ROUND = 10
@@ -34,14 +35,8 @@ interface Seen {
 }
 
 /** Polls `check` every 100ms (real time) until it holds, or dies after `within` saying what it waited for. */
-const eventually = (what: () => string, check: () => boolean, within: Duration.DurationInput = "60 seconds") =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(Duration.decode(within))
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out: ${what()}`)
-      yield* Effect.sleep("100 millis")
-    }
-  })
+const eventually = (what: string | (() => string), check: () => boolean, within: Duration.DurationInput = "60 seconds") =>
+  Wait.until(what, check, within, "100 millis")
 
 /** kafkajs's own round-robin assigner, offered under the protocol name Java's RoundRobinAssignor uses. */
 const kafkajsRoundRobin: PartitionAssigner = (config) => ({ ...PartitionAssigners.roundRobin(config), name: "roundrobin" })

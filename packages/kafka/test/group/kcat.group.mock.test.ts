@@ -9,24 +9,19 @@ import { Command } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { layer } from "@effect/vitest"
 import { Assignor, Consumer, GroupConsumer } from "@kafka-effect/core"
-import { Chunk, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Chunk, type Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { expect } from "vitest"
 import * as GroupCoordinatorLive from "../../src/group/GroupCoordinatorLive.js"
 import * as MockCluster from "../harness/MockCluster.js"
 import * as MockTestBroker from "../harness/MockTestBroker.js"
 import * as Producer from "../harness/Producer.js"
+import * as Wait from "../harness/Wait.js"
 
 const GROUP = "grp-kcat"
 const PARTITIONS = 4
 
-const eventually = (what: string, check: () => boolean, within: Duration.DurationInput = "40 seconds") =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(Duration.decode(within))
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting for ${what}`)
-      yield* Effect.sleep("100 millis")
-    }
-  })
+const eventually = (what: string | (() => string), check: () => boolean, within: Duration.DurationInput = "40 seconds") =>
+  Wait.until(what, check, within, "100 millis")
 
 const testLayer = Layer.mergeAll(MockTestBroker.layer(1), NodeContext.layer)
 

@@ -8,24 +8,19 @@
 import { layer } from "@effect/vitest"
 import { Consumer, GroupConsumer, GroupCoordinator, type GroupMembership, TopicPartition } from "@kafka-effect/core"
 import { EmbeddedBroker, InMemoryCoordinator, TestBroker } from "@kafka-effect/testkit"
-import { Chunk, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Chunk, type Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { expect } from "vitest"
 import * as GroupCoordinatorLive from "../../src/group/GroupCoordinatorLive.js"
 import * as KafkaClient from "../../src/KafkaClient.js"
+import * as Wait from "../harness/Wait.js"
 
 const TOPIC = "w"
 const GROUP = "wire-mixed"
 const PARTITIONS = 6
 
-const eventually = (what: string, check: () => boolean, within: Duration.DurationInput = "30 seconds") =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(Duration.decode(within))
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting for ${what}`)
-      yield* Effect.sleep("50 millis")
-    }
-  })
+const eventually = (what: string | (() => string), check: () => boolean, within: Duration.DurationInput = "30 seconds") =>
+  Wait.until(what, check, within, "50 millis")
 
 interface Seen {
   readonly who: string
