@@ -479,6 +479,29 @@ const makeFromInput = <E>(
 /**
  * The `Consumer` service (healing recovery) as a layer.
  *
+ * @example
+ * import { Consumer, ConsumerRecord, TopicPartition } from "@kafka-effect/core"
+ * import { TestKit } from "@kafka-effect/testkit"
+ * import { Chunk, Effect, Layer, Stream } from "effect"
+ *
+ * // A consumer over the testkit's in-memory broker (no socket opened); over a real cluster,
+ * // provide `KafkaClient.layer` from @kafka-effect/kafka instead.
+ * const kit = Consumer.layer().pipe(Layer.provideMerge(TestKit.layer({ topics: { orders: 1 } })))
+ *
+ * const program = Effect.gen(function* () {
+ *   yield* TestKit.produce("orders", 0, ["a", "b", "c"])
+ *   const consumer = yield* Consumer.Consumer
+ *   const tp = TopicPartition.make("orders", 0)
+ *   yield* consumer.assign([tp])
+ *   yield* consumer.seek(tp, 1n) // the next fetch starts at offset 1
+ *   const records = yield* consumer.records.pipe(Stream.take(2), Stream.runCollect)
+ *   assert.deepStrictEqual(Chunk.toReadonlyArray(records).map((r) => ConsumerRecord.utf8(r.value)), ["b", "c"])
+ *   // the delivered position: the offset of the next record the stream hands downstream
+ *   assert.strictEqual(yield* consumer.position(tp), 3n)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(kit)))
+ *
  * @since 0.1.0
  * @category layers
  */
