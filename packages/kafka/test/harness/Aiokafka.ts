@@ -10,6 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Data, Effect, Schema } from "effect"
+import * as PeerOutcome from "./PeerOutcome.js"
 
 /** The newest aiokafka on PyPI that installs on this machine's Python 3.11. */
 export const VERSION = "0.14.0"
@@ -83,17 +84,9 @@ export interface Case {
 }
 
 export const Outcome = Schema.Struct({
-  id: Schema.String,
+  ...PeerOutcome.fields,
   client: Schema.Literal("aiokafka"),
   version: Schema.String,
-  setting: Schema.String,
-  position: Schema.Number,
-  offsets: Schema.Array(Schema.Number),
-  resetTo: Schema.NullOr(Schema.Number),
-  marker: Schema.NullOr(Schema.Number),
-  markerDelivered: Schema.Boolean,
-  error: Schema.NullOr(Schema.Struct({ type: Schema.String, message: Schema.String })),
-  timedOut: Schema.Boolean,
   logs: Schema.Array(Schema.String),
 })
 export type Outcome = typeof Outcome.Type

@@ -12,6 +12,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Data, Effect, Schema } from "effect"
 import * as KafkaTools from "./KafkaTools.js"
+import * as PeerOutcome from "./PeerOutcome.js"
 
 const source = path.join(path.dirname(fileURLToPath(import.meta.url)), "JavaConsumerPeer.java")
 
@@ -47,17 +48,9 @@ export interface Case {
 }
 
 export const Outcome = Schema.Struct({
-  id: Schema.String,
+  ...PeerOutcome.fields,
   client: Schema.Literal("java"),
   version: Schema.String,
-  setting: Schema.String,
-  position: Schema.Number,
-  offsets: Schema.Array(Schema.Number),
-  resetTo: Schema.NullOr(Schema.Number),
-  marker: Schema.NullOr(Schema.Number),
-  markerDelivered: Schema.Boolean,
-  error: Schema.NullOr(Schema.Struct({ type: Schema.String, message: Schema.String })),
-  timedOut: Schema.Boolean,
 })
 
 /** A case's outcome and the lines the client logged during it (`LEVEL message`). */

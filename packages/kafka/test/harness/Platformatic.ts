@@ -12,6 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Data, Effect, Schema } from "effect"
+import * as PeerOutcome from "./PeerOutcome.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const script = path.join(here, "platformatic_peer.ts")
@@ -96,16 +97,8 @@ export interface Case {
 }
 
 export const Outcome = Schema.Struct({
-  id: Schema.String,
+  ...PeerOutcome.fields,
   client: Schema.Literal("platformatic"),
-  setting: Schema.String,
-  position: Schema.Number,
-  offsets: Schema.Array(Schema.Number),
-  resetTo: Schema.NullOr(Schema.Number),
-  marker: Schema.NullOr(Schema.Number),
-  markerDelivered: Schema.Boolean,
-  error: Schema.NullOr(Schema.Struct({ type: Schema.String, message: Schema.String })),
-  timedOut: Schema.Boolean,
   logs: Schema.Array(Schema.String),
 })
 export type Outcome = typeof Outcome.Type
