@@ -10,6 +10,8 @@
  * buffered or in flight for it is dropped, so no record from before a seek is delivered after it.
  * `position` is the delivered position; when the stream ends, what was buffered and not delivered
  * is given up and fetched again by the next run.
+ *
+ * @since 0.1.0
  */
 import {
   Chunk,
@@ -60,7 +62,12 @@ import * as TopicPartition from "./TopicPartition.js"
 
 type TP = TopicPartition.TopicPartition
 
-/** What the record stream can fail with, whatever the recovery policy. */
+/**
+ * What the record stream can fail with, whatever the recovery policy.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type ConsumerError =
   | FetchFailure
   | ListOffsetsFailure
@@ -72,10 +79,20 @@ export type ConsumerError =
   | NoOffsetForPartition
   | ConsumerClosed
 
-/** What `position` can fail with. */
+/**
+ * What `position` can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type PositionError = PartitionNotAssigned | ListOffsetsFailure | NoOffsetForPartition | InvalidTopicPartition | ConsumerClosed
 
-/** What a call naming partitions can fail with before it does anything: a bad partition, or a closed consumer. */
+/**
+ * What a call naming partitions can fail with before it does anything: a bad partition, or a closed consumer.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type CallError = InvalidTopicPartition | ConsumerClosed
 
 /**
@@ -85,12 +102,18 @@ export type CallError = InvalidTopicPartition | ConsumerClosed
  * during failover, a broker refusing connections) is not bounded by it: its loop retries with a
  * backoff from `retryBackoff` doubling to 2 s, and the metadata is looked up again so its
  * partitions move to their new leader.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type FetchRetry = Schedule.Schedule<unknown, FetchFailure>
 
 /**
  * Exponential from 100ms, doubling, jittered, each delay capped at 5s, at most 10 retries (about
  * 25 s of a cluster that cannot be reached before the stream fails).
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const defaultFetchRetry: FetchRetry = Schedule.exponential("100 millis", 2).pipe(
   Schedule.jittered,
@@ -101,6 +124,9 @@ export const defaultFetchRetry: FetchRetry = Schedule.exponential("100 millis", 
 /**
  * A consumer whose record stream can also fail with `E`: `never` under a healing recovery,
  * `OffsetOutOfRange` under `OffsetRecovery.fail()`.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Service<E = never> {
   readonly config: ConsumerConfig.ConsumerConfig
@@ -140,9 +166,22 @@ export interface Service<E = never> {
   readonly subscribeEvents: Effect.Effect<Queue.Dequeue<ConsumerEvent>, ConsumerClosed, Scope.Scope>
 }
 
-/** The consumer service under a healing recovery: its stream has no `OffsetOutOfRange`. */
+/**
+ * The consumer service under a healing recovery: its stream has no `OffsetOutOfRange`.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class Consumer extends Context.Tag("@kafka-effect/core/Consumer")<Consumer, Service<never>>() {}
 
+/**
+ * The options of `make`: the settings (validated at start), a recovery that overrides the
+ * `OffsetRecovery` service and setting, and the retry of whole failed fetches (`defaultFetchRetry`
+ * when not given).
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface MakeOptions<E> {
   /** Validated at start; a wrong value fails with `InvalidConfig`. */
   readonly config?: ConsumerConfig.Input
@@ -154,6 +193,9 @@ export interface MakeOptions<E> {
 /**
  * Builds a consumer over the `Fetcher` and `OffsetLister` in context. The recovery is, in order:
  * `options.recovery`, the `OffsetRecovery` service, the `offsetRecovery` setting.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = <E = never>(
   options: MakeOptions<E> = {},
@@ -434,7 +476,35 @@ const makeFromInput = <E>(
     return service
   })
 
-/** The `Consumer` service (healing recovery) as a layer. */
+/**
+ * The `Consumer` service (healing recovery) as a layer.
+ *
+ * @example
+ * import { Consumer, ConsumerRecord, TopicPartition } from "@kafka-effect/core"
+ * import { TestKit } from "@kafka-effect/testkit"
+ * import { Chunk, Effect, Layer, Stream } from "effect"
+ *
+ * // A consumer over the testkit's in-memory broker (no socket opened); over a real cluster,
+ * // provide `KafkaClient.layer` from @kafka-effect/kafka instead.
+ * const kit = Consumer.layer().pipe(Layer.provideMerge(TestKit.layer({ topics: { orders: 1 } })))
+ *
+ * const program = Effect.gen(function* () {
+ *   yield* TestKit.produce("orders", 0, ["a", "b", "c"])
+ *   const consumer = yield* Consumer.Consumer
+ *   const tp = TopicPartition.make("orders", 0)
+ *   yield* consumer.assign([tp])
+ *   yield* consumer.seek(tp, 1n) // the next fetch starts at offset 1
+ *   const records = yield* consumer.records.pipe(Stream.take(2), Stream.runCollect)
+ *   assert.deepStrictEqual(Chunk.toReadonlyArray(records).map((r) => ConsumerRecord.utf8(r.value)), ["b", "c"])
+ *   // the delivered position: the offset of the next record the stream hands downstream
+ *   assert.strictEqual(yield* consumer.position(tp), 3n)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(kit)))
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (
   options: Omit<MakeOptions<never>, "recovery"> & { readonly recovery?: OffsetRecovery.Recovery<never> } = {},
 ): Layer.Layer<Consumer, InvalidConfig, Fetcher | OffsetLister> => Layer.scoped(Consumer, make(options))
@@ -442,6 +512,9 @@ export const layer = (
 /**
  * The `Consumer` service with its settings read from a `Config` (by default `ConsumerConfig.config`,
  * the field names as keys). Validation failures are `InvalidConfig`, naming field and value.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerConfig = (
   config: Config.Config<unknown> = ConsumerConfig.config,

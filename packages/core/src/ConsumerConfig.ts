@@ -4,22 +4,60 @@
  * milliseconds), decoded to `Duration`. This is the one place for fetch tuning (wait, sizes,
  * isolation); the client's options (`KafkaOptions`) say how to reach the cluster. Schedules
  * (retries) are code, not config: see `Consumer.make` and `OffsetRecovery`.
+ *
+ * @since 0.1.0
  */
 import type { Config, Effect, Either } from "effect"
 import { Duration, Schema } from "effect"
 import type { InvalidConfig } from "./KafkaError.js"
 import * as Settings from "./Settings.js"
 
-/** Where a partition with no committed offset starts. `none`: fetching it fails with `NoOffsetForPartition`. */
+/**
+ * Where a partition with no committed offset starts. `none`: fetching it fails with `NoOffsetForPartition`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const AutoOffsetReset = Settings.oneOf("earliest", "latest", "none")
+/**
+ * Where a partition with no committed offset starts: `earliest`, `latest` or `none`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type AutoOffsetReset = typeof AutoOffsetReset.Type
 
-/** The healing recovery policies that a configuration may choose (`fail` is chosen in code, so the type shows it). */
+/**
+ * The healing recovery policies that a configuration may choose (`fail` is chosen in code, so the type shows it).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const RecoveryPolicy = Settings.oneOf("nearest", "earliest", "latest")
+/**
+ * A healing recovery policy that a configuration may choose: `nearest`, `earliest` or `latest`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type RecoveryPolicy = typeof RecoveryPolicy.Type
 
+/**
+ * Which records a fetch may return: `read_uncommitted` (everything up to the high watermark) or
+ * `read_committed` (aborted transactions hidden, up to the last stable offset).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const IsolationLevel = Settings.oneOf("read_uncommitted", "read_committed")
 
+/**
+ * The consumer's settings as a `Schema`: every field optional in the input, the defaults filled in
+ * when decoded (`fetchBufferBytes` stays absent: 2 × `maxBytes`). `decode` validates with it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const ConsumerConfig = Schema.Struct({
   /** How long the broker may hold a fetch that has less than `minBytes` to answer (`fetch.max.wait.ms`). Default 500 millis. */
   maxWait: Schema.optionalWith(Settings.duration(), { default: () => Duration.millis(500) }),
@@ -49,9 +87,19 @@ export const ConsumerConfig = Schema.Struct({
   retryBackoff: Schema.optionalWith(Settings.duration(), { default: () => Duration.millis(100) }),
 })
 
-/** The validated configuration, every field present. */
+/**
+ * The validated configuration, every field present.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ConsumerConfig = typeof ConsumerConfig.Type
-/** What a user writes: every field optional. */
+/**
+ * What a user writes: every field optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Input = typeof ConsumerConfig.Encoded
 
 const fieldNames: ReadonlyArray<keyof Input> = [
@@ -69,17 +117,35 @@ const fieldNames: ReadonlyArray<keyof Input> = [
 
 const decoder = Settings.decoder(ConsumerConfig)
 
-/** Validates a configuration; the failure names the first wrong field and its value. */
+/**
+ * Validates a configuration; the failure names the first wrong field and its value.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
 export const decode: (input: unknown) => Effect.Effect<ConsumerConfig, InvalidConfig> = decoder.decode
 
-/** Same as `decode`, synchronously. */
+/**
+ * Same as `decode`, synchronously.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
 export const decodeSync: (input: unknown) => Either.Either<ConsumerConfig, InvalidConfig> = decoder.decodeSync
 
-/** All defaults. */
+/**
+ * All defaults.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaults: ConsumerConfig = Schema.decodeSync(ConsumerConfig)({})
 
 /**
  * Reads the fields from the current `ConfigProvider` (keys as the field names, e.g. `maxWait` as
  * "250 millis" or 250; nest with `Config.nested("kafka")`), without validating them: `decode` does that.
+ *
+ * @since 0.1.0
+ * @category config
  */
 export const config: Config.Config<Record<string, string | number | boolean>> = Settings.fields(fieldNames)

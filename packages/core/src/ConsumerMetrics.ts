@@ -9,10 +9,17 @@
  *
  * Updated once per fetched chunk (per topic), never per record. The group and client id come from
  * the fiber's metric labels: `labelled` (or `GroupConsumer.subscribe`, which labels its streams).
+ *
+ * @since 0.1.0
  */
 import { Duration, Effect, Metric, MetricBoundaries, Stream } from "effect"
 
-/** Tag keys: OpenTelemetry's messaging attribute names. */
+/**
+ * Tag keys: OpenTelemetry's messaging attribute names.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const tags = {
   system: "messaging.system",
   topic: "messaging.destination.name",
@@ -25,7 +32,12 @@ export const tags = {
 
 const kafka = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => Metric.tagged(metric, tags.system, "kafka")
 
-/** Records delivered to the application, tagged with the topic. */
+/**
+ * Records delivered to the application, tagged with the topic.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const records = kafka(
   Metric.counter("messaging.client.consumed.messages", {
     description: "Records delivered to the application",
@@ -33,7 +45,12 @@ export const records = kafka(
   }),
 )
 
-/** Key and value bytes of the records delivered, tagged with the topic. */
+/**
+ * Key and value bytes of the records delivered, tagged with the topic.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const bytes = kafka(
   Metric.counter("kafka.consumer.bytes_consumed", {
     description: "Key and value bytes of the records delivered",
@@ -41,7 +58,12 @@ export const bytes = kafka(
   }),
 )
 
-/** Positions moved after an OFFSET_OUT_OF_RANGE answer, tagged with the topic. */
+/**
+ * Positions moved after an OFFSET_OUT_OF_RANGE answer, tagged with the topic.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const offsetResets = kafka(
   Metric.counter("kafka.consumer.offset_resets", {
     description: "Positions moved after an OFFSET_OUT_OF_RANGE answer",
@@ -49,7 +71,12 @@ export const offsetResets = kafka(
   }),
 )
 
-/** Offsets skipped over by out-of-range resets (never delivered), tagged with the topic. */
+/**
+ * Offsets skipped over by out-of-range resets (never delivered), tagged with the topic.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const offsetsSkipped = kafka(
   Metric.counter("kafka.consumer.offsets_skipped", {
     description: "Offsets skipped over by out-of-range resets (never delivered)",
@@ -58,7 +85,12 @@ export const offsetsSkipped = kafka(
   }),
 )
 
-/** High watermark minus position after the last fetch, tagged with topic and partition. */
+/**
+ * High watermark minus position after the last fetch, tagged with topic and partition.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const lag = kafka(
   Metric.gauge("kafka.consumer.records_lag", {
     description: "Offsets between the position and the high watermark",
@@ -66,19 +98,34 @@ export const lag = kafka(
   }),
 )
 
-/** Fetch requests sent to brokers (one per fetch of a leader's loop). */
+/**
+ * Fetch requests sent to brokers (one per fetch of a leader's loop).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const fetchRequests = kafka(
   Metric.counter("kafka.consumer.fetch_requests", { description: "Fetch requests sent to brokers", incremental: true }),
 )
 
-/** Key and value bytes fetched and buffered, not yet delivered (bounded by `fetchBufferBytes`). */
+/**
+ * Key and value bytes fetched and buffered, not yet delivered (bounded by `fetchBufferBytes`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const fetchBufferBytes = kafka(
   Metric.gauge("kafka.consumer.fetch_buffer_bytes", {
     description: "Key and value bytes fetched and buffered, not yet delivered to the application",
   }),
 )
 
-/** OpenTelemetry's recommended buckets for messaging durations, in seconds. */
+/**
+ * OpenTelemetry's recommended buckets for messaging durations, in seconds.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const durationBoundaries = MetricBoundaries.fromIterable([
   0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
 ])
@@ -86,6 +133,9 @@ export const durationBoundaries = MetricBoundaries.fromIterable([
 /**
  * Duration of one operation against a broker, in seconds, tagged with `messaging.operation.name`
  * (`fetch`, `list_offsets`, `commit`, `send`).
+ *
+ * @since 0.1.0
+ * @category metrics
  */
 export const operationDuration = kafka(
   Metric.histogram(
@@ -95,23 +145,48 @@ export const operationDuration = kafka(
   ),
 )
 
-/** The fetch latency: one Fetch request to one broker, request to answer, in seconds. */
+/**
+ * The fetch latency: one Fetch request to one broker, request to answer, in seconds.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const fetchLatency = Metric.tagged(operationDuration, tags.operation, "fetch")
 
-/** The commit latency: one OffsetCommit, in seconds. */
+/**
+ * The commit latency: one OffsetCommit, in seconds.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const commitLatency = Metric.tagged(operationDuration, tags.operation, "commit")
 
-/** Commits sent to the group coordinator, tagged with the group and `error.type` when one failed. */
+/**
+ * Commits sent to the group coordinator, tagged with the group and `error.type` when one failed.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const commits = kafka(
   Metric.counter("kafka.consumer.commits", { description: "Offset commits sent to the group coordinator", incremental: true }),
 )
 
-/** Rebalances this member went through (each JoinGroup round after the first), tagged with the group and the reason. */
+/**
+ * Rebalances this member went through (each JoinGroup round after the first), tagged with the group and the reason.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const rebalances = kafka(
   Metric.counter("kafka.consumer.rebalances", { description: "Rebalances this member went through", incremental: true }),
 )
 
-/** Records whose key or value did not decode with the stream's `Schema`, tagged with the topic and the policy. */
+/**
+ * Records whose key or value did not decode with the stream's `Schema`, tagged with the topic and the policy.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const decodeErrors = kafka(
   Metric.counter("kafka.consumer.decode_errors", {
     description: "Records whose key or value did not decode with the stream's Schema",
@@ -119,21 +194,41 @@ export const decodeErrors = kafka(
   }),
 )
 
-/** `metric` tagged with a topic. */
+/**
+ * `metric` tagged with a topic.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const forTopic = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, topic: string) =>
   Metric.tagged(metric, tags.topic, topic)
 
-/** `metric` tagged with a topic and a partition. */
+/**
+ * `metric` tagged with a topic and a partition.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const forPartition = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, topic: string, partition: number) =>
   Metric.tagged(Metric.tagged(metric, tags.topic, topic), tags.partition, String(partition))
 
-/** Records the duration of `effect` in seconds in a histogram (e.g. `fetchLatency`). */
+/**
+ * Records the duration of `effect` in seconds in a histogram (e.g. `fetchLatency`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const timed =
   (histogram: Metric.Metric.Histogram<number>) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Metric.trackDurationWith(histogram, (d: Duration.Duration) => Duration.toMillis(d) / 1000)(effect)
 
-/** Who is consuming: the labels every consumer metric updated inside gets. */
+/**
+ * Who is consuming: the labels every consumer metric updated inside gets.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Labels {
   readonly groupId?: string | undefined
   readonly clientId?: string | undefined
@@ -146,7 +241,12 @@ const labelPairs = (labels: Labels): Array<readonly [string, string]> => {
   return out
 }
 
-/** Runs `effect` with the metrics it updates tagged with the group and client id. */
+/**
+ * Runs `effect` with the metrics it updates tagged with the group and client id.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const labelEffect =
   (labels: Labels) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -155,6 +255,9 @@ export const labelEffect =
 /**
  * Runs `stream` with the metrics it updates (records, bytes, lag, resets, fetch latency) tagged with
  * the group and client id; fibers the stream forks inherit the labels.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const labelled =
   (labels: Labels) =>

@@ -2,14 +2,29 @@
  * The Fetch port: one request over many partitions, one result per partition, and which broker
  * leads which partition (so the consumer runs one fetch loop per leader). Implemented by the kafka
  * package (over a real broker) and the testkit (over the in-memory model).
+ *
+ * @since 0.1.0
  */
 import { Context, type Effect } from "effect"
 import type { ConsumerRecord } from "./ConsumerRecord.js"
 import type { FetchFailure, PartitionFetchError } from "./KafkaError.js"
 import type { TopicPartition } from "./TopicPartition.js"
 
+/**
+ * Which records a fetch may return: `read_uncommitted` (everything up to the high watermark) or
+ * `read_committed` (aborted transactions hidden, up to the last stable offset).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type IsolationLevel = "read_uncommitted" | "read_committed"
 
+/**
+ * One partition of a fetch request: where to start and how many bytes it may bring.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FetchPartition {
   readonly topic: string
   readonly partition: number
@@ -19,6 +34,12 @@ export interface FetchPartition {
   readonly maxBytes: number
 }
 
+/**
+ * One fetch over many partitions, with the broker-side limits (Kafka's Fetch request fields).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FetchRequest {
   readonly partitions: ReadonlyArray<FetchPartition>
   /** How long the broker may hold the request while it has less than `minBytes` to answer. */
@@ -29,7 +50,12 @@ export interface FetchRequest {
   readonly isolationLevel: IsolationLevel
 }
 
-/** The records of one partition, all at offsets >= the requested offset, in offset order. */
+/**
+ * The records of one partition, all at offsets >= the requested offset, in offset order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PartitionRecords {
   readonly _tag: "Records"
   readonly topic: string
@@ -46,6 +72,13 @@ export interface PartitionRecords {
   readonly nextOffset: bigint | undefined
 }
 
+/**
+ * A partition whose fetch failed: the error is its own, the other partitions of the request keep
+ * their records.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PartitionError {
   readonly _tag: "Error"
   readonly topic: string
@@ -53,8 +86,21 @@ export interface PartitionError {
   readonly error: PartitionFetchError
 }
 
+/**
+ * The answer for one partition of a fetch: its records or its error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type PartitionFetchResult = PartitionRecords | PartitionError
 
+/**
+ * The port that fetches records (Kafka's Fetch), and tells which broker leads which partition.
+ * The consumer fetches through it; the kafka package and the testkit provide it.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class Fetcher extends Context.Tag("@kafka-effect/core/Fetcher")<
   Fetcher,
   {

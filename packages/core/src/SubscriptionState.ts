@@ -9,6 +9,8 @@
  * partition), and an answer, buffered or in flight, is kept only while the epoch is still the
  * same: a seek, a reset, a pause or resume, or a reassignment bumps the epoch, puts the fetch
  * position back to the delivered one, and the stale data is dropped.
+ *
+ * @since 0.1.0
  */
 import { Chunk, Deferred, Effect, Option, Ref } from "effect"
 import type { AutoOffsetReset } from "./ConsumerConfig.js"
@@ -23,14 +25,29 @@ type TP = TopicPartition.TopicPartition
 /**
  * Where a partition's position comes from while it has none: `earliest`/`latest` are resolved with
  * ListOffsets; `none` means no committed offset and `autoOffsetReset=none` (fetching fails).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type PendingReset = ListOffsetsSpec | "none"
 
-/** A seek recorded before the first assignment. */
+/**
+ * A seek recorded before the first assignment.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Intent =
   | { readonly _tag: "Exact"; readonly offset: bigint }
   | { readonly _tag: "Reset"; readonly spec: ListOffsetsSpec }
 
+/**
+ * What the state holds for one assigned partition: its two positions, the claim of a fetch in
+ * flight, a pending reset, its epoch, whether it is paused, and the offsets of the last answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PartitionState {
   readonly topic: string
   readonly partition: number
@@ -54,7 +71,12 @@ export interface PartitionState {
   readonly recoveryAttempts: number
 }
 
-/** A partition to fetch, with the epoch of its position. */
+/**
+ * A partition to fetch, with the epoch of its position.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FetchPosition {
   readonly topic: string
   readonly partition: number
@@ -62,7 +84,12 @@ export interface FetchPosition {
   readonly epoch: number
 }
 
-/** A partition whose position waits for a ListOffsets answer. */
+/**
+ * A partition whose position waits for a ListOffsets answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PendingPosition {
   readonly topic: string
   readonly partition: number
@@ -70,6 +97,13 @@ export interface PendingPosition {
   readonly epoch: number
 }
 
+/**
+ * What `applyFetch` made of a fetch answer: the records to deliver, the errors of partitions still
+ * current, how many answers were stale, and the lags.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FetchOutcome {
   /** The records to deliver, in the order of the answer, none below the position they were fetched at. */
   readonly records: Chunk.Chunk<ConsumerRecord>
@@ -84,7 +118,12 @@ export interface FetchOutcome {
   readonly lags: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly lag: bigint }>
 }
 
-/** What a buffered answer holds for one partition: the records from `from`, and the position after them. */
+/**
+ * What a buffered answer holds for one partition: the records from `from`, and the position after them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Segment {
   readonly topic: string
   readonly partition: number
@@ -96,7 +135,12 @@ export interface Segment {
   readonly records: ReadonlyArray<ConsumerRecord>
 }
 
-/** What `bufferFetch` made of an answer: one segment per current partition that moved, and the errors. */
+/**
+ * What `bufferFetch` made of an answer: one segment per current partition that moved, and the errors.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface BufferOutcome {
   readonly segments: ReadonlyArray<Segment>
   readonly errors: ReadonlyArray<{ readonly position: FetchPosition; readonly error: PartitionFetchError }>
@@ -104,7 +148,12 @@ export interface BufferOutcome {
   readonly lags: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly lag: bigint }>
 }
 
-/** Where `resetPosition` moved the partition. */
+/**
+ * Where `resetPosition` moved the partition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ResetOutcome =
   /** The position moved (both positions: nothing of the partition was buffered). */
   | "Moved"
@@ -126,6 +175,13 @@ interface State {
   readonly lastEpoch: number
 }
 
+/**
+ * The subscription state of one consumer: assignment, positions, pauses, resets, and the claims
+ * and buffered answers of the fetch loops. Every operation is one atomic update of one `Ref`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SubscriptionState {
   readonly autoOffsetReset: AutoOffsetReset
   /**
@@ -254,6 +310,13 @@ const fresh = (tp: TP, epoch: number): PartitionState => ({
 const notAssigned = (tp: TP, operation: string) =>
   new PartitionNotAssigned({ topic: tp.topic, partition: tp.partition, operation })
 
+/**
+ * A fresh, empty state (nothing assigned, no seek recorded); partitions with no committed offset
+ * and no seek start from `autoOffsetReset`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Effect.Effect<SubscriptionState> =>
   Effect.gen(function* () {
     const ref = yield* Ref.make(initial)
@@ -673,9 +736,19 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
     return self
   })
 
-/** The partitions of `states` as `TopicPartition`s. */
+/**
+ * The partitions of `states` as `TopicPartition`s.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const toTopicPartitions = (states: ReadonlyArray<{ readonly topic: string; readonly partition: number }>) =>
   states.map((p) => TopicPartition.make(p.topic, p.partition))
 
-/** `Some(offset)` when the partition has a position. */
+/**
+ * `Some(offset)` when the partition has a position.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const positionOf = (p: PartitionState): Option.Option<bigint> => Option.fromNullable(p.position)

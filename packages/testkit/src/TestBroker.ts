@@ -4,14 +4,28 @@
  * all of it; a real peer (librdkafka's mock cluster, the embedded wire broker) implements what it can
  * and says so in `capabilities`. The consumer side is core's ports (`Fetcher`, `OffsetLister`, …),
  * provided by the same layer.
+ *
+ * @since 0.1.0
  */
 import { type ConsumerRecord, ErrorCode, Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
 import { Context, type Duration, Effect, Either, Layer } from "effect"
 import * as BrokerModel from "./BrokerModel.js"
 
-/** The APIs a fault or a latency can be attached to (core's `ApiName` plus the broker-side APIs). */
+/**
+ * The APIs a fault or a latency can be attached to (core's `ApiName` plus the broker-side APIs).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type FaultApi = BrokerModel.Api
 
+/**
+ * A fault a request can be answered with (see `failNext`): the connection closes, no answer comes,
+ * or a Kafka error code.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Fault =
   /** The connection closes before an answer (kafkajs: KafkaJSConnectionClosedError). */
   | { readonly _tag: "Network" }
@@ -20,6 +34,12 @@ export type Fault =
   /** The broker answers with this Kafka error code for every partition in the request (or only `partitions`). */
   | { readonly _tag: "ErrorCode"; readonly code: number }
 
+/**
+ * A record to append with `produce`: key, value, headers, and an optional timestamp.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ProducedRecord {
   readonly key?: string | Uint8Array | null
   readonly value: string | Uint8Array | null
@@ -29,6 +49,12 @@ export interface ProducedRecord {
   readonly timestamp?: number
 }
 
+/**
+ * What the broker holds for one partition: the log start offset, the high watermark, and which offsets hold a record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PartitionState {
   readonly logStartOffset: bigint
   readonly highWatermark: bigint
@@ -36,6 +62,12 @@ export interface PartitionState {
   readonly offsets: ReadonlyArray<bigint>
 }
 
+/**
+ * One request the broker served, as the request log keeps it (see `requests`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RequestLogEntry {
   readonly api: FaultApi
   /** Clock time in milliseconds when the request arrived. */
@@ -51,6 +83,13 @@ export interface RequestLogEntry {
   readonly brokerId?: number
 }
 
+/**
+ * What a broker's control side can do: the model does everything; a real peer says which of
+ * DeleteRecords, compaction, truncation, latency, healing faults and the request log it supports.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Capabilities {
   readonly deleteRecords: boolean
   readonly compact: boolean
@@ -61,6 +100,13 @@ export interface Capabilities {
   readonly requestLog: boolean
 }
 
+/**
+ * The control side of a test broker (see the module's description): produce, cut the log, inject
+ * faults and latency, read partition state and the request log.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class TestBroker extends Context.Tag("@kafka-effect/testkit/TestBroker")<
   TestBroker,
   {
@@ -99,7 +145,12 @@ export class TestBroker extends Context.Tag("@kafka-effect/testkit/TestBroker")<
 
 type Service = TestBroker["Type"]
 
-/** The control service over the model in context. Control operations on unknown partitions are defects. */
+/**
+ * The control service over the model in context. Control operations on unknown partitions are defects.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make: Effect.Effect<Service, never, BrokerModel.BrokerModel> = Effect.gen(function* () {
   const model = yield* BrokerModel.BrokerModel
   const service: Service = {
@@ -130,6 +181,9 @@ export const make: Effect.Effect<Service, never, BrokerModel.BrokerModel> = Effe
  * partitions are grouped by the model's current leaders and each group is one model Fetch to that
  * broker, in parallel (a partition whose leader moved meanwhile answers NOT_LEADER_OR_FOLLOWER).
  * `leaders` reads the model's leaders.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const makeFetcher: Effect.Effect<Fetcher.Fetcher["Type"], never, BrokerModel.BrokerModel> = Effect.gen(
   function* () {
@@ -229,7 +283,12 @@ export const makeFetcher: Effect.Effect<Fetcher.Fetcher["Type"], never, BrokerMo
   },
 )
 
-/** core's `OffsetLister` over the model in context. The first partition error fails the whole call. */
+/**
+ * core's `OffsetLister` over the model in context. The first partition error fails the whole call.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const makeOffsetLister: Effect.Effect<OffsetLister.OffsetLister["Type"], never, BrokerModel.BrokerModel> =
   Effect.gen(function* () {
     const model = yield* BrokerModel.BrokerModel
@@ -288,9 +347,20 @@ const toBrokerError = (
   })
 }
 
+/**
+ * Options of `layer`: the in-memory broker model's options.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export type LayerOptions = BrokerModel.Options
 
-/** The test broker's faces (control, core's `Fetcher` and `OffsetLister`) over the model in context. */
+/**
+ * The test broker's faces (control, core's `Fetcher` and `OffsetLister`) over the model in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerFromModel: Layer.Layer<TestBroker | Fetcher.Fetcher | OffsetLister.OffsetLister, never, BrokerModel.BrokerModel> =
   Layer.mergeAll(
     Layer.effect(TestBroker, make),
@@ -301,6 +371,9 @@ export const layerFromModel: Layer.Layer<TestBroker | Fetcher.Fetcher | OffsetLi
 /**
  * A fresh in-memory broker: `TestBroker` (control), core's `Fetcher` and `OffsetLister`, and the
  * `BrokerModel` they share.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: LayerOptions = {},
