@@ -3,6 +3,7 @@
  *
  *   leader <topic> <partition> <nodeId>   moves a partition's leadership   → ok
  *   latency <ms>                          every request answered after ms   → ok
+ *   cpu                                   this process's CPU so far          → cpu <µs>
  *
  * Prints `bootstrap: host:port,…` first, then `nodes: id,…`.
  */
@@ -25,6 +26,11 @@ const main = Effect.gen(function* () {
   const lines = readline.createInterface({ input: process.stdin })
   lines.on("line", (line) => {
     const [cmd, ...rest] = line.trim().split(/\s+/)
+    if (cmd === "cpu") {
+      const cpu = process.cpuUsage()
+      process.stdout.write(`cpu ${cpu.user + cpu.system}\n`)
+      return
+    }
     const run: Effect.Effect<void, unknown> =
       cmd === "leader"
         ? broker.moveLeader(TopicPartition.make(rest[0]!, Number(rest[1])), Number(rest[2]))

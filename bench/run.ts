@@ -263,12 +263,16 @@ const measure = async (
           slow: d.slow,
           probeOutOfRange: d.name === "value100" && ti === 0,
         }
-        const { report, sample } = await peerRunners[peer](s)
+        const cpuBefore = await broker.cpuUs?.()
+        const { report, sample: peerSample } = await peerRunners[peer](s)
+        const cpuAfter = await broker.cpuUs?.()
+        const sample: Sample =
+          cpuBefore === undefined || cpuAfter === undefined ? peerSample : { ...peerSample, brokerCpuUsPerRecord: (cpuAfter - cpuBefore) / report.records }
         const where = `${broker.name}/${d.name}${topics.length > 1 ? `/${topic.topic}` : ""}`
         check(peer, where, report, topic)
         if (round > 0) samples.get(peer)![ti]!.push(sample)
         log(
-          `  ${round === 0 ? "warm-up" : `round ${round}`} ${where} ${peer}: ${Math.round(sample.recordsPerSec)} records/s, ${sample.cpuUsPerRecord.toFixed(2)} µs/record, ${sample.peakRssMb.toFixed(0)} MB`,
+          `  ${round === 0 ? "warm-up" : `round ${round}`} ${where} ${peer}: ${Math.round(sample.recordsPerSec)} records/s, ${sample.cpuUsPerRecord.toFixed(2)} µs/record, ${sample.peakRssMb.toFixed(0)} MB${sample.brokerCpuUsPerRecord === undefined ? "" : `, broker ${sample.brokerCpuUsPerRecord.toFixed(2)} µs/record`}`,
         )
       }
     }
@@ -286,6 +290,7 @@ const setupLines = (): Array<string> => {
   `Node ${process.versions.node}; @platformatic/kafka ${platformaticPkg.version} on Node ${platformaticNode.version}${platformaticNode.bin === process.execPath ? "" : " (the npm registry's node package: it needs a newer Node than this machine's)"}; kcat with librdkafka ${kcatVersion}.`,
   `${rounds} round(s)${warmup ? " after a warm-up" : ""}, peers alternating order, medians; every peer checked for every record (count, offset sum, partition-weighted offset sum).`,
   "records/s and CPU (process.cpuUsage in the peer process) from the first record to the last (kcat: its whole process, by GNU time); peak RSS is the peer process's getrusage maxrss.",
+  "Broker CPU µs/record: the broker's processes' CPU over the peer's whole process (start to exit) per record delivered; embedded: process.cpuUsage in the broker's process, mock and Kafka: utime + stime from /proc/<pid>/stat (10 ms steps; for Kafka the JVM's every thread).",
   "Fetches in flight and the broker's idle share are measured for kafka-effect only: its Fetcher is wrapped in the peer to count calls outstanding; idle share = time with no fetch outstanding / time from the first fetch to the last record.",
 ]
 }
