@@ -37,6 +37,8 @@ export interface BrokerHandle {
    * peer; undefined for a broker that is not our child (`--kafka`, `external`).
    */
   readonly cpuUs: (() => Promise<number>) | undefined
+  /** The broker's CPU profile over one peer's run (the embedded broker only). */
+  readonly profile?: { readonly start: () => Promise<void>; readonly stop: (file: string) => Promise<void> }
   readonly close: () => Promise<void>
 }
 
@@ -209,6 +211,10 @@ export const embedded = async (root: string, brokers: 1 | 3): Promise<BrokerHand
     },
     // process.cpuUsage in the broker's process: µs, not /proc's 10 ms steps
     cpuUs: async () => Number((await ask("cpu", /^cpu (\d+)$/))[1]),
+    profile: {
+      start: () => command("profile start"),
+      stop: (file) => command(`profile stop ${file}`),
+    },
     close: async () => {
       child.stdin!.end()
       child.kill("SIGTERM")

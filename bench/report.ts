@@ -19,8 +19,8 @@ export interface Sample {
   readonly cpuUsPerRecord: number
   readonly peakRssMb: number
   readonly firstRecordMs: number
-  /** The broker's CPU over the peer's run, per record delivered (brokers we started only). */
-  readonly brokerCpuUsPerRecord?: number
+  /** The broker's CPU (µs) over the peer's whole process, and the records it delivered (brokers we started only). */
+  readonly broker?: { readonly cpuUs: number; readonly records: number }
   readonly instrumented?: Instrumented
   readonly outOfRange?: OutOfRangeProbe
 }
@@ -34,7 +34,10 @@ export interface Result {
   readonly mbPerSec: number
   readonly firstRecordMs: number
   readonly rounds: number
-  /** The broker's CPU per record it served to this peer (the peer's whole process). */
+  /**
+   * The broker's CPU per record it served to this peer (over the peer's whole process): total CPU
+   * over total records of the rounds, not a median, because /proc reads in 10 ms steps.
+   */
   readonly brokerCpuUsPerRecord?: number
   /** idleBrokers: the same records from a topic of only the hot partitions. */
   readonly hotOnlyRecordsPerSec?: number
@@ -56,7 +59,7 @@ export const summarize = (samples: ReadonlyArray<Sample>, payloadBytes: number, 
   const rate = median(samples.map((s) => s.recordsPerSec))
   const inst = samples.flatMap((s) => (s.instrumented ? [s.instrumented] : []))
   const oor = samples.flatMap((s) => (s.outOfRange ? [s.outOfRange] : []))
-  const brokerCpu = samples.flatMap((s) => (s.brokerCpuUsPerRecord === undefined ? [] : [s.brokerCpuUsPerRecord]))
+  const brokerCpu = samples.flatMap((s) => (s.broker === undefined ? [] : [s.broker]))
   return {
     recordsPerSec: Math.round(rate),
     recordsPerSecFromStart: Math.round(median(samples.map((s) => s.recordsPerSecFromStart))),
@@ -65,7 +68,9 @@ export const summarize = (samples: ReadonlyArray<Sample>, payloadBytes: number, 
     mbPerSec: round((rate * payloadBytes) / 1e6, 2),
     firstRecordMs: Math.round(median(samples.map((s) => s.firstRecordMs))),
     rounds: samples.length,
-    ...(brokerCpu.length > 0 ? { brokerCpuUsPerRecord: round(median(brokerCpu), 3) } : {}),
+    ...(brokerCpu.length > 0
+      ? { brokerCpuUsPerRecord: round(brokerCpu.reduce((a, b) => a + b.cpuUs, 0) / brokerCpu.reduce((a, b) => a + b.records, 0), 3) }
+      : {}),
     ...(hot && hot.length > 0 ? { hotOnlyRecordsPerSec: Math.round(median(hot.map((s) => s.recordsPerSec))) } : {}),
     ...(inst.length > 0
       ? {
