@@ -3,9 +3,13 @@
  * records. Out-of-range answers are healed by an `OffsetRecovery`; its type shows in the stream's
  * error channel (`Service<never>` heals, `Service<OffsetOutOfRange>` hands the error on).
  *
- * The stream is pull-driven: one fetch cycle per pull, nothing is fetched ahead. A seek made between
- * two pulls is seen by the next fetch; one made while a fetch is in flight bumps the partition's
- * epoch and that fetch's answer for it is dropped.
+ * While the stream runs, one fetch loop per broker (leader) fetches ahead into a buffer bounded by
+ * `fetchBufferBytes`: the next fetch to a broker goes out as soon as its previous answer is
+ * buffered and the budget has room, and a broker with nothing to send long-polls without holding
+ * the others back. A seek, pause, resume, revoke or reset bumps the partition's epoch: what is
+ * buffered or in flight for it is dropped, so no record from before a seek is delivered after it.
+ * `position` is the delivered position; when the stream ends, what was buffered and not delivered
+ * is given up and fetched again by the next run.
  */
 import {
   Chunk,
@@ -20,7 +24,6 @@ import {
   Option,
   PubSub,
   type Queue,
-  Ref,
   Schedule,
   type Scope,
   Stream,
@@ -29,7 +32,9 @@ import * as ConsumerConfig from "./ConsumerConfig.js"
 import { OffsetReset, type ConsumerEvent } from "./ConsumerEvent.js"
 import * as ConsumerMetrics from "./ConsumerMetrics.js"
 import type { ConsumerRecord } from "./ConsumerRecord.js"
-import { Fetcher, type FetchRequest } from "./Fetcher.js"
+import { Fetcher } from "./Fetcher.js"
+import * as FetchBuffer from "./internal/fetchBuffer.js"
+import * as FetchLoop from "./internal/fetchLoop.js"
 import {
   type BrokerError,
   ConsumerClosed,
@@ -73,10 +78,20 @@ export type PositionError = PartitionNotAssigned | ListOffsetsFailure | NoOffset
 /** What a call naming partitions can fail with before it does anything: a bad partition, or a closed consumer. */
 export type CallError = InvalidTopicPartition | ConsumerClosed
 
-/** Retries of a whole failed Fetch request; only retriable `FetchError`s reach it. */
+/**
+ * Retries of a whole failed Fetch request while nothing at all can be fetched (every broker's
+ * loop failing, e.g. the cluster is down); only retriable `FetchError`s reach it. When it ends,
+ * the stream fails with the `FetchError`. A broker that fails while others answer (a leader gone
+ * during failover, a broker refusing connections) is not bounded by it: its loop retries with a
+ * backoff from `retryBackoff` doubling to 2 s, and the metadata is looked up again so its
+ * partitions move to their new leader.
+ */
 export type FetchRetry = Schedule.Schedule<unknown, FetchFailure>
 
-/** Exponential from 100ms, doubling, jittered, each delay capped at 5s, at most 10 retries. */
+/**
+ * Exponential from 100ms, doubling, jittered, each delay capped at 5s, at most 10 retries (about
+ * 25 s of a cluster that cannot be reached before the stream fails).
+ */
 export const defaultFetchRetry: FetchRetry = Schedule.exponential("100 millis", 2).pipe(
   Schedule.jittered,
   Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(5))),
@@ -106,9 +121,16 @@ export interface Service<E = never> {
   /** Lazy: the next fetch (or `position`) resolves it, with one ListOffsets for all the partitions. */
   readonly seekToBeginning: (partitions?: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned | CallError>
   readonly seekToEnd: (partitions?: ReadonlyArray<TP>) => Effect.Effect<void, PartitionNotAssigned | CallError>
-  /** The offset of the next record to be fetched; resolves a pending seek on demand. */
+  /**
+   * The delivered position: the offset of the next record the stream hands downstream (records
+   * fetched ahead and still buffered do not count); resolves a pending seek on demand.
+   */
   readonly position: (tp: TP) => Effect.Effect<bigint, PositionError>
-  /** The records, in chunks as fetched. Run one at a time (a second run waits for the first). */
+  /**
+   * The records, in chunks as fetched (one chunk per fetch answer). Run one at a time (a second
+   * run waits for the first). Each run fetches ahead into its own buffer; what it buffered and did
+   * not deliver is fetched again by the next run, so nothing is delivered twice.
+   */
   readonly records: Stream.Stream<ConsumerRecord, ConsumerError | E>
   /** Each fetched batch as one non-empty chunk. */
   readonly chunks: Stream.Stream<Chunk.Chunk<ConsumerRecord>, ConsumerError | E>
@@ -127,26 +149,6 @@ export interface MakeOptions<E> {
   /** Overrides the `OffsetRecovery` service and the `offsetRecovery` setting. */
   readonly recovery?: OffsetRecovery.Recovery<E>
   readonly fetchRetry?: FetchRetry
-}
-
-const isRetriableFetch = (e: FetchFailure): boolean => e._tag === "FetchError" && e.retriable
-
-/** Records and key+value bytes of a chunk per topic; records of one topic come in runs (per partition). */
-const countByTopic = (records: Chunk.Chunk<ConsumerRecord>): Array<{ topic: string; records: number; bytes: number }> => {
-  const out: Array<{ topic: string; records: number; bytes: number }> = []
-  let entry: { topic: string; records: number; bytes: number } | undefined
-  for (const r of records) {
-    if (entry === undefined || entry.topic !== r.topic) {
-      entry = out.find((e) => e.topic === r.topic)
-      if (entry === undefined) {
-        entry = { topic: r.topic, records: 0, bytes: 0 }
-        out.push(entry)
-      }
-    }
-    entry.records++
-    entry.bytes += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0)
-  }
-  return out
 }
 
 /**
@@ -205,12 +207,8 @@ const makeFromInput = <E>(
       Stream.unwrap(Effect.as(open(operation), stream)).pipe(
         Stream.interruptWhen(Effect.zipRight(Deferred.await(closing), Effect.fail(new ConsumerClosed({ operation })))),
       )
-    // A partition error that arrived with records of other partitions: delivered on the next pull.
-    const deferred = yield* Ref.make<Option.Option<ConsumerError | E>>(Option.none())
-
     const withLister = Effect.provideService(OffsetLister, lister)
 
-    /** Resolves pending resets: one ListOffsets per spec over all the partitions, the two in parallel. */
     /**
      * Resolves the pending resets of every fetchable partition (and of `also`, even when paused), like
      * the Java client: one ListOffsets per spec over all of them, the two specs in parallel. A
@@ -294,145 +292,92 @@ const makeFromInput = <E>(
             maxAttempts,
           )
           .pipe(withLister)
+        // A partition with records still buffered moves its delivered position when they are delivered.
+        const jumps: Array<SubscriptionState.Segment> = []
         for (const decision of decisions) {
           if (decision._tag === "Reset") {
-            const applied = yield* state.resetPosition(decision.position, decision.newOffset)
-            if (applied) yield* report(decision)
+            const outcome = yield* state.resetPosition(decision.position, decision.newOffset)
+            if (outcome !== "Stale") yield* report(decision)
+            if (outcome === "Queued") {
+              const { topic, partition, epoch, offset } = decision.position
+              jumps.push({ topic, partition, epoch, from: offset, next: decision.newOffset, records: [] })
+            }
           } else {
             yield* state.countRecoveryAttempt(decision.position)
           }
         }
+        return jumps
       })
 
-    const request = (positions: ReadonlyArray<SubscriptionState.FetchPosition>): FetchRequest => ({
-      partitions: positions.map((p) => ({
-        topic: p.topic,
-        partition: p.partition,
-        offset: p.offset,
-        maxBytes: config.maxPartitionBytes,
-      })),
-      maxWaitMs: Duration.toMillis(config.maxWait),
-      minBytes: config.minBytes,
-      maxBytes: config.maxBytes,
-      isolationLevel: config.isolationLevel,
-    })
-
-    /** Fails now, or, when there are records to deliver first, on the next pull. */
-    const failAfter = (records: Chunk.Chunk<ConsumerRecord>, error: ConsumerError | E) =>
-      Chunk.isEmpty(records) ? Effect.fail(error) : Effect.as(Ref.set(deferred, Option.some(error)), records)
-
-    /**
-     * Leaders whose request failed while others answered (per-partition retriable `FetchError`s):
-     * their partitions keep their positions and are fetched again every cycle, with no limit, while
-     * the other partitions progress. One warning when a broker's outage starts, one info line when
-     * a cycle no longer reports it.
-     */
-    const outages = new Map<string, ReadonlyArray<string>>()
-    const trackOutages = (errors: SubscriptionState.FetchOutcome["errors"]) =>
-      Effect.gen(function* () {
-        const now = new Map<string, { brokerId: number | undefined; reason: string; partitions: Array<string> }>()
-        for (const { position, error } of errors) {
-          if (error._tag !== "FetchError" || !error.retriable) continue
-          const key = String(error.brokerId ?? "unknown")
-          let entry = now.get(key)
-          if (entry === undefined) {
-            entry = { brokerId: error.brokerId, reason: error.reason, partitions: [] }
-            now.set(key, entry)
-          }
-          entry.partitions.push(TopicPartition.format(position))
-        }
-        for (const [key, entry] of now) {
-          if (outages.has(key)) continue
-          outages.set(key, entry.partitions)
-          const partitions = entry.partitions.join(",")
-          yield* Effect.logWarning(
-            `Fetch from broker ${key} failed (${entry.reason}); retrying its partitions ${partitions} with backoff while the others are consumed`,
-          ).pipe(Effect.annotateLogs({ brokerId: key, reason: entry.reason, partitions }))
-        }
-        for (const [key, partitions] of outages) {
-          if (now.has(key)) continue
-          outages.delete(key)
-          yield* Effect.logInfo(`Fetch from broker ${key} works again`).pipe(
-            Effect.annotateLogs({ brokerId: key, partitions: partitions.join(",") }),
-          )
-        }
-      })
-
-    // Tagged metrics built once per topic (partition for lag), updated once per chunk.
+    // Tagged metrics built once per topic, updated once per delivered chunk (per partition segment).
     const topicMetrics = new Map<string, { records: Metric.Metric.Counter<number>; bytes: Metric.Metric.Counter<number> }>()
-    const lagMetrics = new Map<string, Metric.Metric.Gauge<bigint>>()
-    const updateMetrics = (records: Chunk.Chunk<ConsumerRecord>, lags: SubscriptionState.FetchOutcome["lags"]) => {
+    const metricsOf = (topic: string) => {
+      let m = topicMetrics.get(topic)
+      if (m === undefined) {
+        m = {
+          records: ConsumerMetrics.forTopic(ConsumerMetrics.records, topic),
+          bytes: ConsumerMetrics.forTopic(ConsumerMetrics.bytes, topic),
+        }
+        topicMetrics.set(topic, m)
+      }
+      return m
+    }
+    const countDelivered = (segments: ReadonlyArray<SubscriptionState.Segment>) => {
       const updates: Array<Effect.Effect<void>> = []
-      if (Chunk.isNonEmpty(records)) {
-        for (const n of countByTopic(records)) {
-          let m = topicMetrics.get(n.topic)
-          if (m === undefined) {
-            m = {
-              records: ConsumerMetrics.forTopic(ConsumerMetrics.records, n.topic),
-              bytes: ConsumerMetrics.forTopic(ConsumerMetrics.bytes, n.topic),
-            }
-            topicMetrics.set(n.topic, m)
-          }
-          updates.push(Metric.incrementBy(m.records, n.records), Metric.incrementBy(m.bytes, n.bytes))
-        }
+      for (const s of segments) {
+        if (s.records.length === 0) continue
+        const m = metricsOf(s.topic)
+        let bytes = 0
+        for (const r of s.records) bytes += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0)
+        updates.push(Metric.incrementBy(m.records, s.records.length), Metric.incrementBy(m.bytes, bytes))
       }
-      for (const { topic, partition, lag } of lags) {
-        const key = TopicPartition.key({ topic, partition })
-        let m = lagMetrics.get(key)
-        if (m === undefined) {
-          m = ConsumerMetrics.forPartition(ConsumerMetrics.lag, topic, partition)
-          lagMetrics.set(key, m)
-        }
-        updates.push(Metric.set(m, lag))
-      }
-      return Effect.all(updates, { discard: true })
+      return updates.length === 0 ? Effect.void : Effect.all(updates, { discard: true })
     }
 
-    /** One fetch cycle: resolve pending resets, one Fetch over every fetchable partition, apply, heal. */
-    const cycle: Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Effect.gen(function* () {
-      const earlier = yield* Ref.getAndSet(deferred, Option.none())
-      if (Option.isSome(earlier)) return yield* Effect.fail(earlier.value)
-      yield* resolvePending()
-      const positions = yield* state.fetchPositions
-      if (positions.length === 0) {
-        yield* state.awaitChange(Duration.toMillis(config.maxWait))
-        return Chunk.empty<ConsumerRecord>()
-      }
-      const results = yield* fetcher
-        .fetch(request(positions))
-        .pipe(Effect.retry({ schedule: fetchRetry, while: isRetriableFetch }))
-      const outcome = yield* state.applyFetch(positions, results)
-      const records = outcome.records
-      yield* updateMetrics(records, outcome.lags)
-      yield* trackOutages(outcome.errors)
-      if (outcome.errors.length === 0) return records
-      const outOfRange: Array<{ position: SubscriptionState.FetchPosition; error: OffsetOutOfRange }> = []
-      let fatal: ConsumerError | undefined
-      let retriable = false
-      for (const { position, error } of outcome.errors) {
-        if (error._tag === "OffsetOutOfRange") outOfRange.push({ position, error })
-        else if ((error._tag === "BrokerError" || error._tag === "FetchError") && error.retriable) retriable = true
-        else fatal ??= error
-      }
-      if (fatal !== undefined) return yield* failAfter(records, fatal)
-      if (outOfRange.length > 0) {
-        const healed = yield* Effect.either(recover(outOfRange))
-        if (healed._tag === "Left") return yield* failAfter(records, healed.left)
-      }
-      if (retriable && Chunk.isEmpty(records)) {
-        yield* Effect.logDebug("Retriable partition error in fetch; backing off").pipe(
-          Effect.annotateLogs("retryBackoff", Duration.format(config.retryBackoff)),
-        )
-        yield* Effect.sleep(config.retryBackoff)
-      }
-      return records
-    })
+    /** The next chunk from the buffer: stale segments dropped, delivered positions moved, a failure raised in order. */
+    const nextChunk = (buffer: FetchBuffer.FetchBuffer<ConsumerError | E>): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> =>
+      Effect.flatMap(buffer.take, (entry) => {
+        if (entry._tag === "Failure") return Effect.failCause(entry.cause)
+        return Effect.flatMap(state.deliver(entry.segments), (delivered) => {
+          let n = 0
+          for (const s of delivered) n += s.records.length
+          if (n === 0) return nextChunk(buffer)
+          const chunk =
+            delivered.length === 1
+              ? Chunk.unsafeFromArray(delivered[0]!.records)
+              : Chunk.unsafeFromArray(delivered.flatMap((s) => s.records))
+          return Effect.as(countDelivered(delivered), chunk)
+        })
+      })
 
-    const exclusive = <A, E1>(stream: Stream.Stream<A, E1>) =>
-      Stream.unwrapScoped(Effect.as(Effect.acquireRelease(running.take(1), () => running.release(1)), stream))
+    const fetchBufferBytes = config.fetchBufferBytes ?? 2 * config.maxBytes
 
-    const chunks = whileOpen("chunks", exclusive(Stream.repeatEffect(cycle).pipe(Stream.filter(Chunk.isNonEmpty))))
-    const records = whileOpen("records", exclusive(Stream.repeatEffectChunk(cycle)))
+    /**
+     * One run of the stream: a buffer, the fetch loops in the run's scope, and the chunks taken from
+     * the buffer. When the run ends, what was buffered and not delivered is given up (the fetch
+     * positions go back to the delivered ones).
+     */
+    const run: Stream.Stream<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Stream.unwrapScoped(
+      Effect.gen(function* () {
+        yield* Effect.acquireRelease(running.take(1), () => running.release(1))
+        yield* Effect.addFinalizer(() => state.rewind)
+        const buffer = yield* FetchBuffer.make<ConsumerError | E>(fetchBufferBytes)
+        yield* FetchLoop.run<ConsumerError | E>({
+          state,
+          fetcher,
+          config,
+          buffer,
+          fetchRetry,
+          resolvePending: resolvePending(),
+          recover,
+          fetchFailure: (error) => error,
+        })
+        return Stream.repeatEffect(nextChunk(buffer))
+      }),
+    ).pipe(Stream.withSpan("Consumer.consume"))
+
+    const chunks = whileOpen("chunks", run)
+    const records = whileOpen("records", Stream.flattenChunks(run))
 
     const seekReset = (spec: ListOffsetsSpec) => (partitions?: ReadonlyArray<TP>) => state.requestReset(spec, partitions)
 

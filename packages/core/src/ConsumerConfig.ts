@@ -27,6 +27,13 @@ export const ConsumerConfig = Schema.Struct({
   minBytes: Schema.optionalWith(Settings.nonNegativeInt, { default: () => 1 }),
   /** Response byte limit (`fetch.max.bytes`). Default 50 MiB. */
   maxBytes: Schema.optionalWith(Settings.positiveInt, { default: () => 52_428_800 }),
+  /**
+   * The byte budget of the buffer between the fetch loops and the stream (key and value bytes of
+   * records fetched and not yet delivered). A loop sends its next fetch only while the buffer is
+   * below it, asking for at most the room left, so a slow consumer holds about this much (plus at
+   * most one batch a broker sends whole). Default 2 × `maxBytes`.
+   */
+  fetchBufferBytes: Schema.optional(Settings.positiveInt),
   /** Per-partition byte limit (`max.partition.fetch.bytes`). Default 1 MiB. */
   maxPartitionBytes: Schema.optionalWith(Settings.positiveInt, { default: () => 1_048_576 }),
   /** `read_committed` hides aborted transactions and stops at the last stable offset. */
@@ -51,6 +58,7 @@ const fieldNames: ReadonlyArray<keyof Input> = [
   "maxWait",
   "minBytes",
   "maxBytes",
+  "fetchBufferBytes",
   "maxPartitionBytes",
   "isolationLevel",
   "autoOffsetReset",

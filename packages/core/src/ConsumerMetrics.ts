@@ -66,9 +66,16 @@ export const lag = kafka(
   }),
 )
 
-/** Fetch requests sent to brokers (one per leader per cycle). */
+/** Fetch requests sent to brokers (one per fetch of a leader's loop). */
 export const fetchRequests = kafka(
   Metric.counter("kafka.consumer.fetch_requests", { description: "Fetch requests sent to brokers", incremental: true }),
+)
+
+/** Key and value bytes fetched and buffered, not yet delivered (bounded by `fetchBufferBytes`). */
+export const fetchBufferBytes = kafka(
+  Metric.gauge("kafka.consumer.fetch_buffer_bytes", {
+    description: "Key and value bytes fetched and buffered, not yet delivered to the application",
+  }),
 )
 
 /** OpenTelemetry's recommended buckets for messaging durations, in seconds. */

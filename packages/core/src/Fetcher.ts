@@ -1,10 +1,12 @@
 /**
- * The Fetch port: one request over many partitions, one result per partition. Implemented by the
- * kafka package (over a real broker) and the testkit (over the in-memory model).
+ * The Fetch port: one request over many partitions, one result per partition, and which broker
+ * leads which partition (so the consumer runs one fetch loop per leader). Implemented by the kafka
+ * package (over a real broker) and the testkit (over the in-memory model).
  */
 import { Context, type Effect } from "effect"
 import type { ConsumerRecord } from "./ConsumerRecord.js"
 import type { FetchFailure, PartitionFetchError } from "./KafkaError.js"
+import type { TopicPartition } from "./TopicPartition.js"
 
 export type IsolationLevel = "read_uncommitted" | "read_committed"
 
@@ -68,5 +70,13 @@ export class Fetcher extends Context.Tag("@kafka-effect/core/Fetcher")<
      * leader's request failed) or an answer could not be decoded (`CorruptResponse`).
      */
     readonly fetch: (request: FetchRequest) => Effect.Effect<ReadonlyArray<PartitionFetchResult>, FetchFailure>
+    /**
+     * The broker id that leads each partition, from the implementation's metadata, keyed by
+     * `TopicPartition.key`; a partition whose leader is unknown is left out (its fetch reports
+     * why). Never fails. The consumer calls it when its assignment changes and after a fetch
+     * reported a leadership or connection error, and runs one fetch loop per broker id. An
+     * implementation without it is fetched by one loop.
+     */
+    readonly leaders?: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<ReadonlyMap<string, number>>
   }
 >() {}

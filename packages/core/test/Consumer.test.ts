@@ -54,8 +54,11 @@ describe("Consumer", () => {
       const skipped = yield* Metric.value(ConsumerMetrics.forTopic(ConsumerMetrics.offsetsSkipped, "t"))
       expect(resets.count - resetsBefore.count).toBe(1)
       expect(skipped.count - skippedBefore.count).toBe(3n)
-      // Fetch (out of range), ListOffsets x2 (one round trip), Fetch
-      expect((yield* broker.requests).map((r) => r.api)).toEqual(["Fetch", "ListOffsets", "ListOffsets", "Fetch"])
+      // Fetch (out of range), ListOffsets x2 (one round trip), Fetch; then at most the next fetch,
+      // sent ahead while the records were delivered.
+      const apis = (yield* broker.requests).map((r) => r.api)
+      expect(apis.slice(0, 4)).toEqual(["Fetch", "ListOffsets", "ListOffsets", "Fetch"])
+      expect(apis.slice(4).every((api) => api === "Fetch") && apis.length <= 5).toBe(true)
     }))
 
   it.scoped("a fetch in flight when a seek happens is discarded: no record from before the seek after it", () =>
@@ -250,9 +253,12 @@ describe("Consumer", () => {
       const fiber = yield* Effect.fork(take(consumer, 1))
       yield* TestClock.adjust("1 second")
       expect(fiber.unsafePoll()).toBeNull()
+      expect((yield* broker.requests).filter((r) => r.api === "Fetch").length).toBe(2)
       yield* TestClock.adjust("1 second")
       expect(values(yield* Fiber.join(fiber))).toEqual(["0:a@0"])
-      expect((yield* broker.requests).filter((r) => r.api === "Fetch").length).toBe(3)
+      // The third succeeded; the loop may have sent the next one ahead before the stream ended.
+      const fetches = (yield* broker.requests).filter((r) => r.api === "Fetch").length
+      expect(fetches === 3 || fetches === 4).toBe(true)
 
       yield* broker.failFetchRequests([new CorruptResponse({ api: "Fetch", reason: "bad crc" })])
       const e = yield* Effect.flip(take(consumer, 1))

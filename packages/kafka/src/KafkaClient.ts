@@ -29,6 +29,8 @@ export { MetadataError } from "./internal/errors.js"
 export interface KafkaClientService {
   readonly config: KafkaConfig
   readonly fetch: Context.Tag.Service<Fetcher.Fetcher>["fetch"]
+  /** The leader of each partition from metadata (for the consumer's fetch loops, one per leader). */
+  readonly leaders: NonNullable<Context.Tag.Service<Fetcher.Fetcher>["leaders"]>
   readonly listOffsets: Context.Tag.Service<OffsetLister.OffsetLister>["list"]
   /** The partition ids of a topic, from metadata. */
   readonly partitionsFor: (
@@ -52,11 +54,11 @@ const makeFromInput = (options: unknown): Effect.Effect<KafkaClientService, Kafk
       clientId: config.clientId,
       isolationLevel: Fetch.isolationCode(config.isolationLevel),
     })
-    const metadata = Metadata.make(cluster)
-    const fetch = Fetch.make(config, cluster, metadata)
+    const metadata = yield* Metadata.make(cluster)
+    const fetch = yield* Fetch.make(config, cluster, metadata)
     const listOffsets = ListOffsets.make(config, cluster, metadata)
 
-    return { config, fetch, listOffsets, partitionsFor: metadata.partitionsFor } satisfies KafkaClientService
+    return { config, fetch, leaders: metadata.leaders, listOffsets, partitionsFor: metadata.partitionsFor } satisfies KafkaClientService
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -73,7 +75,7 @@ const layerFromInput = (
   Layer.scopedContext(
     Effect.map(makeFromInput(options), (client) =>
       Context.make(KafkaClient, client)
-        .pipe(Context.add(Fetcher.Fetcher, { fetch: client.fetch }))
+        .pipe(Context.add(Fetcher.Fetcher, { fetch: client.fetch, leaders: client.leaders }))
         .pipe(Context.add(OffsetLister.OffsetLister, { list: client.listOffsets })),
     ),
   )

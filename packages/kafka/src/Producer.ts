@@ -23,6 +23,7 @@ import {
   Schedule,
   Schema,
   type Scope,
+  SynchronizedRef,
 } from "effect"
 import { ConsumerMetrics, KafkaError, Tracing } from "@kafka-effect/core"
 import * as KafkaClient from "./KafkaClient.js"
@@ -358,6 +359,22 @@ const partitionerFactory = (p: Partitioner, indexOf: WeakMap<K.ProducerMessage, 
 }
 
 /**
+ * Each message keeps the partition the partitioner first gave it, so that a retried send writes the
+ * same batches (and an idempotent producer's sequence numbers mean the same records).
+ */
+const pinnedPartitioner = (factory: K.PartitionerFactory): K.PartitionerFactory => () => {
+  const partitioner = factory()
+  const pinned = new WeakMap<K.ProducerMessage, number>()
+  return (args) => {
+    const earlier = pinned.get(args.message)
+    if (earlier !== undefined && earlier < args.partitionMetadata.length) return earlier
+    const answer = partitioner(args)
+    pinned.set(args.message, answer)
+    return answer
+  }
+}
+
+/**
  * The producer, connected for as long as the scope lives (and, when idempotent, with its producer
  * id). No broker reachable at start: a `MetadataError`.
  */
@@ -370,22 +387,41 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
       allowAutoTopicCreation: config.allowAutoTopicCreation,
     })
     const indexOf = new WeakMap<K.ProducerMessage, number>()
-    const producer = K.producer(cluster, {
-      createPartitioner: partitionerFactory(config.partitioner, indexOf),
-      // kafkajs refuses an idempotent producer without retries; it gets the one retry kafkajs insists on.
-      retry: config.idempotent ? { retries: 1, initialRetryTime: 100, maxRetryTime: 100 } : { retries: 0 },
-      idempotent: config.idempotent,
-    })
-    yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => producer.connect(),
-        catch: (e) => Errors.metadataError(e, []),
-      }),
-      () =>
-        Effect.tryPromise(() => producer.disconnect()).pipe(
-          Effect.catchAll((e) => Effect.logDebug("kafka: producer disconnect failed", e)),
+    const createPartitioner = pinnedPartitioner(partitionerFactory(config.partitioner, indexOf))
+    const newProducer = () =>
+      K.producer(cluster, {
+        createPartitioner,
+        // kafkajs refuses an idempotent producer without retries; it gets the one retry kafkajs insists on.
+        retry: config.idempotent ? { retries: 1, initialRetryTime: 100, maxRetryTime: 100 } : { retries: 0 },
+        idempotent: config.idempotent,
+      })
+    const connect = <E>(producer: K.KafkaJSProducer, onError: (e: unknown) => E) =>
+      Effect.as(Effect.tryPromise({ try: () => producer.connect(), catch: onError }), producer)
+    // The kafkajs producer in use, and whether it must be replaced before the next send. An idempotent
+    // send that failed may still have been written: kafkajs then keeps the partitions' sequence numbers
+    // where they were and hands them to the next batch, which the broker takes for a duplicate of the
+    // written one and acknowledges without writing it. A new producer (a new producer id, sequences from
+    // 0) before the next send keeps every acknowledgement true, as the Java producer bumps its epoch.
+    const current = yield* Effect.acquireRelease(
+      Effect.flatMap(connect(newProducer(), (e) => Errors.metadataError(e, [])), (producer) => SynchronizedRef.make({ producer, stale: false })),
+      (ref) =>
+        Effect.flatMap(SynchronizedRef.get(ref), ({ producer }) =>
+          Effect.tryPromise(() => producer.disconnect()).pipe(
+            Effect.catchAll((e) => Effect.logDebug("kafka: producer disconnect failed", e)),
+          ),
         ),
     )
+    /** The producer to send with: a stale one is replaced first (its cluster, shared, stays connected). */
+    const producerForSend = <E>(onError: (e: unknown) => E) => SynchronizedRef.modifyEffect(current, (s) =>
+      s.stale
+        ? Effect.map(
+            Effect.tap(connect(newProducer(), onError), () => Effect.logDebug("kafka: idempotent producer replaced after a failed send")),
+            (producer) => [producer, { producer, stale: false }] as const,
+          )
+        : Effect.succeed([s.producer, s] as const),
+    )
+    const markStale = (used: K.KafkaJSProducer) =>
+      SynchronizedRef.update(current, (s) => (s.producer === used ? { ...s, stale: true } : s))
 
     const acks = acksCode[config.acks]
     const compression = compressionCode[config.compression]
@@ -429,15 +465,19 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
           ...(partition === undefined ? {} : { "messaging.destination.partition.id": String(partition) }),
         })
         if (records === 0) return []
+        const producer = yield* producerForSend((e) => produceError(e, { topics, partition, records }))
         const answer = yield* Effect.tryPromise({
           try: () => producer.sendBatch({ acks, timeout: config.ackTimeoutMs, compression, topicMessages }),
           catch: (e) => produceError(e, { topics, partition, records }),
         }).pipe(
           ConsumerMetrics.timed(metrics.sendDuration),
+          // Retries send the same records to the same partitions (the partitioner's answers are pinned)
+          // with the same sequence numbers, so the broker drops a retry of a batch it already wrote.
           Effect.retry({
             schedule: config.retrySchedule,
             while: (e) => e._tag === "ProduceError" && e.retriable,
           }),
+          Effect.tapError((e) => (config.idempotent && e._tag === "ProduceError" ? markStale(producer) : Effect.void)),
           Effect.tapError((e) => {
             const reason: string = e._tag === "ProduceError" ? e.reason : "InvalidRecord"
             return Metric.increment(Metric.tagged(metrics.sendErrors, ConsumerMetrics.tags.errorType, reason))

@@ -42,6 +42,8 @@ const rows: ReadonlyArray<Row> = [
   row("ConsumerConfig", "minBytes", 1.5),
   row("ConsumerConfig", "minBytes", -1),
   row("ConsumerConfig", "maxBytes", 0),
+  row("ConsumerConfig", "fetchBufferBytes", 0),
+  row("ConsumerConfig", "fetchBufferBytes", 1.5),
   row("ConsumerConfig", "maxPartitionBytes", "1MB"),
   row("ConsumerConfig", "isolationLevel", "dirty"),
   row("ConsumerConfig", "autoOffsetReset", "smallest"),

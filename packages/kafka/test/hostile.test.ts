@@ -246,7 +246,7 @@ describe("hostile broker: frames", () => {
         }),
       })
       const c = yield* client(broker.brokers)
-      const ports = Layer.mergeAll(Layer.succeed(FetcherTag.Fetcher, { fetch: c.fetch }), Layer.succeed(OffsetLister.OffsetLister, { list: c.listOffsets }))
+      const ports = Layer.mergeAll(Layer.succeed(FetcherTag.Fetcher, { fetch: c.fetch, leaders: c.leaders }), Layer.succeed(OffsetLister.OffsetLister, { list: c.listOffsets }))
       const consumer = yield* Consumer.make({ config: { maxWait: "10 millis", autoOffsetReset: "earliest" } }).pipe(Effect.provide(ports))
       yield* consumer.assign([TopicPartition.make(T, 0), TopicPartition.make(T, 1)])
       const seen: Array<string> = []

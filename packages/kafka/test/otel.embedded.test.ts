@@ -124,4 +124,36 @@ describe("OpenTelemetry over the embedded wire broker", () => {
       expect(send.kind).toBe(SpanKind.PRODUCER)
     }).pipe(Effect.provide(otelLayer)),
   )
+
+  it.scopedLive("the fetch spans: one Consumer.consume per run, a Consumer.fetchLoop per broker under it, each Consumer.fetch under its loop with broker, partitions and records", () =>
+    Effect.gen(function* () {
+      const otel = yield* Otel.Otel
+      const topic = "otel-fetch"
+      yield* Effect.gen(function* () {
+        const broker = yield* TestBroker.TestBroker
+        yield* broker.createTopic(topic, 2)
+        yield* broker.produce(topic, 0, [{ value: "a" }, { value: "b" }])
+        const consumer = yield* Consumer.make({ config: { maxWait: "50 millis", autoOffsetReset: "earliest" } })
+        yield* consumer.assign([TopicPartition.make(topic, 0), TopicPartition.make(topic, 1)])
+        const got = yield* consumer.records.pipe(Stream.take(2), Stream.runCollect, Effect.withSpan("consumer test"))
+        expect(Chunk.size(got)).toBe(2)
+      }).pipe(Effect.provide(embedded), Effect.scoped)
+
+      const spans = yield* otel.spans
+      expect(spans.filter((s) => s.name === "Consumer.consume")).toHaveLength(1)
+      const loops = spans.filter((s) => s.name === "Consumer.fetchLoop")
+      expect(loops).toHaveLength(1)
+      expect(Otel.ancestry(spans, loops[0]!)).toEqual(["Consumer.fetchLoop", "Consumer.consume", "consumer test"])
+      expect(loops[0]!.attributes).toMatchObject({ "messaging.kafka.broker.id": 0 })
+      const fetches = spans.filter((s) => s.name === "Consumer.fetch")
+      expect(fetches.length).toBeGreaterThanOrEqual(1)
+      // no fetch is a root span: every one sits under its loop, under the run
+      for (const f of fetches) expect(Otel.ancestry(spans, f).slice(0, 4)).toEqual(["Consumer.fetch", "Consumer.fetchLoop", "Consumer.consume", "consumer test"])
+      const first = fetches.find((f) => f.attributes["messaging.batch.message_count"] === 2)
+      expect(first?.attributes).toMatchObject({ "messaging.kafka.broker.id": 0, "messaging.kafka.partitions": 2 })
+      // the fetch latency is recorded, one point per fetch
+      const durations = yield* otel.points("messaging.client.operation.duration", { "messaging.operation.name": "fetch" })
+      expect(durations.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(otelLayer)),
+  )
 })

@@ -7,6 +7,7 @@ import { Consumer, ConsumerRecord, TopicPartition } from "@kafka-effect/core"
 import { BrokerModel, EmbeddedBroker, TestBroker } from "@kafka-effect/testkit"
 import { Effect, Schedule, Stream } from "effect"
 import * as Producer from "../src/Producer.js"
+import { ambiguousSend } from "./harness/AmbiguousSend.js"
 import * as EmbeddedClient from "./harness/EmbeddedClient.js"
 
 const readBack = (partitions: ReadonlyArray<TopicPartition.TopicPartition>, count: number) =>
@@ -82,4 +83,14 @@ describe("Producer over the embedded wire broker", () => {
       expect([meta!.topic, meta!.baseOffset]).toEqual(["somewhere", 0n])
     }).pipe(Effect.provide(embedded)),
   )
+
+  it.scopedLive("idempotent: after a send that failed but was written, the next send is written and acknowledged where it is", () =>
+    Effect.gen(function* () {
+      const broker = yield* TestBroker.TestBroker
+      yield* broker.createTopic("ambiguous", 1)
+      const brokers = (yield* EmbeddedBroker.EmbeddedBroker).brokers
+      const outcome = yield* ambiguousSend(brokers, "ambiguous")
+      expect(outcome).toEqual({ firstFailed: "ProduceError", secondAckedAt: 2n, stored: ["0:first", "1:lost?", "2:second"] })
+    }).pipe(Effect.provide(EmbeddedClient.layer(1, {}, { autoCreateTopics: true }))),
+  20_000)
 })

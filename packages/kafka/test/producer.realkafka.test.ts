@@ -11,6 +11,7 @@ import * as Producer from "../src/Producer.js"
 import { scopedCluster } from "../src/internal/cluster.js"
 import { decodeFetchResponse } from "../src/internal/fetchResponse.js"
 import * as K from "../src/internal/kafkajs.js"
+import { ambiguousSend } from "./harness/AmbiguousSend.js"
 import * as RealKafka from "./harness/RealKafka.js"
 
 const brokers = () => RealKafka.brokers()
@@ -362,4 +363,13 @@ describe("Producer over real Apache Kafka", () => {
       expect(error).toMatchObject({ _tag: "MetadataError", reason: "Network", retriable: true })
     }),
   )
+
+  it.scopedLive("idempotent: after a send that failed but was written, the next send is written and acknowledged where it is", () =>
+    Effect.gen(function* () {
+      const topic = `ambiguous-${Date.now()}`
+      yield* createTopic(topic, 1)
+      const outcome = yield* ambiguousSend(brokers(), topic)
+      expect(outcome).toEqual({ firstFailed: "ProduceError", secondAckedAt: 2n, stored: ["0:first", "1:lost?", "2:second"] })
+    }),
+  30_000)
 })

@@ -108,7 +108,7 @@ const exec = (step: string, file: string, args: ReadonlyArray<string>, options: 
     const child = execFile(file, [...args], { ...options, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error === null) resume(Effect.succeed(stdout))
       else {
-        const missing = (error as NodeJS.ErrnoException).code === "ENOENT"
+        const missing = error.code === "ENOENT"
         resume(
           Effect.fail(
             new ApacheKafkaError({

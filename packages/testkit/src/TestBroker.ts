@@ -6,7 +6,7 @@
  * provided by the same layer.
  */
 import { type ConsumerRecord, ErrorCode, Fetcher, KafkaError, OffsetLister, TopicPartition } from "@kafka-effect/core"
-import { Context, type Duration, Effect, Layer } from "effect"
+import { Context, type Duration, Effect, Either, Layer } from "effect"
 import * as BrokerModel from "./BrokerModel.js"
 
 /** The APIs a fault or a latency can be attached to (core's `ApiName` plus the broker-side APIs). */
@@ -125,45 +125,107 @@ export const make: Effect.Effect<Service, never, BrokerModel.BrokerModel> = Effe
   return service
 })
 
-/** core's `Fetcher` over the model in context: one model Fetch per call, records from the requested offset. */
+/**
+ * core's `Fetcher` over the model in context, per leader as a wire client fetches: a call's
+ * partitions are grouped by the model's current leaders and each group is one model Fetch to that
+ * broker, in parallel (a partition whose leader moved meanwhile answers NOT_LEADER_OR_FOLLOWER).
+ * `leaders` reads the model's leaders.
+ */
 export const makeFetcher: Effect.Effect<Fetcher.Fetcher["Type"], never, BrokerModel.BrokerModel> = Effect.gen(
   function* () {
     const model = yield* BrokerModel.BrokerModel
-    return {
-      fetch: (request) =>
-        model.fetch(request).pipe(
-          Effect.map((results) =>
-            results.map((r, i): Fetcher.PartitionFetchResult =>
-              r._tag === "Records"
-                ? {
-                    _tag: "Records",
+    const leaderOf = (tp: TopicPartition.TopicPartition): Effect.Effect<number | undefined> =>
+      model.partitionOffsets(tp).pipe(
+        Effect.map((s) => s.leader),
+        Effect.orElseSucceed(() => undefined),
+      )
+
+    const fetchFrom = (request: Fetcher.FetchRequest, brokerId: number | undefined) =>
+      model.fetch(brokerId === undefined ? request : { ...request, brokerId }).pipe(
+        Effect.map((results) =>
+          results.map((r, i): Fetcher.PartitionFetchResult =>
+            r._tag === "Records"
+              ? {
+                  _tag: "Records",
+                  topic: r.topic,
+                  partition: r.partition,
+                  records: r.records,
+                  highWatermark: r.highWatermark,
+                  logStartOffset: r.logStartOffset,
+                  nextOffset: r.nextOffset,
+                }
+              : {
+                  _tag: "Error",
+                  topic: r.topic,
+                  partition: r.partition,
+                  error: KafkaError.fromFetchCode(r.code, {
                     topic: r.topic,
                     partition: r.partition,
-                    records: r.records,
-                    highWatermark: r.highWatermark,
-                    logStartOffset: r.logStartOffset,
-                    nextOffset: r.nextOffset,
-                  }
-                : {
-                    _tag: "Error",
-                    topic: r.topic,
-                    partition: r.partition,
-                    error: KafkaError.fromFetchCode(r.code, { topic: r.topic, partition: r.partition, requestedOffset: request.partitions[i].offset }),
-                  },
-            ),
-          ),
-          Effect.catchTag("RequestFault", (fault) =>
-            Effect.fail(
-              new KafkaError.FetchError({
-                partitions: request.partitions.map((p) => TopicPartition.make(p.topic, p.partition)),
-                reason: fault.reason,
-                retriable: true,
-                cause: fault,
-              }),
-            ),
+                    requestedOffset: request.partitions[i]!.offset,
+                  }),
+                },
           ),
         ),
-    }
+        Effect.catchTag("RequestFault", (fault) =>
+          Effect.fail(
+            new KafkaError.FetchError({
+              partitions: request.partitions.map((p) => TopicPartition.make(p.topic, p.partition)),
+              reason: fault.reason,
+              retriable: true,
+              cause: fault,
+              ...(brokerId === undefined ? {} : { brokerId }),
+            }),
+          ),
+        ),
+      )
+
+    const fetch: Fetcher.Fetcher["Type"]["fetch"] = (request) =>
+      Effect.gen(function* () {
+        const groups = new Map<number | undefined, Array<Fetcher.FetchPartition>>()
+        for (const p of request.partitions) {
+          const leader = yield* leaderOf(p)
+          const list = groups.get(leader)
+          if (list) list.push(p)
+          else groups.set(leader, [p])
+        }
+        // One broker: the request as it came (its log entry names no broker).
+        if (model.brokers.length === 1) return yield* fetchFrom(request, undefined)
+        if (groups.size <= 1) return yield* fetchFrom(request, groups.keys().next().value)
+        const answers = yield* Effect.forEach(
+          groups,
+          ([leader, partitions]) => Effect.either(fetchFrom({ ...request, partitions }, leader)),
+          { concurrency: "unbounded" },
+        )
+        // One leader's failure costs only its partitions, unless no leader answered at all.
+        const failed = answers.filter(Either.isLeft)
+        if (failed.length === answers.length) return yield* failed[0]!.left
+        const byKey = new Map<string, Fetcher.PartitionFetchResult>()
+        for (const answer of answers) {
+          if (Either.isRight(answer)) {
+            for (const r of answer.right) byKey.set(TopicPartition.key(r), r)
+          } else {
+            for (const tp of answer.left.partitions) {
+              byKey.set(TopicPartition.key(tp), { _tag: "Error", topic: tp.topic, partition: tp.partition, error: answer.left })
+            }
+          }
+        }
+        return request.partitions.flatMap((p) => {
+          const r = byKey.get(TopicPartition.key(p))
+          return r === undefined ? [] : [r]
+        })
+      })
+
+    const leaders: NonNullable<Fetcher.Fetcher["Type"]["leaders"]> = (partitions) =>
+      Effect.gen(function* () {
+        const out = new Map<string, number>()
+        for (const tp of partitions) {
+          const leader = yield* leaderOf(tp)
+          if (leader !== undefined) out.set(TopicPartition.key(tp), leader)
+        }
+        return out
+      })
+
+    return { fetch, leaders }
   },
 )
 

@@ -24,6 +24,7 @@ export const observedConsumer = (options: Consumer.MakeOptions<never> = {}) =>
     const calls: Calls = { fetches: [], lists: [] }
     const consumer = yield* Consumer.make(options).pipe(
       Effect.provideService(Fetcher.Fetcher, {
+        ...fetcher,
         fetch: (request) =>
           Effect.zipRight(
             Effect.sync(() => calls.fetches.push(request.partitions.map((p) => `${TopicPartition.format(p)}@${p.offset}`))),
