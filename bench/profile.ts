@@ -2,7 +2,10 @@
  * Summarizes `node --cpu-prof` profiles (from `pnpm bench --profile dir`): where the time went, by
  * package or source file, and the functions with the most self and total time.
  *
- *   tsx bench/profile.ts <dir or .cpuprofile>… [--top 20]
+ *   tsx bench/profile.ts <dir or .cpuprofile>… [--top 20] [--from recordBatch.ts]
+ *
+ * `--from`: only the samples from the first one whose stack has a frame in a file matching it (the
+ * steady state, e.g. from the first record batch decoded: module loading and connecting left out).
  *
  * Several files are added up (e.g. every round of one peer). Idle time is left out of the shares,
  * and so is the inspector's own dispatch (the embedded broker's profiles end inside it).
@@ -27,9 +30,13 @@ interface Profile {
 }
 
 const argv = process.argv.slice(2)
-const topAt = argv.indexOf("--top")
-const top = topAt >= 0 ? Number(argv[topAt + 1]) : 20
-const inputs = argv.filter((a, i) => !a.startsWith("--") && (topAt < 0 || i !== topAt + 1))
+const valueOf = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 ? argv[i + 1] : undefined
+}
+const top = Number(valueOf("top") ?? "20")
+const from = valueOf("from")
+const inputs = argv.filter((a, i) => !a.startsWith("--") && !argv[i - 1]?.startsWith("--"))
 if (inputs.length === 0) {
   console.error("usage: tsx bench/profile.ts <dir or .cpuprofile>… [--top 20]")
   process.exit(2)
@@ -73,10 +80,17 @@ for (const file of files) {
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
   const key = (n: ProfileNode) =>
     n.callFrame.url === "" ? n.callFrame.functionName || "(anonymous)" : `${n.callFrame.functionName || "(anonymous)"} ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`
+  let started = from === undefined
   for (let i = 0; i < p.samples.length; i++) {
     const dt = p.timeDeltas[i] ?? 0
     const n = byId.get(p.samples[i]!)
     if (n === undefined) continue
+    if (!started) {
+      for (let id: number | undefined = n.id; id !== undefined && !started; id = parent.get(id)) {
+        if (byId.get(id)!.callFrame.url.includes(from!)) started = true
+      }
+      if (!started) continue
+    }
     // The inspector's own work when it stops the profiler (the embedded broker's `profile stop`) is not the broker's.
     if (n.callFrame.functionName === "dispatch" && n.callFrame.url === "") continue
     if (n.callFrame.functionName === "(idle)") {
