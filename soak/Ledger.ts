@@ -78,8 +78,8 @@ export interface Ledger {
 interface PartitionBook {
   /** offset → number, as acknowledged. */
   readonly acked: Map<number, number>
-  /** offset → number → generation → deliveries. */
-  readonly delivered: Map<number, { n: number; byGeneration: Map<number, number> }>
+  /** offset → number → generation → deliveries, and the member that delivered it first in that generation. */
+  readonly delivered: Map<number, { n: number; byGeneration: Map<number, { times: number; first: string }> }>
   readonly resets: Array<Reset>
   /** The producer's numbers delivered, wherever they were (an acknowledgement can name a wrong offset). */
   readonly numbers: Set<number>
@@ -152,14 +152,18 @@ export const make = (): Ledger => {
         } else if (d.n !== r.n) {
           sample(violations.corrupt, `partition ${partition} offset ${r.offset}: record ${r.n}, earlier ${d.n}`)
         }
-        const times = d.byGeneration.get(generation) ?? 0
-        if (times > 0) {
+        const seen = d.byGeneration.get(generation)
+        if (seen !== undefined) {
           duplicates++
-          sample(violations.duplicates, `partition ${partition} offset ${r.offset} (record ${r.n}) again in generation ${generation} (${member})`)
-        } else if (d.byGeneration.size > 0) {
-          redelivered++
+          sample(
+            violations.duplicates,
+            `partition ${partition} offset ${r.offset} (record ${r.n}) again in generation ${generation} (${member}; first by ${seen.first})`,
+          )
+          seen.times++
+        } else {
+          if (d.byGeneration.size > 0) redelivered++
+          d.byGeneration.set(generation, { times: 1, first: member })
         }
-        d.byGeneration.set(generation, times + 1)
       }
       if (prev !== undefined) last.set(key, prev)
     },

@@ -10,10 +10,17 @@ import * as Prng from "./Prng.js"
 export interface RunOptions {
   readonly seed: number
   readonly minutes: number
-  /** Breaks the books on purpose (one delivery dropped, or one reported twice) to show the checks fail. */
-  readonly sabotage?: "drop" | "duplicate"
+  /**
+   * Breaks the books on purpose to show the checks fail: "drop" loses the deliveries of partition
+   * 0's offset 10, "duplicate" reports partition 1's offset 10 twice (the run itself is the same).
+   */
+  readonly sabotage?: ReadonlyArray<Sabotage>
+  /** The kafka kind: use this running cluster (no broker kills) instead of starting three nodes. */
+  readonly bootstrap?: ReadonlyArray<string>
   readonly verbose: boolean
 }
+
+export type Sabotage = "drop" | "duplicate"
 
 export interface RunResult {
   readonly seconds: number
@@ -38,18 +45,21 @@ export const byPartition = (records: Iterable<ConsumerRecord.ConsumerRecord>): M
   return out
 }
 
-/** The ledger with one delivery dropped (the first of partition 0 at offset 10) or one repeated. */
+/** The ledger with partition 0's offset 10 never delivered ("drop") or partition 1's reported twice once ("duplicate"). */
 const sabotaged = (ledger: Ledger.Ledger, sabotage: RunOptions["sabotage"]): Ledger.Ledger => {
-  if (sabotage === undefined) return ledger
-  let done = false
+  if (sabotage === undefined || sabotage.length === 0) return ledger
+  const drop = sabotage.includes("drop")
+  let duplicate = sabotage.includes("duplicate")
   return {
     ...ledger,
     deliver: (member, generation, partition, records) => {
-      if (partition !== 0 || !records.some((r) => r.offset === 10)) return ledger.deliver(member, generation, partition, records)
-      if (sabotage === "drop") return ledger.deliver(member, generation, partition, records.filter((r) => r.offset !== 10))
+      const hit = records.some((r) => r.offset === 10)
+      if (drop && partition === 0 && hit) return ledger.deliver(member, generation, partition, records.filter((r) => r.offset !== 10))
       ledger.deliver(member, generation, partition, records)
-      if (!done) ledger.deliver(member, generation, partition, records.filter((r) => r.offset === 10))
-      done = true
+      if (duplicate && partition === 1 && hit) {
+        duplicate = false
+        ledger.deliver(member, generation, partition, records.filter((r) => r.offset === 10))
+      }
     },
   }
 }

@@ -270,9 +270,10 @@ export const run = (options: RunOptions, ledger: Ledger.Ledger, prng: Prng.Prng)
       if (left < open) progressAt = now
       open = left
     }
-    for (let i = 0; i < 50; i++) yield* tick
+    // Five virtual seconds for the last auto-commits (every 2 s), five for the closes (commit, LeaveGroup).
+    for (let i = 0; i < 20; i++) yield* tick
     for (const m of alive()) yield* stop(m)
-    for (let i = 0; i < 50; i++) yield* tick
+    for (let i = 0; i < 20; i++) yield* tick
     for (const entry of yield* coordinator.commitLog(GROUP)) ledger.commit(entry.partition, Number(entry.offset))
   })
 

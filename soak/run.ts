@@ -5,9 +5,10 @@
  */
 import type { Broker } from "./Ledger.js"
 import * as Memory from "./memory.js"
-import { type RunOptions, type Runner, run } from "./Soak.js"
+import { type RunOptions, type Runner, run, type Sabotage } from "./Soak.js"
 
-const usage = "usage: pnpm soak [--broker memory|embedded|kafka[,…]] [--seed N] [--minutes M] [--verbose]"
+const usage =
+  "usage: pnpm soak [--broker memory|embedded|kafka[,…]] [--seed N] [--minutes M] [--bootstrap host:port[,…]] [--sabotage drop[,duplicate]] [--verbose]"
 
 const fail = (message: string): never => {
   process.stderr.write(`${message}\n${usage}\n`)
@@ -33,7 +34,8 @@ const parse = (argv: ReadonlyArray<string>) => {
   let seed = Math.floor(Math.random() * 2 ** 31)
   let minutes = 1
   let verbose = false
-  let sabotage: RunOptions["sabotage"]
+  let sabotage: Array<Sabotage> | undefined
+  let bootstrap: Array<string> | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = () => argv[++i] ?? fail(`${arg} needs a value`)
@@ -57,9 +59,17 @@ const parse = (argv: ReadonlyArray<string>) => {
         break
       }
       case "--sabotage": {
+        sabotage = []
+        for (const v of value().split(",")) {
+          if (v === "drop" || v === "duplicate") sabotage.push(v)
+          else fail(`--sabotage: ${v} is not drop or duplicate`)
+        }
+        break
+      }
+      case "--bootstrap": {
         const v = value()
-        if (v !== "drop" && v !== "duplicate") fail(`--sabotage: ${v} is not drop or duplicate`)
-        sabotage = v === "drop" ? "drop" : "duplicate"
+        bootstrap = v.split(",")
+        if (bootstrap.some((b) => !/^[^\s:]+:\d+$/.test(b))) fail(`--bootstrap: ${v} is not a list of host:port`)
         break
       }
       case "--verbose":
@@ -73,8 +83,21 @@ const parse = (argv: ReadonlyArray<string>) => {
         fail(`unknown argument ${arg}`)
     }
   }
-  return { brokers, options: { seed, minutes, verbose, ...(sabotage === undefined ? {} : { sabotage }) } satisfies RunOptions }
+  const options: RunOptions = {
+    seed,
+    minutes,
+    verbose,
+    ...(sabotage === undefined ? {} : { sabotage }),
+    ...(bootstrap === undefined ? {} : { bootstrap }),
+  }
+  return { brokers, options }
 }
+
+/** The flags of this run that a replay needs besides the seed and the minutes. */
+const replayFlags = (broker: Broker, options: RunOptions): string =>
+  `${options.sabotage === undefined ? "" : ` --sabotage ${options.sabotage.join(",")}`}${
+    broker === "kafka" && options.bootstrap !== undefined ? ` --bootstrap ${options.bootstrap.join(",")}` : ""
+  }`
 
 const main = async () => {
   const { brokers, options } = parse(process.argv.slice(2))
@@ -85,7 +108,9 @@ const main = async () => {
     for (const v of violations) process.stderr.write(`soak: ${broker}: ${v}\n`)
     if (!summary.ok) {
       ok = false
-      process.stderr.write(`soak: ${broker}: invariants broken; replay with: pnpm soak --broker ${broker} --seed ${options.seed} --minutes ${options.minutes}\n`)
+      process.stderr.write(
+        `soak: ${broker}: invariants broken; replay with: pnpm soak --broker ${broker} --seed ${options.seed} --minutes ${options.minutes}${replayFlags(broker, options)}\n`,
+      )
     }
     process.stdout.write(`${JSON.stringify(summary)}\n`)
   }

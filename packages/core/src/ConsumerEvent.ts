@@ -1,6 +1,8 @@
 /**
  * What a consumer tells its users besides records. Subscribe with `Consumer.events` (a `Stream`)
  * or `Consumer.subscribeEvents` (a scoped queue, subscribed when it returns).
+ *
+ * @since 0.1.0
  */
 import { Data } from "effect"
 import type { Policy } from "./OffsetRecovery.js"
@@ -12,6 +14,9 @@ import type { Policy } from "./OffsetRecovery.js"
  * read_committed): no record has it yet, so the records still there are `earliest` to `latest - 1`
  * and `newOffset` is one of `earliest..latest`. `skipped` offsets will never be delivered (0 when
  * moving back).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export class OffsetReset extends Data.TaggedClass("OffsetReset")<{
   readonly topic: string
@@ -24,4 +29,10 @@ export class OffsetReset extends Data.TaggedClass("OffsetReset")<{
   readonly policy: Policy
 }> {}
 
+/**
+ * What the consumer announces on `subscribeEvents`: today only `OffsetReset`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ConsumerEvent = OffsetReset

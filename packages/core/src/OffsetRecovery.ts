@@ -6,6 +6,8 @@
  *
  * A failure of that ListOffsets is retried on `listOffsetsRetry` while it is retriable; when the
  * schedule gives up the failure carries the out-of-range facts (`ListOffsetsError.outOfRange`).
+ *
+ * @since 0.1.0
  */
 import { Context, Data, Duration, Effect, Either, Layer, Schedule } from "effect"
 import {
@@ -20,10 +22,28 @@ import type { FetchPosition } from "./SubscriptionState.js"
 import * as TopicPartition from "./TopicPartition.js"
 import { attributes } from "./Tracing.js"
 
+/**
+ * Where to go when a position is out of range: `nearest` (the log start if below it, the end if
+ * past it), `earliest`, `latest`, or `fail` (the stream fails with `OffsetOutOfRange`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Policy = "nearest" | "earliest" | "latest" | "fail"
+/**
+ * The policies that move the position instead of failing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type HealingPolicy = Exclude<Policy, "fail">
 
-/** A partition the broker answered out of range for, and how often it did so inside the listed range before. */
+/**
+ * A partition the broker answered out of range for, and how often it did so inside the listed range before.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface OutOfRange {
   readonly position: FetchPosition
   readonly error: OffsetOutOfRange
@@ -31,6 +51,12 @@ export interface OutOfRange {
   readonly previousAttempts: number
 }
 
+/**
+ * What recovery decided for one out-of-range partition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Decision = Data.TaggedEnum<{
   /** Move to `newOffset`: `skipped` offsets will never be delivered (0 when moving back). */
   Reset: {
@@ -50,12 +76,21 @@ export type Decision = Data.TaggedEnum<{
     readonly attempt: number
   }
 }>
+/**
+ * What recovery decided for one out-of-range partition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export const Decision = Data.taggedEnum<Decision>()
 
 /**
  * The warning a reset logs. The range is named as Kafka names its ends: `log start` is the first
  * offset still in the log, `end` the next offset to be written (the high watermark; no record has
  * it yet), so `log start 4, end 5` holds one record, at 4.
+ *
+ * @since 0.1.0
+ * @category formatting
  */
 export const describeReset = (reset: {
   readonly topic: string
@@ -68,9 +103,21 @@ export const describeReset = (reset: {
 }): string =>
   `Offset out of range, resetting to ${reset.newOffset} (${reset.topic}-${reset.partition}: requested ${reset.requestedOffset}, log start ${reset.earliest}, end ${reset.latest}, skipped ${reset.skipped})`
 
-/** The ListOffsets retry schedule's type: it sees every failure, but only retriable ones reach it. */
+/**
+ * The ListOffsets retry schedule's type: it sees every failure, but only retriable ones reach it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ListOffsetsRetry = Schedule.Schedule<unknown, ListOffsetsFailure>
 
+/**
+ * An offset-recovery strategy: the policy, how ListOffsets is retried, and the decision per
+ * partition. `E` is the error it can fail the stream with (`never` for a healing policy).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Recovery<out E> {
   readonly policy: Policy
   readonly listOffsetsRetry: ListOffsetsRetry
@@ -82,23 +129,45 @@ export interface Recovery<out E> {
   ) => Effect.Effect<ReadonlyArray<Decision>, E | ListOffsetsFailure | OffsetRecoveryExhausted, OffsetLister>
 }
 
-/** Exponential from 100ms, doubling, jittered, each delay capped at 5s, at most 8 retries. */
+/**
+ * Exponential from 100ms, doubling, jittered, each delay capped at 5s, at most 8 retries.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultListOffsetsRetry: ListOffsetsRetry = Schedule.exponential("100 millis", 2).pipe(
   Schedule.jittered,
   Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(5))),
   Schedule.intersect(Schedule.recurs(8)),
 )
 
+/**
+ * Options of a recovery strategy: how ListOffsets is retried and how many recovery attempts a
+ * partition gets.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface Options {
   readonly listOffsetsRetry?: ListOffsetsRetry
   readonly maxAttempts?: number
 }
 
-/** Whether retrying a ListOffsets failure can help. */
+/**
+ * Whether retrying a ListOffsets failure can help.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isRetriable = (e: ListOffsetsFailure): boolean =>
   e._tag === "ListOffsetsError" || e._tag === "BrokerError" ? e.retriable : false
 
-/** `OffsetLister.list` retried on `schedule` while the failure is retriable. */
+/**
+ * `OffsetLister.list` retried on `schedule` while the failure is retriable.
+ *
+ * @since 0.1.0
+ * @category offsets
+ */
 export const listWithRetry = (
   partitions: ReadonlyArray<TopicPartition.TopicPartition>,
   spec: ListOffsetsSpec,
@@ -114,7 +183,12 @@ const toMap = (entries: ReadonlyArray<{ readonly topic: string; readonly partiti
   return m
 }
 
-/** Earliest and latest of many partitions: the two ListOffsets requests go out together, one round trip. */
+/**
+ * Earliest and latest of many partitions: the two ListOffsets requests go out together, one round trip.
+ *
+ * @since 0.1.0
+ * @category offsets
+ */
 export const listRange = (
   partitions: ReadonlyArray<TopicPartition.TopicPartition>,
   schedule: ListOffsetsRetry,
@@ -238,14 +312,34 @@ const decisionAttributes = (decisions: ReadonlyArray<Decision>): Record<string, 
   }
 }
 
-/** Out of range below the log start → the log start; above the end → the end. The default. */
+/**
+ * Out of range below the log start → the log start; above the end → the end. The default.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const nearest = (options?: Options): Recovery<never> => healing("nearest", options)
-/** Out of range → the log start. */
+/**
+ * Out of range → the log start.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const earliest = (options?: Options): Recovery<never> => healing("earliest", options)
-/** Out of range → the log end. */
+/**
+ * Out of range → the log end.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const latest = (options?: Options): Recovery<never> => healing("latest", options)
 
-/** No healing: the stream fails with the typed `OffsetOutOfRange`, and nothing is listed. */
+/**
+ * No healing: the stream fails with the typed `OffsetOutOfRange`, and nothing is listed.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const fail = (options?: Options): Recovery<OffsetOutOfRange> => ({
   policy: "fail",
   listOffsetsRetry: options?.listOffsetsRetry ?? defaultListOffsetsRetry,
@@ -256,7 +350,29 @@ export const fail = (options?: Options): Recovery<OffsetOutOfRange> => ({
       : Effect.fail(outOfRange[0]!.error),
 })
 
-/** A recovery by policy name; `fail` gives `Recovery<OffsetOutOfRange>`, the others `Recovery<never>`. */
+/**
+ * A recovery by policy name; `fail` gives `Recovery<OffsetOutOfRange>`, the others `Recovery<never>`.
+ *
+ * @example
+ * import { Consumer, OffsetRecovery } from "@kafka-effect/core"
+ * import { Schedule } from "effect"
+ *
+ * // Out of range: the nearest end of the log; ListOffsets retried every 500 ms for up to 10 seconds.
+ * const recovery = OffsetRecovery.make("nearest", {
+ *   listOffsetsRetry: Schedule.spaced("500 millis").pipe(Schedule.upTo("10 seconds")),
+ * })
+ * assert.strictEqual(recovery.policy, "nearest")
+ *
+ * // The consumer fails its stream with OffsetOutOfRange instead of moving.
+ * const strict = OffsetRecovery.make("fail")
+ * assert.strictEqual(strict.policy, "fail")
+ *
+ * // Used by the consumer's layer:
+ * export const consumer = Consumer.layer({ recovery })
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export function make(policy: "fail", options?: Options): Recovery<OffsetOutOfRange>
 export function make(policy: HealingPolicy, options?: Options): Recovery<never>
 export function make(policy: Policy, options?: Options): Recovery<never> | Recovery<OffsetOutOfRange> {
@@ -267,8 +383,17 @@ export function make(policy: Policy, options?: Options): Recovery<never> | Recov
  * The healing recovery a `Consumer.layer` uses when it is provided (otherwise the consumer's
  * `offsetRecovery` setting decides). Only healing policies: a failing one is chosen in code with
  * `Consumer.make({ recovery: OffsetRecovery.fail() })`, so the stream's type shows it.
+ *
+ * @since 0.1.0
+ * @category services
  */
 export class OffsetRecovery extends Context.Tag("@kafka-effect/core/OffsetRecovery")<OffsetRecovery, Recovery<never>>() {}
 
+/**
+ * A layer that provides the `OffsetRecovery` service with a healing policy (default `nearest`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (policy: HealingPolicy = "nearest", options?: Options): Layer.Layer<OffsetRecovery> =>
   Layer.succeed(OffsetRecovery, healing(policy, options))

@@ -16,6 +16,8 @@
  * The schemas decode from what the record holds (`Uint8Array`, or `null` for a tombstone): `json`
  * and `utf8` build such schemas from a schema of the JSON value or of a string. The same schemas
  * encode on the Producer side (`Producer.withSchema`).
+ *
+ * @since 0.1.0
  */
 import { Chunk, Data, Effect, Either, Metric, ParseResult, Schema, Stream } from "effect"
 import * as ConsumerMetrics from "./ConsumerMetrics.js"
@@ -24,7 +26,12 @@ import type { ConsumerRecord } from "./ConsumerRecord.js"
 // ---------------------------------------------------------------------------------------------
 // schemas over bytes
 
-/** UTF-8 bytes ⇄ string; bytes that are not valid UTF-8 are a parse issue. */
+/**
+ * UTF-8 bytes ⇄ string; bytes that are not valid UTF-8 are a parse issue.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const Utf8: Schema.Schema<string, Uint8Array> = Schema.transformOrFail(Schema.Uint8ArrayFromSelf, Schema.String, {
   strict: true,
   decode: (bytes, _, ast) =>
@@ -35,18 +42,33 @@ export const Utf8: Schema.Schema<string, Uint8Array> = Schema.transformOrFail(Sc
   encode: (s) => ParseResult.succeed(new TextEncoder().encode(s)),
 })
 
-/** A value read as UTF-8 text and then decoded by `schema` (e.g. `Schema.String`, `Schema.NumberFromString`). */
+/**
+ * A value read as UTF-8 text and then decoded by `schema` (e.g. `Schema.String`, `Schema.NumberFromString`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const utf8 = <A, R>(schema: Schema.Schema<A, string, R>): Schema.Schema<A, Uint8Array, R> =>
   Schema.compose(Utf8, schema)
 
-/** A value holding JSON (UTF-8): parsed, then decoded by `schema`; encoding writes `JSON.stringify`. */
+/**
+ * A value holding JSON (UTF-8): parsed, then decoded by `schema`; encoding writes `JSON.stringify`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const json = <A, I, R>(schema: Schema.Schema<A, I, R>): Schema.Schema<A, Uint8Array, R> =>
   Schema.compose(Utf8, Schema.parseJson(schema))
 
 // ---------------------------------------------------------------------------------------------
 // errors
 
-/** A record whose key or value did not decode. `record` is the record as fetched (bytes). */
+/**
+ * A record whose key or value did not decode. `record` is the record as fetched (bytes).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class RecordDecodeError extends Data.TaggedError("RecordDecodeError")<{
   readonly topic: string
   readonly partition: number
@@ -65,14 +87,30 @@ export class RecordDecodeError extends Data.TaggedError("RecordDecodeError")<{
 // ---------------------------------------------------------------------------------------------
 // decoding
 
-/** What happens to a record that does not decode; see the module's note. */
+/**
+ * What happens to a record that does not decode; see the module's note.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type OnDecodeError<E = never, R = never> = "fail" | "skip" | ((error: RecordDecodeError) => Effect.Effect<void, E, R>)
 
 type Field<S> = [S] extends [never] ? Uint8Array | null : Schema.Schema.Type<S>
 
-/** The typed record: `Schema.Type` of each schema given, bytes for a field without one. */
+/**
+ * The typed record: `Schema.Type` of each schema given, bytes for a field without one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Decoded<VS, KS> = ConsumerRecord<Field<VS>, Field<KS>>
 
+/**
+ * The schemas to decode a record with: one for the value, one for the key, either may be left out.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Schemas<VS extends Schema.Schema.AnyNoContext, KS extends Schema.Schema.AnyNoContext> {
   /** Decodes `record.value` (`Uint8Array`, `null` for a tombstone). */
   readonly value?: VS
@@ -80,7 +118,12 @@ export interface Schemas<VS extends Schema.Schema.AnyNoContext, KS extends Schem
   readonly key?: KS
 }
 
-/** A decoder for single records: `Right` the typed record, `Left` the error. */
+/**
+ * A decoder for single records: `Right` the typed record, `Left` the error.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
 export const decoder = <VS extends Schema.Schema.AnyNoContext = never, KS extends Schema.Schema.AnyNoContext = never>(
   schemas: Schemas<VS, KS>,
 ): ((record: ConsumerRecord) => Either.Either<Decoded<VS, KS>, RecordDecodeError>) => {
@@ -205,8 +248,25 @@ type DecodeChunkStream<A, E2, R2> = <E, R>(
  * nothing, a handler its own errors and requirements.
  *
  * @example
+ * import { RecordSchema } from "@kafka-effect/core"
+ * import { Chunk, Effect, Schema, Stream } from "effect"
+ *
  * const Order = Schema.Struct({ id: Schema.Number, item: Schema.String })
- * const orders = subscription.records.pipe(RecordSchema.decode({ value: RecordSchema.json(Order), onError: "skip" }))
+ * const bytes = (s: string) => new TextEncoder().encode(s)
+ * const record = (offset: bigint, value: string) =>
+ *   ({ topic: "orders", partition: 0, offset, timestamp: 0, key: null, value: bytes(value), headers: [] })
+ *
+ * // one record that is not an Order: skipped with a warning, the others decoded
+ * const orders = Stream.make(record(0n, '{"id":1,"item":"tea"}'), record(1n, "not json"), record(2n, '{"id":2,"item":"jam"}')).pipe(
+ *   RecordSchema.decode({ value: RecordSchema.json(Order), onError: "skip" }),
+ * )
+ *
+ * Effect.runPromise(Stream.runCollect(orders)).then((decoded) => {
+ *   assert.deepStrictEqual(Chunk.toArray(decoded).map((r) => r.value.item), ["tea", "jam"])
+ * })
+ *
+ * @since 0.1.0
+ * @category decoding
  */
 export function decode<VS extends Schema.Schema.AnyNoContext = never, KS extends Schema.Schema.AnyNoContext = never>(
   options: Schemas<VS, KS> & { readonly onError?: "fail" },
@@ -224,7 +284,12 @@ export function decode<VS extends Schema.Schema.AnyNoContext, KS extends Schema.
   return (self) => self.pipe(Stream.chunks, Stream.flatMap(perChunk), Stream.flattenChunks)
 }
 
-/** The same over a stream of chunks (`consumer.chunks`): a chunk that loses every record is dropped. */
+/**
+ * The same over a stream of chunks (`consumer.chunks`): a chunk that loses every record is dropped.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
 export function decodeChunks<VS extends Schema.Schema.AnyNoContext = never, KS extends Schema.Schema.AnyNoContext = never>(
   options: Schemas<VS, KS> & { readonly onError?: "fail" },
 ): DecodeChunkStream<Decoded<VS, KS>, RecordDecodeError, never>

@@ -12,14 +12,26 @@
  *
  * Pure Effect: the spans reach OpenTelemetry through `@effect/opentelemetry`'s tracer, whose span
  * and trace ids are the ones written here.
+ *
+ * @since 0.1.0
  */
 import { Effect, Option, Tracer } from "effect"
 import type { ConsumerRecord, RecordHeader } from "./ConsumerRecord.js"
 
-/** The header name of W3C trace context. */
+/**
+ * The header name of W3C trace context.
+ *
+ * @since 0.1.0
+ * @category trace context
+ */
 export const traceparentHeader = "traceparent"
 
-/** OpenTelemetry's messaging attribute names, as the spans of this package use them. */
+/**
+ * OpenTelemetry's messaging attribute names, as the spans of this package use them.
+ *
+ * @since 0.1.0
+ * @category attributes
+ */
 export const attributes = {
   system: "messaging.system",
   topic: "messaging.destination.name",
@@ -35,7 +47,12 @@ export const attributes = {
   serverPort: "server.port",
 } as const
 
-/** The W3C `traceparent` of a span: `00-<trace id>-<span id>-<flags>`. */
+/**
+ * The W3C `traceparent` of a span: `00-<trace id>-<span id>-<flags>`.
+ *
+ * @since 0.1.0
+ * @category trace context
+ */
 export const format = (span: Tracer.AnySpan): string =>
   `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
 
@@ -44,6 +61,9 @@ const hex = /^[0-9a-f]+$/
 /**
  * Reads a W3C `traceparent`. Anything malformed (wrong lengths, upper case, all-zero ids, version
  * `ff`) is `None`, as the W3C spec asks: a bad header starts a new trace, it never fails.
+ *
+ * @since 0.1.0
+ * @category trace context
  */
 export const parse = (value: string): Option.Option<Tracer.ExternalSpan> => {
   const parts = value.trim().split("-")
@@ -61,7 +81,12 @@ export const parse = (value: string): Option.Option<Tracer.ExternalSpan> => {
 
 const decoder = new TextDecoder()
 
-/** The value of the last `traceparent` header of a record's headers, if any. */
+/**
+ * The value of the last `traceparent` header of a record's headers, if any.
+ *
+ * @since 0.1.0
+ * @category trace context
+ */
 export const traceparentOf = (headers: ReadonlyArray<RecordHeader>): Option.Option<string> => {
   for (let i = headers.length - 1; i >= 0; i--) {
     const h = headers[i]
@@ -70,17 +95,32 @@ export const traceparentOf = (headers: ReadonlyArray<RecordHeader>): Option.Opti
   return Option.none()
 }
 
-/** The producer's span a record carries in its `traceparent` header; `None` without one or when it is malformed. */
+/**
+ * The producer's span a record carries in its `traceparent` header; `None` without one or when it is malformed.
+ *
+ * @since 0.1.0
+ * @category trace context
+ */
 export const parentOf = (record: Pick<ConsumerRecord, "headers">): Option.Option<Tracer.ExternalSpan> =>
   Option.flatMap(traceparentOf(record.headers), parse)
 
-/** The `traceparent` of the current span; `None` outside any span. */
+/**
+ * The `traceparent` of the current span; `None` outside any span.
+ *
+ * @since 0.1.0
+ * @category trace context
+ */
 export const currentTraceparent: Effect.Effect<Option.Option<string>> = Effect.map(
   Effect.option(Effect.currentSpan),
   Option.map(format),
 )
 
-/** Messaging attributes of one record. */
+/**
+ * Messaging attributes of one record.
+ *
+ * @since 0.1.0
+ * @category attributes
+ */
 export const recordAttributes = (
   record: Pick<ConsumerRecord, "topic" | "partition" | "offset">,
 ): Record<string, string | number> => ({
@@ -90,6 +130,12 @@ export const recordAttributes = (
   [attributes.offset]: Number(record.offset),
 })
 
+/**
+ * Options of a span around the processing of one record.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface RecordSpanOptions {
   /** Default `process <topic>` (OpenTelemetry's `{operation} {destination}`). */
   readonly name?: string
@@ -104,6 +150,9 @@ export interface RecordSpanOptions {
  * Runs `effect` in a `process` span (kind consumer) for `record`, continuing the trace of its
  * `traceparent` header (see the module's note on parent or link). Without a valid header the span
  * is an ordinary child of the current span.
+ *
+ * @since 0.1.0
+ * @category spans
  */
 export const withRecordSpan =
   (record: Pick<ConsumerRecord, "topic" | "partition" | "offset" | "headers">, options: RecordSpanOptions = {}) =>

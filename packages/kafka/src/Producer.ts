@@ -7,6 +7,8 @@
  * a consumer's `Tracing.withRecordSpan` continues the trace; `propagateTrace: false` turns it off),
  * and counts records, bytes and errors as metrics. `withSchema` sends typed values, encoded by a
  * `Schema` (the same schemas `RecordSchema.decode` reads with).
+ *
+ * @since 0.1.0
  */
 import {
   Config,
@@ -32,18 +34,49 @@ import * as Errors from "./internal/errors.js"
 import * as K from "./internal/kafkajs.js"
 import { InvalidRecord, PartitionerAnswer, type ProduceError, produceError } from "./internal/produceErrors.js"
 
-export { InvalidRecord, ProduceError, type ProduceErrorReason } from "./internal/produceErrors.js"
+export {
+  /**
+   * A record that cannot be sent as given: names the record's place, the field and the value.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidRecord,
+  /**
+   * A send failed and no record of it is known to be written: the reason (tagged), whether a retry
+   * can help, the topic and partition when the send had one, Kafka's error code when a broker answered.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ProduceError,
+  /**
+   * How a send failed: the transport reasons of the consumer side, or a broker's answer.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  type ProduceErrorReason,
+} from "./internal/produceErrors.js"
 
 // ---------------------------------------------------------------------------------------------
 // options
 
-/** `all`: every in-sync replica (-1); `leader`: the leader alone (1); `none`: no answer at all (0). */
+/**
+ * `all`: every in-sync replica (-1); `leader`: the leader alone (1); `none`: no answer at all (0).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Acks = "all" | "leader" | "none"
 
 /**
  * `gzip` is built into kafkajs. `snappy`, `lz4` and `zstd` work once a codec is registered in
  * kafkajs's `CompressionCodecs` (e.g. from the `kafkajs-snappy` package); without one they are an
  * `InvalidConfig` when the producer is made.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Compression = "none" | "gzip" | "snappy" | "lz4" | "zstd"
 
@@ -51,12 +84,22 @@ export type Compression = "none" | "gzip" | "snappy" | "lz4" | "zstd"
  * Where a record without an explicit `partition` goes. `murmur2`: Java's partitioner (murmur2 of the
  * key, so keys land where Java and librdkafka's `murmur2_random` put them; round robin without a key).
  * `legacy`: kafkajs 1.x's hash. A function answers a partition in `[0, partitionCount)`.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Partitioner =
   | "murmur2"
   | "legacy"
   | ((record: { readonly topic: string; readonly partitionCount: number; readonly key: Uint8Array | null }) => number)
 
+/**
+ * Options of the Producer: the client's connection options plus acks, idempotence, compression, the
+ * partitioner, the ack timeout, topic auto-creation, the retry schedule and trace propagation.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface ProducerOptions
   extends Pick<
     KafkaClient.KafkaOptions,
@@ -90,7 +133,12 @@ export interface ProducerOptions
   readonly propagateTrace?: boolean
 }
 
-/** The validated options. */
+/**
+ * The validated options.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface ProducerConfig {
   readonly connection: KafkaClient.KafkaConfig
   readonly acks: Acks
@@ -103,6 +151,12 @@ export interface ProducerConfig {
   readonly propagateTrace: boolean
 }
 
+/**
+ * The retry schedule of a retriable send failure: exponential from 100 ms, jittered, at most 5 retries.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis").pipe(
   Schedule.jittered,
   Schedule.intersect(Schedule.recurs(5)),
@@ -121,7 +175,12 @@ const compressionCode: Record<Compression, number> = {
   zstd: K.CompressionTypes.ZSTD,
 }
 
-/** Checks every option; the error names the first bad field and its value (never a password). */
+/**
+ * Checks every option; the error names the first bad field and its value (never a password).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
 export const validate = (options: ProducerOptions): Either.Either<ProducerConfig, KafkaError.InvalidConfig> =>
   Either.gen(function* () {
     const {
@@ -195,9 +254,20 @@ export const validate = (options: ProducerOptions): Either.Either<ProducerConfig
 // ---------------------------------------------------------------------------------------------
 // records
 
-/** A key, value or header value: a string is written as its UTF-8 bytes. */
+/**
+ * A key, value or header value: a string is written as its UTF-8 bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Bytes = string | Uint8Array
 
+/**
+ * A record to send: key, value (`null` is a tombstone), an optional partition, headers and timestamp.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ProducerRecord {
   readonly key?: Bytes | null
   /** `null` is a tombstone (deletes the key under compaction). */
@@ -210,7 +280,12 @@ export interface ProducerRecord {
   readonly timestamp?: bigint | number | Date
 }
 
-/** Where a sent batch landed: one entry per partition written (none when `acks` is `none`). */
+/**
+ * Where a sent batch landed: one entry per partition written (none when `acks` is `none`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RecordMetadata {
   readonly topic: string
   readonly partition: number
@@ -220,6 +295,12 @@ export interface RecordMetadata {
   readonly logAppendTime: bigint
 }
 
+/**
+ * Records for one topic, for `sendBatch`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TopicRecords {
   readonly topic: string
   readonly records: ReadonlyArray<ProducerRecord>
@@ -304,6 +385,12 @@ const convert = (
 // ---------------------------------------------------------------------------------------------
 // the service
 
+/**
+ * The Producer service: `send` and `sendBatch`, with typed errors, spans and metrics.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ProducerService {
   readonly config: ProducerConfig
   /** Sends records to one topic. */
@@ -317,6 +404,12 @@ export interface ProducerService {
   ) => Effect.Effect<ReadonlyArray<RecordMetadata>, ProduceError | InvalidRecord>
 }
 
+/**
+ * The Producer service's tag.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class Producer extends Context.Tag("@kafka-effect/kafka/Producer")<Producer, ProducerService>() {}
 
 const kafkaSystem = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
@@ -326,6 +419,9 @@ const kafkaSystem = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
  * Records and bytes (keys, values, header names and values) acknowledged, per topic
  * (`messaging.destination.name`); failed sends, per `error.type` (the `ProduceError` reason); the
  * duration of each send (`messaging.client.operation.duration`, operation `send`).
+ *
+ * @since 0.1.0
+ * @category metrics
  */
 export const metrics = {
   recordsSent: kafkaSystem(
@@ -377,6 +473,9 @@ const pinnedPartitioner = (factory: K.PartitionerFactory): K.PartitionerFactory 
 /**
  * The producer, connected for as long as the scope lives (and, when idempotent, with its producer
  * id). No broker reachable at start: a `MetadataError`.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: ProducerOptions): Effect.Effect<ProducerService, KafkaError.InvalidConfig | KafkaClient.MetadataError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -517,13 +616,23 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
 // ---------------------------------------------------------------------------------------------
 // typed values
 
-/** A record whose key and value are typed; `withSchema`'s schemas encode them to bytes. */
+/**
+ * A record whose key and value are typed; `withSchema`'s schemas encode them to bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TypedRecord<V, K> extends Omit<ProducerRecord, "key" | "value"> {
   readonly key?: K
   readonly value: V
 }
 
-/** A key or value that its schema could not encode; nothing of the send was sent. */
+/**
+ * A key or value that its schema could not encode; nothing of the send was sent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class RecordEncodeError extends Data.TaggedError("RecordEncodeError")<{
   readonly topic: string
   /** The record's index in its topic's records. */
@@ -538,6 +647,12 @@ export class RecordEncodeError extends Data.TaggedError("RecordEncodeError")<{
   }
 }
 
+/**
+ * A Producer whose values (and keys) are encoded with a `Schema` before they are sent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TypedProducer<V, K> {
   readonly send: (
     topic: string,
@@ -554,8 +669,18 @@ export interface TypedProducer<V, K> {
  * `RecordEncodeError`. `RecordSchema.json(schema)` writes JSON.
  *
  * @example
+ * import { RecordSchema } from "@kafka-effect/core"
+ * import { Producer } from "@kafka-effect/kafka"
+ * import { Schema } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.Number, item: Schema.String })
  * const orders = Producer.withSchema(RecordSchema.json(Order))
- * yield* orders.send("orders", [{ key: "o-1", value: { id: 1, item: "tea" } }])
+ *
+ * // fails with RecordEncodeError before anything is sent if a value does not encode
+ * export const sent = orders.send("orders", [{ key: "o-1", value: { id: 1, item: "tea" } }])
+ *
+ * @since 0.1.0
+ * @category schemas
  */
 export function withSchema<V, IV extends Bytes | null>(value: Schema.Schema<V, IV>): TypedProducer<V, Bytes | null>
 export function withSchema<V, IV extends Bytes | null, K, IK extends Bytes | null>(
@@ -604,11 +729,35 @@ const typedProducer = <V, K>(
 // ---------------------------------------------------------------------------------------------
 // layers
 
-/** The `Producer`, connected while the layer lives. */
+/**
+ * The `Producer`, connected while the layer lives.
+ *
+ * @example
+ * import { Producer } from "@kafka-effect/kafka"
+ * import { Effect } from "effect"
+ *
+ * export const program = Effect.gen(function* () {
+ *   const producer = yield* Producer.Producer
+ *   const written = yield* producer.send("orders", [{ key: "o-1", value: "tea", headers: { source: "shop" } }])
+ *   yield* Effect.log(`written at ${written[0]?.baseOffset}`)
+ * })
+ *
+ * export const main = program.pipe(
+ *   Effect.provide(Producer.layer({ brokers: ["127.0.0.1:9092"], acks: "all", idempotent: true, compression: "gzip" })),
+ * )
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: ProducerOptions): Layer.Layer<Producer, KafkaError.InvalidConfig | KafkaClient.MetadataError> =>
   Layer.scoped(Producer, make(options))
 
-/** `layer`, with options read from `Config` (e.g. `Config.array(Config.string(), "KAFKA_BROKERS")`). */
+/**
+ * `layer`, with options read from `Config` (e.g. `Config.array(Config.string(), "KAFKA_BROKERS")`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<ProducerOptions>,
 ): Layer.Layer<Producer, KafkaError.InvalidConfig | KafkaClient.MetadataError | ConfigError.ConfigError> =>

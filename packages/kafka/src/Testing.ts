@@ -13,6 +13,8 @@
  *
  * It needs `@kafka-effect/testkit` installed (an optional peer dependency of this package); the
  * rest of the package never loads it.
+ *
+ * @since 0.1.0
  */
 import type { SocketServerError } from "@effect/platform/SocketServer"
 import type { Fetcher, GroupCoordinator, KafkaError, OffsetLister } from "@kafka-effect/core"
@@ -21,12 +23,23 @@ import { Context, Duration, Effect, Layer } from "effect"
 import * as GroupCoordinatorLive from "./group/GroupCoordinatorLive.js"
 import * as KafkaClient from "./KafkaClient.js"
 
+/**
+ * Options of the embedded-broker layers: the broker's options and the client's.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface EmbeddedOptions extends EmbeddedBroker.Options {
   /** Client options (all but `brokers`, which are the embedded broker's). Default request timeout 5 seconds. */
   readonly client?: Omit<KafkaClient.KafkaOptions, "brokers">
 }
 
-/** What `layerEmbedded` provides: the live ports, and the embedded broker's controls. */
+/**
+ * What `layerEmbedded` provides: the live ports, and the embedded broker's controls.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type EmbeddedServices =
   | KafkaClient.KafkaClient
   | Fetcher.Fetcher
@@ -43,6 +56,28 @@ export type EmbeddedServices =
  * The controls (`TestBroker`: produce, faults, DeleteRecords, the request log; `EmbeddedBroker`:
  * addresses, leader moves; `InMemoryCoordinator`: the groups) act on the broker behind the sockets.
  * The broker's own in-memory ports stay inside: only the live ones are provided.
+ *
+ * @example
+ * import { Consumer, TopicPartition } from "@kafka-effect/core"
+ * import * as Testing from "@kafka-effect/kafka/Testing"
+ * import { TestKit } from "@kafka-effect/testkit"
+ * import { Effect, Layer } from "effect"
+ *
+ * // The kafka package's live layers over the embedded broker's sockets (real time).
+ * const live = Consumer.layer({ config: { autoOffsetReset: "earliest" } }).pipe(
+ *   Layer.provideMerge(Testing.layerEmbedded({ topics: { orders: 1 } })),
+ * )
+ *
+ * export const test = Effect.gen(function* () {
+ *   yield* TestKit.produce("orders", 0, ["a", "b"])
+ *   const consumer = yield* Consumer.Consumer
+ *   yield* consumer.assign([TopicPartition.make("orders", 0)])
+ *   const records = yield* TestKit.take(consumer.records, 2)
+ *   return TestKit.values(records) // ["a", "b"]
+ * }).pipe(Effect.provide(live))
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerEmbedded = (
   options: EmbeddedOptions = {},

@@ -23,6 +23,8 @@ import { type Admin, Kafka, logLevel } from "kafkajs"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as Producer from "../src/Producer.js"
 import * as Aiokafka from "./harness/Aiokafka.js"
+import * as JavaConsumer from "./harness/JavaConsumer.js"
+import * as Platformatic from "./harness/Platformatic.js"
 import * as RealKafka from "./harness/RealKafka.js"
 
 const RECORDS = 100
@@ -40,7 +42,7 @@ const pastTheEnd: Scenario = { name: "past the end", position: 150 }
 
 /** What one consumer did in one case. */
 interface Outcome {
-  readonly client: "aiokafka" | "kafkajs" | "kafka-effect"
+  readonly client: "aiokafka" | "java" | "platformatic" | "kafkajs" | "kafka-effect"
   readonly setting: string
   readonly offsets: ReadonlyArray<number>
   readonly marker: number | undefined
@@ -56,6 +58,23 @@ const withoutTopic = (topic: string, line: string) => line.split(topic).join("T"
 const first = (o: Outcome) => o.offsets[0]
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
+/**
+ * An admin call asked again while it fails with an error kafkajs calls retriable (at most 20 times,
+ * 100 ms apart): a broker that has not taken in a just-created topic yet answers
+ * UNKNOWN_TOPIC_OR_PARTITION, more often while the other peers keep the machine busy.
+ */
+const retried = async <A>(call: () => Promise<A>): Promise<A> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call()
+    } catch (e) {
+      const retriable = typeof e === "object" && e !== null && "retriable" in e && e.retriable === true
+      if (!retriable || attempt >= 20) throw e
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
+
 /** Our Producer and kafkajs's admin for the test's setup, with a way to prepare a one-partition topic. */
 const setupTools = Effect.gen(function* () {
   const kafka = new Kafka({ brokers: [...RealKafka.brokers()], clientId: "peers-setup", logLevel: logLevel.NOTHING })
@@ -65,6 +84,9 @@ const setupTools = Effect.gen(function* () {
     () => Effect.promise(() => admin.disconnect()),
   )
   const producer = yield* Effect.orDie(Producer.make({ brokers: RealKafka.brokers(), clientId: "peers-setup" }))
+  // one topic prepared at a time: kafkajs's admin keeps one metadata view, and the peers that run
+  // side by side would otherwise replace each other's new topic in it
+  const oneAtATime = yield* Effect.makeSemaphore(1)
   const prepare = (scenario: Scenario, prefix: string) =>
     Effect.gen(function* () {
       const topic = RealKafka.topicName(`peers-${prefix}`)
@@ -72,16 +94,16 @@ const setupTools = Effect.gen(function* () {
       yield* Effect.orDie(producer.send(topic, Array.from({ length: RECORDS }, (_, i) => ({ partition: 0, value: `r${i}` }))))
       yield* Effect.promise(async () => {
         // the admin learns the new topic's leader from this (deleteTopicRecords alone does not ask)
-        const before = await admin.fetchTopicOffsets(topic)
+        const before = await retried(() => admin.fetchTopicOffsets(topic))
         expect(before.map((o) => [o.low, o.high])).toEqual([["0", String(RECORDS)]])
         if (scenario.deleteBefore !== undefined) {
-          await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(scenario.deleteBefore) }] })
-          const after = await admin.fetchTopicOffsets(topic)
+          await retried(() => admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(scenario.deleteBefore) }] }))
+          const after = await retried(() => admin.fetchTopicOffsets(topic))
           expect(after.map((o) => [o.low, o.high])).toEqual([[String(scenario.deleteBefore), String(RECORDS)]])
         }
       })
       return topic
-    })
+    }).pipe(oneAtATime.withPermits(1))
   const marker = (topic: string) =>
     Effect.orDie(producer.send(topic, [{ partition: 0, value: "marker" }])).pipe(Effect.map((written) => Number(written[0]!.baseOffset)))
   return { admin, prepare, marker }
@@ -198,7 +220,7 @@ const kafkajsConsumer = (tools: Tools, scenario: Scenario, fromBeginning: boolea
       const topic = yield* tools.prepare(scenario, `kafkajs-${fromBeginning}`)
       const groupId = `${topic}-group`
       yield* Effect.promise(() =>
-        tools.admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: String(scenario.position) }] }),
+        retried(() => tools.admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: String(scenario.position) }] })),
       )
       // what kafkajs tells its user: its log lines (ERROR and up), in order with the requests it sent
       const trail: Array<string> = []
@@ -292,13 +314,84 @@ const aiokafka = (tools: Tools, scenario: Scenario) =>
   })
 
 // ---------------------------------------------------------------------------------------------
+// Kafka's Java consumer
+
+const javaSettings = ["earliest", "latest", "none"] as const
+
+/** A Java client line without its `[Consumer clientId=…]` prefix and with a position as its offset alone. */
+const javaLine = (line: string) =>
+  line.replace(/\[Consumer clientId=[^\]]*\] /, "").replace(/FetchPosition\{offset=(\d+), .*?epoch=\d+\}\}/g, "FetchPosition{offset=$1, …}")
+
+const java = (tools: Tools, scenario: Scenario) =>
+  Effect.gen(function* () {
+    const cases = yield* Effect.forEach(javaSettings, (setting) =>
+      Effect.map(tools.prepare(scenario, `java-${setting}`), (topic) => ({ id: setting, topic, position: scenario.position, setting })),
+    )
+    const topicOf = (id: string) => cases.find((c) => c.id === id)!.topic
+    const results = yield* Effect.orDie(JavaConsumer.runCases(RealKafka.bootstrap(), cases))
+    expect(results.map((r) => r.id)).toEqual([...javaSettings])
+    return results.map((r): Outcome => {
+      expect(r.timedOut, `java ${r.setting} never settled`).toBe(false)
+      return {
+        client: "java",
+        setting: `auto.offset.reset=${r.setting}`,
+        offsets: r.offsets,
+        marker: r.marker ?? undefined,
+        error: r.error === null ? undefined : { type: r.error.type, detail: javaLine(withoutTopic(topicOf(r.id), r.error.message)) },
+        // its lines about this partition's position (not the client's start-up and close lines)
+        logs: r.logs
+          .map((l) => javaLine(withoutTopic(topicOf(r.id), l)))
+          .filter((l) => /out of range|Resetting offset/.test(l)),
+        notes: `kafka-clients ${r.version}${r.resetTo === null ? "" : `, position after the reset ${r.resetTo}`}`,
+      }
+    })
+  })
+
+// ---------------------------------------------------------------------------------------------
+// @platformatic/kafka
+
+const platformaticSettings = ["earliest", "latest", "fail"] as const
+
+const platformatic = (tools: Tools, scenario: Scenario) =>
+  Effect.gen(function* () {
+    const cases = yield* Effect.forEach(platformaticSettings, (setting) =>
+      Effect.map(tools.prepare(scenario, `platformatic-${setting}`), (topic) => ({
+        id: setting,
+        topic,
+        position: scenario.position,
+        end: RECORDS,
+        setting,
+      })),
+    )
+    const topicOf = (id: string) => cases.find((c) => c.id === id)!.topic
+    const { node, outcomes } = yield* Effect.orDie(Platformatic.runCases(RealKafka.bootstrap(), cases))
+    expect(outcomes.map((r) => r.id)).toEqual([...platformaticSettings])
+    return outcomes.map((r): Outcome => {
+      expect(r.timedOut, `platformatic ${r.setting} never settled`).toBe(false)
+      return {
+        client: "platformatic",
+        setting: `fallbackMode: "${r.setting}"`,
+        offsets: r.offsets,
+        marker: r.marker ?? undefined,
+        error: r.error === null ? undefined : { type: r.error.type, detail: withoutTopic(topicOf(r.id), r.error.message) },
+        logs: r.logs.map((l) => withoutTopic(topicOf(r.id), l)),
+        notes: `${Platformatic.VERSION} on Node ${node}${r.resetTo === null ? "" : `, position after the reset ${r.resetTo}`}`,
+      }
+    })
+  })
+
+// ---------------------------------------------------------------------------------------------
 
 /** Every client and setting on one scenario; printed as a table for the README. */
 const measureAll = (scenario: Scenario) =>
   Effect.gen(function* () {
     const tools = yield* setupTools
     const outcomes: Array<Outcome> = []
-    outcomes.push(...(yield* aiokafka(tools, scenario)))
+    // the three peers that run in processes of their own, at the same time (each on its own topics)
+    const [aio, javaOutcomes, platformaticOutcomes] = yield* Effect.all([aiokafka(tools, scenario), java(tools, scenario), platformatic(tools, scenario)], {
+      concurrency: "unbounded",
+    })
+    outcomes.push(...aio, ...javaOutcomes, ...platformaticOutcomes)
     for (const fromBeginning of [true, false]) outcomes.push(yield* kafkajsConsumer(tools, scenario, fromBeginning))
     for (const policy of ["nearest", "earliest", "latest", "fail"] as const) outcomes.push(yield* ours(tools, scenario, policy))
     const lines = outcomes.map((o) => {
@@ -399,6 +492,34 @@ describe("other clients on the same real Kafka broker", () => {
           const aioNone = by("aiokafka", `auto_offset_reset="none"`)
           expectError(aioNone, "OffsetOutOfRangeError", aiokafkaError(s))
           expectAiokafkaLog(aioNone, s)
+          // Kafka's Java consumer: the same directions as aiokafka; two INFO lines with the offsets
+          for (const [setting, from] of [["earliest", c.earliestFrom], ["latest", 100]] as const) {
+            const o = by("java", `auto.offset.reset=${setting}`)
+            expectFrom(o, from)
+            expect(o.logs).toEqual([
+              `INFO Fetch position FetchPosition{offset=${s.position}, …} is out of range for partition T-0, resetting offset`,
+              `INFO Resetting offset for partition T-0 to position FetchPosition{offset=${from}, …}.`,
+            ])
+          }
+          const javaNone = by("java", "auto.offset.reset=none")
+          expectError(javaNone, "OffsetOutOfRangeException", `Fetch position FetchPosition{offset=${s.position}, …} is out of range for partition T-0`)
+          expect(javaNone.logs).toEqual([
+            `INFO Fetch position FetchPosition{offset=${s.position}, …} is out of range for partition T-0, raising error to the application since no reset policy is configured`,
+          ])
+          // @platformatic/kafka: fallbackMode is its reset, silent (nothing logged, no event with offsets)
+          for (const [setting, from] of [["earliest", c.earliestFrom], ["latest", 100]] as const) {
+            const o = by("platformatic", `fallbackMode: "${setting}"`)
+            expectFrom(o, from)
+            expect(o.logs).toEqual([])
+          }
+          const platformaticFail = by("platformatic", `fallbackMode: "fail"`)
+          expect(platformaticFail.offsets).toEqual([])
+          expect(platformaticFail.error?.type).toBe("ResponseError")
+          // the response error and the protocol error it carries: neither names the partition or the offset
+          expect(platformaticFail.error?.detail).toMatch(
+            /^Received response with error while executing API Fetch\(v\d+\) \/ The requested offset is not within the range of offsets maintained by the server\.$/,
+          )
+          expect(platformaticFail.logs).toEqual([])
           // kafkajs: fromBeginning is its reset (-2 earliest, -1 latest, committed on its own)
           expectFrom(by("kafkajs", "fromBeginning: true"), c.earliestFrom)
           expectKafkajsReset(by("kafkajs", "fromBeginning: true"), "-2")

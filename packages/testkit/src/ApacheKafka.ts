@@ -10,6 +10,8 @@
  * Needs Java 17+ (`java` on PATH, or `JAVA_HOME`) and Maven (`mvn`): `bash scripts/system-deps.sh`
  * installs both on Debian. The Kafka version is {@link DEFAULT_VERSION} unless `KAFKA_VERSION` or
  * the `version` option names another (3.9.x works too).
+ *
+ * @since 0.1.0
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -19,12 +21,24 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Clock, Context, Data, type Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 
-/** The Kafka version the project runs against. */
+/**
+ * The Kafka version the project runs against.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const DEFAULT_VERSION = "4.4.0"
 
 /** The log4j2 version that binds the broker's slf4j logging (the Maven artifacts lack a binding). */
 const LOG4J_VERSION = "2.25.3"
 
+/**
+ * A step of starting real Apache Kafka failed (fetching the jars, formatting storage, starting a
+ * node, …), with its output.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ApacheKafkaError extends Data.TaggedError("ApacheKafkaError")<{
   readonly step: string
   readonly detail: string
@@ -34,6 +48,13 @@ export class ApacheKafkaError extends Data.TaggedError("ApacheKafkaError")<{
   }
 }
 
+/**
+ * Options of a real Kafka cluster: one node or three, the version, broker config, port, JVM profile,
+ * log level and security (TLS, SASL, ACLs).
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface Options {
   /** One combined node (default) or three. */
   readonly nodes?: 1 | 3
@@ -54,6 +75,9 @@ export interface Options {
 /**
  * The secure listener. The PLAINTEXT listener stays (inter-broker traffic, and an admin connection
  * for the test's set-up: its principal `User:ANONYMOUS` is a super user when ACLs are on).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Security {
   /** SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 for these users (name → password). */
@@ -64,6 +88,12 @@ export interface Security {
   readonly acls?: { readonly superUsers?: ReadonlyArray<string> }
 }
 
+/**
+ * One broker of a started cluster.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Node {
   readonly nodeId: number
   readonly host: string
@@ -75,6 +105,13 @@ export interface Node {
   readonly dir: string
 }
 
+/**
+ * A started Kafka cluster: its version, bootstrap servers, nodes and config, and killing or restarting
+ * a node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Cluster {
   readonly version: string
   /** `host:port` of every broker, comma-joined. */
@@ -94,6 +131,12 @@ export interface Cluster {
   readonly isRunning: (nodeId: number) => boolean
 }
 
+/**
+ * The tag of a running Apache Kafka cluster.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class ApacheKafka extends Context.Tag("@kafka-effect/testkit/ApacheKafka")<ApacheKafka, Cluster>() {}
 
 // ---------------------------------------------------------------------------------------------
@@ -173,6 +216,9 @@ const pom = (version: string): string => {
 /**
  * The directory of Kafka `version`'s jars, fetched with Maven on first use and cached in
  * `~/.cache/kafka-effect/kafka-<version>/libs` (`KAFKA_EFFECT_CACHE` or `XDG_CACHE_HOME` move it).
+ *
+ * @since 0.1.0
+ * @category jars
  */
 export const jars = (version: string = defaultVersion()): Effect.Effect<string, ApacheKafkaError> =>
   Effect.gen(function* () {
@@ -206,6 +252,12 @@ export const jars = (version: string = defaultVersion()): Effect.Effect<string, 
     return libs
   })
 
+/**
+ * The Kafka version to run: `KAFKA_VERSION` from the environment, else the default one.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultVersion = (): string => process.env.KAFKA_VERSION ?? DEFAULT_VERSION
 
 // ---------------------------------------------------------------------------------------------
@@ -431,6 +483,9 @@ const live = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =
 /**
  * Starts Apache Kafka for the scope's lifetime. Fails (never skips) when Java, Maven or the broker
  * is missing or does not come up, with the tail of the broker's log.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Cluster, ApacheKafkaError, Scope.Scope> =>
   live(makeCluster(options))
@@ -582,13 +637,21 @@ const makeCluster = (options: Options): Effect.Effect<Cluster, ApacheKafkaError,
     return cluster
   })
 
-/** Apache Kafka for the layer's lifetime. */
+/**
+ * Apache Kafka for the layer's lifetime.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: Options = {}): Layer.Layer<ApacheKafka, ApacheKafkaError> =>
   Layer.scoped(ApacheKafka, make(options))
 
 /**
  * Starts Apache Kafka outside any Effect scope (for a test runner's global setup or a command line):
  * resolves with the cluster and a `close` that stops it.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const start = async (options: Options = {}): Promise<{ readonly cluster: Cluster; readonly close: () => Promise<void> }> => {
   const scope = Effect.runSync(Scope.make())

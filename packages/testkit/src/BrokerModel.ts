@@ -8,6 +8,8 @@
  * Control operations (`produce`, `deleteRecords`, `compact`, `truncate`, `moveLeader`) change the
  * state directly. Requests (`fetch`, `listOffsets`, and anything wrapped in `serve`) go through the
  * request path: the request log, latency, injected faults.
+ *
+ * @since 0.1.0
  */
 import { type ConsumerRecord, ErrorCode, type KafkaError, TopicPartition } from "@kafka-effect/core"
 import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Layer } from "effect"
@@ -16,14 +18,49 @@ import { encodeText, type NewRecord, PartitionLog } from "./internal/partitionLo
 import type { Fault, ProducedRecord } from "./TestBroker.js"
 
 export {
+  /**
+   * The compression bits of a record batch's attributes.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   ATTR_COMPRESSION_MASK,
+  /**
+   * The attribute bit of a control batch (transaction markers).
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   ATTR_CONTROL,
+  /**
+   * The attribute bit of a batch whose timestamps are the broker's LogAppendTime.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   ATTR_LOG_APPEND_TIME,
+  /**
+   * The attribute bit of a transactional batch.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   ATTR_TRANSACTIONAL,
+  /**
+   * The size in bytes of one record as the partition log encodes it.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   recordSize,
 } from "./internal/partitionLog.js"
 
-/** Every API a request can be logged, delayed or failed under. */
+/**
+ * Every API a request can be logged, delayed or failed under.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Api =
   | KafkaError.ApiName
   | "ApiVersions"
@@ -35,6 +72,12 @@ export type Api =
   | "SaslHandshake"
   | "SaslAuthenticate"
 
+/**
+ * A broker of the model: node id, host, port and rack.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface BrokerNode {
   readonly nodeId: number
   readonly host: string
@@ -43,6 +86,13 @@ export interface BrokerNode {
   readonly rack: string | null
 }
 
+/**
+ * Options of the in-memory broker: the number of brokers, the topics to create (name → partitions),
+ * the cluster id, and whether unknown topics are created on first use.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface Options {
   /** Number of brokers (node ids 0..n-1); partition leaders are spread over them. Default 1. */
   readonly brokers?: number
@@ -53,7 +103,12 @@ export interface Options {
   readonly autoCreateTopics?: { readonly partitions: number }
 }
 
-/** A failure a control operation or a request answers with: a Kafka error code. */
+/**
+ * A failure a control operation or a request answers with: a Kafka error code.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class BrokerModelError extends Data.TaggedError("BrokerModelError")<{
   readonly code: number
   readonly name: string
@@ -70,7 +125,12 @@ const modelError = (code: number, detail: string): BrokerModelError => {
   return new BrokerModelError({ code, name: info.name, retriable: info.retriable, detail })
 }
 
-/** A request that got no answer: the connection closed (`Network`) or it timed out (`Timeout`). */
+/**
+ * A request that got no answer: the connection closed (`Network`) or it timed out (`Timeout`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class RequestFault extends Data.TaggedError("RequestFault")<{
   readonly api: Api
   readonly reason: "Network" | "Timeout"
@@ -80,7 +140,12 @@ export class RequestFault extends Data.TaggedError("RequestFault")<{
   }
 }
 
-/** A batch as stored: the records still in the log plus what the producer sent with them. */
+/**
+ * A batch as stored: the records still in the log plus what the producer sent with them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RecordBatch {
   readonly baseOffset: bigint
   /** The last offset as produced; compaction keeps it (records may be missing inside), truncation lowers it. */
@@ -101,7 +166,12 @@ export interface RecordBatch {
   readonly sizeBytes: number
 }
 
-/** Producer facts of a batch, as a wire Produce request carries them. All optional. */
+/**
+ * Producer facts of a batch, as a wire Produce request carries them. All optional.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface BatchOptions {
   readonly attributes?: number
   readonly producerId?: bigint
@@ -121,6 +191,13 @@ export interface BatchOptions {
   }>
 }
 
+/**
+ * A partition's log as the model holds it: log start, high watermark, the offsets present, leader
+ * and leader epoch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PartitionState {
   readonly topic: string
   readonly partition: number
@@ -132,6 +209,12 @@ export interface PartitionState {
   readonly leaderEpoch: number
 }
 
+/**
+ * A partition in a metadata answer: its number, leader and leader epoch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PartitionMetadata {
   readonly partition: number
   readonly leader: number
@@ -140,11 +223,23 @@ export interface PartitionMetadata {
   readonly isr: ReadonlyArray<number>
 }
 
+/**
+ * A topic in a metadata answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TopicMetadata {
   readonly name: string
   readonly partitions: ReadonlyArray<PartitionMetadata>
 }
 
+/**
+ * One partition of a fetch: the offset to read from and the most bytes to return.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FetchPartitionRequest {
   readonly topic: string
   readonly partition: number
@@ -153,6 +248,12 @@ export interface FetchPartitionRequest {
   readonly maxBytes: number
 }
 
+/**
+ * A fetch request to the model.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FetchRequest {
   readonly partitions: ReadonlyArray<FetchPartitionRequest>
   readonly maxWaitMs: number
@@ -168,6 +269,12 @@ export interface FetchRequest {
   readonly brokerId?: number
 }
 
+/**
+ * The model's answer for one partition of a fetch: records, or an error code with the log's bounds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type FetchPartitionResult =
   | {
       readonly _tag: "Records"
@@ -194,9 +301,20 @@ export type FetchPartitionResult =
       readonly logStartOffset: bigint
     }
 
-/** -2 / -1 in the protocol, or a timestamp (the first offset whose record time is >= it). */
+/**
+ * -2 / -1 in the protocol, or a timestamp (the first offset whose record time is >= it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ListOffsetsSpec = "earliest" | "latest" | { readonly timestamp: number }
 
+/**
+ * The model's ListOffsets answer for one partition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ListOffsetsPartitionResult {
   readonly topic: string
   readonly partition: number
@@ -208,12 +326,24 @@ export interface ListOffsetsPartitionResult {
   readonly leaderEpoch: number
 }
 
+/**
+ * An error code the answer carried for one partition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PartitionErrorCode {
   readonly topic: string
   readonly partition: number
   readonly code: number
 }
 
+/**
+ * A request the model received, for tests that check what a client asked.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RequestLogEntry {
   readonly api: Api
   /** Clock time in milliseconds when the request arrived. */
@@ -229,7 +359,12 @@ export interface RequestLogEntry {
   readonly brokerId?: number
 }
 
-/** What `serve` hands to the answering code. */
+/**
+ * What `serve` hands to the answering code.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ServeContext {
   /** The injected error code for a partition, if any. */
   readonly injectedCode: (tp: TopicPartition.TopicPartition) => number | undefined
@@ -239,6 +374,12 @@ export interface ServeContext {
   readonly reportErrors: (errors: ReadonlyArray<PartitionErrorCode>) => void
 }
 
+/**
+ * An offset a group committed in the model.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CommittedOffset {
   readonly topic: string
   readonly partition: number
@@ -247,6 +388,13 @@ export interface CommittedOffset {
   readonly metadata: string | null
 }
 
+/**
+ * The in-memory broker: topics and partition logs, produce, fetch, list offsets, retention,
+ * compaction, leader moves and injected faults, all on the Effect clock.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Service {
   readonly clusterId: string
   readonly brokers: ReadonlyArray<BrokerNode>
@@ -334,6 +482,12 @@ export interface Service {
   ) => Effect.Effect<ReadonlyArray<CommittedOffset>>
 }
 
+/**
+ * The in-memory broker's tag.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class BrokerModel extends Context.Tag("@kafka-effect/testkit/BrokerModel")<BrokerModel, Service>() {}
 
 interface MutableEntry {
@@ -361,7 +515,12 @@ const isHeaderList = (
 
 const noErrors: ReadonlyArray<PartitionErrorCode> = []
 
-/** Builds a model. Its state lives as long as the returned service. */
+/**
+ * Builds a model. Its state lives as long as the returned service.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (options: Options = {}): Effect.Effect<Service> =>
   Effect.sync(() => {
     const brokerCount = Math.max(1, options.brokers ?? 1)
@@ -765,5 +924,10 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
     return service
   })
 
-/** A fresh model per layer build. */
+/**
+ * A fresh model per layer build.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: Options = {}): Layer.Layer<BrokerModel> => Layer.effect(BrokerModel, make(options))

@@ -8,6 +8,8 @@
  * registered, and one test lists them with the reason. Each scenario uses its own topics, so a
  * layer that shares one broker between tests is fine (faults are always scoped to the scenario's
  * partitions).
+ *
+ * @since 0.1.0
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -39,6 +41,13 @@ import * as TestKit from "./TestKit.js"
 
 type Ports = Fetcher.Fetcher | OffsetLister.OffsetLister | TestBroker
 
+/**
+ * Options of the conformance suite: live clock or TestClock, what the broker under test supports, the
+ * timeout of a scenario, and whether it is a wire broker.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface Options {
   /**
    * The broker runs on real time (a real network peer): tests use the live Clock with short real
@@ -57,7 +66,12 @@ export interface Options {
   readonly wire?: boolean
 }
 
-/** What a scenario gets: the broker, the clock, and a consumer builder. */
+/**
+ * What a scenario gets: the broker, the clock, and a consumer builder.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Context {
   readonly broker: TestBroker["Type"]
   readonly live: boolean
@@ -80,6 +94,13 @@ export interface Context {
   readonly requests: Effect.Effect<ReadonlyArray<RequestLogEntry>>
 }
 
+/**
+ * One scenario of the conformance suite: its id and title, the broker capabilities it needs, and the
+ * Effect that runs it against the ports.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Scenario {
   readonly id: string
   readonly title: string
@@ -127,6 +148,12 @@ const expectServedOverWire = (ctx: Context, entries: ReadonlyArray<RequestLogEnt
 const errorCode = (entry: RequestLogEntry | undefined, topic: string) =>
   entry?.errors?.find((e) => e.topic === topic && e.partition === 0)?.code
 
+/**
+ * Every scenario of the conformance suite, in order.
+ *
+ * @since 0.1.0
+ * @category scenarios
+ */
 export const scenarios: ReadonlyArray<Scenario> = [
   {
     id: "1",
@@ -655,6 +682,9 @@ const readCapabilities = <E>(layer: Layer.Layer<Ports, E>) =>
 /**
  * Registers the scenarios against `layer` (a fresh layer per test: `Effect.provide` builds it for
  * each). Scenarios needing a capability the broker lacks are listed by one test instead.
+ *
+ * @since 0.1.0
+ * @category suite
  */
 export const conformance = <E>(name: string, layer: Layer.Layer<Ports, E>, options: Options = {}): void => {
   const live = options.live ?? false

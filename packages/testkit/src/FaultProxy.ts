@@ -13,6 +13,8 @@
  *
  * Delays run on real time (the proxy sits between real sockets); log times come from the Clock.
  * Frames travel as the socket chunks they arrived in: forwarding a large Fetch answer copies nothing.
+ *
+ * @since 0.1.0
  */
 import type { TopicPartition } from "@kafka-effect/core"
 import { Context, Data, Duration, Effect, Layer, Runtime, type Scope } from "effect"
@@ -20,6 +22,12 @@ import * as Net from "node:net"
 import * as Frames from "./internal/proxyFrames.js"
 import { ApiKey, apiNames } from "./wire/protocol/ApiKeys.js"
 
+/**
+ * The proxy refused an option or could not listen.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class FaultProxyError extends Data.TaggedError("FaultProxyError")<{
   readonly reason: "InvalidOption" | "Listen"
   /** The option that was refused, e.g. `upstream[1]` or `count`. */
@@ -29,9 +37,21 @@ export class FaultProxyError extends Data.TaggedError("FaultProxyError")<{
   readonly cause?: unknown
 }> {}
 
-/** An API by Kafka's name (`"ListOffsets"`) or by its key (`2`). */
+/**
+ * An API by Kafka's name (`"ListOffsets"`) or by its key (`2`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Api = keyof typeof ApiKey | number
 
+/**
+ * Options of the fault proxy: the upstream brokers, the host to listen on, how many requests the log
+ * keeps, and the largest frame it accepts.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface Options {
   /** `host:port` of each upstream broker; each gets its own listener, in this order. */
   readonly upstream: ReadonlyArray<string>
@@ -43,6 +63,12 @@ export interface Options {
   readonly maxFrameBytes?: number
 }
 
+/**
+ * One listener of the proxy, in front of one upstream broker.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Listener {
   /** The upstream broker `host:port` this listener forwards to. */
   readonly upstream: string
@@ -54,6 +80,13 @@ export interface Listener {
   readonly nodeId: number | undefined
 }
 
+/**
+ * Which requests a fault applies to: those sent to one broker, naming some partitions, or (ListOffsets)
+ * asking for one timestamp.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FaultFilter {
   /** Only requests sent to this broker (node id). */
   readonly broker?: number
@@ -66,6 +99,12 @@ export interface FaultFilter {
   readonly timestamp?: bigint
 }
 
+/**
+ * A request that went through the proxy.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LoggedRequest {
   readonly apiKey: number
   /** Kafka's name of the API, or `ApiKey(n)` for one this module does not name. */
@@ -95,6 +134,12 @@ export interface LoggedRequest {
   readonly injectedCode?: number
 }
 
+/**
+ * The tag of a running fault proxy: its listeners, the faults to inject and the request log.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class FaultProxy extends Context.Tag("@kafka-effect/testkit/FaultProxy")<
   FaultProxy,
   {
@@ -220,7 +265,12 @@ const listen = (server: Net.Server, host: string, port: number): Promise<number>
     })
   })
 
-/** Binds one listener per upstream broker and proxies until the scope closes (then every socket is destroyed). */
+/**
+ * Binds one listener per upstream broker and proxies until the scope closes (then every socket is destroyed).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (options: Options): Effect.Effect<Service, FaultProxyError, Scope.Scope> =>
   Effect.gen(function* () {
     const host = options.host ?? "127.0.0.1"
@@ -592,4 +642,10 @@ export const make = (options: Options): Effect.Effect<Service, FaultProxyError, 
     return service
   })
 
+/**
+ * A scoped layer with a fault proxy in front of the given brokers.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: Options): Layer.Layer<FaultProxy, FaultProxyError> => Layer.scoped(FaultProxy, make(options))

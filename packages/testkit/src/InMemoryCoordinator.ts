@@ -14,6 +14,8 @@
  *
  * The embedded wire broker serves its groups from this coordinator too (`wire/GroupCoordinator`
  * adapts it), so wire clients and in-memory consumers meet in the same groups.
+ *
+ * @since 0.1.0
  */
 import {
   ErrorCode,
@@ -28,8 +30,20 @@ import * as BrokerModel from "./BrokerModel.js"
 type Port = GroupCoordinatorModule.GroupCoordinator["Type"]
 type JoinProtocol = GroupCoordinatorModule.JoinProtocol
 
+/**
+ * A group's state as Kafka names it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type GroupStateName = "Empty" | "PreparingRebalance" | "CompletingRebalance" | "Stable"
 
+/**
+ * The in-memory coordinator's answer to JoinGroup.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface JoinAnswer {
   readonly code: number
   readonly generationId: number
@@ -40,11 +54,22 @@ export interface JoinAnswer {
   readonly members: ReadonlyArray<JoinedMember>
 }
 
+/**
+ * A joined member, with its static instance id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface JoinedMember extends GroupCoordinatorModule.JoinedMember {
   readonly groupInstanceId: string | null
 }
 
-/** Where a join comes from, when a front end knows it (the wire: the client's address). */
+/**
+ * Where a join comes from, when a front end knows it (the wire: the client's address).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface JoinOrigin {
   /** As Kafka's DescribeGroups shows it, e.g. "/127.0.0.1". */
   readonly clientHost: string
@@ -56,11 +81,23 @@ export interface JoinOrigin {
   readonly memberIdRequired?: boolean
 }
 
+/**
+ * The in-memory coordinator's answer to SyncGroup: an error code and this member's assignment.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SyncAnswer {
   readonly code: number
   readonly assignment: Uint8Array
 }
 
+/**
+ * A member as DescribeGroups shows it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface MemberDescription {
   readonly memberId: string
   readonly clientId: string
@@ -72,6 +109,12 @@ export interface MemberDescription {
   readonly assignment: Uint8Array
 }
 
+/**
+ * A group as DescribeGroups shows it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface GroupDescription {
   readonly groupId: string
   readonly state: GroupStateName
@@ -85,7 +128,12 @@ export interface GroupDescription {
   readonly members: ReadonlyArray<MemberDescription>
 }
 
-/** One accepted OffsetCommit partition, in the order the coordinator accepted them. */
+/**
+ * One accepted OffsetCommit partition, in the order the coordinator accepted them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CommitLogEntry {
   readonly at: number
   readonly groupId: string
@@ -96,7 +144,12 @@ export interface CommitLogEntry {
   readonly offset: bigint
 }
 
-/** A group membership change the coordinator made, for tests to read. */
+/**
+ * A group membership change the coordinator made, for tests to read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface GroupEvent {
   readonly at: number
   readonly groupId: string
@@ -105,6 +158,12 @@ export interface GroupEvent {
   readonly generationId: number
 }
 
+/**
+ * Options of the in-memory coordinator: the delay of a group's first rebalance.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface Options {
   /**
    * Kafka's `group.initial.rebalance.delay.ms`: how long an empty group waits for more members
@@ -113,6 +172,12 @@ export interface Options {
   readonly initialRebalanceDelay?: Duration.DurationInput
 }
 
+/**
+ * The in-memory group coordinator's tag: Kafka's classic group protocol on the Effect clock.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class InMemoryCoordinator extends Context.Tag("@kafka-effect/testkit/InMemoryCoordinator")<
   InMemoryCoordinator,
   {
@@ -193,7 +258,12 @@ const joinError = (code: number, memberId: string): JoinAnswer => ({
   members: [],
 })
 
-/** The coordinator over the model in context; its timers live in the layer's scope. */
+/**
+ * The coordinator over the model in context; its timers live in the layer's scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (
   options: Options = {},
 ): Effect.Effect<InMemoryCoordinator["Type"], never, BrokerModel.BrokerModel | Scope.Scope> =>
@@ -675,7 +745,12 @@ export const make = (
     }
   })
 
-/** core's `TopicMetadata` over the model in context. */
+/**
+ * core's `TopicMetadata` over the model in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const makeTopicMetadata: Effect.Effect<GroupCoordinatorModule.TopicMetadata["Type"], never, BrokerModel.BrokerModel> =
   Effect.map(BrokerModel.BrokerModel, (model) => ({
     partitionCounts: (topics) =>
@@ -685,6 +760,9 @@ export const makeTopicMetadata: Effect.Effect<GroupCoordinatorModule.TopicMetada
 /**
  * The coordinator (control), core's `GroupCoordinator` port (one shared client named "default")
  * and `TopicMetadata`, over the model in context.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerFromModel = (
   options: Options = {},

@@ -18,7 +18,9 @@
  * `TestClock`, so a fetch's long poll, a heartbeat or a session timeout happen only when the test
  * moves time (`advance`, `until`, `join`, `awaitRecords` do). For the same broker over TCP see
  * `EmbeddedBroker.layer()`; for the live kafkajs-backed ports over it, the kafka package's
- * `KafkaClient.layerEmbedded()`.
+ * `Testing.layerEmbedded()` (`@kafka-effect/kafka/Testing`).
+ *
+ * @since 0.1.0
  */
 import {
   type Consumer,
@@ -49,12 +51,23 @@ import * as TestBroker from "./TestBroker.js"
 // ---------------------------------------------------------------------------------------------
 // the layer
 
+/**
+ * Options of `TestKit.layer`: the in-memory broker's options and the group coordinator's.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface Options extends BrokerModel.Options {
   /** Options of the in-memory group coordinator (session timeout bounds, …). */
   readonly coordinator?: InMemoryCoordinator.Options
 }
 
-/** What `layer` provides. */
+/**
+ * What `layer` provides.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Services =
   | TestBroker.TestBroker
   | Fetcher.Fetcher
@@ -70,6 +83,30 @@ export type Services =
  * `TopicMetadata`), plus the controls (`TestBroker`: produce, faults, DeleteRecords, truncation,
  * the request log; `InMemoryCoordinator`: groups, commits, member crashes). No socket is opened.
  * The `GroupCoordinator` is one client named "default"; for several members see `asMember`.
+ *
+ * @example
+ * import { Consumer, TopicPartition } from "@kafka-effect/core"
+ * import { TestKit } from "@kafka-effect/testkit"
+ * import { Effect, Layer, TestContext } from "effect"
+ *
+ * // The in-memory broker and group coordinator under a real Consumer, on the TestClock.
+ * const kit = Consumer.layer().pipe(Layer.provideMerge(TestKit.layer({ topics: { orders: 1 } })))
+ *
+ * const test = Effect.gen(function* () {
+ *   yield* TestKit.produce("orders", 0, ["a", "b", "c"])
+ *   const consumer = yield* Consumer.Consumer
+ *   const tp = TopicPartition.make("orders", 0)
+ *   yield* consumer.assign([tp])
+ *   yield* consumer.seek(tp, 1n)
+ *   // moves the TestClock until the records arrived (fails with StillWaiting instead of hanging)
+ *   const records = yield* TestKit.awaitRecords(consumer, 2)
+ *   assert.deepStrictEqual(TestKit.describe(records), ["orders-0@1=b", "orders-0@2=c"])
+ * })
+ *
+ * Effect.runPromise(test.pipe(Effect.provide(kit), Effect.scoped, Effect.provide(TestContext.TestContext)))
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<Services> => {
   const { coordinator, ...model } = options
@@ -82,6 +119,9 @@ export const layer = (options: Options = {}): Layer.Layer<Services> => {
 /**
  * Runs `effect` as the group member `name`: its own coordinator client, so that several members in
  * one test are distinct to the coordinator (and `InMemoryCoordinator.disconnect(name)` crashes one).
+ *
+ * @since 0.1.0
+ * @category broker
  */
 export const asMember =
   (name: string) =>
@@ -90,7 +130,12 @@ export const asMember =
       Effect.provideService(effect, GroupCoordinator.GroupCoordinator, coordinator.client(name)),
     )
 
-/** Appends records (a string is a value) to one partition; returns the offset of the first one. */
+/**
+ * Appends records (a string is a value) to one partition; returns the offset of the first one.
+ *
+ * @since 0.1.0
+ * @category broker
+ */
 export const produce = (
   topic: string,
   partition: number,
@@ -107,6 +152,9 @@ export const produce = (
 /**
  * The group's committed offsets (the next offset to consume) for these partitions, keyed
  * `topic-partition`; `undefined` where the group committed nothing.
+ *
+ * @since 0.1.0
+ * @category broker
  */
 export const committed = (
   groupId: string,
@@ -122,6 +170,12 @@ export const committed = (
 // ---------------------------------------------------------------------------------------------
 // driving the TestClock
 
+/**
+ * How the TestClock drivers step time: the step, and the most time they advance before giving up.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface DriveOptions {
   /** How far the TestClock moves between two looks. Default 100 millis. */
   readonly step?: Duration.DurationInput
@@ -129,7 +183,12 @@ export interface DriveOptions {
   readonly max?: Duration.DurationInput
 }
 
-/** The condition did not hold (or the fiber did not finish) within `max` of TestClock time. */
+/**
+ * The condition did not hold (or the fiber did not finish) within `max` of TestClock time.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class StillWaiting extends Data.TaggedError("StillWaiting")<{
   readonly what: string
   readonly waited: Duration.Duration
@@ -164,6 +223,9 @@ const drive = <A, E, R>(
 /**
  * Moves the TestClock forward by `duration` in steps (default 100 millis), letting every fiber run
  * between steps, so that long polls, heartbeats and timers fire in order as they would in real time.
+ *
+ * @since 0.1.0
+ * @category time
  */
 export const advance = (duration: Duration.DurationInput, options: Pick<DriveOptions, "step"> = {}): Effect.Effect<void> =>
   Effect.gen(function* () {
@@ -179,7 +241,12 @@ export const advance = (duration: Duration.DurationInput, options: Pick<DriveOpt
     yield* settle
   })
 
-/** Moves the TestClock in steps until `condition` holds; `StillWaiting` after `max`. */
+/**
+ * Moves the TestClock in steps until `condition` holds; `StillWaiting` after `max`.
+ *
+ * @since 0.1.0
+ * @category time
+ */
 export const until = <E, R>(
   condition: Effect.Effect<boolean, E, R>,
   options: DriveOptions & { readonly what?: string } = {},
@@ -190,7 +257,12 @@ export const until = <E, R>(
     options,
   )
 
-/** Moves the TestClock in steps until the fiber is done, then its result; `StillWaiting` after `max`. */
+/**
+ * Moves the TestClock in steps until the fiber is done, then its result; `StillWaiting` after `max`.
+ *
+ * @since 0.1.0
+ * @category time
+ */
 export const join = <A, E>(
   fiber: Fiber.Fiber<A, E>,
   options: DriveOptions = {},
@@ -206,6 +278,9 @@ export const join = <A, E>(
 /**
  * The first `n` records of a stream (a consumer's `records`, a group's `records`), moving the
  * TestClock until they have arrived; `StillWaiting` after `max`.
+ *
+ * @since 0.1.0
+ * @category time
  */
 export const awaitRecords = <E, R>(
   records: Stream.Stream<ConsumerRecord.ConsumerRecord, E, R> | { readonly records: Stream.Stream<ConsumerRecord.ConsumerRecord, E, R> },
@@ -221,19 +296,39 @@ export const awaitRecords = <E, R>(
 // ---------------------------------------------------------------------------------------------
 // streams
 
-/** The first `n` elements of a stream, as an array. */
+/**
+ * The first `n` elements of a stream, as an array.
+ *
+ * @since 0.1.0
+ * @category streams
+ */
 export const take = <A, E, R>(stream: Stream.Stream<A, E, R>, n: number): Effect.Effect<ReadonlyArray<A>, E, R> =>
   stream.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 
-/** The values of records as UTF-8 (null for a tombstone). */
+/**
+ * The values of records as UTF-8 (null for a tombstone).
+ *
+ * @since 0.1.0
+ * @category streams
+ */
 export const values = (records: Iterable<ConsumerRecord.ConsumerRecord>): ReadonlyArray<string | null> =>
   Array.from(records, (r) => ConsumerRecord.utf8(r.value))
 
-/** Records as `topic-partition@offset=value` strings, for one `toEqual` over a whole delivery. */
+/**
+ * Records as `topic-partition@offset=value` strings, for one `toEqual` over a whole delivery.
+ *
+ * @since 0.1.0
+ * @category streams
+ */
 export const describe = (records: Iterable<ConsumerRecord.ConsumerRecord>): ReadonlyArray<string> =>
   Array.from(records, (r) => `${r.topic}-${r.partition}@${r.offset}=${ConsumerRecord.utf8(r.value)}`)
 
-/** The consumer's next event (an `OffsetReset`), moving the TestClock until it comes. */
+/**
+ * The consumer's next event (an `OffsetReset`), moving the TestClock until it comes.
+ *
+ * @since 0.1.0
+ * @category broker
+ */
 export const nextEvent = (
   consumer: Pick<Consumer.Service<unknown>, "subscribeEvents">,
   options: DriveOptions = {},
@@ -249,7 +344,12 @@ export const nextEvent = (
 // ---------------------------------------------------------------------------------------------
 // logs
 
-/** One log line as the logger saw it. */
+/**
+ * One log line as the logger saw it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CapturedLog {
   readonly level: LogLevel.LogLevel["label"]
   readonly message: string
@@ -257,6 +357,12 @@ export interface CapturedLog {
   readonly cause: Cause.Cause<unknown>
 }
 
+/**
+ * Captured log lines and the layer that captures them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LogCapture {
   /** Provide it to what should be captured. */
   readonly layer: Layer.Layer<never>
@@ -267,6 +373,12 @@ export interface LogCapture {
   readonly clear: Effect.Effect<void>
 }
 
+/**
+ * Options of a log capture.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface CaptureOptions {
   /** Replace the default logger, so nothing is printed. Default false: print as well. */
   readonly quiet?: boolean
@@ -276,7 +388,12 @@ export interface CaptureOptions {
 
 const textOf = (message: unknown): string => (Array.isArray(message) ? message.map(String).join(" ") : String(message))
 
-/** A logger that keeps every line for assertions: its `layer`, and the lines it saw. */
+/**
+ * A logger that keeps every line for assertions: its `layer`, and the lines it saw.
+ *
+ * @since 0.1.0
+ * @category logs
+ */
 export const makeLogCapture = (options: CaptureOptions = {}): Effect.Effect<LogCapture> =>
   Effect.sync(() => {
     const lines: Array<CapturedLog> = []
@@ -294,7 +411,12 @@ export const makeLogCapture = (options: CaptureOptions = {}): Effect.Effect<LogC
     }
   })
 
-/** Runs `effect` with a log capture: its result and the lines it logged. */
+/**
+ * Runs `effect` with a log capture: its result and the lines it logged.
+ *
+ * @since 0.1.0
+ * @category logs
+ */
 export const captureLogs = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   options: CaptureOptions = {},

@@ -5,6 +5,7 @@
  * every byte but the addresses; an injected error code reads as Kafka writes a partition error.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { ErrorCode } from "@kafka-effect/core"
 import * as Frames from "../src/internal/proxyFrames.js"
 import { ApiKey } from "../src/wire/protocol/ApiKeys.js"
 import { Reader, Writer } from "../src/wire/protocol/Codec.js"
@@ -49,10 +50,10 @@ const metadata = (v: number) =>
       controllerId: 1,
       topics: [
         {
-          errorCode: 0,
+          errorCode: ErrorCode.NONE,
           name: "t",
           isInternal: false,
-          partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: 2, leaderEpoch: 3, replicaNodes: [2, 1], isrNodes: [2, 1], offlineReplicas: [] }],
+          partitions: [{ errorCode: ErrorCode.NONE, partitionIndex: 0, leaderId: 2, leaderEpoch: 3, replicaNodes: [2, 1], isrNodes: [2, 1], offlineReplicas: [] }],
         },
       ],
     }),
@@ -62,14 +63,14 @@ const fetchAnswer = (v: number) =>
   answer(ApiKey.Fetch, v, (w) =>
     Fetch.encodeResponse(w, v, {
       throttleTimeMs: 0,
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
       sessionId: 0,
       responses: [
         {
           topic: "t",
           partitions: [
-            { partition: 0, errorCode: 0, highWatermark: 10n, lastStableOffset: 10n, logStartOffset: 2n, records: [new Uint8Array(300).fill(7)] },
-            { partition: 1, errorCode: 0, highWatermark: 5n, lastStableOffset: 5n, logStartOffset: 0n, records: [new Uint8Array(40).fill(9)] },
+            { partition: 0, errorCode: ErrorCode.NONE, highWatermark: 10n, lastStableOffset: 10n, logStartOffset: 2n, records: [new Uint8Array(300).fill(7)] },
+            { partition: 1, errorCode: ErrorCode.NONE, highWatermark: 5n, lastStableOffset: 5n, logStartOffset: 0n, records: [new Uint8Array(40).fill(9)] },
           ],
         },
       ],
@@ -124,11 +125,11 @@ describe("the proxy's frames", () => {
           controllerId: 1,
           topics: [
             {
-              errorCode: 0,
+              errorCode: ErrorCode.NONE,
               name: "t",
               isInternal: false,
               partitions: [
-                { errorCode: 0, partitionIndex: 0, leaderId: 2, leaderEpoch: 3, replicaNodes: [2, 1], isrNodes: [2, 1], offlineReplicas: [] },
+                { errorCode: ErrorCode.NONE, partitionIndex: 0, leaderId: 2, leaderEpoch: 3, replicaNodes: [2, 1], isrNodes: [2, 1], offlineReplicas: [] },
               ],
             },
           ],
@@ -142,7 +143,7 @@ describe("the proxy's frames", () => {
     it(`rewrites the FindCoordinator v${v} address, not a missing coordinator's`, () => {
       const found = (nodeId: number, host: string, port: number) =>
         answer(ApiKey.FindCoordinator, v, (w) =>
-          FindCoordinator.encodeResponse(w, v, { throttleTimeMs: 0, errorCode: 0, errorMessage: null, nodeId, host, port }),
+          FindCoordinator.encodeResponse(w, v, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId, host, port }),
         )
       const rewritten = Frames.concat(Frames.rewriteFindCoordinator([found(3, "10.0.0.3", 9092)], v, () => ({ host: "127.0.0.1", port: 41000 })))
       expect(rewritten).toEqual(found(3, "127.0.0.1", 41000))
@@ -162,14 +163,14 @@ describe("the proxy's frames", () => {
       const expected = answer(ApiKey.Fetch, v, (w) =>
         Fetch.encodeResponse(w, v, {
           throttleTimeMs: 0,
-          errorCode: 0,
+          errorCode: ErrorCode.NONE,
           sessionId: 0,
           responses: [
             {
               topic: "t",
               partitions: [
                 { partition: 0, errorCode: 29, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: [] },
-                { partition: 1, errorCode: 0, highWatermark: 5n, lastStableOffset: 5n, logStartOffset: 0n, records: [new Uint8Array(40).fill(9)] },
+                { partition: 1, errorCode: ErrorCode.NONE, highWatermark: 5n, lastStableOffset: 5n, logStartOffset: 0n, records: [new Uint8Array(40).fill(9)] },
               ],
             },
           ],

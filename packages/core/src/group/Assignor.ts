@@ -5,15 +5,30 @@
  * "range,roundrobin"), "RoundRobinAssigner" is kafkajs's (its only default). The coordinator picks a
  * protocol that every member offers, so offering all three lets this consumer join a group of
  * kafkajs consumers or of librdkafka/Java consumers.
+ *
+ * @since 0.1.0
  */
 import * as TopicPartition from "../TopicPartition.js"
 import type { Subscription } from "./MemberProtocol.js"
 
+/**
+ * A group member as an assignor sees it: its member id and its subscription.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AssignorMember {
   readonly memberId: string
   readonly subscription: Subscription
 }
 
+/**
+ * A partition assignor: its protocol name and the function the group leader runs to split the
+ * subscribed partitions between the members.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Assignor {
   /** The protocol name sent in JoinGroup. */
   readonly name: string
@@ -42,6 +57,9 @@ const sortedTopics = (members: ReadonlyArray<AssignorMember>, partitionCounts: R
 /**
  * Java's RangeAssignor: per topic, the subscribed members sorted by member id take consecutive
  * ranges; the first `partitions % members` take one more.
+ *
+ * @since 0.1.0
+ * @category assignors
  */
 export const range: Assignor = {
   name: "range",
@@ -92,6 +110,9 @@ const roundRobinWith = (name: string): Assignor => ({
 /**
  * Java's RoundRobinAssignor: every partition of every subscribed topic (topics sorted, partitions
  * ascending) goes to the next member, in member-id order, that subscribes to its topic.
+ *
+ * @since 0.1.0
+ * @category assignors
  */
 export const roundRobin: Assignor = roundRobinWith("roundrobin")
 
@@ -99,6 +120,9 @@ export const roundRobin: Assignor = roundRobinWith("roundrobin")
  * kafkajs's default protocol name. kafkajs's own algorithm deals the partitions of the leader's
  * topics round the sorted members; with equal subscriptions this is the same deal as
  * `roundRobin` (topics sorted), and it never gives a member a topic it did not subscribe to.
+ *
+ * @since 0.1.0
+ * @category assignors
  */
 export const kafkajsRoundRobin: Assignor = roundRobinWith("RoundRobinAssigner")
 
@@ -108,6 +132,9 @@ export const kafkajsRoundRobin: Assignor = roundRobinWith("RoundRobinAssigner")
  * its share), and cooperative (a partition that moves from one member to another is left out of
  * this round: its owner revokes it, rejoins, and the next round gives it to the new member).
  * Owned partitions come from the members' subscriptions (version 1).
+ *
+ * @since 0.1.0
+ * @category assignors
  */
 export const cooperativeSticky: Assignor = {
   name: "cooperative-sticky",
@@ -162,5 +189,10 @@ export const cooperativeSticky: Assignor = {
   },
 }
 
-/** Offered in this order: range first (Java's and librdkafka's default), then the round-robins. */
+/**
+ * Offered in this order: range first (Java's and librdkafka's default), then the round-robins.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaults: ReadonlyArray<Assignor> = [range, roundRobin, kafkajsRoundRobin]

@@ -3,6 +3,8 @@
  * consumer's: a wrong value fails `GroupConsumer.subscribe` at once with `InvalidConfig` naming
  * the field and the value, instead of a coordinator's error code later. Durations are
  * `Duration.DurationInput`.
+ *
+ * @since 0.1.0
  */
 import { Duration, type Effect, Schedule, Schema } from "effect"
 import type { InvalidConfig } from "../KafkaError.js"
@@ -42,6 +44,13 @@ const Fields = Schema.Struct({
   metadataMaxAge: Schema.optional(positiveDuration),
 })
 
+/**
+ * The `Schema` of a group consumer's configuration: decodes and validates it (e.g. the session
+ * timeout must exceed the heartbeat interval), failing with the field and value that are wrong.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const GroupConfig = Fields.pipe(
   Schema.filter((o) => {
     const session = o.sessionTimeout ?? Duration.seconds(30)
@@ -55,7 +64,12 @@ export const GroupConfig = Fields.pipe(
   }),
 )
 
-/** The fields, for tools and tests that go over every one. */
+/**
+ * The fields, for tools and tests that go over every one.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const fieldNames: ReadonlyArray<string> = Object.keys(Fields.fields)
 
 const decoder = Settings.decoder(GroupConfig)
@@ -64,5 +78,8 @@ const decoder = Settings.decoder(GroupConfig)
  * Checks group options; the failure names the first wrong field and its value. A heartbeat
  * interval must be shorter than the session timeout (as Kafka's clients require), or the member
  * would be dropped between two heartbeats.
+ *
+ * @since 0.1.0
+ * @category validation
  */
 export const validate = (options: unknown): Effect.Effect<typeof GroupConfig.Type, InvalidConfig> => decoder.decode(options)

@@ -11,6 +11,8 @@
  * last chunk before stopping: an ended or interrupted stream does not prove its last chunk done).
  * Auto-commit commits what was processed on an interval;
  * `commit` / `commitRecord` commit on demand; closing the scope commits it and leaves the group.
+ *
+ * @since 0.1.0
  */
 import { Chunk, Effect, Option, Ref, type Scope, Stream } from "effect"
 import type * as Consumer from "../Consumer.js"
@@ -25,8 +27,21 @@ import * as GroupMembership from "./GroupMembership.js"
 
 type TP = TopicPartition.TopicPartition
 
+/**
+ * Options of `subscribe`: the group's options without the topics, which `subscribe` takes itself.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export type SubscribeOptions = Omit<GroupMembership.GroupOptions, "topics">
 
+/**
+ * A running group subscription: the membership, the records (one at a time or in chunks) of the
+ * partitions assigned to this member, and committing what was processed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface GroupSubscription<E = never> {
   readonly membership: GroupMembership.Membership
   /**
@@ -56,6 +71,9 @@ export interface GroupSubscription<E = never> {
  * The `GroupHandler` that drives a consumer's subscription state: suspending pauses the partitions
  * (only those the user had not paused, so a user's pause outlives the rebalance); applying assigns
  * with the committed offsets and resumes the kept partitions it paused.
+ *
+ * @since 0.1.0
+ * @category handlers
  */
 export const handlerFor = <E>(consumer: Consumer.Service<E>): Effect.Effect<GroupMembership.GroupHandler> =>
   Effect.map(Ref.make<ReadonlySet<string>>(new Set()), (pausedByGroup) => ({
@@ -80,6 +98,26 @@ export const handlerFor = <E>(consumer: Consumer.Service<E>): Effect.Effect<Grou
 /**
  * Joins `options.groupId` with `topics`; the membership lasts as long as the scope. Bad options
  * fail at once with `InvalidConfig` naming the field and the value.
+ *
+ * @example
+ * import { Consumer, ConsumerRecord, GroupConsumer } from "@kafka-effect/core"
+ * import { Console, Effect, Stream } from "effect"
+ *
+ * // A group member that prints each record and commits what it printed.
+ * export const program = Effect.gen(function* () {
+ *   const consumer = yield* Consumer.Consumer
+ *   const group = yield* GroupConsumer.subscribe(consumer, ["orders"], { groupId: "billing" })
+ *   yield* group.records.pipe(
+ *     Stream.runForEach((record) =>
+ *       Console.log(`${record.partition}@${record.offset} ${ConsumerRecord.utf8(record.value)}`).pipe(
+ *         Effect.zipRight(group.markProcessed([record])),
+ *       ),
+ *     ),
+ *   )
+ * }).pipe(Effect.scoped) // closing the scope commits what was processed and leaves the group
+ *
+ * @since 0.1.0
+ * @category subscribing
  */
 export const subscribe = <E>(
   consumer: Consumer.Service<E>,
@@ -100,7 +138,11 @@ export const subscribe = <E>(
         // Only a pull proves the previous chunk done: a stream that ends (`take` may cut a chunk) or
         // is interrupted leaves its last chunk to `markProcessed`, so nothing unprocessed is committed.
         return consumer.chunks.pipe(
-          Stream.tap((chunk) => Effect.zipRight(markPrevious, Ref.set(previous, Option.some(chunk)))),
+          Stream.tap((chunk) =>
+            Effect.all([markPrevious, membership.markDelivered(Chunk.toReadonlyArray(chunk)), Ref.set(previous, Option.some(chunk))], {
+              discard: true,
+            }),
+          ),
           Stream.interruptWhen(membership.failure),
           // Records, bytes, lag and resets of this stream carry the group's name.
           ConsumerMetrics.labelled({ groupId: options.groupId }),

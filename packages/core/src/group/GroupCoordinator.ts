@@ -3,24 +3,42 @@
  * the kafka package (kafkajs's broker requests) and by the testkit's in-memory coordinator. The
  * membership logic (`GroupMembership`) sits on top: it decides when to call what and what an error
  * means. Member metadata and assignments are opaque bytes here; `MemberProtocol` encodes them.
+ *
+ * @since 0.1.0
  */
 import { Context, type Effect } from "effect"
 import type { TopicPartition } from "../TopicPartition.js"
 import type { GroupFailure } from "./GroupError.js"
 
-/** The broker that coordinates a group. */
+/**
+ * The broker that coordinates a group.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Coordinator {
   readonly nodeId: number
   readonly host: string
   readonly port: number
 }
 
-/** One assignor a member offers when it joins: its protocol name and its subscription bytes. */
+/**
+ * One assignor a member offers when it joins: its protocol name and its subscription bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface JoinProtocol {
   readonly name: string
   readonly metadata: Uint8Array
 }
 
+/**
+ * A JoinGroup request to the group coordinator.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface JoinGroupRequest {
   readonly groupId: string
   readonly coordinator: Coordinator
@@ -34,12 +52,24 @@ export interface JoinGroupRequest {
   readonly protocols: ReadonlyArray<JoinProtocol>
 }
 
+/**
+ * A member in the JoinGroup answer (the leader gets all of them).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface JoinedMember {
   readonly memberId: string
   /** The member's metadata for the chosen protocol. */
   readonly metadata: Uint8Array
 }
 
+/**
+ * The coordinator's answer to JoinGroup.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface JoinGroupResponse {
   readonly generationId: number
   /** The protocol (assignor) the coordinator chose. */
@@ -50,11 +80,23 @@ export interface JoinGroupResponse {
   readonly members: ReadonlyArray<JoinedMember>
 }
 
+/**
+ * One member's encoded assignment, as the leader sends it in SyncGroup.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface MemberAssignmentBytes {
   readonly memberId: string
   readonly assignment: Uint8Array
 }
 
+/**
+ * A SyncGroup request (the leader's carries every member's assignment).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SyncGroupRequest {
   readonly groupId: string
   readonly coordinator: Coordinator
@@ -64,11 +106,23 @@ export interface SyncGroupRequest {
   readonly assignments: ReadonlyArray<MemberAssignmentBytes>
 }
 
+/**
+ * The coordinator's answer to SyncGroup.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SyncGroupResponse {
   /** This member's assignment (may be empty: no partitions). */
   readonly assignment: Uint8Array
 }
 
+/**
+ * A Heartbeat request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface HeartbeatRequest {
   readonly groupId: string
   readonly coordinator: Coordinator
@@ -76,18 +130,36 @@ export interface HeartbeatRequest {
   readonly memberId: string
 }
 
+/**
+ * A LeaveGroup request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LeaveGroupRequest {
   readonly groupId: string
   readonly coordinator: Coordinator
   readonly memberId: string
 }
 
+/**
+ * An OffsetFetch request: the group's committed offsets of some partitions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface OffsetFetchRequest {
   readonly groupId: string
   readonly coordinator: Coordinator
   readonly partitions: ReadonlyArray<TopicPartition>
 }
 
+/**
+ * A committed offset as OffsetFetch answers it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CommittedOffset {
   readonly topic: string
   readonly partition: number
@@ -96,6 +168,12 @@ export interface CommittedOffset {
   readonly metadata: string | null
 }
 
+/**
+ * One partition's offset in an OffsetCommit request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface OffsetToCommit {
   readonly topic: string
   readonly partition: number
@@ -104,6 +182,12 @@ export interface OffsetToCommit {
   readonly metadata?: string | null
 }
 
+/**
+ * An OffsetCommit request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface OffsetCommitRequest {
   readonly groupId: string
   readonly coordinator: Coordinator
@@ -113,6 +197,13 @@ export interface OffsetCommitRequest {
   readonly offsets: ReadonlyArray<OffsetToCommit>
 }
 
+/**
+ * The port to Kafka's group coordinator: find it, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+ * OffsetFetch, OffsetCommit. `GroupCoordinatorLive` implements it over kafkajs, the testkit in memory.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class GroupCoordinator extends Context.Tag("@kafka-effect/core/GroupCoordinator")<
   GroupCoordinator,
   {
@@ -133,6 +224,9 @@ export class GroupCoordinator extends Context.Tag("@kafka-effect/core/GroupCoord
 /**
  * How many partitions each topic has: what the group leader needs to assign. Implemented next to
  * the coordinator (Metadata request on a real cluster, the model in the testkit).
+ *
+ * @since 0.1.0
+ * @category services
  */
 export class TopicMetadata extends Context.Tag("@kafka-effect/core/TopicMetadata")<
   TopicMetadata,

@@ -3,6 +3,8 @@
  * LeaveGroup, OffsetFetch, OffsetCommit). `retriable` says whether the membership logic may try
  * again: some after finding the coordinator again, some after rejoining the group. A class whose
  * answer never varies says so itself (`readonly retriable = true`).
+ *
+ * @since 0.1.0
  */
 import { Data, Predicate } from "effect"
 import * as ErrorCode from "../ErrorCode.js"
@@ -15,18 +17,44 @@ import {
   type UnknownTopicOrPartition,
 } from "../KafkaError.js"
 
-/** Marks every error of this module; `isGroupError` tests for it. */
+/**
+ * Marks every error of this module; `isGroupError` tests for it.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
 export const TypeId: unique symbol = Symbol.for("@kafka-effect/core/GroupError")
+/**
+ * The type of `TypeId`.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
 export type TypeId = typeof TypeId
 
-/** COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS: ask again after a backoff. */
+/**
+ * COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS: ask again after a backoff.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class CoordinatorNotAvailable extends Data.TaggedError("CoordinatorNotAvailable")<{
   readonly groupId: string
   readonly api: ApiName
   readonly code: typeof ErrorCode.COORDINATOR_LOAD_IN_PROGRESS | typeof ErrorCode.COORDINATOR_NOT_AVAILABLE
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     const what = this.code === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ? "is loading" : "not available"
@@ -34,101 +62,211 @@ export class CoordinatorNotAvailable extends Data.TaggedError("CoordinatorNotAva
   }
 }
 
-/** NOT_COORDINATOR: the coordinator moved; find it again. */
+/**
+ * NOT_COORDINATOR: the coordinator moved; find it again.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class NotCoordinator extends Data.TaggedError("NotCoordinator")<{
   readonly groupId: string
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: not the coordinator`
   }
 }
 
-/** REBALANCE_IN_PROGRESS: the group is rebalancing; rejoin with the same member id. */
+/**
+ * REBALANCE_IN_PROGRESS: the group is rebalancing; rejoin with the same member id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class RebalanceInProgress extends Data.TaggedError("RebalanceInProgress")<{
   readonly groupId: string
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: rebalance in progress`
   }
 }
 
-/** UNKNOWN_MEMBER_ID: the coordinator forgot this member (session expired); rejoin as a new member. */
+/**
+ * UNKNOWN_MEMBER_ID: the coordinator forgot this member (session expired); rejoin as a new member.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class UnknownMemberId extends Data.TaggedError("UnknownMemberId")<{
   readonly groupId: string
   readonly memberId: string
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: unknown member ${this.memberId}`
   }
 }
 
-/** ILLEGAL_GENERATION: a newer generation exists; rejoin with the same member id. */
+/**
+ * ILLEGAL_GENERATION: a newer generation exists; rejoin with the same member id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class IllegalGeneration extends Data.TaggedError("IllegalGeneration")<{
   readonly groupId: string
   readonly generationId: number
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `${this.api} for group ${this.groupId}: generation ${this.generationId} is not the current one`
   }
 }
 
-/** MEMBER_ID_REQUIRED (JoinGroup v4+): join again with the member id the coordinator gave. */
+/**
+ * MEMBER_ID_REQUIRED (JoinGroup v4+): join again with the member id the coordinator gave.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class MemberIdRequired extends Data.TaggedError("MemberIdRequired")<{
   readonly groupId: string
   readonly memberId: string
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = true
   override get message(): string {
     return `JoinGroup for group ${this.groupId}: rejoin with member id ${this.memberId}`
   }
 }
 
-/** GROUP_AUTHORIZATION_FAILED. Never retried. */
+/**
+ * GROUP_AUTHORIZATION_FAILED. Never retried.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class GroupAuthorizationFailed extends Data.TaggedError("GroupAuthorizationFailed")<{
   readonly groupId: string
   readonly api: ApiName
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = false
   override get message(): string {
     return `Not authorized to use group ${this.groupId} (${this.api})`
   }
 }
 
-/** INCONSISTENT_GROUP_PROTOCOL: the members share no assignor (or protocol type). Never retried. */
+/**
+ * INCONSISTENT_GROUP_PROTOCOL: the members share no assignor (or protocol type). Never retried.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InconsistentGroupProtocol extends Data.TaggedError("InconsistentGroupProtocol")<{
   readonly groupId: string
   /** The protocols (assignor names) this member offered. */
   readonly protocols: ReadonlyArray<string>
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = false
   override get message(): string {
     return `Group ${this.groupId} shares no assignor with [${this.protocols.join(", ")}]`
   }
 }
 
-/** A group request failed below the protocol level (connection closed, timeout). */
+/**
+ * A group request failed below the protocol level (connection closed, timeout).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class GroupTransportError extends Data.TaggedError("GroupTransportError")<{
   readonly groupId: string
   readonly api: ApiName
@@ -136,19 +274,39 @@ export class GroupTransportError extends Data.TaggedError("GroupTransportError")
   readonly retriable: boolean
   readonly cause?: unknown
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
     return `${this.api} for group ${this.groupId} failed (${this.reason})`
   }
 }
 
-/** The leader was asked to assign with a protocol it has no assignor for. Never retried. */
+/**
+ * The leader was asked to assign with a protocol it has no assignor for. Never retried.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class UnsupportedAssignor extends Data.TaggedError("UnsupportedAssignor")<{
   readonly groupId: string
   readonly protocol: string
   readonly available: ReadonlyArray<string>
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = false
   override get message(): string {
     return `Group ${this.groupId} chose assignor ${this.protocol}; this member has [${this.available.join(", ")}]`
@@ -158,19 +316,37 @@ export class UnsupportedAssignor extends Data.TaggedError("UnsupportedAssignor")
 /**
  * A member's metadata or assignment bytes could not be decoded (another client wrote something
  * this member does not understand). Never retried.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class MemberProtocolError extends Data.TaggedError("MemberProtocolError")<{
   readonly what: "MemberMetadata" | "MemberAssignment"
   readonly reason: string
 }> {
+  /**
+   * Marks this value as one of the module's errors (see the module's guard).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * Whether retrying the same request can help.
+   *
+   * @since 0.1.0
+   */
   readonly retriable = false
   override get message(): string {
     return `Cannot decode ${this.what}: ${this.reason}`
   }
 }
 
-/** Every error of this module. */
+/**
+ * Every error of this module.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type GroupError =
   | CoordinatorNotAvailable
   | NotCoordinator
@@ -184,16 +360,36 @@ export type GroupError =
   | UnsupportedAssignor
   | MemberProtocolError
 
-/** Whether `u` is one of this module's errors. */
+/**
+ * Whether `u` is one of this module's errors.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isGroupError = (u: unknown): u is GroupError => Predicate.hasProperty(u, TypeId)
 
-/** Errors after which the coordinator must be found again. */
+/**
+ * Errors after which the coordinator must be found again.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type CoordinatorError = CoordinatorNotAvailable | NotCoordinator
 
-/** Errors after which the member must rejoin the group. */
+/**
+ * Errors after which the member must rejoin the group.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type RejoinError = RebalanceInProgress | UnknownMemberId | IllegalGeneration | MemberIdRequired
 
-/** What a group request can fail with. */
+/**
+ * What a group request can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type GroupFailure =
   | CoordinatorError
   | RejoinError
@@ -205,9 +401,21 @@ export type GroupFailure =
   | BrokerError
   | CorruptResponse
 
+/**
+ * Whether the error says the coordinator moved or is not there yet (find it again and retry).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isCoordinatorError = (e: { readonly _tag: string }): e is CoordinatorError =>
   Predicate.isTagged(e, "CoordinatorNotAvailable") || Predicate.isTagged(e, "NotCoordinator")
 
+/**
+ * Whether the error means the member must join the group again.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isRejoinError = (e: { readonly _tag: string }): e is RejoinError =>
   Predicate.isTagged(e, "RebalanceInProgress") ||
   Predicate.isTagged(e, "UnknownMemberId") ||
@@ -218,6 +426,9 @@ export const isRejoinError = (e: { readonly _tag: string }): e is RejoinError =>
  * Maps a Kafka error code of a group API to its tagged error (`undefined` for NONE; codes that are
  * not about the group become a non-retriable `BrokerError`; map topic-level codes before). Used by
  * every implementation of the port, so that a code means the same thing whichever broker answered.
+ *
+ * @since 0.1.0
+ * @category mapping
  */
 export const fromCode = (
   code: number,

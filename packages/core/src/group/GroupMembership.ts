@@ -17,6 +17,8 @@
  * (`Assignor.cooperativeSticky`) it is incremental: the member keeps consuming through the
  * rebalance, revokes (and commits) only what the new assignment takes away, and rejoins at once so
  * that a second round hands those partitions to their new owners.
+ *
+ * @since 0.1.0
  */
 import {
   Clock,
@@ -61,7 +63,12 @@ import * as MemberProtocol from "./MemberProtocol.js"
 
 type TP = TopicPartition.TopicPartition
 
-/** Where a member is in the group protocol. */
+/**
+ * Where a member is in the group protocol.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type MemberState = Data.TaggedEnum<{
   Unjoined: {}
   Joining: { readonly memberId: string }
@@ -79,8 +86,20 @@ export type MemberState = Data.TaggedEnum<{
   Left: {}
 }>
 
+/**
+ * The constructors and matchers of `MemberState`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export const MemberState = Data.taggedEnum<MemberState>()
 
+/**
+ * Why the member joins the group again.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type RejoinReason =
   /** The coordinator answered REBALANCE_IN_PROGRESS (another member joined or left). */
   | "RebalanceInProgress"
@@ -99,7 +118,12 @@ export type RejoinReason =
   /** The coordinator moved or was not available for a whole `retrySchedule`: find it and join again. */
   | "CoordinatorNotAvailable"
 
-/** A partition newly assigned to this member, with the offset the group committed for it. */
+/**
+ * A partition newly assigned to this member, with the offset the group committed for it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AddedPartition {
   readonly topic: string
   readonly partition: number
@@ -107,6 +131,12 @@ export interface AddedPartition {
   readonly committed: bigint | undefined
 }
 
+/**
+ * A change of this member's assignment in a generation: assigned, revoked, kept and added partitions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AssignmentChange {
   readonly generationId: number
   readonly memberId: string
@@ -120,7 +150,12 @@ export interface AssignmentChange {
   readonly added: ReadonlyArray<AddedPartition>
 }
 
-/** What the consumer gives the membership: how to stop and restart delivery. */
+/**
+ * What the consumer gives the membership: how to stop and restart delivery.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface GroupHandler {
   /**
    * A rebalance (or shutdown) begins: deliver nothing more from these partitions, and discard any
@@ -131,7 +166,12 @@ export interface GroupHandler {
   readonly apply: (change: AssignmentChange) => Effect.Effect<void>
 }
 
-/** The user's rebalance listener. Its Effects run inside the rebalance; a defect is logged, never fatal. */
+/**
+ * The user's rebalance listener. Its Effects run inside the rebalance; a defect is logged, never fatal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RebalanceListener {
   /** Before the partitions go (delivery is already suspended): the place to commit. */
   readonly onRevoked?: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
@@ -141,6 +181,13 @@ export interface RebalanceListener {
   readonly onLost?: (partitions: ReadonlyArray<TP>) => Effect.Effect<void>
 }
 
+/**
+ * Options of a group membership: group id and topics, the session, rebalance and heartbeat timing,
+ * the assignors, auto-commit, the retry schedule, a rebalance listener and the metadata refresh age.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface GroupOptions {
   readonly groupId: string
   readonly topics: ReadonlyArray<string>
@@ -181,12 +228,22 @@ export interface GroupOptions {
  * - `GroupTransportError`: a request failed below the protocol (non-retriable, e.g. authentication;
  *   or retriable once `retrySchedule` ended, which the default never does).
  * - `UnknownTopicOrPartition`, `BrokerError`, `CorruptResponse`: any other answer a request got.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export type FatalGroupError = Exclude<GroupFailure, RejoinError | CoordinatorError> | UnsupportedAssignor | MemberProtocolError
 
 /** What one step of the membership can fail with, before it handles the errors it retries itself. */
 type StepError = GroupFailure | UnsupportedAssignor | MemberProtocolError
 
+/**
+ * A running membership: its state (now and as a stream), its assignment, marking records processed,
+ * committing and reading committed offsets, changing the subscription, and its fatal failure.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Membership {
   readonly groupId: string
   readonly state: Effect.Effect<MemberState>
@@ -202,6 +259,13 @@ export interface Membership {
    * not own are ignored.
    */
   readonly markProcessed: (records: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: bigint }>) => Effect.Effect<void>
+  /**
+   * Records handed downstream now (`GroupConsumer`'s streams say so for each chunk). A record
+   * delivered while an earlier ownership of its partition lasted is not taken by `markProcessed`
+   * (its partition went to another member and came back meanwhile, with newer commits); a seek
+   * back within this ownership makes the records delivered after it acceptable again.
+   */
+  readonly markDelivered: (records: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: bigint }>) => Effect.Effect<void>
   /**
    * Commits `offsets` (the next offset to consume per partition), or, without an argument, what
    * was processed and not committed yet. Fails with `RebalanceInProgress` while the member has no
@@ -239,6 +303,11 @@ interface Book {
   readonly generation: Generation | undefined
   readonly owned: ReadonlyArray<TP>
   readonly ownedKeys: ReadonlySet<string>
+  /**
+   * The generation whose assignment `owned` is. Only the same or the next generation (same member
+   * id) can keep it: after a gap another member may have owned and committed these partitions.
+   */
+  readonly ownedIn: Generation | undefined
   /** `onRevoked` ran for what is owned and its commit was tried; the new assignment is not taken yet. */
   readonly revoked: boolean
   /** The partition counts the leader assigned with (undefined on followers). */
@@ -247,6 +316,13 @@ interface Book {
   readonly processed: ReadonlyMap<string, bigint>
   /** Per partition key: the offset this member committed last. */
   readonly committed: ReadonlyMap<string, bigint>
+  /**
+   * Per partition key: the lowest offset this ownership of the partition started at or delivered
+   * (the committed offset it was assigned with, lowered by deliveries after a seek back). A record
+   * below it was delivered while an earlier ownership lasted: marking it processed now would
+   * commit an offset from before what the group committed meanwhile, so it is ignored.
+   */
+  readonly floor: ReadonlyMap<string, bigint>
 }
 
 /** The book with `owned` replaced; what it tracked for partitions no longer owned goes. */
@@ -254,8 +330,14 @@ const withOwned = (book: Book, partitions: ReadonlyArray<TP>): Book => {
   const owned = [...partitions].sort(TopicPartition.Order)
   const ownedKeys = new Set(owned.map(TopicPartition.key))
   const keep = (m: ReadonlyMap<string, bigint>) => new Map([...m].filter(([k]) => ownedKeys.has(k)))
-  return { ...book, owned, ownedKeys, processed: keep(book.processed), committed: keep(book.committed) }
+  return { ...book, owned, ownedKeys, processed: keep(book.processed), committed: keep(book.committed), floor: keep(book.floor) }
 }
+
+/** Whether an assignment of `next` may keep what was owned in `ownedIn` (positions, processed offsets). */
+const follows = (ownedIn: Generation | undefined, next: Generation): boolean =>
+  ownedIn !== undefined &&
+  ownedIn.memberId === next.memberId &&
+  (next.generationId === ownedIn.generationId || next.generationId === ownedIn.generationId + 1)
 
 /** What was processed and not committed yet, of `partitions`. */
 const dirtyOffsets = (book: Book, partitions: ReadonlyArray<TP>): Array<OffsetToCommit> => {
@@ -307,6 +389,9 @@ const safely = (label: string, effect: Effect.Effect<void>): Effect.Effect<void>
 /**
  * Joins the group and keeps the membership for the lifetime of the scope. Returns once the
  * background fibers run (the first assignment comes later: see `awaitStable`).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: GroupOptions,
@@ -335,10 +420,12 @@ export const make = (
       generation: undefined,
       owned: [],
       ownedKeys: new Set(),
+      ownedIn: undefined,
       revoked: false,
       assignedCounts: undefined,
       processed: new Map(),
       committed: new Map(),
+      floor: new Map(),
     })
     const rejoinRequests = yield* Queue.sliding<RejoinReason>(1)
     const failed = yield* Deferred.make<never, FatalGroupError>()
@@ -346,7 +433,7 @@ export const make = (
 
     const read = Ref.get(book)
     const update = (f: (b: Book) => Book) => Ref.update(book, f)
-    const setOwned = (partitions: ReadonlyArray<TP>) => update((b) => withOwned(b, partitions))
+    const disown = update((b) => ({ ...withOwned(b, []), ownedIn: undefined }))
 
     const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.annotateLogs(effect, { groupId })
 
@@ -402,11 +489,17 @@ export const make = (
 
     // ---- commits -------------------------------------------------------------------------------
 
-    const commitOffsets = (offsets: ReadonlyArray<OffsetToCommit>) =>
+    /**
+     * Commits what `select` picks from the book, read once the commit lock is held (a commit that
+     * waited for another reads what is true after it, not what was true before).
+     */
+    const commitSelected = (select: (b: Book) => ReadonlyArray<OffsetToCommit>) =>
       commitLock.withPermits(1)(
         Effect.gen(function* () {
+          const b = yield* read
+          const offsets = select(b)
           if (offsets.length === 0) return
-          const gen = (yield* read).generation
+          const gen = b.generation
           if (gen === undefined) {
             return yield* new RebalanceInProgress({ groupId, api: "OffsetCommit" })
           }
@@ -430,7 +523,10 @@ export const make = (
           )
           yield* update((b) => {
             const committed = new Map(b.committed)
-            for (const o of offsets) committed.set(TopicPartition.key(o), o.offset)
+            for (const o of offsets) {
+              const k = TopicPartition.key(o)
+              if (b.ownedKeys.has(k)) committed.set(k, o.offset)
+            }
             return { ...b, committed }
           })
           yield* Effect.logDebug("Committed offsets").pipe(
@@ -439,8 +535,11 @@ export const make = (
         }),
       )
 
+    const commitOffsets = (offsets: ReadonlyArray<OffsetToCommit>) => commitSelected(() => offsets)
+
+    /** What was processed and not committed yet, of `partitions` that are still owned when the commit goes. */
     const commitProcessed = (partitions: ReadonlyArray<TP>) =>
-      Effect.flatMap(read, (b) => commitOffsets(dirtyOffsets(b, partitions)))
+      commitSelected((b) => dirtyOffsets(b, partitions.filter((tp) => b.ownedKeys.has(TopicPartition.key(tp)))))
 
     /** A commit that may fail without stopping the rebalance or the shutdown; the failure is logged. */
     const commitBestEffort = (partitions: ReadonlyArray<TP>, when: string) =>
@@ -454,6 +553,22 @@ export const make = (
 
     // ---- revoke / lose -------------------------------------------------------------------------
 
+    /**
+     * The partitions are gone without a commit (another member may own them already): delivery is
+     * already suspended; `onLost` runs unless `onRevoked` already did; the consumer drops them with
+     * their positions.
+     */
+    const lose = (partitions: ReadonlyArray<TP>, memberId: string, revoked: boolean, why: Record<string, unknown>) =>
+      Effect.gen(function* () {
+        yield* Effect.logWarning("Partitions lost").pipe(
+          Effect.annotateLogs({ ...why, partitions: partitions.map(TopicPartition.format).join(",") }),
+        )
+        if (!revoked) yield* safely("onLost", listener.onLost?.(partitions) ?? Effect.void)
+        yield* Effect.uninterruptible(
+          Effect.zipRight(handler.apply({ generationId: -1, memberId, assigned: [], revoked: partitions, kept: [], added: [] }), disown),
+        )
+      })
+
     const revokeAll = (reason: RejoinReason) =>
       Effect.gen(function* () {
         const b = yield* read
@@ -464,15 +579,8 @@ export const make = (
         yield* handler.suspend(partitions)
         if (isLost(reason)) {
           // Too late to commit: another member may own these already.
-          yield* Effect.logWarning("Partitions lost").pipe(Effect.annotateLogs({ reason, partitions: partitions.map(TopicPartition.format).join(",") }))
           yield* update((b) => ({ ...b, generation: undefined }))
-          yield* safely("onLost", listener.onLost?.(partitions) ?? Effect.void)
-          yield* Effect.uninterruptible(
-            Effect.zipRight(
-              handler.apply({ generationId: -1, memberId: b.memberId, assigned: [], revoked: partitions, kept: [], added: [] }),
-              setOwned([]),
-            ),
-          )
+          yield* lose(partitions, b.memberId, false, { reason })
           return
         }
         // A round that ended before its assignment was taken already revoked these.
@@ -592,12 +700,25 @@ export const make = (
     const takeAssignment = (synced: Synced) =>
       Effect.gen(function* () {
         const { join, assignment } = synced
+        const next: Generation = { generationId: join.generationId, memberId: join.memberId }
+        const prior = yield* read
+        if (prior.owned.length > 0 && !follows(prior.ownedIn, next)) {
+          // A generation went by without this member (its SyncGroup failed, or it joined again as
+          // a new member): what it owned may have had another owner and newer commits meanwhile.
+          // Nothing of it is kept; what comes back starts from the group's committed offset.
+          yield* handler.suspend(prior.owned)
+          yield* lose(prior.owned, prior.memberId, prior.revoked, {
+            reason: "MissedGeneration",
+            ownedIn: prior.ownedIn?.generationId ?? -1,
+            generationId: join.generationId,
+          })
+        }
         const before = yield* read
         const newKeys = new Set(assignment.map(TopicPartition.key))
         const gone = before.owned.filter((tp) => !newKeys.has(TopicPartition.key(tp)))
         const kept = before.owned.filter((tp) => newKeys.has(TopicPartition.key(tp)))
         const addedTps = assignment.filter((tp) => !before.ownedKeys.has(TopicPartition.key(tp)))
-        yield* update((b) => ({ ...b, generation: { generationId: join.generationId, memberId: join.memberId } }))
+        yield* update((b) => ({ ...b, generation: next }))
         const committed =
           addedTps.length === 0
             ? []
@@ -613,7 +734,16 @@ export const make = (
         yield* Effect.uninterruptible(
           Effect.zipRight(
             handler.apply({ generationId: join.generationId, memberId: join.memberId, assigned: assignment, revoked: gone, kept, added }),
-            update((b) => ({ ...withOwned(b, assignment), revoked: false })),
+            update((b) => {
+              const taken = withOwned(b, assignment)
+              const floor = new Map(taken.floor)
+              for (const a of added) {
+                const k = TopicPartition.key(a)
+                if (a.committed === undefined) floor.delete(k)
+                else floor.set(k, a.committed)
+              }
+              return { ...taken, floor, ownedIn: next, revoked: false }
+            }),
           ),
         )
         yield* setState(
@@ -813,7 +943,7 @@ export const make = (
       if (partitions.length > 0) {
         yield* handler.apply({ generationId: -1, memberId: b.memberId, assigned: [], revoked: partitions, kept: [], added: [] })
       }
-      yield* update((b) => ({ ...withOwned(b, []), generation: undefined, memberId: "" }))
+      yield* update((b) => ({ ...withOwned(b, []), ownedIn: undefined, generation: undefined, memberId: "" }))
       yield* setState(MemberState.Left())
     }).pipe(annotate)
 
@@ -837,10 +967,30 @@ export const make = (
           const r = records[i]
           const k = TopicPartition.key(r)
           if (!b.ownedKeys.has(k)) continue
+          const floor = b.floor.get(k)
+          if (floor !== undefined && r.offset < floor) continue
           processed ??= new Map(b.processed)
           processed.set(k, r.offset + 1n)
         }
         return processed === undefined ? b : { ...b, processed }
+      })
+
+    const markDelivered = (records: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: bigint }>) =>
+      update((b) => {
+        let floor: Map<string, bigint> | undefined
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i]
+          const previous = i > 0 ? records[i - 1] : undefined
+          // A run of one partition's records is in offset order: its first record is its lowest.
+          if (previous !== undefined && previous.partition === r.partition && previous.topic === r.topic) continue
+          const k = TopicPartition.key(r)
+          if (!b.ownedKeys.has(k)) continue
+          const f = (floor ?? b.floor).get(k)
+          if (f !== undefined && f <= r.offset) continue
+          floor ??= new Map(b.floor)
+          floor.set(k, r.offset)
+        }
+        return floor === undefined ? b : { ...b, floor }
       })
 
     return {
@@ -850,6 +1000,7 @@ export const make = (
       assignment: Effect.map(read, (b) => b.owned),
       awaitStable,
       markProcessed,
+      markDelivered,
       commit: Effect.fn("GroupMembership.commit")(function* (offsets?: ReadonlyArray<OffsetToCommit>) {
         if (offsets === undefined) return yield* commitProcessed((yield* read).owned)
         yield* commitOffsets(offsets)

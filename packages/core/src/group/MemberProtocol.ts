@@ -8,11 +8,19 @@
  * [topic string, partitions [int32]]; v2 adds generationId int32; v3 adds rackId nullable string.
  * Assignment v0 (and v1, which is the same): version int16, [topic string, partitions [int32]], userData bytes.
  * Decoding reads the fields of its version and ignores what follows, as the Kafka protocol asks.
+ *
+ * @since 0.1.0
  */
 import { Effect } from "effect"
 import type { TopicPartition } from "../TopicPartition.js"
 import { MemberProtocolError } from "./GroupError.js"
 
+/**
+ * A member's subscription as the consumer protocol encodes it in JoinGroup.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Subscription {
   readonly version: number
   readonly topics: ReadonlyArray<string>
@@ -25,6 +33,12 @@ export interface Subscription {
   readonly rackId: string | null
 }
 
+/**
+ * A member's assignment as the consumer protocol encodes it in SyncGroup.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Assignment {
   readonly version: number
   /** In the order the leader wrote them, grouped by topic. */
@@ -158,6 +172,9 @@ class Reader {
 /**
  * Encodes a subscription. Version 0 is what kafkajs writes (and reads); version 1 adds the owned
  * partitions, which cooperative assignors need.
+ *
+ * @since 0.1.0
+ * @category codec
  */
 export const encodeSubscription = (subscription: {
   readonly version?: 0 | 1
@@ -174,6 +191,12 @@ export const encodeSubscription = (subscription: {
   return w.done()
 }
 
+/**
+ * Decodes a subscription; throws `MemberProtocolError` on bytes it cannot read.
+ *
+ * @since 0.1.0
+ * @category codec
+ */
 export const decodeSubscriptionSync = (bytes: Uint8Array): Subscription => {
   const r = new Reader(bytes)
   const version = r.int16()
@@ -193,13 +216,24 @@ export const decodeSubscriptionSync = (bytes: Uint8Array): Subscription => {
   return { version, topics, userData, ownedPartitions, generationId, rackId }
 }
 
+/**
+ * Decodes a subscription, failing with `MemberProtocolError` on bytes it cannot read.
+ *
+ * @since 0.1.0
+ * @category codec
+ */
 export const decodeSubscription = (bytes: Uint8Array): Effect.Effect<Subscription, MemberProtocolError> =>
   Effect.try({
     try: () => decodeSubscriptionSync(bytes),
     catch: (e) => new MemberProtocolError({ what: "MemberMetadata", reason: reasonOf(e) }),
   })
 
-/** Encodes an assignment as kafkajs and Java do (version 0, userData empty bytes by default). */
+/**
+ * Encodes an assignment as kafkajs and Java do (version 0, userData empty bytes by default).
+ *
+ * @since 0.1.0
+ * @category codec
+ */
 export const encodeAssignment = (assignment: {
   readonly version?: number
   readonly partitions: ReadonlyArray<TopicPartition>
@@ -211,7 +245,12 @@ export const encodeAssignment = (assignment: {
     .bytes(assignment.userData === undefined ? new Uint8Array(0) : assignment.userData)
     .done()
 
-/** An empty buffer (a member the leader gave nothing, as some clients write it) is no partitions. */
+/**
+ * An empty buffer (a member the leader gave nothing, as some clients write it) is no partitions.
+ *
+ * @since 0.1.0
+ * @category codec
+ */
 export const decodeAssignmentSync = (bytes: Uint8Array): Assignment => {
   if (bytes.length === 0) return { version: 0, partitions: [], userData: null }
   const r = new Reader(bytes)
@@ -222,6 +261,12 @@ export const decodeAssignmentSync = (bytes: Uint8Array): Assignment => {
   return { version, partitions, userData }
 }
 
+/**
+ * Decodes an assignment, failing with `MemberProtocolError` on bytes it cannot read.
+ *
+ * @since 0.1.0
+ * @category codec
+ */
 export const decodeAssignment = (bytes: Uint8Array): Effect.Effect<Assignment, MemberProtocolError> =>
   Effect.try({
     try: () => decodeAssignmentSync(bytes),

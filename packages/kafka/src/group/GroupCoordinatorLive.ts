@@ -4,6 +4,8 @@
  * Metadata). It keeps its own kafkajs cluster (its own connections, as a coordinator connection is
  * in other clients), with kafkajs's retrier off: the membership logic in core retries on its
  * Schedule. Its failures become core's group errors in `internal/errors.ts` (`groupFailure`).
+ *
+ * @since 0.1.0
  */
 import {
   GroupCoordinator,
@@ -21,12 +23,24 @@ type Port = GroupCoordinator.GroupCoordinator["Type"]
 
 const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
+/**
+ * What `make` builds: the `GroupCoordinator` port over the cluster and the topic metadata the group
+ * leader assigns from.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Service {
   readonly coordinator: Port
   readonly metadata: GroupCoordinator.TopicMetadata["Type"]
 }
 
-/** The ports over a kafkajs cluster that lives as long as the scope. */
+/**
+ * The ports over a kafkajs cluster that lives as long as the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.InvalidConfig, Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* validate(options)
@@ -183,7 +197,24 @@ export const make = (options: KafkaOptions): Effect.Effect<Service, KafkaError.I
     return { coordinator, metadata }
   })
 
-/** core's `GroupCoordinator` and `TopicMetadata` over a real cluster, for the layer's lifetime. */
+/**
+ * core's `GroupCoordinator` and `TopicMetadata` over a real cluster, for the layer's lifetime.
+ *
+ * @example
+ * import { Consumer } from "@kafka-effect/core"
+ * import { GroupCoordinatorLive, KafkaClient } from "@kafka-effect/kafka"
+ * import { Layer } from "effect"
+ *
+ * // What a group member needs: the consumer's ports and the group coordinator, over one cluster.
+ * const options = { brokers: ["127.0.0.1:9092"] }
+ * export const live = Consumer.layer().pipe(
+ *   Layer.provideMerge(KafkaClient.layer(options)),
+ *   Layer.merge(GroupCoordinatorLive.layer(options)),
+ * )
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (
   options: KafkaOptions,
 ): Layer.Layer<GroupCoordinator.GroupCoordinator | GroupCoordinator.TopicMetadata, KafkaError.InvalidConfig> =>

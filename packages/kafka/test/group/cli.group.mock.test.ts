@@ -7,13 +7,14 @@ import { NodeContext } from "@effect/platform-node"
 import { layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { expect } from "vitest"
-import { cli, root, runToEnd, tsx } from "../harness/ChildProcess.js"
+import { cli, root, runToEnd } from "../harness/ChildProcess.js"
 import * as MockCluster from "../harness/MockCluster.js"
 import * as Producer from "../harness/Producer.js"
 
 
+// node with tsx's loader, not the tsx command: a wrapper process whose kill (a timeout) would leave the CLI running.
 const run = (args: ReadonlyArray<string>) =>
-  runToEnd(Command.make(tsx, cli, ...args).pipe(Command.env({ KAFKA_BROKERS: "" }), Command.workingDirectory(root)))
+  runToEnd(Command.make(process.execPath, "--import", "tsx", cli, ...args).pipe(Command.env({ KAFKA_BROKERS: "" }), Command.workingDirectory(root)))
 
 const positions = (lines: ReadonlyArray<string>) =>
   lines.map((l) => {

@@ -3,6 +3,8 @@
  * `@effect/cli` commands: run on their own by `pnpm broker` / `pnpm kafka` (broker.ts, kafka.ts), and
  * as subcommands of the kafka package's `kafka-effect` when the testkit is installed beside it.
  * The brokers' modules load only when a command runs, so listing the commands costs nothing.
+ *
+ * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
@@ -81,6 +83,12 @@ const brokerOptions = {
 /** Logs go to stderr: stdout starts with the bootstrap line, for scripts that read it. */
 const stderrLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
 
+/**
+ * The `broker` command: the embedded Kafka broker on a port, until interrupted.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const broker = Command.make("broker", brokerOptions, (args) =>
   Effect.gen(function* () {
     const { EmbeddedBroker } = yield* Effect.promise(() => import("../index.js"))
@@ -123,6 +131,12 @@ const kafkaOptions = {
   ),
 }
 
+/**
+ * The `kafka` command: real Apache Kafka from the cached jars, until interrupted.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const kafka = Command.make("kafka", kafkaOptions, (args) =>
   Effect.gen(function* () {
     const { ApacheKafka } = yield* Effect.promise(() => import("../index.js"))
@@ -145,5 +159,10 @@ export const kafka = Command.make("kafka", kafkaOptions, (args) =>
   ),
 )
 
-/** A command that could not do its work: one line on stderr, exit 1. */
+/**
+ * A command that could not do its work: one line on stderr, exit 1.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class CommandFailed extends Data.TaggedError("CommandFailed")<{ readonly message: string }> {}

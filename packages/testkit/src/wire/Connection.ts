@@ -58,6 +58,8 @@ export const serve =
         // The server provides the Node socket to each connection: the client's address for DescribeGroups.
         const net = yield* Effect.serviceOption(NodeSocket.NetSocket)
         const remote = net._tag === "Some" ? net.value.remoteAddress : undefined
+        // As Kafka's acceptor: no Nagle delay, so answers to pipelined requests are not held back.
+        if (net._tag === "Some") net.value.setNoDelay(true)
         const session = yield* Ref.make<Sasl.State>(
           listener.sasl === undefined ? { _tag: "Authenticated", principal: "ANONYMOUS" } : { _tag: "Unauthenticated", versionsAnswered: false },
         )

@@ -4,6 +4,7 @@
  * encoder and answer). The modules map requests onto `BrokerModel` operations, so the request log,
  * latency and injected faults apply over the wire exactly as in memory.
  */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect, Ref } from "effect"
 import * as ApiVersions from "./api/ApiVersions.js"
 import { type Api, type Context, type Outcome, type RequestFault, reply } from "./api/Api.js"
@@ -26,7 +27,7 @@ import * as Produce from "./api/Produce.js"
 import * as SaslAuthenticate from "./api/SaslAuthenticate.js"
 import * as SaslHandshake from "./api/SaslHandshake.js"
 import * as SyncGroup from "./api/SyncGroup.js"
-import { ApiKey, apiNames, ErrorCode, isSupported, supported } from "./protocol/ApiKeys.js"
+import { ApiKey, apiNames, isSupported, supported } from "./protocol/ApiKeys.js"
 import { Malformed, Reader, Truncated } from "./protocol/Codec.js"
 import { decodeRequestHeader, type RequestHeader } from "./protocol/Header.js"
 import type * as Sasl from "./Sasl.js"

@@ -16,6 +16,8 @@
  *   `INVALID_TIMESTAMP`), because the broker often runs on a `TestClock`;
  * - older API version ranges than Kafka 4.4 (kafkajs negotiates the same versions with both), no
  *   transactions, no replication, no time or size retention, compaction only on request.
+ *
+ * @since 0.1.0
  */
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import type { SocketServerError } from "@effect/platform/SocketServer"
@@ -30,6 +32,12 @@ import { ProducerState } from "./ProducerState.js"
 import * as Sasl from "./Sasl.js"
 import * as WireCoordinator from "./WireCoordinator.js"
 
+/**
+ * How the embedded broker is set up: brokers, ports, topics, auto-creation, SASL, size limits.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Options {
   /** Brokers (listeners) when this layer builds the model. Default 1. */
   readonly brokers?: number
@@ -58,12 +66,24 @@ export interface Options {
   readonly maxRequestBytes?: number
 }
 
+/**
+ * One broker's listener: its node id and the address it is bound to and advertises.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Listener {
   readonly nodeId: number
   readonly host: string
   readonly port: number
 }
 
+/**
+ * The running embedded broker: its addresses, leader moves, open connections.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Service {
   /** `host:port` of every broker, comma separated: what clients take as bootstrap servers. */
   readonly bootstrap: string
@@ -75,11 +95,20 @@ export interface Service {
   readonly connections: Effect.Effect<number>
 }
 
+/**
+ * The embedded broker's addresses and controls, provided by `layer` and `layerFromModel`.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class EmbeddedBroker extends Context.Tag("@kafka-effect/testkit/EmbeddedBroker")<EmbeddedBroker, Service>() {}
 
 /**
  * Binds one listener per broker of the model in context and serves it until the scope closes.
  * The model's broker addresses are set to the bound ports (what Metadata advertises).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: Options = {},
@@ -129,7 +158,12 @@ export const make = (
     }
   })
 
-/** The wire broker over the `BrokerModel` in context. */
+/**
+ * The wire broker over the `BrokerModel` in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerFromModel = (options: Options = {}): Layer.Layer<EmbeddedBroker, SocketServerError, BrokerModel.BrokerModel> =>
   Layer.scoped(EmbeddedBroker, make(options))
 
@@ -144,6 +178,9 @@ export const layerFromModel = (options: Options = {}): Layer.Layer<EmbeddedBroke
  * only other clients (kafkajs, the CLI, librdkafka) do. For the kafka package's live ports over these
  * sockets use `Testing.layerEmbedded()` from `@kafka-effect/kafka/Testing`; for no sockets at all,
  * `TestKit.layer()`.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: Options = {},

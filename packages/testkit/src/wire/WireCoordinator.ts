@@ -6,9 +6,9 @@
  * What only the wire has is handled here: the session timeout bounds (Kafka's broker settings) and
  * the shapes of the wire answers.
  */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import type * as InMemoryCoordinator from "../InMemoryCoordinator.js"
-import { ErrorCode } from "./protocol/ApiKeys.js"
 
 export type GroupState = InMemoryCoordinator.GroupStateName
 

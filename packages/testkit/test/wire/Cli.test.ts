@@ -1,22 +1,39 @@
 /**
  * `pnpm broker` as a user runs it: the first line is the bootstrap address, a real client can use
  * it, and SIGTERM / SIGINT stop it cleanly.
+ *
+ * The broker runs as node with tsx's loader (what `tsx script` runs), not under the tsx command:
+ * that command is a wrapper process, and a SIGKILL of the wrapper leaves the broker running. The
+ * broker is started in a process group of its own, and the whole group is killed at the end.
  */
 import { spawn } from "node:child_process"
 import * as Path from "node:path"
+import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { run } from "./helpers.js"
 
 const root = Path.resolve(__dirname, "../../../..")
-const tsx = Path.join(root, "node_modules/.bin/tsx")
 const script = Path.join(root, "packages/testkit/src/bin/broker.ts")
+const loader = pathToFileURL(Path.join(root, "node_modules/tsx/dist/loader.mjs")).href
+/** The command line of `pnpm broker …` without the wrapper. */
+const broker = (args: ReadonlyArray<string>) => ["--import", loader, script, ...args]
+
+/** Kills the process group of a detached child (it leads its group), whatever is left of it. */
+const killGroup = (pid: number | undefined) => {
+  if (pid === undefined) return
+  try {
+    process.kill(-pid, "SIGKILL")
+  } catch {
+    // Already gone.
+  }
+}
 
 const startBroker = (args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.async<{ child: ReturnType<typeof spawn>; firstLine: string; output: () => string; exited: Promise<number | null> }>(
       (resume) => {
-        const child = spawn(tsx, [script, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+        const child = spawn(process.execPath, broker(args), { cwd: root, stdio: ["ignore", "pipe", "pipe"], detached: true })
         let out = ""
         let stdout = ""
         let resolved = false
@@ -37,9 +54,11 @@ const startBroker = (args: ReadonlyArray<string>) =>
         child.on("close", (code) => {
           if (!resolved) resume(Effect.die(new Error(`broker exited with ${code}: ${out}`)))
         })
+        // Interrupted before the first line (the timeout below): nothing to release, so kill it here.
+        return Effect.sync(() => killGroup(child.pid))
       },
     ).pipe(Effect.timeout("45 seconds"), Effect.orDie),
-    ({ child }) => Effect.sync(() => child.kill("SIGKILL")),
+    ({ child }) => Effect.sync(() => killGroup(child.pid)),
   )
 
 describe("pnpm broker", () => {
@@ -72,7 +91,7 @@ describe("pnpm broker", () => {
       Effect.gen(function* () {
         const first = yield* startBroker(["--port", "0"])
         const port = first.firstLine.split(":").pop() ?? ""
-        const second = yield* run(tsx, [script, "--port", port], { timeoutMs: 45_000 })
+        const second = yield* run(process.execPath, broker(["--port", port]), { timeoutMs: 45_000 })
         expect(second.code).toBe(1)
         expect(second.stderr).toContain(`cannot listen on port ${port}`)
         first.child.kill("SIGINT")
@@ -93,7 +112,7 @@ describe("pnpm broker", () => {
         expect((yield* as("wrong")).code).not.toBe(0)
         expect(b.output()).toContain("SASL required: PLAIN; users alice")
         expect(b.output()).not.toContain("cli-Pw")
-        const bad = yield* run(tsx, [script, "--sasl", "kerberos:alice:pw"], { timeoutMs: 45_000 })
+        const bad = yield* run(process.execPath, broker(["--sasl", "kerberos:alice:pw"]), { timeoutMs: 45_000 })
         expect(bad.code).toBe(2)
         expect(bad.stderr).toContain("--sasl needs plain|scram-sha-256|scram-sha-512:user:password, got mechanism kerberos")
         expect(bad.stderr).not.toContain("pw")

@@ -1,6 +1,7 @@
+import { ErrorCode } from "@kafka-effect/core"
 import { describe, expect, it } from "@effect/vitest"
 import { ApiKey, isFlexible, isSupported } from "../../src/wire/protocol/ApiKeys.js"
-import { Reader, Truncated, Writer } from "../../src/wire/protocol/Codec.js"
+import { Malformed, Reader, Truncated, Writer } from "../../src/wire/protocol/Codec.js"
 import { compress, decompress, lz4FrameDecompress, snappyDecompress } from "../../src/wire/protocol/Compression.js"
 import { crc32c } from "../../src/wire/protocol/Crc32c.js"
 import * as ApiVersions from "../../src/wire/api/ApiVersions.js"
@@ -135,7 +136,7 @@ describe("request header", () => {
 })
 
 describe("ApiVersions response", () => {
-  const resp = { errorCode: 0, throttleTimeMs: 0, apiKeys: [{ apiKey: 1, minVersion: 4, maxVersion: 11 }] }
+  const resp = { errorCode: ErrorCode.NONE, throttleTimeMs: 0, apiKeys: [{ apiKey: 1, minVersion: 4, maxVersion: 11 }] }
   it("v0 is error code + int32 array, v3 compact with tags", () => {
     const v0 = new Writer()
     ApiVersions.encodeResponse(v0, 0, resp)
@@ -238,5 +239,18 @@ describe("compression codecs", () => {
     frame.set(block, 11)
     view.setUint32(11 + block.length, 0, true)
     expect(new TextDecoder().decode(lz4FrameDecompress(frame))).toBe("abcdabcdabcde")
+    // The same frame under a limit smaller than what it expands to.
+    expect(() => lz4FrameDecompress(frame, 8)).toThrow(Malformed)
+  })
+  it("refuses to decompress past the limit, or to allocate what a snappy length claims beyond its input", () => {
+    const zeros = new Uint8Array(1 << 20)
+    const bomb = compress("gzip", zeros)
+    expect(bomb.byteLength).toBeLessThan(8 * 1024)
+    expect(Buffer.from(decompress("gzip", bomb)).equals(zeros)).toBe(true)
+    expect(() => decompress("gzip", bomb, 64 * 1024)).toThrow(Malformed)
+    // A raw snappy block claiming 4 GiB from 7 bytes.
+    const liar = Uint8Array.of(0xf0, 0xff, 0xff, 0xff, 0x0f, 0, 97)
+    expect(() => snappyDecompress(liar)).toThrow("snappy: length 4294967280 from 7 bytes")
+    expect(() => decompress("snappy", compress("snappy", text), 8)).toThrow(Malformed)
   })
 })

@@ -4,7 +4,7 @@
  * what kafkajs sees over the wire.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { TopicPartition } from "@kafka-effect/core"
+import { ErrorCode, TopicPartition } from "@kafka-effect/core"
 import { Deferred, Effect, Fiber } from "effect"
 import { CompressionTypes, type EachMessagePayload } from "kafkajs"
 import * as BrokerModel from "../../src/BrokerModel.js"
@@ -105,7 +105,7 @@ describe("kafkajs against the embedded broker", () => {
             })),
           }),
         )
-        expect(sent[0].errorCode).toBe(0)
+        expect(sent[0].errorCode).toBe(ErrorCode.NONE)
         const batches = yield* model.batches(TopicPartition.make("gz", 0))
         expect(batches.length).toBe(1)
         expect(batches[0].attributes & 0x07).toBe(1) // gzip, kept as produced
@@ -254,7 +254,7 @@ describe("kafkajs against the embedded broker", () => {
         yield* control.createTopic("faulty", 2)
         const k = kafka(broker.brokers)
         const p = yield* producer(k)
-        yield* control.failNext("Produce", 1, { _tag: "ErrorCode", code: 6 }) // NOT_LEADER_OR_FOLLOWER, retriable
+        yield* control.failNext("Produce", 1, { _tag: "ErrorCode", code: ErrorCode.NOT_LEADER_OR_FOLLOWER }) // retriable
         yield* Effect.promise(() => p.send({ topic: "faulty", messages: [{ partition: 0, value: "first" }] }))
         const log1 = yield* control.requests
         const produces = log1.filter((e) => e.api === "Produce")

@@ -3,7 +3,7 @@
  * metadata (-L), produce (-P, also snappy/lz4/gzip), consume (-C -o beginning -e), offsets (-Q).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { TopicPartition } from "@kafka-effect/core"
+import { ErrorCode, TopicPartition } from "@kafka-effect/core"
 import { Effect } from "effect"
 import * as BrokerModel from "../../src/BrokerModel.js"
 import { TestBroker } from "../../src/TestBroker.js"
@@ -96,7 +96,7 @@ describe("kcat against the embedded broker", () => {
         yield* control.createTopic("bumpy", 1)
         yield* control.produce("bumpy", 0, ["x", "y", "z"].map((value) => ({ value })))
         yield* control.failNext("Fetch", 1, { _tag: "Network" })
-        yield* control.failNext("ListOffsets", 1, { _tag: "ErrorCode", code: 6 })
+        yield* control.failNext("ListOffsets", 1, { _tag: "ErrorCode", code: ErrorCode.NOT_LEADER_OR_FOLLOWER })
         // -E: kcat otherwise exits when its only broker connection drops, which is the fault here.
         const out = yield* kcat(broker.bootstrap, ["-C", "-E", "-t", "bumpy", "-o", "beginning", "-e", "-f", "%o %s\\n"])
         expect(out.stderr).toContain("Disconnected")

@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { ApiKey, ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
+import { ApiKey } from "../../src/wire/protocol/ApiKeys.js"
 import { type Reader, Writer } from "../../src/wire/protocol/Codec.js"
 import { encodeBatch } from "../../src/wire/protocol/RecordBatch.js"
 import { TestBroker } from "../../src/TestBroker.js"
-import { TopicPartition } from "@kafka-effect/core"
+import { ErrorCode, TopicPartition } from "@kafka-effect/core"
 import * as EmbeddedBroker from "../../src/wire/EmbeddedBroker.js"
 import * as BrokerModel from "../../src/BrokerModel.js"
 import { rawClient, request } from "./helpers.js"
@@ -37,7 +37,7 @@ describe("protocol answers over a raw socket", () => {
       c.send(request(ApiKey.ApiVersions, 0, 8))
       const again = yield* c.next
       expect(again.int32()).toBe(8)
-      expect(readApiVersionsV0(again).errorCode).toBe(0)
+      expect(readApiVersionsV0(again).errorCode).toBe(ErrorCode.NONE)
       expect(c.closed()).toBe(false)
     }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
   )
@@ -53,7 +53,7 @@ describe("protocol answers over a raw socket", () => {
       )
       const r = yield* c.next
       expect(r.int32()).toBe(1)
-      expect(r.int16()).toBe(0)
+      expect(r.int16()).toBe(ErrorCode.NONE)
       const keys = r.array(true, (r) => {
         const k = { apiKey: r.int16(), min: r.int16(), max: r.int16() }
         r.taggedFields()
@@ -138,7 +138,7 @@ describe("protocol answers over a raw socket", () => {
       const init = yield* c.next
       expect(init.int32()).toBe(1)
       expect(init.int32()).toBe(0) // throttle
-      expect(init.int16()).toBe(0)
+      expect(init.int16()).toBe(ErrorCode.NONE)
       const producerId = init.int64()
       expect(init.int16()).toBe(0) // epoch
       const produce = (cid: number, baseSequence: number, values: ReadonlyArray<string>) =>
@@ -171,12 +171,12 @@ describe("protocol answers over a raw socket", () => {
         return topic.partitions[0]
       }
       c.send(produce(2, 0, ["a", "b"]))
-      expect(yield* answer()).toEqual({ errorCode: 0, baseOffset: 0n })
+      expect(yield* answer()).toEqual({ errorCode: ErrorCode.NONE, baseOffset: 0n })
       c.send(produce(3, 2, ["c"]))
-      expect(yield* answer()).toEqual({ errorCode: 0, baseOffset: 2n })
+      expect(yield* answer()).toEqual({ errorCode: ErrorCode.NONE, baseOffset: 2n })
       // The same batch again (a retry after a lost answer): first offset again, nothing appended.
       c.send(produce(4, 2, ["c"]))
-      expect(yield* answer()).toEqual({ errorCode: 0, baseOffset: 2n })
+      expect(yield* answer()).toEqual({ errorCode: ErrorCode.NONE, baseOffset: 2n })
       expect((yield* control.partitionState(TopicPartition.make("idem", 0))).highWatermark).toBe(3n)
       // A gap: sequence 5 when 3 is expected.
       c.send(produce(5, 5, ["f"]))
@@ -217,7 +217,7 @@ describe("answers as Apache Kafka gives them", () => {
       const r = yield* c.next
       expect(r.int32()).toBe(1)
       r.int32() // throttle
-      expect(r.int16()).toBe(0)
+      expect(r.int16()).toBe(ErrorCode.NONE)
       r.int32() // session id
       const topics = r.array(false, (r) => ({
         topic: r.string(),
@@ -237,7 +237,7 @@ describe("answers as Apache Kafka gives them", () => {
         {
           topic: "f",
           partitions: [
-            { partition: 0, errorCode: 0, highWatermark: 2n, lastStableOffset: 2n, logStartOffset: 0n },
+            { partition: 0, errorCode: ErrorCode.NONE, highWatermark: 2n, lastStableOffset: 2n, logStartOffset: 0n },
             { partition: 1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n },
           ],
         },
@@ -273,7 +273,7 @@ describe("answers as Apache Kafka gives them", () => {
           topic: "l",
           partitions: [
             { partition: 0, errorCode: ErrorCode.INVALID_REQUEST, timestamp: -1n, offset: -1n },
-            { partition: 1, errorCode: 0, timestamp: -1n, offset: 1n },
+            { partition: 1, errorCode: ErrorCode.NONE, timestamp: -1n, offset: 1n },
           ],
         },
       ])
@@ -303,7 +303,7 @@ describe("answers as Apache Kafka gives them", () => {
         {
           topic: "o",
           partitions: [
-            { partition: 0, errorCode: 0 },
+            { partition: 0, errorCode: ErrorCode.NONE },
             { partition: 4, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
           ],
         },
@@ -366,7 +366,7 @@ describe("answers as Apache Kafka gives them", () => {
       c.send(join(5, 2, "g5", first.memberId))
       expect(yield* answer(5)).toEqual({
         correlationId: 2,
-        errorCode: 0,
+        errorCode: ErrorCode.NONE,
         generationId: 1,
         leader: first.memberId,
         memberId: first.memberId,
@@ -376,7 +376,7 @@ describe("answers as Apache Kafka gives them", () => {
       expect(yield* answer(5)).toMatchObject({ correlationId: 3, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })
       c.send(join(3, 4, "g3", ""))
       const old = yield* answer(3)
-      expect(old).toMatchObject({ correlationId: 4, errorCode: 0, generationId: 1 })
+      expect(old).toMatchObject({ correlationId: 4, errorCode: ErrorCode.NONE, generationId: 1 })
       expect(old.leader).toBe(old.memberId)
     }).pipe(Effect.scoped, Effect.provide(EmbeddedBroker.layer())),
   )

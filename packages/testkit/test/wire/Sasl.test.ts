@@ -6,12 +6,12 @@
  * tokens; wrong credentials answer SASL_AUTHENTICATION_FAILED with a message, then close).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { TopicPartition } from "@kafka-effect/core"
+import { ErrorCode, TopicPartition } from "@kafka-effect/core"
 import { Effect, Redacted } from "effect"
 import type { SASLOptions } from "kafkajs"
 import { TestBroker } from "../../src/TestBroker.js"
 import * as EmbeddedBroker from "../../src/wire/EmbeddedBroker.js"
-import { ApiKey, ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
+import { ApiKey } from "../../src/wire/protocol/ApiKeys.js"
 import { fromUtf8, type Reader, utf8, Writer } from "../../src/wire/protocol/Codec.js"
 import { kafka, producer, rawClient, request, run } from "./helpers.js"
 

@@ -9,7 +9,7 @@ import { Effect, Fiber, TestClock } from "effect"
 import * as BrokerModel from "../../src/BrokerModel.js"
 import * as InMemoryCoordinator from "../../src/InMemoryCoordinator.js"
 import * as WireCoordinator from "../../src/wire/WireCoordinator.js"
-import { ErrorCode } from "../../src/wire/protocol/ApiKeys.js"
+import { ErrorCode } from "@kafka-effect/core"
 
 const protocols = [{ name: "range", metadata: Uint8Array.of(1) }]
 
@@ -31,12 +31,22 @@ const joinRequest = (memberId = "", clientId = "c"): WireCoordinator.JoinRequest
   protocols,
 })
 
+/** Member a joins and syncs alone (generation 1), then b's join starts a rebalance (forked: it waits for a). */
+const secondJoins = (gc: WireCoordinator.Service) =>
+  Effect.gen(function* () {
+    const a = yield* gc.join(joinRequest("", "a"))
+    yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
+    const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
+    yield* Effect.yieldNow()
+    return { a, bJoin }
+  })
+
 describe("WireCoordinator", () => {
   it.scoped("one member: join completes at once, the leader's sync makes the group stable", () =>
     Effect.gen(function* () {
       const gc = yield* make()
       const joined = yield* gc.join(joinRequest())
-      expect(joined.errorCode).toBe(0)
+      expect(joined.errorCode).toBe(ErrorCode.NONE)
       expect(joined.generationId).toBe(1)
       expect(joined.leader).toBe(joined.memberId)
       expect(joined.protocolName).toBe("range")
@@ -47,9 +57,9 @@ describe("WireCoordinator", () => {
         memberId: joined.memberId,
         assignments: [{ memberId: joined.memberId, assignment: Uint8Array.of(9) }],
       })
-      expect(synced).toEqual({ errorCode: 0, assignment: Uint8Array.of(9) })
+      expect(synced).toEqual({ errorCode: ErrorCode.NONE, assignment: Uint8Array.of(9) })
       expect((yield* gc.describe("g"))?.state).toBe("Stable")
-      expect(yield* gc.heartbeat("g", 1, joined.memberId)).toBe(0)
+      expect(yield* gc.heartbeat("g", 1, joined.memberId)).toBe(ErrorCode.NONE)
       expect(yield* gc.heartbeat("g", 0, joined.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION)
       expect(yield* gc.heartbeat("g", 1, "nobody")).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
     }),
@@ -58,13 +68,10 @@ describe("WireCoordinator", () => {
   it.scoped("a second member starts a rebalance; the first learns it from its heartbeat and rejoins", () =>
     Effect.gen(function* () {
       const gc = yield* make()
-      const a = yield* gc.join(joinRequest("", "a"))
-      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
-      const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
-      yield* Effect.yieldNow()
+      const { a, bJoin } = yield* secondJoins(gc)
       expect(yield* gc.heartbeat("g", 1, a.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
       // Members commit what they consumed before they rejoin (Kafka accepts it while PreparingRebalance).
-      expect(yield* gc.validateCommit("g", 1, a.memberId)).toBe(0)
+      expect(yield* gc.validateCommit("g", 1, a.memberId)).toBe(ErrorCode.NONE)
       const aAgain = yield* gc.join(joinRequest(a.memberId, "a"))
       const b = yield* Fiber.join(bJoin)
       expect(aAgain.generationId).toBe(2)
@@ -86,9 +93,9 @@ describe("WireCoordinator", () => {
           { memberId: b.memberId, assignment: Uint8Array.of(2) },
         ],
       })
-      expect(yield* Fiber.join(bSync)).toEqual({ errorCode: 0, assignment: Uint8Array.of(2) })
-      expect(yield* gc.validateCommit("g", 2, a.memberId)).toBe(0)
-      expect(yield* gc.validateCommit("g", 2, b.memberId)).toBe(0)
+      expect(yield* Fiber.join(bSync)).toEqual({ errorCode: ErrorCode.NONE, assignment: Uint8Array.of(2) })
+      expect(yield* gc.validateCommit("g", 2, a.memberId)).toBe(ErrorCode.NONE)
+      expect(yield* gc.validateCommit("g", 2, b.memberId)).toBe(ErrorCode.NONE)
       expect(yield* gc.validateCommit("g", 1, b.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION)
       expect(yield* gc.validateCommit("g", -1, "")).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
     }),
@@ -97,10 +104,7 @@ describe("WireCoordinator", () => {
   it.scoped("a member that stops heartbeating is expired after its session timeout; the other rejoins alone", () =>
     Effect.gen(function* () {
       const gc = yield* make()
-      const a = yield* gc.join(joinRequest("", "a"))
-      yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
-      const bJoin = yield* Effect.fork(gc.join(joinRequest("", "b")))
-      yield* Effect.yieldNow()
+      const { a, bJoin } = yield* secondJoins(gc)
       yield* gc.join(joinRequest(a.memberId, "a"))
       const b = yield* Fiber.join(bJoin)
       yield* gc.sync({ groupId: "g", generationId: 2, memberId: a.memberId, assignments: [] })
@@ -109,7 +113,7 @@ describe("WireCoordinator", () => {
       for (let i = 0; i < 12; i++) {
         yield* TestClock.adjust("1 second")
         const code = yield* gc.heartbeat("g", 2, a.memberId)
-        if (code !== 0) {
+        if (code !== ErrorCode.NONE) {
           expect(code).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
           break
         }
@@ -144,7 +148,7 @@ describe("WireCoordinator", () => {
       expect(d?.state).toBe("Empty")
       expect(d?.members).toEqual([])
       // An empty group accepts commits from outside any generation (simple consumers, admin tools).
-      expect(yield* gc.validateCommit("g", -1, "")).toBe(0)
+      expect(yield* gc.validateCommit("g", -1, "")).toBe(ErrorCode.NONE)
     }),
   )
 
@@ -171,14 +175,14 @@ describe("WireCoordinator", () => {
       // a member id handed out is not a member yet: the group does not rebalance for it
       expect((yield* gc.describe("g"))?.members).toEqual([])
       const joined = yield* gc.join({ ...joinRequest(asked.memberId), apiVersion: 4 })
-      expect(joined).toMatchObject({ errorCode: 0, generationId: 1, memberId: asked.memberId, leader: asked.memberId })
+      expect(joined).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, memberId: asked.memberId, leader: asked.memberId })
       // a static member (group instance id) is not asked
-      expect((yield* gc.join({ ...joinRequest("", "s"), groupId: "static", groupInstanceId: "i-1", apiVersion: 5 })).errorCode).toBe(0)
+      expect((yield* gc.join({ ...joinRequest("", "s"), groupId: "static", groupInstanceId: "i-1", apiVersion: 5 })).errorCode).toBe(ErrorCode.NONE)
 
       // a generation for a group that does not exist; no generation (with or without a member id) creates it, Empty
       expect(yield* gc.commit("nothing", 1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(ErrorCode.ILLEGAL_GENERATION)
       expect((yield* gc.describe("nothing"))).toBeUndefined()
-      expect(yield* gc.commit("nothing", -1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(0)
+      expect(yield* gc.commit("nothing", -1, "ghost", [{ topic: "t", partition: 0, offset: 1n, metadata: null }])).toBe(ErrorCode.NONE)
       expect((yield* gc.describe("nothing"))?.state).toBe("Empty")
       // an unknown member while the group completes a rebalance: UNKNOWN_MEMBER_ID first
       expect(yield* gc.validateCommit("g", 1, "ghost")).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
@@ -192,7 +196,7 @@ describe("WireCoordinator", () => {
       const a = yield* gc.join(joinRequest("", "a"))
       // lost its JoinGroup answer and asks again before SyncGroup: the same generation, no rebalance
       const again = yield* gc.join(joinRequest(a.memberId, "a"))
-      expect(again).toMatchObject({ errorCode: 0, generationId: 1, leader: a.memberId, memberId: a.memberId })
+      expect(again).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, leader: a.memberId, memberId: a.memberId })
       expect(again.members.map((m) => m.memberId)).toEqual([a.memberId])
       expect((yield* gc.describe("g"))?.state).toBe("CompletingRebalance")
       yield* gc.sync({ groupId: "g", generationId: 1, memberId: a.memberId, assignments: [] })
@@ -206,7 +210,7 @@ describe("WireCoordinator", () => {
       expect((yield* gc.describe("g"))?.state).toBe("Stable")
 
       // a follower with the same protocols: generation 2 again, the group stays stable
-      expect(yield* gc.join(joinRequest(b.memberId, "b"))).toMatchObject({ errorCode: 0, generationId: 2, leader: a.memberId, members: [] })
+      expect(yield* gc.join(joinRequest(b.memberId, "b"))).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2, leader: a.memberId, members: [] })
       expect((yield* gc.describe("g"))?.state).toBe("Stable")
       // the follower with other metadata: a rebalance
       const changed = yield* Effect.fork(gc.join({ ...joinRequest(b.memberId, "b"), protocols: [{ name: "range", metadata: Uint8Array.of(2) }] }))

@@ -2,12 +2,12 @@
  * What every API module shares: the context a request is answered in, what the connection does
  * with the answer, and the shape of a module (`Api`: its key and how it answers a request).
  */
-import type { Effect, Ref } from "effect"
+import { ErrorCode, TopicPartition } from "@kafka-effect/core"
+import { Effect, type Ref } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
 import type * as ProducerState from "../ProducerState.js"
 import type * as Sasl from "../Sasl.js"
 import type * as WireCoordinator from "../WireCoordinator.js"
-import { ErrorCode } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { Writer } from "../protocol/Codec.js"
 import { encodeResponseHeader, type RequestHeader } from "../protocol/Header.js"
@@ -111,6 +111,57 @@ export const groupRequest = (
   groupId: string,
   answer: (code: number) => Effect.Effect<Outcome>,
 ): Effect.Effect<Outcome, RequestFault> =>
-  ctx.model.serve(api, [], (sc) => answer(sc.requestCode ?? (coordinates(ctx, groupId) ? 0 : ErrorCode.NOT_COORDINATOR)), {
+  ctx.model.serve(api, [], (sc) => answer(sc.requestCode ?? (coordinates(ctx, groupId) ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR)), {
     brokerId: ctx.nodeId,
   })
+
+/**
+ * A write on each partition's leader (Produce, DeleteRecords) through the model (request log,
+ * faults, latency): a partition gets its injected code, the model's code for an unknown partition,
+ * or NOT_LEADER_OR_FOLLOWER when another broker leads it; else `write` answers it, with the
+ * partition's answer or an error code. `refused` is a partition's answer to an error code; the
+ * errors go to the request log, and `answer` makes the outcome from the topics' answers.
+ */
+export const onLeaders = <P, R extends object>(
+  ctx: Context,
+  api: "Produce" | "DeleteRecords",
+  topics: ReadonlyArray<{ readonly name: string; readonly partitions: ReadonlyArray<P> }>,
+  partitionOf: (p: P) => number,
+  refused: (p: P, errorCode: number) => R,
+  write: (tp: TopicPartition.TopicPartition, p: P) => Effect.Effect<R | number>,
+  answer: (topics: Array<{ readonly name: string; readonly partitions: Array<R> }>) => Outcome,
+): Effect.Effect<Outcome, RequestFault> => {
+  const tps = topics.flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, partitionOf(p))))
+  return ctx.model.serve(
+    api,
+    tps,
+    (sc) =>
+      Effect.gen(function* () {
+        const errors: Array<BrokerModel.PartitionErrorCode> = []
+        const answered = yield* Effect.forEach(topics, (t) =>
+          Effect.map(
+            Effect.forEach(t.partitions, (p) =>
+              Effect.gen(function* () {
+                const tp = TopicPartition.make(t.name, partitionOf(p))
+                const fail = (code: number): R => {
+                  errors.push({ ...tp, code })
+                  return refused(p, code)
+                }
+                const injected = sc.injectedCode(tp)
+                if (injected !== undefined) return fail(injected)
+                const state = yield* Effect.either(ctx.model.partitionOffsets(tp))
+                if (state._tag === "Left") return fail(state.left.code)
+                if (state.right.leader !== ctx.nodeId) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+                const result = yield* write(tp, p)
+                return typeof result === "number" ? fail(result) : result
+              }),
+            ),
+            (partitions) => ({ name: t.name, partitions }),
+          ),
+        )
+        sc.reportErrors(errors)
+        return answer(answered)
+      }),
+    { brokerId: ctx.nodeId },
+  )
+}

@@ -1,4 +1,5 @@
 /** ApiVersions (18): the versions this broker serves. */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import { ApiKey, isFlexible, supported } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
@@ -44,7 +45,7 @@ export const api: Api = {
   handle: (ctx, h, r) => {
     decodeRequest(r, h.apiVersion)
     return Effect.map(ctx.model.serve("ApiVersions", [], () => Effect.void, { brokerId: ctx.nodeId }), () =>
-      reply(h, encodeResponse, { errorCode: 0, apiKeys: advertised, throttleTimeMs: 0 }),
+      reply(h, encodeResponse, { errorCode: ErrorCode.NONE, apiKeys: advertised, throttleTimeMs: 0 }),
     )
   },
 }

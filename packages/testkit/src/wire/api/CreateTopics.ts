@@ -1,6 +1,7 @@
 /** CreateTopics (19): topics created in the model (validateOnly checks only). */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { array, body, field, int16, int32, nullableString, string, struct } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
@@ -67,16 +68,39 @@ export const encodeResponse = body(
   ),
 )
 
+/** Kafka's cap on the partitions one CreateTopics may create, over all its topics (the controller's MAX_PARTITIONS_PER_BATCH). */
+export const MAX_PARTITIONS_PER_REQUEST = 10_000
+
+/** The partitions a request asks for, counted as Kafka does: assignments, else the count (-1: the default), invalid counts as 0. */
+const requestedPartitions = (req: Request, defaultPartitions: number): number =>
+  req.topics.reduce(
+    (sum, t) =>
+      sum + (t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? defaultPartitions : Math.max(0, t.numPartitions)),
+    0,
+  )
+
 const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Outcome, RequestFault> =>
   ctx.model.serve(
     "CreateTopics",
     [],
-    (sc) =>
-      Effect.map(
+    (sc) => {
+      // Too many partitions in one request: every topic refused, nothing created (as Kafka, before any other check).
+      if (sc.requestCode === undefined && requestedPartitions(req, ctx.defaultPartitions) > MAX_PARTITIONS_PER_REQUEST) {
+        const errorMessage = "Excessively large number of partitions per request."
+        const topics = req.topics.map((t) => ({ name: t.name, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage }))
+        return Effect.succeed(reply(h, encodeResponse, { throttleTimeMs: 0, topics }))
+      }
+      return Effect.map(
         Effect.forEach(req.topics, (t) => {
           const result = (errorCode: number, errorMessage: string | null) => Effect.succeed({ name: t.name, errorCode, errorMessage })
           if (sc.requestCode !== undefined) return result(sc.requestCode, null)
           if (!validTopicName(t.name)) return result(ErrorCode.INVALID_TOPIC_EXCEPTION, `invalid topic name ${t.name}`)
+          if (t.assignments.length === 0 && (t.numPartitions === 0 || t.numPartitions < -1)) {
+            return result(ErrorCode.INVALID_PARTITIONS, "Number of partitions was set to an invalid non-positive value.")
+          }
+          if (t.assignments.length === 0 && (t.replicationFactor === 0 || t.replicationFactor < -1)) {
+            return result(ErrorCode.INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0, or -1 to use the default value.")
+          }
           if (t.replicationFactor > ctx.model.brokers.length) {
             return result(
               ErrorCode.INVALID_REPLICATION_FACTOR,
@@ -90,13 +114,14 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
                 found.length > 0 ? result(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${t.name}' already exists.`) : result(0, null),
               )
             : ctx.model.createTopic(t.name, partitions).pipe(
-                Effect.as({ name: t.name, errorCode: 0, errorMessage: null }),
+                Effect.as({ name: t.name, errorCode: ErrorCode.NONE, errorMessage: null }),
                 Effect.catchTag("BrokerModelError", (e) => result(e.code, e.detail)),
               )
           return create
         }),
         (topics) => reply(h, encodeResponse, { throttleTimeMs: 0, topics }),
-      ),
+      )
+    },
     { brokerId: ctx.nodeId },
   )
 

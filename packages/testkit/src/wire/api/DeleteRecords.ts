@@ -1,12 +1,11 @@
 /** DeleteRecords (21): the log start offset moved up, on the partition's leader. */
-import { TopicPartition } from "@kafka-effect/core"
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
-import type * as BrokerModel from "../../BrokerModel.js"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
-import { array, body, field, int16, int32, int64, string, struct } from "../protocol/Fields.js"
+import { body, field, int16, int32, int64, readTopics, struct, topics, type Topic } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
-import { type Api, type Context, define, type Outcome, type RequestFault, reply } from "./Api.js"
+import { type Api, type Context, define, onLeaders, type Outcome, type RequestFault, reply } from "./Api.js"
 
 export interface Request {
   readonly topics: ReadonlyArray<{
@@ -18,17 +17,7 @@ export interface Request {
 
 export const decodeRequest = (r: Reader, v: number): Request => {
   const f = isFlexible(ApiKey.DeleteRecords, v)
-  const topics = r.array(f, (r) => {
-    const name = r.str(f)
-    const partitions = r.array(f, (r) => {
-      const partitionIndex = r.int32()
-      const offset = r.int64()
-      endStruct(r, f)
-      return { partitionIndex, offset }
-    })
-    endStruct(r, f)
-    return { name, partitions }
-  })
+  const topics = readTopics(r, f, (r) => ({ partitionIndex: r.int32(), offset: r.int64() }))
   const timeoutMs = r.int32()
   endStruct(r, f)
   return { topics, timeoutMs }
@@ -40,10 +29,7 @@ export interface PartitionResponse {
   readonly errorCode: number
 }
 
-export interface TopicResponse {
-  readonly name: string
-  readonly partitions: ReadonlyArray<PartitionResponse>
-}
+export type TopicResponse = Topic<"name", PartitionResponse>
 
 export interface Response {
   readonly throttleTimeMs: number
@@ -56,54 +42,25 @@ export const encodeResponse = body(
     field("throttleTimeMs", int32),
     field(
       "topics",
-      array(
-        struct<TopicResponse>(
-          field("name", string),
-          field(
-            "partitions",
-            array(struct<PartitionResponse>(field("partitionIndex", int32), field("lowWatermark", int64), field("errorCode", int16))),
-          ),
-        ),
-      ),
+      topics("name", struct<PartitionResponse>(field("partitionIndex", int32), field("lowWatermark", int64), field("errorCode", int16))),
     ),
   ),
 )
 
-const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Outcome, RequestFault> => {
-  const tps = req.topics.flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p.partitionIndex)))
-  return ctx.model.serve(
+const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Outcome, RequestFault> =>
+  onLeaders(
+    ctx,
     "DeleteRecords",
-    tps,
-    (sc) =>
-      Effect.gen(function* () {
-        const errors: Array<BrokerModel.PartitionErrorCode> = []
-        const topics = yield* Effect.forEach(req.topics, (t) =>
-          Effect.map(
-            Effect.forEach(t.partitions, (p) =>
-              Effect.gen(function* () {
-                const tp = TopicPartition.make(t.name, p.partitionIndex)
-                const fail = (errorCode: number) => {
-                  errors.push({ ...tp, code: errorCode })
-                  return { partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode }
-                }
-                const injected = sc.injectedCode(tp)
-                if (injected !== undefined) return fail(injected)
-                const state = yield* Effect.either(ctx.model.partitionOffsets(tp))
-                if (state._tag === "Left") return fail(state.left.code)
-                if (state.right.leader !== ctx.nodeId) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER)
-                const low = yield* Effect.either(ctx.model.deleteRecords(tp, p.offset))
-                if (low._tag === "Left") return fail(low.left.code)
-                return { partitionIndex: p.partitionIndex, lowWatermark: low.right, errorCode: 0 }
-              }),
-            ),
-            (partitions) => ({ name: t.name, partitions }),
-          ),
-        )
-        sc.reportErrors(errors)
-        return reply(h, encodeResponse, { throttleTimeMs: 0, topics })
-      }),
-    { brokerId: ctx.nodeId },
+    req.topics,
+    (p) => p.partitionIndex,
+    (p, errorCode): PartitionResponse => ({ partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode }),
+    (tp, p) =>
+      Effect.map(
+        Effect.either(ctx.model.deleteRecords(tp, p.offset)),
+        (low): PartitionResponse | number =>
+          low._tag === "Left" ? low.left.code : { partitionIndex: p.partitionIndex, lowWatermark: low.right, errorCode: ErrorCode.NONE },
+      ),
+    (topics) => reply(h, encodeResponse, { throttleTimeMs: 0, topics }),
   )
-}
 
 export const api: Api = define(ApiKey.DeleteRecords, decodeRequest, answer)

@@ -1,4 +1,5 @@
 /** DeleteTopics (20): topics removed from the model. */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
@@ -47,7 +48,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
           sc.requestCode !== undefined
             ? Effect.succeed({ name, errorCode: sc.requestCode })
             : ctx.model.deleteTopic(name).pipe(
-                Effect.as({ name, errorCode: 0 }),
+                Effect.as({ name, errorCode: ErrorCode.NONE }),
                 Effect.catchTag("BrokerModelError", (e) => Effect.succeed({ name, errorCode: e.code })),
               ),
         ),

@@ -1,6 +1,7 @@
 /** DescribeGroups (15): state, protocol and members of the groups this broker coordinates. */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { array, body, bytes, constant, field, int16, int32, nullableString, omittedOperations, string, struct } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
@@ -79,11 +80,11 @@ const describe = (ctx: Context, groupId: string): Effect.Effect<DescribedGroup> 
     if (!coordinates(ctx, groupId)) {
       return { errorCode: ErrorCode.NOT_COORDINATOR, groupId, groupState: "", protocolType: "", protocolData: "", members: [] }
     }
-    if (d === undefined) return { errorCode: 0, groupId, groupState: "Dead", protocolType: "", protocolData: "", members: [] }
+    if (d === undefined) return { errorCode: ErrorCode.NONE, groupId, groupState: "Dead", protocolType: "", protocolData: "", members: [] }
     // As Kafka: the protocol and the members' metadata and assignments only while Stable.
     const stable = d.state === "Stable"
     return {
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
       groupId,
       groupState: d.state,
       protocolType: d.protocolType,

@@ -2,12 +2,13 @@
  * Fetch (1): the model's long-poll fetch, answered with the stored batches by reference (never
  * copied into one buffer first).
  */
+import { ErrorCode } from "@kafka-effect/core"
 import type { ConsumerRecord } from "@kafka-effect/core"
 import { Effect } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
 import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
-import { array, body, constant, type Encoder, field, int16, int32, int64, none, string, struct } from "../protocol/Fields.js"
+import { array, body, constant, type Encoder, field, int16, int32, int64, none, readTopicIndexes, readTopics, struct, topics, type Topic } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
 import { encodeBatch } from "../protocol/RecordBatch.js"
 import { type Api, type Context, define, type Outcome, type RequestFault, reply } from "./Api.js"
@@ -47,30 +48,16 @@ export const decodeRequest = (r: Reader, v: number): Request => {
   const isolationLevel = v >= 4 ? r.int8() : 0
   const sessionId = v >= 7 ? r.int32() : 0
   const sessionEpoch = v >= 7 ? r.int32() : -1
-  const topics = r.array(f, (r) => {
-    const topic = r.str(f)
-    const partitions = r.array(f, (r) => {
-      const partition = r.int32()
-      const currentLeaderEpoch = v >= 9 ? r.int32() : -1
-      const fetchOffset = r.int64()
-      if (v >= 12) r.int32() // last fetched epoch
-      const logStartOffset = v >= 5 ? r.int64() : -1n
-      const partitionMaxBytes = r.int32()
-      endStruct(r, f)
-      return { partition, currentLeaderEpoch, fetchOffset, logStartOffset, partitionMaxBytes }
-    })
-    endStruct(r, f)
-    return { topic, partitions }
-  })
-  const forgotten =
-    v >= 7
-      ? r.array(f, (r) => {
-          const topic = r.str(f)
-          const partitions = r.array(f, (r) => r.int32())
-          endStruct(r, f)
-          return { topic, partitions }
-        })
-      : []
+  const topics = readTopics(r, f, (r): RequestPartition => {
+    const partition = r.int32()
+    const currentLeaderEpoch = v >= 9 ? r.int32() : -1
+    const fetchOffset = r.int64()
+    if (v >= 12) r.int32() // last fetched epoch
+    const logStartOffset = v >= 5 ? r.int64() : -1n
+    const partitionMaxBytes = r.int32()
+    return { partition, currentLeaderEpoch, fetchOffset, logStartOffset, partitionMaxBytes }
+  }).map(({ name, partitions }): RequestTopic => ({ topic: name, partitions }))
+  const forgotten = v >= 7 ? r.array(f, readTopicIndexes(f)).map(({ name, partitions }) => ({ topic: name, partitions })) : []
   const rackId = v >= 11 ? r.str(f) : ""
   endStruct(r, f)
   return { replicaId, maxWaitMs, minBytes, maxBytes, isolationLevel, sessionId, sessionEpoch, topics, forgotten, rackId }
@@ -86,10 +73,7 @@ export interface ResponsePartition {
   readonly records: ReadonlyArray<Uint8Array>
 }
 
-export interface ResponseTopic {
-  readonly topic: string
-  readonly partitions: ReadonlyArray<ResponsePartition>
-}
+export type ResponseTopic = Topic<"topic", ResponsePartition>
 
 export interface Response {
   readonly throttleTimeMs: number
@@ -114,24 +98,17 @@ export const encodeResponse = body(
     field("sessionId", int32, { since: 7 }),
     field(
       "responses",
-      array(
-        struct<ResponseTopic>(
-          field("topic", string),
-          field(
-            "partitions",
-            array(
-              struct<ResponsePartition>(
-                field("partition", int32),
-                field("errorCode", int16),
-                field("highWatermark", int64),
-                field("lastStableOffset", int64, { since: 4 }),
-                field("logStartOffset", int64, { since: 5 }),
-                constant(array(int64), none, { since: 4 }), // aborted transactions: none
-                constant(int32, -1, { since: 11 }), // preferred read replica
-                field("records", batches),
-              ),
-            ),
-          ),
+      topics(
+        "topic",
+        struct<ResponsePartition>(
+          field("partition", int32),
+          field("errorCode", int16),
+          field("highWatermark", int64),
+          field("lastStableOffset", int64, { since: 4 }),
+          field("logStartOffset", int64, { since: 5 }),
+          constant(array(int64), none, { since: 4 }), // aborted transactions: none
+          constant(int32, -1, { since: 11 }), // preferred read replica
+          field("records", batches),
         ),
       ),
     ),
@@ -196,7 +173,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
           }
           return {
             partition: res.partition,
-            errorCode: 0,
+            errorCode: ErrorCode.NONE,
             highWatermark: res.highWatermark,
             lastStableOffset: res.lastStableOffset,
             logStartOffset: res.logStartOffset,
@@ -204,7 +181,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
           }
         }),
       }))
-      return reply(h, encodeResponse, { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses })
+      return reply(h, encodeResponse, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses })
     },
   )
 }

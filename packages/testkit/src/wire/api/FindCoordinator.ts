@@ -1,6 +1,7 @@
 /** FindCoordinator (10): the broker coordinating a group (transactions are not served). */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { body, field, int16, int32, nullableString, string, struct } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
@@ -48,14 +49,14 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
     (sc) =>
       Effect.sync(() => {
         const node = ctx.model.brokers[coordinatorFor(req.key, ctx.model.brokers.length)]
-        const errorCode = sc.requestCode ?? (req.keyType === 0 ? 0 : ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        const errorCode = sc.requestCode ?? (req.keyType === 0 ? ErrorCode.NONE : ErrorCode.COORDINATOR_NOT_AVAILABLE)
         return reply(h, encodeResponse, {
           throttleTimeMs: 0,
           errorCode,
           errorMessage: null,
-          nodeId: errorCode === 0 ? node.nodeId : -1,
-          host: errorCode === 0 ? node.host : "",
-          port: errorCode === 0 ? node.port : -1,
+          nodeId: errorCode === ErrorCode.NONE ? node.nodeId : -1,
+          host: errorCode === ErrorCode.NONE ? node.host : "",
+          port: errorCode === ErrorCode.NONE ? node.port : -1,
         })
       }),
     { brokerId: ctx.nodeId },

@@ -1,4 +1,5 @@
 /** Heartbeat (12): a member is alive; the answer says whether the group is rebalancing. */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
@@ -32,7 +33,7 @@ export const encodeResponse = body(ApiKey.Heartbeat, struct<Response>(field("thr
 
 const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Outcome, RequestFault> =>
   groupRequest(ctx, "Heartbeat", req.groupId, (code) =>
-    Effect.map(code !== 0 ? Effect.succeed(code) : ctx.coordinator.heartbeat(req.groupId, req.generationId, req.memberId), (errorCode) =>
+    Effect.map(code !== ErrorCode.NONE ? Effect.succeed(code) : ctx.coordinator.heartbeat(req.groupId, req.generationId, req.memberId), (errorCode) =>
       reply(h, encodeResponse, { throttleTimeMs: 0, errorCode }),
     ),
   )

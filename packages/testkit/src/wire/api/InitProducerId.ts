@@ -1,6 +1,7 @@
 /** InitProducerId (22): a producer id for an idempotent producer (transactions are refused). */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { body, field, int16, int32, int64, struct } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
@@ -42,12 +43,12 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
     (sc) =>
       Effect.sync(() => {
         // Transactions are not served: a transactional producer gets a clear, non-retriable refusal.
-        const errorCode = sc.requestCode ?? (req.transactionalId === null ? 0 : ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        const errorCode = sc.requestCode ?? (req.transactionalId === null ? ErrorCode.NONE : ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
         return reply(h, encodeResponse, {
           throttleTimeMs: 0,
           errorCode,
-          producerId: errorCode === 0 ? ctx.producers.allocate() : -1n,
-          producerEpoch: errorCode === 0 ? 0 : -1,
+          producerId: errorCode === ErrorCode.NONE ? ctx.producers.allocate() : -1n,
+          producerEpoch: errorCode === ErrorCode.NONE ? 0 : -1,
         })
       }),
     { brokerId: ctx.nodeId },

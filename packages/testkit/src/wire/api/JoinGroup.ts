@@ -1,4 +1,5 @@
 /** JoinGroup (11): a member joins (or rejoins) a group; the coordinator answers when the group forms. */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
@@ -69,7 +70,7 @@ export const encodeResponse = body(
 const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Outcome, RequestFault> =>
   groupRequest(ctx, "JoinGroup", req.groupId, (code) =>
     Effect.map(
-      code !== 0
+      code !== ErrorCode.NONE
         ? Effect.succeed({ errorCode: code, generationId: -1, protocolName: "", leader: "", memberId: req.memberId, members: [] })
         : ctx.coordinator.join({ ...req, clientId: h.clientId ?? "", clientHost: ctx.clientHost, apiVersion: h.apiVersion }),
       (res) => reply(h, encodeResponse, { throttleTimeMs: 0, ...res }),

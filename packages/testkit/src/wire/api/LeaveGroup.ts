@@ -1,4 +1,5 @@
 /** LeaveGroup (13): members leave (v0-2: the one sending it; v3+: a list). */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
@@ -58,7 +59,7 @@ export const encodeResponse = body(
 const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Outcome, RequestFault> =>
   groupRequest(ctx, "LeaveGroup", req.groupId, (code) =>
     Effect.map(
-      code !== 0
+      code !== ErrorCode.NONE
         ? Effect.succeed(req.members.map(() => code))
         : ctx.coordinator.leave(
             req.groupId,
@@ -68,7 +69,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
         reply(h, encodeResponse, {
           throttleTimeMs: 0,
           // v0-2 answer for their one member; v3+ per member with a top-level NONE.
-          errorCode: h.apiVersion <= 2 ? (codes[0] ?? 0) : code,
+          errorCode: h.apiVersion <= 2 ? (codes[0] ?? ErrorCode.NONE) : code,
           members: req.members.map((m, i) => ({ ...m, errorCode: codes[i] })),
         }),
     ),

@@ -1,4 +1,5 @@
 /** ListGroups (16): the groups this broker coordinates. */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import { ApiKey } from "../protocol/ApiKeys.js"
 import { array, body, field, int16, int32, string, struct } from "../protocol/Fields.js"
@@ -29,6 +30,6 @@ export const api: Api = {
   key: ApiKey.ListGroups,
   handle: (ctx, h) =>
     Effect.map(ctx.coordinator.list, (all) =>
-      reply(h, encodeResponse, { throttleTimeMs: 0, errorCode: 0, groups: all.filter((g) => coordinates(ctx, g.groupId)) }),
+      reply(h, encodeResponse, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups: all.filter((g) => coordinates(ctx, g.groupId)) }),
     ),
 }

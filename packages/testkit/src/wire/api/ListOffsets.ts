@@ -1,10 +1,10 @@
 /** ListOffsets (2): earliest, latest or by timestamp, per distinct partition. */
-import { TopicPartition } from "@kafka-effect/core"
+import { TopicPartition, ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
-import { array, body, type Encoder, field, int16, int32, int64, string, struct, when } from "../protocol/Fields.js"
+import { array, body, type Encoder, field, int16, int32, int64, readTopics, struct, topics, when, type Topic } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
 import { type Api, type Context, define, type Outcome, type RequestFault, reply } from "./Api.js"
 
@@ -21,18 +21,12 @@ export const decodeRequest = (r: Reader, v: number): Request => {
   const f = isFlexible(ApiKey.ListOffsets, v)
   const replicaId = r.int32()
   const isolationLevel = v >= 2 ? r.int8() : 0
-  const topics = r.array(f, (r) => {
-    const name = r.str(f)
-    const partitions = r.array(f, (r) => {
-      const partitionIndex = r.int32()
-      if (v >= 4) r.int32() // current leader epoch
-      const timestamp = r.int64()
-      if (v === 0) r.int32() // max num offsets
-      endStruct(r, f)
-      return { partitionIndex, timestamp }
-    })
-    endStruct(r, f)
-    return { name, partitions }
+  const topics = readTopics(r, f, (r) => {
+    const partitionIndex = r.int32()
+    if (v >= 4) r.int32() // current leader epoch
+    const timestamp = r.int64()
+    if (v === 0) r.int32() // max num offsets
+    return { partitionIndex, timestamp }
   })
   endStruct(r, f)
   return { replicaId, isolationLevel, topics }
@@ -46,10 +40,7 @@ export interface ResponsePartition {
   readonly leaderEpoch: number
 }
 
-export interface ResponseTopic {
-  readonly name: string
-  readonly partitions: ReadonlyArray<ResponsePartition>
-}
+export type ResponseTopic = Topic<"name", ResponsePartition>
 
 export interface Response {
   readonly throttleTimeMs: number
@@ -57,7 +48,7 @@ export interface Response {
 }
 
 /** v0's list of offsets: the one offset found, or none on an error. */
-const oldStyleOffsets: Encoder<ResponsePartition> = (w, at, p) => array(int64)(w, at, p.errorCode === 0 ? [p.offset] : [])
+const oldStyleOffsets: Encoder<ResponsePartition> = (w, at, p) => array(int64)(w, at, p.errorCode === ErrorCode.NONE ? [p.offset] : [])
 
 export const encodeResponse = body(
   ApiKey.ListOffsets,
@@ -65,22 +56,15 @@ export const encodeResponse = body(
     field("throttleTimeMs", int32, { since: 2 }),
     field(
       "topics",
-      array(
-        struct<ResponseTopic>(
-          field("name", string),
-          field(
-            "partitions",
-            array(
-              struct<ResponsePartition>(
-                field("partitionIndex", int32),
-                field("errorCode", int16),
-                when({ until: 0 }, oldStyleOffsets),
-                field("timestamp", int64, { since: 1 }),
-                field("offset", int64, { since: 1 }),
-                field("leaderEpoch", int32, { since: 4 }),
-              ),
-            ),
-          ),
+      topics(
+        "name",
+        struct<ResponsePartition>(
+          field("partitionIndex", int32),
+          field("errorCode", int16),
+          when({ until: 0 }, oldStyleOffsets),
+          field("timestamp", int64, { since: 1 }),
+          field("offset", int64, { since: 1 }),
+          field("leaderEpoch", int32, { since: 4 }),
         ),
       ),
     ),

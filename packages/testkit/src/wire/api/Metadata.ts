@@ -1,7 +1,7 @@
 /** Metadata (3): brokers, and topics with their partitions' leaders; creates unknown topics when allowed. */
-import { TopicPartition } from "@kafka-effect/core"
+import { TopicPartition, ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import {
   array,
@@ -142,11 +142,11 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
             return { errorCode, name, isInternal: false, partitions: [] }
           }
           return {
-            errorCode: sc.requestCode ?? 0,
+            errorCode: sc.requestCode ?? ErrorCode.NONE,
             name,
             isInternal: false,
             partitions: t.partitions.map((p) => ({
-              errorCode: sc.injectedCode(TopicPartition.make(name, p.partition)) ?? 0,
+              errorCode: sc.injectedCode(TopicPartition.make(name, p.partition)) ?? ErrorCode.NONE,
               partitionIndex: p.partition,
               leaderId: p.leader,
               leaderEpoch: p.leaderEpoch,

@@ -1,10 +1,10 @@
 /** OffsetCommit (8): partitions checked in Kafka's order, then the member and generation, then stored. */
-import { TopicPartition } from "@kafka-effect/core"
+import { TopicPartition, ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import type * as BrokerModel from "../../BrokerModel.js"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
-import { array, body, field, int16, int32, string, struct } from "../protocol/Fields.js"
+import { body, field, int16, int32, readTopics, struct, topics, type Topic } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
 import { type Api, type Context, coordinates, define, type Outcome, type RequestFault, reply } from "./Api.js"
 
@@ -31,19 +31,13 @@ export const decodeRequest = (r: Reader, v: number): Request => {
   const memberId = v >= 1 ? r.str(f) : ""
   const groupInstanceId = v >= 7 ? r.nullableStr(f) : null
   if (v >= 2 && v <= 4) r.int64() // retention time
-  const topics = r.array(f, (r) => {
-    const name = r.str(f)
-    const partitions = r.array(f, (r) => {
-      const partitionIndex = r.int32()
-      const committedOffset = r.int64()
-      const committedLeaderEpoch = v >= 6 ? r.int32() : -1
-      if (v === 1) r.int64() // commit timestamp
-      const committedMetadata = r.nullableStr(f)
-      endStruct(r, f)
-      return { partitionIndex, committedOffset, committedLeaderEpoch, committedMetadata }
-    })
-    endStruct(r, f)
-    return { name, partitions }
+  const topics = readTopics(r, f, (r) => {
+    const partitionIndex = r.int32()
+    const committedOffset = r.int64()
+    const committedLeaderEpoch = v >= 6 ? r.int32() : -1
+    if (v === 1) r.int64() // commit timestamp
+    const committedMetadata = r.nullableStr(f)
+    return { partitionIndex, committedOffset, committedLeaderEpoch, committedMetadata }
   })
   endStruct(r, f)
   return { groupId, generationId, memberId, groupInstanceId, topics }
@@ -54,10 +48,7 @@ export interface PartitionResponse {
   readonly errorCode: number
 }
 
-export interface TopicResponse {
-  readonly name: string
-  readonly partitions: ReadonlyArray<PartitionResponse>
-}
+export type TopicResponse = Topic<"name", PartitionResponse>
 
 export interface Response {
   readonly throttleTimeMs: number
@@ -68,15 +59,7 @@ export const encodeResponse = body(
   ApiKey.OffsetCommit,
   struct<Response>(
     field("throttleTimeMs", int32, { since: 3 }),
-    field(
-      "topics",
-      array(
-        struct<TopicResponse>(
-          field("name", string),
-          field("partitions", array(struct<PartitionResponse>(field("partitionIndex", int32), field("errorCode", int16)))),
-        ),
-      ),
-    ),
+    field("topics", topics("name", struct<PartitionResponse>(field("partitionIndex", int32), field("errorCode", int16)))),
   ),
 )
 
@@ -91,7 +74,7 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
     (sc) =>
       Effect.gen(function* () {
         const notHere =
-          sc.requestCode ?? (coordinates(ctx, req.groupId) ? 0 : ErrorCode.NOT_COORDINATOR)
+          sc.requestCode ?? (coordinates(ctx, req.groupId) ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR)
         const partitionCounts = new Map(
           (yield* ctx.model.metadata(req.topics.map((t) => t.name))).map((t) => [t.name, t.partitions.length]),
         )
@@ -103,20 +86,20 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
             const code =
               notHere ||
               sc.injectedCode(tp) ||
-              (exists(t.name, p.partitionIndex) ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) ||
-              ((p.committedMetadata?.length ?? 0) > MAX_OFFSET_METADATA ? ErrorCode.OFFSET_METADATA_TOO_LARGE : 0)
-            if (code === 0) toStore.push({ ...tp, offset: p.committedOffset, metadata: p.committedMetadata })
+              (exists(t.name, p.partitionIndex) ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) ||
+              ((p.committedMetadata?.length ?? 0) > MAX_OFFSET_METADATA ? ErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE)
+            if (code === ErrorCode.NONE) toStore.push({ ...tp, offset: p.committedOffset, metadata: p.committedMetadata })
             return code
           }),
         )
         // The member and generation are checked (and the offsets stored) by the coordinator.
-        const groupCode = notHere !== 0 ? notHere : yield* ctx.coordinator.commit(req.groupId, req.generationId, req.memberId, toStore)
+        const groupCode = notHere !== ErrorCode.NONE ? notHere : yield* ctx.coordinator.commit(req.groupId, req.generationId, req.memberId, toStore)
         const errors: Array<BrokerModel.PartitionErrorCode> = []
         const topics = req.topics.map((t, ti) => ({
           name: t.name,
           partitions: t.partitions.map((p, pi) => {
             const errorCode = codes[ti][pi] || groupCode
-            if (errorCode !== 0) errors.push({ topic: t.name, partition: p.partitionIndex, code: errorCode })
+            if (errorCode !== ErrorCode.NONE) errors.push({ topic: t.name, partition: p.partitionIndex, code: errorCode })
             return { partitionIndex: p.partitionIndex, errorCode }
           }),
         }))

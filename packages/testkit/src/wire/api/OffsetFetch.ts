@@ -1,27 +1,22 @@
 /** OffsetFetch (9): a group's committed offsets, for the partitions asked or all it has. */
-import { TopicPartition } from "@kafka-effect/core"
+import { TopicPartition, ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
-import { array, body, field, int16, int32, int64, nullableString, string, struct } from "../protocol/Fields.js"
+import { body, field, int16, int32, int64, nullableString, readTopicIndexes, struct, topics, type Topic } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"
 import { type Api, type Context, coordinates, define, type Outcome, type RequestFault, reply } from "./Api.js"
 
 export interface Request {
   readonly groupId: string
   /** null: every partition the group has committed. */
-  readonly topics: ReadonlyArray<{ readonly name: string; readonly partitionIndexes: ReadonlyArray<number> }> | null
+  readonly topics: ReadonlyArray<{ readonly name: string; readonly partitions: ReadonlyArray<number> }> | null
 }
 
 export const decodeRequest = (r: Reader, v: number): Request => {
   const f = isFlexible(ApiKey.OffsetFetch, v)
   const groupId = r.str(f)
-  const topics = r.nullableArray(f, (r) => {
-    const name = r.str(f)
-    const partitionIndexes = r.array(f, (r) => r.int32())
-    endStruct(r, f)
-    return { name, partitionIndexes }
-  })
+  const topics = r.nullableArray(f, readTopicIndexes(f))
   if (v >= 7) r.bool() // require stable
   endStruct(r, f)
   return { groupId, topics }
@@ -35,10 +30,7 @@ export interface PartitionResponse {
   readonly errorCode: number
 }
 
-export interface TopicResponse {
-  readonly name: string
-  readonly partitions: ReadonlyArray<PartitionResponse>
-}
+export type TopicResponse = Topic<"name", PartitionResponse>
 
 export interface Response {
   readonly throttleTimeMs: number
@@ -52,21 +44,14 @@ export const encodeResponse = body(
     field("throttleTimeMs", int32, { since: 3 }),
     field(
       "topics",
-      array(
-        struct<TopicResponse>(
-          field("name", string),
-          field(
-            "partitions",
-            array(
-              struct<PartitionResponse>(
-                field("partitionIndex", int32),
-                field("committedOffset", int64),
-                field("committedLeaderEpoch", int32, { since: 5 }),
-                field("metadata", nullableString),
-                field("errorCode", int16),
-              ),
-            ),
-          ),
+      topics(
+        "name",
+        struct<PartitionResponse>(
+          field("partitionIndex", int32),
+          field("committedOffset", int64),
+          field("committedLeaderEpoch", int32, { since: 5 }),
+          field("metadata", nullableString),
+          field("errorCode", int16),
         ),
       ),
     ),
@@ -75,18 +60,18 @@ export const encodeResponse = body(
 )
 
 const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Outcome, RequestFault> => {
-  const requested = req.topics?.flatMap((t) => t.partitionIndexes.map((p) => TopicPartition.make(t.name, p)))
+  const requested = req.topics?.flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p)))
   return ctx.model.serve(
     "OffsetFetch",
     requested ?? [],
     (sc) =>
       Effect.gen(function* () {
         const groupCode =
-          sc.requestCode ?? (coordinates(ctx, req.groupId) ? 0 : ErrorCode.NOT_COORDINATOR)
+          sc.requestCode ?? (coordinates(ctx, req.groupId) ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR)
         const all =
           requested ??
           (yield* ctx.model.metadata()).flatMap((t) => t.partitions.map((p) => TopicPartition.make(t.name, p.partition)))
-        const committed = groupCode === 0 ? yield* ctx.model.committedOffsets(req.groupId, all) : []
+        const committed = groupCode === ErrorCode.NONE ? yield* ctx.model.committedOffsets(req.groupId, all) : []
         const listed = requested === undefined ? committed.filter((c) => c.offset >= 0n) : committed
         const byTopic = new Map<string, Array<PartitionResponse>>()
         for (const c of listed) {
@@ -96,12 +81,12 @@ const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Out
             committedOffset: c.offset,
             committedLeaderEpoch: -1,
             metadata: c.metadata ?? "",
-            errorCode: sc.injectedCode(c) ?? 0,
+            errorCode: sc.injectedCode(c) ?? ErrorCode.NONE,
           })
           byTopic.set(c.topic, list)
         }
         // v0/v1 have no top-level error code: a group error goes into every partition.
-        if (groupCode !== 0 && requested !== undefined) {
+        if (groupCode !== ErrorCode.NONE && requested !== undefined) {
           for (const tp of requested) {
             const list = byTopic.get(tp.topic) ?? []
             list.push({ partitionIndex: tp.partition, committedOffset: -1n, committedLeaderEpoch: -1, metadata: "", errorCode: groupCode })

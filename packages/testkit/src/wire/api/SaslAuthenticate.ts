@@ -2,9 +2,10 @@
  * SaslAuthenticate (36): one token of the exchange SaslHandshake v1 started. Wrong credentials are
  * answered SASL_AUTHENTICATION_FAILED with Kafka's message, then the connection closes.
  */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect, Ref } from "effect"
 import type * as Sasl from "../Sasl.js"
-import { ApiKey, ErrorCode, isFlexible } from "../protocol/ApiKeys.js"
+import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { body, bytes, field, int16, int64, nullableString, struct } from "../protocol/Fields.js"
 import { endStruct, type RequestHeader } from "../protocol/Header.js"

@@ -3,9 +3,10 @@
  * v0 with bare size-prefixed tokens. An unknown mechanism is refused with the list and the
  * connection closes; without SASL on the listener, or once authenticated, ILLEGAL_SASL_STATE (as Kafka).
  */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect, Ref } from "effect"
 import * as Sasl from "../Sasl.js"
-import { ApiKey, ErrorCode } from "../protocol/ApiKeys.js"
+import { ApiKey } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
 import { array, body, field, int16, string, struct } from "../protocol/Fields.js"
 import type { RequestHeader } from "../protocol/Header.js"

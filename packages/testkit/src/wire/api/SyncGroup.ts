@@ -1,4 +1,5 @@
 /** SyncGroup (14): the leader hands out assignments; every member gets its own. */
+import { ErrorCode } from "@kafka-effect/core"
 import { Effect } from "effect"
 import { ApiKey, isFlexible } from "../protocol/ApiKeys.js"
 import type { Reader } from "../protocol/Codec.js"
@@ -43,7 +44,7 @@ export const encodeResponse = body(
 
 const answer = (ctx: Context, h: RequestHeader, req: Request): Effect.Effect<Outcome, RequestFault> =>
   groupRequest(ctx, "SyncGroup", req.groupId, (code) =>
-    Effect.map(code !== 0 ? Effect.succeed({ errorCode: code, assignment: new Uint8Array(0) }) : ctx.coordinator.sync(req), (res) =>
+    Effect.map(code !== ErrorCode.NONE ? Effect.succeed({ errorCode: code, assignment: new Uint8Array(0) }) : ctx.coordinator.sync(req), (res) =>
       reply(h, encodeResponse, { throttleTimeMs: 0, ...res }),
     ),
   )

@@ -15,16 +15,30 @@ export class UnsupportedCompression extends Error {
   }
 }
 
-export const decompress = (type: CompressionType, bytes: Uint8Array): Uint8Array => {
+/**
+ * The most one batch may decompress to (its records are decoded in memory). A batch of at most
+ * message.max.bytes can expand about a thousandfold with gzip; past this it is refused as malformed
+ * rather than allocated.
+ */
+export const MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
+
+const tooLarge = (limit: number) => new Malformed(`decompressed batch larger than ${limit} bytes`)
+
+export const decompress = (type: CompressionType, bytes: Uint8Array, limit = MAX_DECOMPRESSED_BYTES): Uint8Array => {
   switch (type) {
     case "none":
       return bytes
     case "gzip":
-      return new Uint8Array(Zlib.gunzipSync(bytes))
+      try {
+        return new Uint8Array(Zlib.gunzipSync(bytes, { maxOutputLength: limit }))
+      } catch (cause) {
+        if (cause instanceof RangeError) throw tooLarge(limit)
+        throw cause
+      }
     case "snappy":
-      return snappyDecompress(bytes)
+      return snappyDecompress(bytes, limit)
     case "lz4":
-      return lz4FrameDecompress(bytes)
+      return lz4FrameDecompress(bytes, limit)
     case "zstd":
       throw new UnsupportedCompression(type)
   }
@@ -48,17 +62,20 @@ const XERIAL_MAGIC = [0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]
 const isXerial = (b: Uint8Array): boolean => b.byteLength >= 16 && XERIAL_MAGIC.every((m, i) => b[i] === m)
 
 /** Snappy, raw or in xerial's framing (what the Java client writes). */
-export const snappyDecompress = (bytes: Uint8Array): Uint8Array => {
-  if (!isXerial(bytes)) return snappyRaw(bytes)
+export const snappyDecompress = (bytes: Uint8Array, limit = MAX_DECOMPRESSED_BYTES): Uint8Array => {
+  if (!isXerial(bytes)) return snappyRaw(bytes, limit)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const chunks: Array<Uint8Array> = []
+  let total = 0
   let at = 16
   while (at + 4 <= bytes.byteLength) {
     const n = view.getInt32(at)
     at += 4
     if (n < 0 || at + n > bytes.byteLength) throw new Malformed("xerial snappy chunk overruns the input")
-    const chunk = snappyRaw(bytes.subarray(at, at + n))
+    const chunk = snappyRaw(bytes.subarray(at, at + n), limit)
     chunks.push(chunk)
+    total += chunk.byteLength
+    if (total > limit) throw tooLarge(limit)
     at += n
   }
   return concat(chunks)
@@ -74,7 +91,10 @@ const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
   return out
 }
 
-const snappyRaw = (src: Uint8Array): Uint8Array => {
+/** At most what raw snappy can expand to: a 3-byte copy writes at most 64 bytes. */
+const SNAPPY_MAX_RATIO = 22
+
+const snappyRaw = (src: Uint8Array, limit: number): Uint8Array => {
   let at = 0
   let length = 0
   let shift = 0
@@ -86,6 +106,9 @@ const snappyRaw = (src: Uint8Array): Uint8Array => {
     shift += 7
     if (shift > 28) throw new Malformed("snappy: length too long")
   }
+  // The length is the input's own claim: more than its bytes can expand to is a lie, not a reason to allocate.
+  if (length >>> 0 > src.byteLength * SNAPPY_MAX_RATIO) throw new Malformed(`snappy: length ${length >>> 0} from ${src.byteLength} bytes`)
+  if (length >>> 0 > limit) throw tooLarge(limit)
   const out = new Uint8Array(length >>> 0)
   let o = 0
   while (at < src.byteLength) {
@@ -147,7 +170,7 @@ const snappyLiteral = (bytes: Uint8Array): Uint8Array => {
 const LZ4_MAGIC = 0x184d2204
 
 /** LZ4 frame format (what Kafka clients write for magic 2). Checksums are not verified. */
-export const lz4FrameDecompress = (src: Uint8Array): Uint8Array => {
+export const lz4FrameDecompress = (src: Uint8Array, limit = MAX_DECOMPRESSED_BYTES): Uint8Array => {
   const view = new DataView(src.buffer, src.byteOffset, src.byteLength)
   if (src.byteLength < 7 || view.getUint32(0, true) !== LZ4_MAGIC) throw new Malformed("lz4: bad frame magic")
   const flg = src[4]
@@ -157,6 +180,7 @@ export const lz4FrameDecompress = (src: Uint8Array): Uint8Array => {
   at += 1 // header checksum
   const blockChecksum = (flg & 0x10) !== 0
   const out: Array<Uint8Array> = []
+  let total = 0
   for (;;) {
     if (at + 4 > src.byteLength) throw new Malformed("lz4: truncated block size")
     const size = view.getUint32(at, true)
@@ -165,18 +189,21 @@ export const lz4FrameDecompress = (src: Uint8Array): Uint8Array => {
     const n = size & 0x7fffffff
     if (at + n > src.byteLength) throw new Malformed("lz4: block overruns the frame")
     const block = src.subarray(at, at + n)
-    const plain = (size & 0x80000000) !== 0 ? block : lz4Block(block)
+    const plain = (size & 0x80000000) !== 0 ? block : lz4Block(block, limit - total)
     out.push(plain)
+    total += plain.byteLength
+    if (total > limit) throw tooLarge(limit)
     at += n + (blockChecksum ? 4 : 0)
   }
   return concat(out)
 }
 
-const lz4Block = (src: Uint8Array): Uint8Array => {
+const lz4Block = (src: Uint8Array, limit: number): Uint8Array => {
   let out = new Uint8Array(Math.max(64, src.byteLength * 4))
   let o = 0
   const grow = (need: number) => {
     if (o + need <= out.byteLength) return
+    if (o + need > limit) throw tooLarge(limit)
     let size = out.byteLength * 2
     while (size < o + need) size *= 2
     const next = new Uint8Array(size)

@@ -8,7 +8,8 @@
  * a key is missing or has another type.
  */
 import { isFlexible } from "./ApiKeys.js"
-import type { Writer } from "./Codec.js"
+import type { Reader, Writer } from "./Codec.js"
+import { endStruct } from "./Header.js"
 
 /** The version being written; `f`: it is flexible (compact strings and arrays, tagged fields). */
 export interface At {
@@ -91,6 +92,43 @@ export const when =
   <A>(versions: Versions, encoder: Encoder<A>): Encoder<A> =>
   (w, at, value) => {
     if (present(at, versions)) encoder(w, at, value)
+  }
+
+/** A topic as per-partition answers carry it: its name (under `nameKey`), then its partitions. */
+export type Topic<K extends string, P> = { readonly [k in K]: string } & { readonly partitions: ReadonlyArray<P> }
+
+/** The topics of a per-partition answer (Produce, Fetch, ListOffsets, OffsetCommit…), each partition written by `partition`. */
+export const topics = <K extends string, P>(nameKey: K, partition: Encoder<P>): Encoder<ReadonlyArray<Topic<K, P>> | null> =>
+  array(struct<Topic<K, P>>(field(nameKey, string), field("partitions", array(partition))))
+
+/**
+ * The topics of a per-partition request: each a name and its partitions, `partition` reading one
+ * (its struct's tagged fields are read here).
+ */
+export const readTopics = <P>(
+  r: Reader,
+  f: boolean,
+  partition: (r: Reader) => P,
+): Array<{ readonly name: string; readonly partitions: Array<P> }> =>
+  r.array(f, (r) => {
+    const name = r.str(f)
+    const partitions = r.array(f, (r) => {
+      const p = partition(r)
+      endStruct(r, f)
+      return p
+    })
+    endStruct(r, f)
+    return { name, partitions }
+  })
+
+/** A topic of partition indexes (OffsetFetch's topics, Fetch's forgotten topics): read one. */
+export const readTopicIndexes =
+  (f: boolean) =>
+  (r: Reader): { readonly name: string; readonly partitions: Array<number> } => {
+    const name = r.str(f)
+    const partitions = r.array(f, (r) => r.int32())
+    endStruct(r, f)
+    return { name, partitions }
   }
 
 /** The encoder of one API's body: `(writer, version, value)`. */
