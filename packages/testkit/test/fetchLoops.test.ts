@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Consumer, ConsumerMetrics, ConsumerRecord, TopicPartition } from "@kafka-effect/core"
-import { Chunk, Effect, Fiber, Metric, Option, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Effect, FastCheck as fc, Fiber, Metric, Option, Schedule, Stream, TestClock } from "effect"
 
 import { BrokerModel, TestBroker, TestKit } from "../src/index.js"
 
@@ -280,5 +280,69 @@ describe("fetch loops over the in-memory broker (TestClock)", () => {
       yield* Fiber.interrupt(fiber)
     }).pipe(Effect.provide(TestBroker.layer({ brokers: 2, topics: { t: 2 } }))),
     30_000,
+  )
+
+  it.scoped.prop(
+    "property: any script of seeks, pauses and resumes over slow fetches of two brokers: per partition the offsets from the last seek on, once each, in order, and all of them in the end",
+    [
+      fc.integer({ min: 0, max: 300 }),
+      fc.array(
+        fc.record({
+          wait: fc.integer({ min: 0, max: 400 }),
+          action: fc.oneof(
+            fc.record({ _tag: fc.constant("Seek" as const), p: fc.integer({ min: 0, max: 1 }), offset: fc.integer({ min: 0, max: 29 }) }),
+            fc.record({ _tag: fc.constant("Pause" as const), p: fc.integer({ min: 0, max: 1 }) }),
+            fc.record({ _tag: fc.constant("Resume" as const), p: fc.integer({ min: 0, max: 1 }) }),
+            fc.record({ _tag: fc.constant("None" as const) }),
+          ),
+        }),
+        { maxLength: 12 },
+      ),
+    ],
+    ([latency, script]) =>
+      Effect.gen(function* () {
+        const broker = yield* TestBroker.TestBroker
+        for (const p of [0, 1]) for (let i = 0; i < 30; i++) yield* broker.produce("t", p, valuesOf(`${p}-`, 1, i))
+        if (latency > 0) yield* broker.setLatency("Fetch", `${latency} millis`)
+        const consumer = yield* Consumer.make({
+          config: { maxWait: "200 millis", autoOffsetReset: "earliest", maxPartitionBytes: 12, fetchBufferBytes: 200 },
+        })
+        yield* consumer.assign([tp(0), tp(1)])
+        const next = [0n, 0n]
+        const problems: Array<string> = []
+        // Checked per chunk when it is handed downstream (a chunk handed over before a seek is the
+        // user's, as a Java poll()'s records are); a slow user (on the TestClock), so the loops fetch
+        // ahead and the buffer holds records when a seek or a pause comes.
+        const fiber = yield* consumer.chunks.pipe(
+          Stream.runForEach((chunk) =>
+            Effect.zipLeft(
+              Effect.sync(() => {
+                for (const r of chunk) {
+                  if (r.offset !== next[r.partition]) problems.push(`${r.partition}@${r.offset} where ${next[r.partition]} was next`)
+                  next[r.partition] = r.offset + 1n
+                }
+              }),
+              Effect.sleep(`${20 * Chunk.size(chunk)} millis`),
+            ),
+          ),
+          Effect.fork,
+        )
+        for (const step of script) {
+          yield* TestKit.advance(`${step.wait} millis`, { step: "50 millis" })
+          const a = step.action
+          if (a._tag === "Seek") {
+            yield* consumer.seek(tp(a.p), BigInt(a.offset))
+            next[a.p] = BigInt(a.offset)
+          } else if (a._tag === "Pause") yield* consumer.pause([tp(a.p)])
+          else if (a._tag === "Resume") yield* consumer.resume([tp(a.p)])
+        }
+        yield* consumer.resume([tp(0), tp(1)])
+        yield* TestKit.advance("10 seconds", { step: "250 millis" })
+        expect(problems).toEqual([])
+        expect(next).toEqual([30n, 30n])
+        expect([yield* consumer.position(tp(0)), yield* consumer.position(tp(1))]).toEqual([30n, 30n])
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(TestBroker.layer({ brokers: 2, topics: { t: 2 } }))),
+    { fastCheck: { numRuns: 8 }, timeout: 60_000 },
   )
 })

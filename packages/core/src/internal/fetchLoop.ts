@@ -6,11 +6,12 @@
  * send long-polls in its own fiber. Everything the stream must fail with goes into the buffer, in
  * order, behind the records already buffered.
  *
- * Retries: a failed fetch of one broker while other brokers answer (a leader gone during
- * failover, a broker refusing connections) is retried without limit with a capped backoff and
- * metadata is looked up again, so its partitions move to their new leader; `fetchRetry` (bounded by
- * default) runs only while nothing at all can be fetched, and when it ends the stream fails with
- * the `FetchError`. Logs: one warning when a broker's outage starts, a summary at most every 30
+ * Retries: a failed fetch of one broker while another loop's last fetch answered (a leader gone
+ * during failover, a broker refusing connections) is retried without limit with a capped backoff
+ * and the leaders are looked up again, so its partitions move to their new leader; `fetchRetry`
+ * (bounded by default) runs only while nothing at all can be fetched (no loop's last fetch
+ * answered), and when it ends the stream fails with the `FetchError`. After the first failure put
+ * into the buffer, no loop fetches any more. Logs: one warning when a broker's outage starts, a summary at most every 30
  * seconds while it lasts, one info line when it ends.
  */
 import { Cause, Clock, Deferred, Duration, Effect, FiberMap, Metric, Ref, Schedule, type Scope } from "effect"
