@@ -9,6 +9,7 @@
  * - `external`: whatever KAFKA_BROKERS names.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { NodeContext } from "@effect/platform-node"
@@ -31,7 +32,58 @@ export interface BrokerHandle {
    * it; undefined where this broker cannot.
    */
   readonly addRoundTrip: ((ms: number) => Promise<string>) | undefined
+  /**
+   * CPU (user + system, µs) the broker's processes have used so far, read before and after each
+   * peer; undefined for a broker that is not our child (`--kafka`, `external`).
+   */
+  readonly cpuUs: (() => Promise<number>) | undefined
+  /** The broker's CPU profile over one peer's run (the embedded broker only). */
+  readonly profile?: { readonly start: () => Promise<void>; readonly stop: (file: string) => Promise<void> }
   readonly close: () => Promise<void>
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
+const USER_HZ = 100
+
+/** Processes whose parent is this one (read from /proc). */
+const childPids = (): Set<number> => {
+  const out = new Set<number>()
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so split after the last ")"
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      if (ppid === process.pid) out.add(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out
+}
+
+/** utime + stime of the processes, in µs (10 ms steps); a process that has exited counts 0. */
+const procCpuUs = (pids: ReadonlyArray<number>): number => {
+  let ticks = 0
+  for (const pid of pids) {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+      const rest = fields.slice(fields.lastIndexOf(")") + 2).split(" ")
+      // fields 14 and 15 (utime, stime) of the whole line are rest[11] and rest[12]
+      ticks += Number(rest[11]) + Number(rest[12])
+    } catch {
+      // exited
+    }
+  }
+  return (ticks / USER_HZ) * 1e6
+}
+
+/** Runs `start`, and gives the CPU reader of the child processes it started (the broker's own). */
+const withChildCpu = async <A extends { readonly cpuUs: (() => Promise<number>) | undefined }>(start: () => Promise<A>): Promise<A> => {
+  const before = childPids()
+  const handle = await start()
+  const pids = [...childPids()].filter((p) => !before.has(p))
+  return { ...handle, cpuUs: async () => procCpuUs(pids) }
 }
 
 const admin = async <A>(bootstrap: string, f: (a: ReturnType<Kafka["admin"]>) => Promise<A>): Promise<A> => {
@@ -70,11 +122,14 @@ export const remote = async (name: BrokerName, bootstrap: string): Promise<Broke
         })
       }),
     addRoundTrip: undefined,
+    cpuUs: undefined,
     close: async () => {},
   }
 }
 
-export const mock = async (brokers: 1 | 3): Promise<BrokerHandle> => {
+export const mock = (brokers: 1 | 3): Promise<BrokerHandle> => withChildCpu(() => mockUnmeasured(brokers))
+
+const mockUnmeasured = async (brokers: 1 | 3): Promise<BrokerHandle> => {
   const scope = Effect.runSync(Scope.make())
   const cluster = await Effect.runPromise(MockCluster.make(brokers).pipe(Scope.extend(scope), Effect.provide(NodeContext.layer)))
   const nodeIds = Array.from({ length: brokers }, (_, i) => i + 1)
@@ -93,6 +148,7 @@ export const mock = async (brokers: 1 | 3): Promise<BrokerHandle> => {
       for (const b of nodeIds) await run(cluster.command(`rtt ${b} ${ms}`))
       return cluster.bootstrap
     },
+    cpuUs: undefined,
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
   }
 }
@@ -128,10 +184,15 @@ export const embedded = async (root: string, brokers: 1 | 3): Promise<BrokerHand
   const bootstrap = /^bootstrap: (\S+)/.exec(await next())?.[1]
   const nodes = /^nodes: (\S+)/.exec(await next())?.[1]
   if (bootstrap === undefined || nodes === undefined) throw new Error("embedded broker: no bootstrap line")
-  const command = async (line: string) => {
+  const ask = async (line: string, expect: RegExp): Promise<RegExpExecArray> => {
     child.stdin!.write(`${line}\n`)
     const answer = await next()
-    if (answer !== "ok") throw new Error(`embedded broker: ${line}: ${answer}`)
+    const m = expect.exec(answer)
+    if (m === null) throw new Error(`embedded broker: ${line}: ${answer}`)
+    return m
+  }
+  const command = async (line: string) => {
+    await ask(line, /^ok$/)
   }
   const nodeIds = nodes.split(",").map(Number)
   return {
@@ -147,6 +208,12 @@ export const embedded = async (root: string, brokers: 1 | 3): Promise<BrokerHand
     addRoundTrip: async (ms) => {
       await command(`latency ${ms}`)
       return bootstrap
+    },
+    // process.cpuUsage in the broker's process: µs, not /proc's 10 ms steps
+    cpuUs: async () => Number((await ask("cpu", /^cpu (\d+)$/))[1]),
+    profile: {
+      start: () => command("profile start"),
+      stop: (file) => command(`profile stop ${file}`),
     },
     close: async () => {
       child.stdin!.end()
@@ -172,7 +239,10 @@ const freePort = (): Promise<number> =>
  * One node also gets a second plain listener advertised at a delaying proxy (bench/delay-proxy.ts):
  * clients that bootstrap there stay behind the proxy, so the added round trip needs no rewriting.
  */
-export const apacheKafka = async (nodes: 1 | 3, jvm: "test" | "server"): Promise<BrokerHandle> => {
+export const apacheKafka = (nodes: 1 | 3, jvm: "test" | "server"): Promise<BrokerHandle> =>
+  withChildCpu(() => apacheKafkaUnmeasured(nodes, jvm))
+
+const apacheKafkaUnmeasured = async (nodes: 1 | 3, jvm: "test" | "server"): Promise<BrokerHandle> => {
   if (nodes === 3) {
     const { cluster, close } = await ApacheKafka.start({ nodes: 3, jvm, logLevel: "WARN" })
     return { ...(await remote("kafka", cluster.bootstrap)), close }

@@ -19,6 +19,8 @@ export interface Sample {
   readonly cpuUsPerRecord: number
   readonly peakRssMb: number
   readonly firstRecordMs: number
+  /** The broker's CPU (µs) over the peer's whole process, and the records it delivered (brokers we started only). */
+  readonly broker?: { readonly cpuUs: number; readonly records: number }
   readonly instrumented?: Instrumented
   readonly outOfRange?: OutOfRangeProbe
 }
@@ -32,6 +34,11 @@ export interface Result {
   readonly mbPerSec: number
   readonly firstRecordMs: number
   readonly rounds: number
+  /**
+   * The broker's CPU per record it served to this peer (over the peer's whole process): total CPU
+   * over total records of the rounds, not a median, because /proc reads in 10 ms steps.
+   */
+  readonly brokerCpuUsPerRecord?: number
   /** idleBrokers: the same records from a topic of only the hot partitions. */
   readonly hotOnlyRecordsPerSec?: number
   readonly fetchesInFlightMax?: number
@@ -52,6 +59,7 @@ export const summarize = (samples: ReadonlyArray<Sample>, payloadBytes: number, 
   const rate = median(samples.map((s) => s.recordsPerSec))
   const inst = samples.flatMap((s) => (s.instrumented ? [s.instrumented] : []))
   const oor = samples.flatMap((s) => (s.outOfRange ? [s.outOfRange] : []))
+  const brokerCpu = samples.flatMap((s) => (s.broker === undefined ? [] : [s.broker]))
   return {
     recordsPerSec: Math.round(rate),
     recordsPerSecFromStart: Math.round(median(samples.map((s) => s.recordsPerSecFromStart))),
@@ -60,6 +68,9 @@ export const summarize = (samples: ReadonlyArray<Sample>, payloadBytes: number, 
     mbPerSec: round((rate * payloadBytes) / 1e6, 2),
     firstRecordMs: Math.round(median(samples.map((s) => s.firstRecordMs))),
     rounds: samples.length,
+    ...(brokerCpu.length > 0
+      ? { brokerCpuUsPerRecord: round(brokerCpu.reduce((a, b) => a + b.cpuUs, 0) / brokerCpu.reduce((a, b) => a + b.records, 0), 3) }
+      : {}),
     ...(hot && hot.length > 0 ? { hotOnlyRecordsPerSec: Math.round(median(hot.map((s) => s.recordsPerSec))) } : {}),
     ...(inst.length > 0
       ? {
@@ -92,8 +103,8 @@ export const table = (title: string, rows: Partial<Record<PeerName, Result>>): s
   const out = [
     `### ${title}`,
     "",
-    "| peer | records/s | from start | MB/s | × kafkajs eachBatch | × platformatic | CPU µs/record | peak RSS MB | RSS × kafkajs | first record ms | fetches in flight max / mean | broker idle share |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| peer | records/s | from start | MB/s | × kafkajs eachBatch | × platformatic | CPU µs/record | peak RSS MB | RSS × kafkajs | first record ms | fetches in flight max / mean | broker idle share | broker CPU µs/record |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ]
   for (const name of peerNames) {
     const r = rows[name]
@@ -102,7 +113,7 @@ export const table = (title: string, rows: Partial<Record<PeerName, Result>>): s
     const idle = r.brokerIdleShare === undefined ? "—" : `${(r.brokerIdleShare * 100).toFixed(0)}%`
     const rate = r.hotOnlyRecordsPerSec === undefined ? `${r.recordsPerSec}` : `${r.recordsPerSec} (hot only ${r.hotOnlyRecordsPerSec}: ${ratio(r.recordsPerSec, r.hotOnlyRecordsPerSec)})`
     out.push(
-      `| ${name} | ${rate} | ${r.recordsPerSecFromStart} | ${r.mbPerSec} | ${ratio(r.recordsPerSec, batch?.recordsPerSec)} | ${ratio(r.recordsPerSec, plat?.recordsPerSec)} | ${r.cpuUsPerRecord} | ${r.peakRssMb} | ${ratio(r.peakRssMb, batch?.peakRssMb)} | ${name === "kcat" ? "—" : r.firstRecordMs} | ${inst} | ${idle} |`,
+      `| ${name} | ${rate} | ${r.recordsPerSecFromStart} | ${r.mbPerSec} | ${ratio(r.recordsPerSec, batch?.recordsPerSec)} | ${ratio(r.recordsPerSec, plat?.recordsPerSec)} | ${r.cpuUsPerRecord} | ${r.peakRssMb} | ${ratio(r.peakRssMb, batch?.peakRssMb)} | ${name === "kcat" ? "—" : r.firstRecordMs} | ${inst} | ${idle} | ${r.brokerCpuUsPerRecord ?? "—"} |`,
     )
   }
   const oor = rows["kafka-effect-chunks"]?.outOfRange ?? rows["kafka-effect-records"]?.outOfRange

@@ -6,6 +6,7 @@
  *
  *   pnpm bench [--quick] [--broker kafka,mock,embedded|all|external] [--dataset value100,…|all]
  *              [--peers kafkajs-eachBatch,…] [--rounds 3] [--scale 1] [--kafka host:port] [--out dir]
+ *              [--profile dir]
  *
  * Peers: kafkajs 2.2.4 (`eachBatch`, `eachMessage`), @platformatic/kafka (on Node 22 from the npm
  * registry's `node` package when the machine's Node is older than it needs), kafka-effect's
@@ -61,6 +62,11 @@ const warmup = !quick
 const scaleRaw = option("scale")
 const scale = scaleRaw === undefined ? (quick ? 0.05 : 1) : Number(scaleRaw)
 if (!(scale > 0 && scale <= 4)) fail(`--scale needs a number in (0, 4], got ${scaleRaw}`)
+/**
+ * Writes CPU profiles into this directory (summarize with bench/profile.ts): kafka-effect's peers by
+ * `node --cpu-prof`, the embedded broker's over each peer's run by the inspector (`<where>-broker/`).
+ */
+const profileDir = option("profile") === undefined ? undefined : path.resolve(option("profile")!)
 const outDir = option("out") ?? (quick ? undefined : path.join(root, "bench/results"))
 /** A running Kafka to use instead of starting one (e.g. the development broker at 127.0.0.1:19092). */
 const kafkaBootstrap = option("kafka") ?? process.env.KAFKA_EFFECT_BENCH_KAFKA
@@ -144,10 +150,16 @@ const fromReport = (r: PeerReport): Sample => ({
   ...(r.outOfRange ? { outOfRange: r.outOfRange } : {}),
 })
 
+/** Where this run's profiles go (one directory per broker, data set and peer), when --profile asks for them. */
+let profileWhere = ""
+const profileArgs = (name: string): Array<string> =>
+  profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", path.join(profileDir, profileWhere === "" ? name : `${profileWhere}-${name}`)]
+
 const nodePeer =
   (script: string, mode?: string, node = process.execPath) =>
   async (s: PeerSpec): Promise<{ report: PeerReport; sample: Sample }> => {
-    const run = await runProcess(node, ["--import", "tsx", path.join(root, "bench/peers", script), JSON.stringify(s), ...(mode ? [mode] : [])], false)
+    const prof = script === "kafka-effect.ts" ? profileArgs(`kafka-effect-${mode}`) : []
+    const run = await runProcess(node, [...prof, "--import", "tsx", path.join(root, "bench/peers", script), JSON.stringify(s), ...(mode ? [mode] : [])], false)
     const line = run.stdout.trim().split("\n").pop() ?? ""
     const report = JSON.parse(line) as PeerReport
     return { report, sample: fromReport(report) }
@@ -263,12 +275,21 @@ const measure = async (
           slow: d.slow,
           probeOutOfRange: d.name === "value100" && ti === 0,
         }
-        const { report, sample } = await peerRunners[peer](s)
         const where = `${broker.name}/${d.name}${topics.length > 1 ? `/${topic.topic}` : ""}`
+        profileWhere = where.replace(/\//g, "-")
+        const brokerProfile = profileDir === undefined ? undefined : broker.profile
+        await brokerProfile?.start()
+        const cpuBefore = await broker.cpuUs?.()
+        const { report, sample: peerSample } = await peerRunners[peer](s)
+        const cpuAfter = await broker.cpuUs?.()
+        await brokerProfile?.stop(path.join(profileDir!, `${profileWhere}-broker`, `${peer}-${round}.cpuprofile`))
+        const sample: Sample =
+          cpuBefore === undefined || cpuAfter === undefined ? peerSample : { ...peerSample, broker: { cpuUs: cpuAfter - cpuBefore, records: report.records } }
         check(peer, where, report, topic)
+        profileWhere = ""
         if (round > 0) samples.get(peer)![ti]!.push(sample)
         log(
-          `  ${round === 0 ? "warm-up" : `round ${round}`} ${where} ${peer}: ${Math.round(sample.recordsPerSec)} records/s, ${sample.cpuUsPerRecord.toFixed(2)} µs/record, ${sample.peakRssMb.toFixed(0)} MB`,
+          `  ${round === 0 ? "warm-up" : `round ${round}`} ${where} ${peer}: ${Math.round(sample.recordsPerSec)} records/s, ${sample.cpuUsPerRecord.toFixed(2)} µs/record, ${sample.peakRssMb.toFixed(0)} MB${sample.broker === undefined ? "" : `, broker ${(sample.broker.cpuUs / sample.broker.records).toFixed(2)} µs/record`}`,
         )
       }
     }
@@ -286,6 +307,7 @@ const setupLines = (): Array<string> => {
   `Node ${process.versions.node}; @platformatic/kafka ${platformaticPkg.version} on Node ${platformaticNode.version}${platformaticNode.bin === process.execPath ? "" : " (the npm registry's node package: it needs a newer Node than this machine's)"}; kcat with librdkafka ${kcatVersion}.`,
   `${rounds} round(s)${warmup ? " after a warm-up" : ""}, peers alternating order, medians; every peer checked for every record (count, offset sum, partition-weighted offset sum).`,
   "records/s and CPU (process.cpuUsage in the peer process) from the first record to the last (kcat: its whole process, by GNU time); peak RSS is the peer process's getrusage maxrss.",
+  "Broker CPU µs/record: the broker's processes' CPU over the peer's whole process (start to exit) per record delivered, total over the rounds; embedded: process.cpuUsage in the broker's process, mock and Kafka: utime + stime from /proc/<pid>/stat (10 ms steps; for Kafka the JVM's every thread).",
   "Fetches in flight and the broker's idle share are measured for kafka-effect only: its Fetcher is wrapped in the peer to count calls outstanding; idle share = time with no fetch outstanding / time from the first fetch to the last record.",
 ]
 }

@@ -60,7 +60,8 @@ const instrumented = Layer.effectContext(
         wire.lists++
         return lister.list(partitions, at)
       })
-    return Context.make(Fetcher.Fetcher, { fetch }).pipe(Context.add(OffsetLister.OffsetLister, { list }))
+    // The rest of the port (e.g. which broker leads which partition) is the client's own.
+    return Context.make(Fetcher.Fetcher, { ...fetcher, fetch }).pipe(Context.add(OffsetLister.OffsetLister, { ...lister, list }))
   }),
 ).pipe(Layer.provide(KafkaClient.layer({ brokers: s.bootstrap, clientId: "bench-kafka-effect" })))
 

@@ -16,7 +16,7 @@ const peers = ["kafkajs-eachBatch", "kafkajs-eachMessage", "platformatic", "kafk
 
 describe("pnpm bench --quick", () => {
   it.live(
-    "embedded broker, smallest data set: all six peers checked on every record; latest.json { broker: { dataset: { peer: { recordsPerSec, cpuUsPerRecord, peakRssMb } } } }, a chart, the out-of-range probe back at offset 0",
+    "embedded broker, smallest data set: all six peers checked on every record; latest.json { broker: { dataset: { peer: { recordsPerSec, cpuUsPerRecord, peakRssMb, brokerCpuUsPerRecord } } } }, a chart, the out-of-range probe back at offset 0",
     () =>
       Effect.gen(function* () {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "bench-test-"))
@@ -42,6 +42,8 @@ describe("pnpm bench --quick", () => {
           expect(row.peakRssMb as number, peer).toBeGreaterThan(0)
           // kcat's CPU comes from GNU time in 10 ms steps: 0 for a few hundred records.
           expect(row.cpuUsPerRecord as number, peer).toBeGreaterThanOrEqual(0)
+          // The embedded broker's own CPU over each peer's run (its process.cpuUsage, in µs steps).
+          expect(row.brokerCpuUsPerRecord as number, `${peer}.brokerCpuUsPerRecord`).toBeGreaterThan(0)
         }
         expect(rows["kafka-effect-chunks"]!.outOfRange).toMatchObject({ nextOffset: 0, listOffsets: 2 })
         expect(rows["kafka-effect-chunks"]!.brokerIdleShare).toBeGreaterThanOrEqual(0)

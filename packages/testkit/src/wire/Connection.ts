@@ -71,6 +71,44 @@ export const serve =
           }),
         )
         const write = yield* socket.writer
+        // A reply's pieces (a Fetch answer: headers around the stored batches) go to Node's socket in
+        // one corked write (one writev), without waiting for each write's callback: the connection
+        // waits only when the socket's buffer is full (backpressure from a client that reads slowly).
+        const writeReply = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, Socket.SocketError> => {
+          if (net._tag === "None") return Effect.forEach(chunks, write, { discard: true })
+          const conn = net.value
+          return Effect.suspend(() => {
+            if (!conn.writable) return Effect.fail(new Socket.SocketGenericError({ reason: "Write", cause: new Error("socket closed") }))
+            conn.cork()
+            for (const chunk of chunks) conn.write(chunk)
+            conn.uncork()
+            if (!conn.writableNeedDrain) return Effect.void
+            return Effect.async<void, Socket.SocketError>((resume) => {
+              const done = (cause?: Error) => {
+                conn.off("drain", drained)
+                conn.off("close", closed)
+                resume(cause ? Effect.fail(new Socket.SocketGenericError({ reason: "Write", cause })) : Effect.void)
+              }
+              const drained = () => done()
+              const closed = () => done(new Error("socket closed"))
+              conn.on("drain", drained)
+              conn.on("close", closed)
+              return Effect.sync(() => {
+                conn.off("drain", drained)
+                conn.off("close", closed)
+              })
+            })
+          })
+        }
+        // Before closing: what was written reaches the kernel first (destroying a socket drops its buffer).
+        const flushed: Effect.Effect<void> =
+          net._tag === "None"
+            ? Effect.void
+            : Effect.async<void>((resume) => {
+                const conn = net.value
+                if (!conn.writable || conn.writableLength === 0) return resume(Effect.void)
+                conn.write(new Uint8Array(0), () => resume(Effect.void))
+              })
         const frames = yield* Queue.unbounded<Uint8Array>()
         const decoder = new FrameDecoder(maxFrame)
         const worker = Effect.gen(function* () {
@@ -89,17 +127,19 @@ export const serve =
             )
             switch (outcome._tag) {
               case "Reply":
-                for (const chunk of outcome.frame) yield* write(chunk)
+                yield* writeReply(outcome.frame)
                 break
               case "NoReply":
               case "Unanswered":
                 break
               case "ReplyAndClose":
-                for (const chunk of outcome.frame) yield* write(chunk)
+                yield* writeReply(outcome.frame)
+                yield* flushed
                 yield* Effect.logDebug("Embedded broker: closing a connection").pipe(Effect.annotateLogs({ reason: outcome.reason }))
                 yield* write(new Socket.CloseEvent())
                 return yield* Effect.never
               case "Close":
+                yield* flushed
                 yield* Effect.logDebug("Embedded broker: closing a connection").pipe(Effect.annotateLogs({ reason: outcome.reason }))
                 yield* write(new Socket.CloseEvent())
                 return yield* Effect.never
