@@ -85,11 +85,14 @@ const program = Effect.gen(function* () {
       ),
     )
   } else {
+    // The per-record API as a user writes it: `take` the records wanted, an effect for each. (Effect's
+    // `runForEachWhile` would cost about 2 µs more a record: it steps a channel per element, where
+    // `runForEach` runs one `Effect.forEach` per chunk.)
     yield* consumer.records.pipe(
-      Stream.runForEachWhile((r) =>
+      Stream.take(s.records),
+      Stream.runForEach((r) =>
         Effect.sync(() => {
           tally.record(r.partition, Number(r.offset))
-          return !tally.done
         }),
       ),
     )

@@ -16,6 +16,7 @@ import {
   type OffsetOutOfRange,
   OffsetRecoveryExhausted,
 } from "./KafkaError.js"
+import type { OffsetReset } from "./ConsumerEvent.js"
 import { OffsetLister } from "./OffsetLister.js"
 import type { ListOffsetsSpec } from "./OffsetSpec.js"
 import type { FetchPosition } from "./SubscriptionState.js"
@@ -92,15 +93,9 @@ export const Decision = Data.taggedEnum<Decision>()
  * @since 0.1.0
  * @category formatting
  */
-export const describeReset = (reset: {
-  readonly topic: string
-  readonly partition: number
-  readonly requestedOffset: bigint
-  readonly earliest: bigint
-  readonly latest: bigint
-  readonly newOffset: bigint
-  readonly skipped: bigint
-}): string =>
+export const describeReset = (
+  reset: Pick<OffsetReset, "topic" | "partition" | "requestedOffset" | "earliest" | "latest" | "newOffset" | "skipped">,
+): string =>
   `Offset out of range, resetting to ${reset.newOffset} (${reset.topic}-${reset.partition}: requested ${reset.requestedOffset}, log start ${reset.earliest}, end ${reset.latest}, skipped ${reset.skipped})`
 
 /**

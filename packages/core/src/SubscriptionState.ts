@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Deferred, Effect, Option, Ref } from "effect"
+import { Deferred, Effect, Option, Ref } from "effect"
 import type { AutoOffsetReset } from "./ConsumerConfig.js"
 import type { ConsumerRecord } from "./ConsumerRecord.js"
 import type { PartitionFetchResult } from "./Fetcher.js"
@@ -95,27 +95,6 @@ export interface PendingPosition {
   readonly partition: number
   readonly spec: PendingReset
   readonly epoch: number
-}
-
-/**
- * What `applyFetch` made of a fetch answer: the records to deliver, the errors of partitions still
- * current, how many answers were stale, and the lags.
- *
- * @since 0.1.0
- * @category models
- */
-export interface FetchOutcome {
-  /** The records to deliver, in the order of the answer, none below the position they were fetched at. */
-  readonly records: Chunk.Chunk<ConsumerRecord>
-  /**
-   * Per-partition errors whose position is still current; those partitions keep their positions
-   * (e.g. a retriable `FetchError` for an unreachable leader is fetched again from the same offset).
-   */
-  readonly errors: ReadonlyArray<{ readonly position: FetchPosition; readonly error: PartitionFetchError }>
-  /** Partitions whose answer was dropped (a seek, reset, pause or revoke happened meanwhile). */
-  readonly stale: number
-  /** High watermark minus the new position, for the partitions that got an answer. */
-  readonly lags: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly lag: bigint }>
 }
 
 /**
@@ -226,14 +205,6 @@ export interface SubscriptionState {
   readonly completeResets: (
     resolved: ReadonlyArray<{ readonly pending: PendingPosition; readonly offset: bigint }>,
   ) => Effect.Effect<number>
-  /**
-   * Applies a fetch answer: drops what is stale or below the position, advances positions (to
-   * `nextOffset` when the answer gives one), keeps high watermarks. One update for the whole answer.
-   */
-  readonly applyFetch: (
-    sent: ReadonlyArray<FetchPosition>,
-    results: ReadonlyArray<PartitionFetchResult>,
-  ) => Effect.Effect<FetchOutcome>
   /**
    * Moves a partition that the broker said was out of range at `position` to `offset`, and ends
    * its claim. The delivered position moves too when nothing of the partition is buffered ahead
@@ -516,52 +487,6 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
         return [n, n === 0 ? state : { ...state, assigned }]
       }).pipe(Effect.tap((n) => (n === 0 ? Effect.void : notify)))
 
-    const applyFetch: SubscriptionState["applyFetch"] = (sent, results) =>
-      Ref.modify(ref, (state): readonly [FetchOutcome, State] => {
-        const sentByKey = new Map<string, FetchPosition>()
-        for (const s of sent) sentByKey.set(TopicPartition.key(s), s)
-        const assigned = new Map(state.assigned)
-        const chunks: Array<Chunk.Chunk<ConsumerRecord>> = []
-        const errors: Array<{ position: FetchPosition; error: PartitionFetchError }> = []
-        const lags: Array<{ topic: string; partition: number; lag: bigint }> = []
-        let stale = 0
-        for (const result of results) {
-          const k = TopicPartition.key(result)
-          const position = sentByKey.get(k)
-          const p = assigned.get(k)
-          if (position === undefined) continue
-          if (p === undefined || p.epoch !== position.epoch || p.fetchPosition !== position.offset || p.paused) {
-            stale++
-            continue
-          }
-          if (result._tag === "Error") {
-            errors.push({ position, error: result.error })
-            continue
-          }
-          const records = result.records
-          // Batches start at their base offset: drop what lies below the position.
-          let from = 0
-          while (from < records.length && records[from]!.offset < position.offset) from++
-          let next = position.offset
-          if (from < records.length) {
-            next = records[records.length - 1]!.offset + 1n
-            chunks.push(Chunk.unsafeFromArray(from === 0 ? records : records.slice(from)))
-          }
-          if (result.nextOffset !== undefined && result.nextOffset > next) next = result.nextOffset
-          lags.push({ topic: p.topic, partition: p.partition, lag: result.highWatermark > next ? result.highWatermark - next : 0n })
-          assigned.set(k, {
-            ...p,
-            position: next,
-            fetchPosition: next,
-            highWatermark: result.highWatermark,
-            logStartOffset: result.logStartOffset ?? p.logStartOffset,
-            recoveryAttempts: 0,
-          })
-        }
-        const records = chunks.length === 1 ? chunks[0]! : Chunk.flatten(Chunk.unsafeFromArray(chunks))
-        return [{ records, errors, stale, lags }, { ...state, assigned }]
-      })
-
     const resetPosition: SubscriptionState["resetPosition"] = (position, offset) =>
       Ref.modify(ref, epochal((state, nextEpoch): readonly [ResetOutcome, State] => {
         const k = TopicPartition.key(position)
@@ -722,7 +647,6 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
       fetchPositions,
       pendingResets,
       completeResets,
-      applyFetch,
       resetPosition,
       countRecoveryAttempt,
       awaitChange: (timeoutMs) => Effect.flatMap(nextChange, (wait) => wait.pipe(Effect.timeoutOption(timeoutMs), Effect.asVoid)),

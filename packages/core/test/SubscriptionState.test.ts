@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { ConsumerRecord } from "../src/ConsumerRecord.js"
+import type { PartitionFetchResult } from "../src/Fetcher.js"
 import * as SubscriptionState from "../src/SubscriptionState.js"
 import * as TopicPartition from "../src/TopicPartition.js"
 
@@ -23,6 +24,19 @@ const records = (tp: TopicPartition.TopicPartition, from: bigint, to: bigint) =>
   for (let o = from; o < to; o++) out.push(record(tp, o))
   return out
 }
+
+/** An answer buffered and then delivered, as a fetch loop does for a consumer that keeps up. */
+const fetchAndDeliver = (
+  state: SubscriptionState.SubscriptionState,
+  sent: ReadonlyArray<SubscriptionState.FetchPosition>,
+  results: ReadonlyArray<PartitionFetchResult>,
+) =>
+  Effect.gen(function* () {
+    const buffered = yield* state.bufferFetch(sent, results)
+    const delivered = yield* state.deliver(buffered.segments)
+    yield* state.release(sent)
+    return { records: delivered.flatMap((segment) => segment.records), stale: buffered.stale }
+  })
 
 describe("SubscriptionState", () => {
   it.effect("new partitions start from the committed offset, else from autoOffsetReset", () =>
@@ -73,12 +87,12 @@ describe("SubscriptionState", () => {
       expect((yield* Effect.flip(state.pause([b0])))._tag).toBe("PartitionNotAssigned")
     }))
 
-  it.effect("applyFetch drops records below the position and advances, using nextOffset when given", () =>
+  it.effect("a buffered and delivered answer drops records below the position and advances, using nextOffset when given", () =>
     Effect.gen(function* () {
       const state = yield* SubscriptionState.make({ autoOffsetReset: "latest" })
       yield* state.assign([a0, a1], new Map([[TopicPartition.key(a0), 5n], [TopicPartition.key(a1), 0n]]))
       const sent = yield* state.fetchPositions
-      const outcome = yield* state.applyFetch(sent, [
+      const outcome = yield* fetchAndDeliver(state, sent, [
         { _tag: "Records", topic: "a", partition: 0, records: records(a0, 3n, 8n), highWatermark: 8n, logStartOffset: 0n, nextOffset: undefined },
         { _tag: "Records", topic: "a", partition: 1, records: records(a1, 0n, 2n), highWatermark: 9n, logStartOffset: 0n, nextOffset: 6n },
       ])
@@ -94,7 +108,7 @@ describe("SubscriptionState", () => {
       yield* state.assign([a0], new Map([[TopicPartition.key(a0), 0n]]))
       const sent = yield* state.fetchPositions
       yield* state.seek(a0, 0n) // same offset, new epoch
-      const outcome = yield* state.applyFetch(sent, [
+      const outcome = yield* fetchAndDeliver(state, sent, [
         { _tag: "Records", topic: "a", partition: 0, records: records(a0, 0n, 3n), highWatermark: 3n, logStartOffset: 0n, nextOffset: undefined },
       ])
       expect(outcome.records.length).toBe(0)
@@ -109,7 +123,7 @@ describe("SubscriptionState", () => {
       const sent = yield* state.fetchPositions
       yield* state.pause([a1])
       expect((yield* state.fetchPositions).map((p) => p.partition)).toEqual([0])
-      const outcome = yield* state.applyFetch(sent, [
+      const outcome = yield* fetchAndDeliver(state, sent, [
         { _tag: "Records", topic: "a", partition: 1, records: records(a1, 0n, 2n), highWatermark: 2n, logStartOffset: 0n, nextOffset: undefined },
       ])
       expect(outcome.records.length).toBe(0)

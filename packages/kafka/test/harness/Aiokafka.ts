@@ -75,13 +75,8 @@ export const ensure: Effect.Effect<string, AiokafkaError> = installed.pipe(
   ),
 )
 
-/** One case for `aiokafka_peer.py`: a one-partition topic, a position to seek to, an `auto_offset_reset`. */
-export interface Case {
-  readonly id: string
-  readonly topic: string
-  readonly position: number
-  readonly setting: "earliest" | "latest" | "none"
-}
+/** One case for `aiokafka_peer.py`: a one-partition topic, a position to seek to, the reset setting. */
+export type Case = PeerOutcome.Case
 
 export const Outcome = Schema.Struct({
   ...PeerOutcome.fields,

@@ -39,13 +39,8 @@ logger.consumer.name = org.apache.kafka.clients.consumer
 logger.consumer.level = INFO
 `
 
-/** One case: a one-partition topic, a position to seek to, an `auto.offset.reset`. */
-export interface Case {
-  readonly id: string
-  readonly topic: string
-  readonly position: number
-  readonly setting: "earliest" | "latest" | "none"
-}
+/** One case: a one-partition topic, a position to seek to, the reset setting. */
+export type Case = PeerOutcome.Case
 
 export const Outcome = Schema.Struct({
   ...PeerOutcome.fields,

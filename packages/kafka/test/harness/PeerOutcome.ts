@@ -16,3 +16,11 @@ export const fields = {
   error: Schema.NullOr(Schema.Struct({ type: Schema.String, message: Schema.String })),
   timedOut: Schema.Boolean,
 }
+
+/** One case of a peer with Kafka's settings (aiokafka, Java): a one-partition topic, a position to seek to, a reset setting. */
+export interface Case {
+  readonly id: string
+  readonly topic: string
+  readonly position: number
+  readonly setting: "earliest" | "latest" | "none"
+}
