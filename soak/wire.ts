@@ -174,10 +174,11 @@ export const run = (target: Target, options: RunOptions, ledger: Ledger.Ledger, 
       }).pipe(Scope.extend(scope))
       return { service, scope }
     })
-    // A send that failed may still have been written; kafkajs then hands its sequence numbers to
-    // the next batch, which the broker takes for a duplicate of it and acknowledges unwritten. A new
-    // producer (a new producer id) after every failed send keeps the acknowledgements true.
-    let producer = yield* makeProducer
+    // A send that failed may still have been written; the Producer then takes a new producer id
+    // before its next send (else kafkajs would hand the failed batch's sequence numbers to the next
+    // one, which the broker would acknowledge unwritten), so one producer serves the whole run and
+    // the ledger checks that every acknowledgement is true.
+    const producer = yield* makeProducer
     yield* Effect.addFinalizer(() => Scope.close(producer.scope, Exit.void))
     const next = new Array<number>(target.partitions).fill(0)
     const produceOnce = Effect.gen(function* () {
@@ -193,8 +194,6 @@ export const run = (target: Target, options: RunOptions, ledger: Ledger.Ledger, 
         for (let i = 0; i < count; i++) ledger.ack(p, first + i, base + i)
       } else {
         log(`send to partition ${p} failed: ${sent.left.message}`)
-        yield* Scope.close(producer.scope, Exit.void)
-        producer = yield* Effect.retry(makeProducer, Schedule.spaced("1 second"))
       }
       yield* Effect.sleep(`${prng.int(5, 40)} millis`)
     })
