@@ -102,11 +102,11 @@ export const make = (): Ledger => {
   const faultKinds: Record<string, number> = {}
   const crashes: Array<string> = []
   const generations = new Set<number>()
-  const violations = {
-    duplicates: [] as Array<string>,
-    outOfOrder: [] as Array<string>,
-    commitRegressions: [] as Array<string>,
-    corrupt: [] as Array<string>,
+  const violations: Record<"duplicates" | "outOfOrder" | "commitRegressions" | "corrupt", Array<string>> = {
+    duplicates: [],
+    outOfOrder: [],
+    commitRegressions: [],
+    corrupt: [],
   }
   let duplicates = 0
   let redelivered = 0
