@@ -30,12 +30,12 @@ interface Profile {
 }
 
 const argv = process.argv.slice(2)
-const valueOf = (name: string): string | undefined => {
+const optionValue = (name: string): string | undefined => {
   const i = argv.indexOf(`--${name}`)
   return i >= 0 ? argv[i + 1] : undefined
 }
-const top = Number(valueOf("top") ?? "20")
-const from = valueOf("from")
+const top = Number(optionValue("top") ?? "20")
+const from = optionValue("from")
 const inputs = argv.filter((a, i) => !a.startsWith("--") && !argv[i - 1]?.startsWith("--"))
 if (inputs.length === 0) {
   console.error("usage: tsx bench/profile.ts <dir or .cpuprofile>… [--top 20]")
