@@ -66,6 +66,8 @@ layer(MockTestBroker.layer(3, { retrySchedule: fastRetry }), { excludeTestServic
       Effect.gen(function* () {
         const mock = yield* MockCluster.MockCluster
         yield* mock.createTopic("exact", 6)
+        // Leaders spread over the three brokers, so that a fetch is one request per broker.
+        for (let p = 0; p < 6; p++) yield* mock.setLeader("exact", p, (p % 3) + 1)
         const counts = [300, 1, 0, 250, 77, 120]
         for (const [partition, n] of counts.entries()) yield* produceMany("exact", partition, n)
         const before = yield* Metric.value(fetchRequests)
