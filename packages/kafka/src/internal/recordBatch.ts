@@ -9,10 +9,10 @@
  * A batch that fails a check is a `CorruptBatch` at its base offset: the batches before it are
  * kept (they are delivered; the next fetch starts at the corrupt one and reports it).
  */
-import { Crc32c } from "@kafka-effect/core"
 import type { ConsumerRecord } from "@kafka-effect/core"
 import { promisify } from "node:util"
 import * as zlib from "node:zlib"
+import { crc32c } from "./crc.js"
 import { decompress } from "./kafkajs.js"
 
 const unzip = promisify(zlib.unzip)
@@ -130,7 +130,7 @@ export const decodeRecordSet = async (bytes: Buffer, options: DecodeOptions = {}
     // Control batches are read below the fetch offset too (abort markers): check those as well.
     if (checkCrcs && (delivered || isControlBatch)) {
       const stored = bytes.readUInt32BE(pos + CRC_AT)
-      const computed = Crc32c.crc32c(bytes, pos + CRC_FROM, end)
+      const computed = crc32c(bytes, pos + CRC_FROM, end)
       if (stored !== computed) {
         return result(new CorruptBatch(baseOffset, `CRC-32C mismatch (stored ${hex(stored)}, computed ${hex(computed)})`))
       }
