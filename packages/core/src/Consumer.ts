@@ -153,7 +153,7 @@ export interface Service<E = never> {
    */
   readonly position: (tp: TP) => Effect.Effect<bigint, PositionError>
   /**
-   * The records, in chunks as fetched (one chunk per fetch answer). Run one at a time (a second
+   * The records, in chunks as fetched (one chunk per partition of a fetch answer). Run one at a time (a second
    * run waits for the first). Each run fetches ahead into its own buffer; what it buffered and did
    * not deliver is fetched again by the next run, so nothing is delivered twice.
    */
@@ -376,21 +376,35 @@ const makeFromInput = <E>(
       return updates.length === 0 ? Effect.void : Effect.all(updates, { discard: true })
     }
 
-    /** The next chunk from the buffer: stale segments dropped, delivered positions moved, a failure raised in order. */
-    const nextChunk = (buffer: FetchBuffer.FetchBuffer<ConsumerError | E>): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> =>
-      Effect.flatMap(buffer.take, (entry) => {
-        if (entry._tag === "Failure") return Effect.failCause(entry.cause)
-        return Effect.flatMap(state.deliver(entry.segments), (delivered) => {
-          let n = 0
-          for (const s of delivered) n += s.records.length
-          if (n === 0) return nextChunk(buffer)
-          const chunk =
-            delivered.length === 1
-              ? Chunk.unsafeFromArray(delivered[0]!.records)
-              : Chunk.unsafeFromArray(delivered.flatMap((s) => s.records))
-          return Effect.as(countDelivered(delivered), chunk)
+    /**
+     * The chunks of one run: each buffered answer is handed out one partition's segment at a time
+     * (a stale segment dropped when its turn comes, the delivered position moved as it is handed
+     * out), a failure raised in order. Between two segments of one answer the stream yields, so the
+     * fetch loops get their turn (the next fetch goes out) while the user works through an answer.
+     */
+    const chunksOf = (buffer: FetchBuffer.FetchBuffer<ConsumerError | E>): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> => {
+      let pending: ReadonlyArray<SubscriptionState.Segment> = []
+      let at = 0
+      const handOut = (segment: SubscriptionState.Segment): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> =>
+        Effect.flatMap(state.deliver([segment]), (delivered) => {
+          const s = delivered[0]
+          if (s === undefined || s.records.length === 0) return next
+          return Effect.as(countDelivered(delivered), Chunk.unsafeFromArray(s.records))
+        })
+      const next: Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Effect.suspend(() => {
+        if (at < pending.length) {
+          const segment = pending[at++]!
+          return at === 1 ? handOut(segment) : Effect.zipRight(Effect.yieldNow(), handOut(segment))
+        }
+        return Effect.flatMap(buffer.take, (entry) => {
+          if (entry._tag === "Failure") return Effect.failCause(entry.cause)
+          pending = entry.segments
+          at = 0
+          return next
         })
       })
+      return next
+    }
 
     const fetchBufferBytes = config.fetchBufferBytes ?? 2 * config.maxBytes
 
@@ -414,7 +428,7 @@ const makeFromInput = <E>(
           recover,
           fetchFailure: (error) => error,
         })
-        return Stream.repeatEffect(nextChunk(buffer))
+        return Stream.repeatEffect(chunksOf(buffer))
       }),
     ).pipe(Stream.withSpan("Consumer.consume"))
 

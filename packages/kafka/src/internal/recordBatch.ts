@@ -9,10 +9,10 @@
  * A batch that fails a check is a `CorruptBatch` at its base offset: the batches before it are
  * kept (they are delivered; the next fetch starts at the corrupt one and reports it).
  */
-import { Crc32c } from "@kafka-effect/core"
 import type { ConsumerRecord } from "@kafka-effect/core"
 import { promisify } from "node:util"
 import * as zlib from "node:zlib"
+import { crc32c } from "./crc.js"
 import { decompress } from "./kafkajs.js"
 
 const unzip = promisify(zlib.unzip)
@@ -130,7 +130,7 @@ export const decodeRecordSet = async (bytes: Buffer, options: DecodeOptions = {}
     // Control batches are read below the fetch offset too (abort markers): check those as well.
     if (checkCrcs && (delivered || isControlBatch)) {
       const stored = bytes.readUInt32BE(pos + CRC_AT)
-      const computed = Crc32c.crc32c(bytes, pos + CRC_FROM, end)
+      const computed = crc32c(bytes, pos + CRC_FROM, end)
       if (stored !== computed) {
         return result(new CorruptBatch(baseOffset, `CRC-32C mismatch (stored ${hex(stored)}, computed ${hex(computed)})`))
       }
@@ -175,80 +175,89 @@ const fail = (reason: string): never => {
   throw new RangeError(reason)
 }
 
-/** A cursor over one batch body; `limit` is the end of the record being read. */
-class Cursor {
-  limit: number
-  constructor(
-    readonly buf: Buffer,
-    public pos: number,
-  ) {
-    this.limit = buf.length
-  }
+const NO_HEADERS: ReadonlyArray<ConsumerRecord.RecordHeader> = Object.freeze([])
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
-  /** A zigzag varint (Kafka's signed varint), at most 5 bytes. */
-  varint(): number {
-    const buf = this.buf
-    let value = 0
-    let shift = 0
-    for (;;) {
-      if (this.pos >= this.limit) return fail("varint runs past the end of its record")
-      const byte = buf[this.pos++]!
-      value |= (byte & 0x7f) << shift
-      if ((byte & 0x80) === 0) break
-      shift += 7
-      if (shift > 28) return fail("varint longer than 5 bytes")
-    }
-    return (value >>> 1) ^ -(value & 1)
-  }
+// The record reader's state as module-level locals (one batch at a time, synchronously): plain
+// functions over integer positions instead of a cursor object per batch.
+const EMPTY: Buffer = Buffer.alloc(0)
+let rb: Buffer = EMPTY
+let rp = 0
+let rlimit = 0
 
-  /** A zigzag varlong as a Number (exact up to 2^53, far beyond any timestamp delta), at most 10 bytes. */
-  varlong(): number {
-    const buf = this.buf
-    let value = 0
-    let scale = 1
-    for (let i = 0; ; i++) {
-      if (this.pos >= this.limit) return fail("varlong runs past the end of its record")
-      if (i === 10) return fail("varlong longer than 10 bytes")
-      const byte = buf[this.pos++]!
-      value += (byte & 0x7f) * scale
-      if ((byte & 0x80) === 0) break
-      scale *= 128
-    }
-    return value % 2 === 0 ? value / 2 : -(value + 1) / 2
-  }
-
-  /** The length of a nullable byte field (-1 for null), its bytes checked to lie within the record. */
-  private field(what: string): number {
-    const n = this.varint()
-    if (n < -1) return fail(`${what} length ${n}`)
-    if (n > this.limit - this.pos) return fail(`${what} of ${n} bytes runs past the end of its record`)
-    return n
-  }
-
-  /**
-   * A nullable byte field as a plain `Uint8Array` view of the response (not a `Buffer`: a Buffer
-   * view costs about twice as much to make, and a record makes two or more).
-   */
-  bytes(what: string): Uint8Array | null {
-    const n = this.field(what)
-    if (n < 0) return null
-    const view = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, n)
-    this.pos += n
-    return view
-  }
-
-  /** A non-null byte field as utf8. */
-  string(what: string): string {
-    const n = this.field(what)
-    if (n < 0) return fail(`${what} is null`)
-    const start = this.pos
-    this.pos += n
-    return this.buf.toString("utf8", start, this.pos)
+/** A zigzag varint at `rp` (Kafka's signed varint), at most 5 bytes; one-byte values take the short path. */
+const readVarint = (): number => {
+  if (rp >= rlimit) return fail("varint runs past the end of its record")
+  let byte = rb[rp++]!
+  if ((byte & 0x80) === 0) return (byte >>> 1) ^ -(byte & 1)
+  let value = byte & 0x7f
+  for (let shift = 7; ; shift += 7) {
+    if (shift > 28) return fail("varint longer than 5 bytes")
+    if (rp >= rlimit) return fail("varint runs past the end of its record")
+    byte = rb[rp++]!
+    value |= (byte & 0x7f) << shift
+    if ((byte & 0x80) === 0) return (value >>> 1) ^ -(value & 1)
   }
 }
 
-const NO_HEADERS: ReadonlyArray<ConsumerRecord.RecordHeader> = []
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+/** A zigzag varlong as a Number (exact up to 2^53, far beyond any timestamp delta), at most 10 bytes. */
+const readVarlong = (): number => {
+  let value = 0
+  let scale = 1
+  for (let i = 0; ; i++) {
+    if (rp >= rlimit) return fail("varlong runs past the end of its record")
+    if (i === 10) return fail("varlong longer than 10 bytes")
+    const byte = rb[rp++]!
+    value += (byte & 0x7f) * scale
+    if ((byte & 0x80) === 0) break
+    scale *= 128
+  }
+  return value % 2 === 0 ? value / 2 : -(value + 1) / 2
+}
+
+/** The length of a nullable byte field (-1 for null), its bytes checked to lie within the record. */
+const readFieldLength = (what: string): number => {
+  const n = readVarint()
+  if (n < -1) return fail(`${what} length ${n}`)
+  if (n > rlimit - rp) return fail(`${what} of ${n} bytes runs past the end of its record`)
+  return n
+}
+
+/**
+ * A nullable byte field as a plain `Uint8Array` view of the response (not a `Buffer`: a Buffer
+ * view costs about twice as much to make, and a record makes two or more).
+ */
+const readBytes = (what: string): Uint8Array | null => {
+  const n = readFieldLength(what)
+  if (n < 0) return null
+  const view = new Uint8Array(rb.buffer, rb.byteOffset + rp, n)
+  rp += n
+  return view
+}
+
+/**
+ * A non-null header key as utf8; the same string as `previous` when its bytes equal those of
+ * `previous` (ASCII keys: records of a batch usually repeat their header keys), so no new string.
+ */
+const readHeaderKey = (previous: string | undefined): string => {
+  const n = readFieldLength("header key")
+  if (n < 0) return fail("header key is null")
+  const start = rp
+  rp += n
+  if (previous !== undefined && previous.length === n) {
+    let same = true
+    for (let j = 0; j < n; j++) {
+      const byte = rb[start + j]!
+      // Only ASCII bytes: a byte from 0x80 up is part of a multi-byte (or invalid) sequence.
+      if (byte >= 0x80 || previous.charCodeAt(j) !== byte) {
+        same = false
+        break
+      }
+    }
+    if (same) return previous
+  }
+  return rb.toString("utf8", start, rp)
+}
 
 /**
  * Appends the batch's records at offsets >= `fetchOffset` to `out`. A record that does not parse
@@ -261,77 +270,92 @@ export const decodeRecordsInto = (
   fetchOffset: bigint,
   out: Array<ConsumerRecord.ConsumerRecord>,
 ): void => {
-  const c = new Cursor(batch.body, 0)
+  const body = batch.body
+  rb = body
+  rp = 0
   const before = out.length
-  const bodyEnd = c.buf.length
+  const bodyEnd = body.length
+  rlimit = bodyEnd
   const minDelta = fetchOffset > batch.baseOffset ? Number(fetchOffset - batch.baseOffset) : 0
   // One bigint per record: from a Number sum while the offsets stay below 2^53 (always, in practice).
   const base = batch.baseOffset
   const baseNumber = base + BigInt(batch.lastOffsetDelta) <= MAX_SAFE ? Number(base) : -1
   const lastDelta = batch.lastOffsetDelta
   const logAppendTime = batch.logAppendTime
+  const maxTimestamp = batch.maxTimestamp
+  const firstTimestamp = batch.firstTimestamp
+  const recordCount = batch.recordCount
+  let previousHeaders: ReadonlyArray<ConsumerRecord.RecordHeader> = NO_HEADERS
   let previousDelta = -1
   try {
-    for (let i = 0; i < batch.recordCount; i++) {
-      c.limit = bodyEnd
-      const length = c.varint()
-      const end = c.pos + length
-      if (length < MIN_RECORD - 1 || end > bodyEnd) fail(`record ${i} has length ${length} with ${bodyEnd - c.pos} bytes left`)
-      c.limit = end
-      c.pos++ // attributes (unused)
-      const timestampDelta = c.varlong()
-      const offsetDelta = c.varint()
+    for (let i = 0; i < recordCount; i++) {
+      rlimit = bodyEnd
+      const length = readVarint()
+      const end = rp + length
+      if (length < MIN_RECORD - 1 || end > bodyEnd) fail(`record ${i} has length ${length} with ${bodyEnd - rp} bytes left`)
+      rlimit = end
+      rp++ // attributes (unused)
+      const timestampDelta = readVarlong()
+      const offsetDelta = readVarint()
       if (offsetDelta <= previousDelta || offsetDelta > lastDelta) {
         fail(`record ${i} has offset delta ${offsetDelta} (previous ${previousDelta}, last ${lastDelta})`)
       }
       previousDelta = offsetDelta
       if (offsetDelta < minDelta) {
-        c.pos = end
+        rp = end
         continue
       }
-      const key = c.bytes("key")
-      const value = c.bytes("value")
-      const headerCount = c.varint()
+      const key = readBytes("key")
+      const value = readBytes("value")
+      const headerCount = readVarint()
       let headers = NO_HEADERS
       if (headerCount !== 0) {
-        if (headerCount < 0 || headerCount * 2 > end - c.pos) fail(`record ${i} has header count ${headerCount}`)
+        if (headerCount < 0 || headerCount * 2 > end - rp) fail(`record ${i} has header count ${headerCount}`)
         const list: Array<ConsumerRecord.RecordHeader> = new Array(headerCount)
         for (let h = 0; h < headerCount; h++) {
-          list[h] = { key: c.string("header key"), value: c.bytes("header value") }
+          const headerKey = readHeaderKey(previousHeaders[h]?.key)
+          list[h] = { key: headerKey, value: readBytes("header value") }
         }
         headers = list
+        previousHeaders = list
       }
-      if (c.pos !== end) fail(`record ${i} has ${end - c.pos} bytes after its fields`)
+      if (rp !== end) fail(`record ${i} has ${end - rp} bytes after its fields`)
       out.push({
         topic,
         partition,
         offset: baseNumber >= 0 ? BigInt(baseNumber + offsetDelta) : base + BigInt(offsetDelta),
-        timestamp: logAppendTime ? batch.maxTimestamp : batch.firstTimestamp + timestampDelta,
+        timestamp: logAppendTime ? maxTimestamp : firstTimestamp + timestampDelta,
         key,
         value,
         headers,
       })
     }
-    c.limit = bodyEnd
-    if (c.pos !== bodyEnd) fail(`${bodyEnd - c.pos} bytes after the batch's ${batch.recordCount} records`)
+    if (rp !== bodyEnd) fail(`${bodyEnd - rp} bytes after the batch's ${recordCount} records`)
   } catch (e) {
     out.length = before
     throw new CorruptBatch(batch.baseOffset, e instanceof Error ? e.message : String(e))
+  } finally {
+    // Not to keep the response alive through the reader's state.
+    rb = EMPTY
   }
 }
 
 /** The control type of a control batch's marker (0 abort, 1 commit), or undefined. */
 export const controlType = (batch: BatchHeader): number | undefined => {
   if (batch.recordCount < 1) return undefined
-  const c = new Cursor(batch.body, 0)
+  rb = batch.body
+  rp = 0
+  rlimit = rb.length
   try {
-    c.varint() // length
-    c.pos++ // attributes
-    c.varlong() // timestamp delta
-    c.varint() // offset delta
-    const key = c.bytes("key")
+    readVarint() // length
+    rp++ // attributes
+    readVarlong() // timestamp delta
+    readVarint() // offset delta
+    const key = readBytes("key")
     return key !== null && key.length >= 4 ? ((key[2]! << 24) | (key[3]! << 16)) >> 16 : undefined
   } catch {
     return undefined
+  } finally {
+    rb = EMPTY
   }
 }
