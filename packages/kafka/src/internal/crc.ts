@@ -29,19 +29,14 @@ const loadNative = (): NativeCrc32c | undefined => {
 
 const native = loadNative()
 
-/** Which implementation `crc32c` uses on this machine. */
-export const implementation: "native" | "javascript" = native === undefined ? "javascript" : "native"
-
-/** The native implementation over `bytes[start, end)` through a Buffer view (no copy). */
-const nativeRange =
-  (f: NativeCrc32c) =>
-  (bytes: Uint8Array, start = 0, end: number = bytes.length): number =>
-    f(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) >>> 0
+/** The native implementation over `bytes[start, end)` through a Buffer view (no copy), when it loaded. */
+export const nativeCrc32c: ((bytes: Uint8Array, start?: number, end?: number) => number) | undefined =
+  native === undefined
+    ? undefined
+    : (bytes, start = 0, end = bytes.length) => native(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) >>> 0
 
 /** The CRC-32C of `bytes[start, end)`, an unsigned 32-bit number, without copying the range. */
-export const crc32c: (bytes: Uint8Array, start?: number, end?: number) => number =
-  native === undefined ? Crc32c.crc32c : nativeRange(native)
+export const crc32c: (bytes: Uint8Array, start?: number, end?: number) => number = nativeCrc32c ?? Crc32c.crc32c
 
-/** The native implementation when it loaded (for tests that compare both). */
-export const nativeCrc32c: ((bytes: Uint8Array, start?: number, end?: number) => number) | undefined =
-  native === undefined ? undefined : nativeRange(native)
+/** Which implementation `crc32c` uses on this machine. */
+export const implementation: "native" | "javascript" = nativeCrc32c === undefined ? "javascript" : "native"
