@@ -117,9 +117,5 @@ export const make = <E>(budget: number): Effect.Effect<FetchBuffer<E>> =>
 /** What the buffer counts for a record beside its key and value (so records without bytes are bounded too). */
 export const recordOverhead = 16
 
-/** Key and value bytes of records, plus `recordOverhead` each: what the buffer counts. */
-export const recordBytes = (records: ReadonlyArray<{ readonly key: Uint8Array | null; readonly value: Uint8Array | null }>): number => {
-  let n = records.length * recordOverhead
-  for (const r of records) n += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0)
-  return n
-}
+/** A segment's key and value bytes plus `recordOverhead` a record: what the buffer counts. */
+export const segmentBytes = (segment: Segment): number => segment.count * recordOverhead + segment.bytes

@@ -21,7 +21,7 @@ import type { Fetcher, FetchRequest, PartitionFetchResult } from "../Fetcher.js"
 import type { FetchFailure, OffsetOutOfRange, PartitionFetchError } from "../KafkaError.js"
 import type * as SubscriptionState from "../SubscriptionState.js"
 import * as TopicPartition from "../TopicPartition.js"
-import { type FetchBuffer, makeSignal, recordBytes } from "./fetchBuffer.js"
+import { type FetchBuffer, makeSignal, segmentBytes } from "./fetchBuffer.js"
 
 /** The group of partitions whose leader is unknown, or of a `Fetcher` without `leaders`. */
 export const unknownLeader = -1
@@ -250,7 +250,7 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
             } else fatal ??= error
           }
           let bytes = 0
-          for (const s of outcome.segments) bytes += recordBytes(s.records)
+          for (const s of outcome.segments) bytes += segmentBytes(s)
           if (outcome.segments.length > 0) yield* buffer.offer({ _tag: "Answer", segments: outcome.segments, bytes }, reserved)
           else yield* buffer.cancel(reserved)
           // Out-of-range partitions stay claimed until their recovery moved them.
@@ -316,6 +316,6 @@ const sameGroups = (a: ReadonlyMap<string, number>, b: ReadonlyMap<string, numbe
 
 const countRecords = (results: ReadonlyArray<PartitionFetchResult>): number => {
   let n = 0
-  for (const r of results) if (r._tag === "Records") n += r.records.length
+  for (const r of results) if (r._tag === "Records") n += r.summary?.count ?? r.records.length
   return n
 }
