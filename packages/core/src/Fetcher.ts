@@ -51,21 +51,6 @@ export interface FetchRequest {
 }
 
 /**
- * What a `PartitionRecords` holds, known without building its records.
- *
- * @since 0.1.0
- * @category models
- */
-export interface RecordsSummary {
-  /** How many records `records` holds. */
-  readonly count: number
-  /** The offset of the last of them (meaningless when `count` is 0). */
-  readonly lastOffset: bigint
-  /** Their key and value bytes. */
-  readonly bytes: number
-}
-
-/**
  * The records of one partition, all at offsets >= the requested offset, in offset order.
  *
  * @since 0.1.0
@@ -76,13 +61,6 @@ export interface PartitionRecords {
   readonly topic: string
   readonly partition: number
   readonly records: ReadonlyArray<ConsumerRecord>
-  /**
-   * Set by an implementation that builds `records` only when it is first read (the kafka
-   * package's): then every record is already checked, `records` holds only offsets >= the
-   * requested one, and the consumer reads it when it hands the partition's chunk out, so an answer
-   * waits in the consumer's buffer as bytes.
-   */
-  readonly summary?: RecordsSummary
   readonly highWatermark: bigint
   /** The log start offset, when the broker says it (Fetch v5+). */
   readonly logStartOffset: bigint | undefined

@@ -15,7 +15,7 @@
 import { Deferred, Effect, Option, Ref } from "effect"
 import type { AutoOffsetReset } from "./ConsumerConfig.js"
 import type { ConsumerRecord } from "./ConsumerRecord.js"
-import type { PartitionFetchResult, PartitionRecords, RecordsSummary } from "./Fetcher.js"
+import type { PartitionFetchResult } from "./Fetcher.js"
 import { PartitionNotAssigned, type PartitionFetchError } from "./KafkaError.js"
 import type { ListOffsetsSpec } from "./OffsetSpec.js"
 import * as TopicPartition from "./TopicPartition.js"
@@ -111,11 +111,10 @@ export interface Segment {
   readonly from: bigint
   /** The delivered position once these records are handed downstream. */
   readonly next: bigint
-  /** The records; from a `Fetcher` that builds them lazily (`PartitionRecords.summary`), built when first read. */
   readonly records: ReadonlyArray<ConsumerRecord>
-  /** How many records `records` holds (known without building them). */
+  /** `records.length`. */
   readonly count: number
-  /** Their key and value bytes. */
+  /** Their key and value bytes, counted once when the answer is buffered (for the buffer and the metrics). */
   readonly bytes: number
 }
 
@@ -289,20 +288,6 @@ export const recordsBytes = (records: ReadonlyArray<ConsumerRecord>): number => 
   for (const r of records) n += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0)
   return n
 }
-
-/** A segment whose records are built from `result` when first read. */
-const lazySegment = (p: TP & { readonly epoch: number }, from: bigint, next: bigint, result: PartitionRecords, summary: RecordsSummary): Segment => ({
-  topic: p.topic,
-  partition: p.partition,
-  epoch: p.epoch,
-  from,
-  next,
-  get records() {
-    return result.records
-  },
-  count: summary.count,
-  bytes: summary.bytes,
-})
 
 const notAssigned = (tp: TP, operation: string) =>
   new PartitionNotAssigned({ topic: tp.topic, partition: tp.partition, operation })
@@ -576,36 +561,26 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
             errors.push({ position, error: result.error })
             continue
           }
+          const records = result.records
+          // Batches start at their base offset: drop what lies below the position.
+          let from = 0
+          while (from < records.length && records[from]!.offset < position.offset) from++
           let next = position.offset
-          let segment: Segment | undefined
-          const summary = result.summary
-          if (summary !== undefined) {
-            // Records built when the chunk is handed out, all at offsets >= the position.
-            if (summary.count > 0) next = summary.lastOffset + 1n
-            if (result.nextOffset !== undefined && result.nextOffset > next) next = result.nextOffset
-            if (next !== position.offset) segment = lazySegment(p, position.offset, next, result, summary)
-          } else {
-            const records = result.records
-            // Batches start at their base offset: drop what lies below the position.
-            let from = 0
-            while (from < records.length && records[from]!.offset < position.offset) from++
-            if (from < records.length) next = records[records.length - 1]!.offset + 1n
-            if (result.nextOffset !== undefined && result.nextOffset > next) next = result.nextOffset
-            if (next !== position.offset) {
-              const kept = from === 0 ? records : records.slice(from)
-              segment = {
-                topic: p.topic,
-                partition: p.partition,
-                epoch: p.epoch,
-                from: position.offset,
-                next,
-                records: kept,
-                count: kept.length,
-                bytes: recordsBytes(kept),
-              }
-            }
+          if (from < records.length) next = records[records.length - 1]!.offset + 1n
+          if (result.nextOffset !== undefined && result.nextOffset > next) next = result.nextOffset
+          if (next !== position.offset) {
+            const kept = from === 0 ? records : records.slice(from)
+            segments.push({
+              topic: p.topic,
+              partition: p.partition,
+              epoch: p.epoch,
+              from: position.offset,
+              next,
+              records: kept,
+              count: kept.length,
+              bytes: recordsBytes(kept),
+            })
           }
-          if (segment !== undefined) segments.push(segment)
           lags.push({ topic: p.topic, partition: p.partition, lag: result.highWatermark > next ? result.highWatermark - next : 0n })
           assigned.set(k, {
             ...p,

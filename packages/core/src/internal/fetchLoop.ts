@@ -316,6 +316,6 @@ const sameGroups = (a: ReadonlyMap<string, number>, b: ReadonlyMap<string, numbe
 
 const countRecords = (results: ReadonlyArray<PartitionFetchResult>): number => {
   let n = 0
-  for (const r of results) if (r._tag === "Records") n += r.summary?.count ?? r.records.length
+  for (const r of results) if (r._tag === "Records") n += r.records.length
   return n
 }

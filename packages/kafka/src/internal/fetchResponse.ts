@@ -10,7 +10,7 @@
  * skipped without decoding their records, and named.
  */
 import { type ConsumerRecord, type Fetcher, KafkaError, TopicPartition } from "@kafka-effect/core"
-import { type BatchHeader, CorruptBatch, controlType, decodeRecordSet, decodeRecordsInto, scanRecords } from "./recordBatch.js"
+import { type BatchHeader, CorruptBatch, controlType, decodeRecordSet, decodeRecordsInto } from "./recordBatch.js"
 
 export interface AbortedTransaction {
   readonly producerId: bigint
@@ -176,21 +176,13 @@ const byFirstOffset = (a: AbortedTransaction, b: AbortedTransaction) =>
  * read_committed no records of aborted transactions. `nextOffset` is set when the answer moved past
  * offsets that hold nothing deliverable. Stops before a batch that fails its checks: that batch is
  * `corrupt` when nothing came before it.
- *
- * Every record is checked here (`scanRecords`), and counted into the result's `summary`; the
- * records themselves are built when `records` is first read (the consumer reads it when it hands
- * the partition's chunk out), so an answer waits in the consumer's buffer as bytes, and its
- * records are short-lived.
  */
 const collect = (
   raw: RawPartition,
   fetchOffset: bigint,
   isolationLevel: Fetcher.IsolationLevel,
-): { readonly records: Fetcher.PartitionRecords & { readonly summary: Fetcher.RecordsSummary }; readonly corrupt: CorruptBatch | undefined } => {
-  const deliver: Array<BatchHeader> = []
-  let count = 0
-  let bytes = 0
-  let lastOffset = -1n
+): { readonly records: Fetcher.PartitionRecords; readonly corrupt: CorruptBatch | undefined } => {
+  const records: Array<ConsumerRecord.ConsumerRecord> = []
   const readCommitted = isolationLevel === "read_committed"
   // Aborted transactions by first offset; a producer joins `aborting` once its first offset is reached
   // and leaves it at its ABORT marker (as the Java consumer does).
@@ -200,22 +192,16 @@ const collect = (
   let corrupt = raw.corrupt
   const { topic, partition } = raw
   for (const batch of raw.batches) {
-    const batchLast = batch.baseOffset + BigInt(batch.lastOffsetDelta)
+    const lastOffset = batch.baseOffset + BigInt(batch.lastOffsetDelta)
     const producerId = batch.producerId
     if (readCommitted) {
-      while (pendingAborts.length > 0 && pendingAborts[0]!.firstOffset <= batchLast) {
+      while (pendingAborts.length > 0 && pendingAborts[0]!.firstOffset <= lastOffset) {
         aborting.add(pendingAborts.shift()!.producerId)
       }
     }
-    if (!batch.isControlBatch && batchLast >= fetchOffset && !(readCommitted && batch.inTransaction && aborting.has(producerId))) {
+    if (!batch.isControlBatch && lastOffset >= fetchOffset && !(readCommitted && batch.inTransaction && aborting.has(producerId))) {
       try {
-        const scan = scanRecords(batch, fetchOffset)
-        if (scan.count > 0) {
-          deliver.push(batch)
-          count += scan.count
-          bytes += scan.bytes
-          lastOffset = batch.baseOffset + BigInt(scan.lastOffsetDelta)
-        }
+        decodeRecordsInto(batch, topic, partition, fetchOffset, records)
       } catch (e) {
         if (!(e instanceof CorruptBatch)) throw e
         corrupt = e
@@ -224,27 +210,16 @@ const collect = (
     } else if (batch.isControlBatch && readCommitted && controlType(batch) === ABORT_MARKER) {
       aborting.delete(producerId)
     }
-    if (batchLast > batchEnd) batchEnd = batchLast
+    if (lastOffset > batchEnd) batchEnd = lastOffset
   }
-  const last = count > 0 ? lastOffset + 1n : fetchOffset
+  const last = records.length > 0 ? records[records.length - 1]!.offset + 1n : fetchOffset
   const end = batchEnd + 1n
-  let built: Array<ConsumerRecord.ConsumerRecord> | undefined
   return {
     records: {
       _tag: "Records",
       topic,
       partition,
-      get records(): ReadonlyArray<ConsumerRecord.ConsumerRecord> {
-        if (built === undefined) {
-          const out: Array<ConsumerRecord.ConsumerRecord> = []
-          // Each batch was scanned above: decoding it again cannot fail.
-          for (const batch of deliver) decodeRecordsInto(batch, topic, partition, fetchOffset, out)
-          built = out
-          deliver.length = 0
-        }
-        return built
-      },
-      summary: { count, lastOffset, bytes },
+      records,
       highWatermark: raw.highWatermark,
       logStartOffset: raw.logStartOffset,
       nextOffset: end > last ? end : undefined,
@@ -271,7 +246,7 @@ export const partitionResult = (
   isolationLevel: Fetcher.IsolationLevel,
 ): Fetcher.PartitionFetchResult => {
   const { records, corrupt } = collect(raw, fetchOffset, isolationLevel)
-  if (records.summary.count > 0 || records.nextOffset !== undefined) return records
+  if (records.records.length > 0 || records.nextOffset !== undefined) return records
   const failure =
     corrupt ?? (raw.batches.length > 0 ? new CorruptBatch(fetchOffset, "every batch in the answer ends below the fetch offset") : undefined)
   if (failure === undefined) return records

@@ -259,24 +259,6 @@ const readHeaderKey = (previous: string | undefined): string => {
   return rb.toString("utf8", start, rp)
 }
 
-/** What `scanRecords` found in a batch: its records at offsets >= the fetch offset. */
-export interface RecordScan {
-  /** How many records lie at offsets >= the fetch offset. */
-  readonly count: number
-  /** The offset delta of the last of them (-1 when none). */
-  readonly lastOffsetDelta: number
-  /** Their key and value bytes. */
-  readonly bytes: number
-}
-
-/**
- * Checks every record of the batch as `decodeRecordsInto` reads it, and counts the records at
- * offsets >= `fetchOffset` and their key and value bytes, without building them: a batch it
- * accepts is decoded later without an error. A record that does not parse throws a `CorruptBatch`.
- */
-export const scanRecords = (batch: BatchHeader, fetchOffset: bigint): RecordScan =>
-  walkRecords(batch, "", 0, fetchOffset, undefined)
-
 /**
  * Appends the batch's records at offsets >= `fetchOffset` to `out`. A record that does not parse
  * throws a `CorruptBatch` (the records of this batch already appended are taken back).
@@ -288,32 +270,10 @@ export const decodeRecordsInto = (
   fetchOffset: bigint,
   out: Array<ConsumerRecord.ConsumerRecord>,
 ): void => {
-  walkRecords(batch, topic, partition, fetchOffset, out)
-}
-
-/** Skips a nullable byte field and returns its length (0 for null). */
-const skipBytes = (what: string): number => {
-  const n = readFieldLength(what)
-  if (n < 0) return 0
-  rp += n
-  return n
-}
-
-/**
- * The one record reader: every check on every record, and, when `out` is given, the records at
- * offsets >= `fetchOffset` built into it. Without `out` nothing is allocated per record.
- */
-const walkRecords = (
-  batch: BatchHeader,
-  topic: string,
-  partition: number,
-  fetchOffset: bigint,
-  out: Array<ConsumerRecord.ConsumerRecord> | undefined,
-): RecordScan => {
   const body = batch.body
   rb = body
   rp = 0
-  const before = out?.length ?? 0
+  const before = out.length
   const bodyEnd = body.length
   rlimit = bodyEnd
   const minDelta = fetchOffset > batch.baseOffset ? Number(fetchOffset - batch.baseOffset) : 0
@@ -327,9 +287,6 @@ const walkRecords = (
   const recordCount = batch.recordCount
   let previousHeaders: ReadonlyArray<ConsumerRecord.RecordHeader> = NO_HEADERS
   let previousDelta = -1
-  let count = 0
-  let lastDelivered = -1
-  let bytes = 0
   try {
     for (let i = 0; i < recordCount; i++) {
       rlimit = bodyEnd
@@ -348,28 +305,8 @@ const walkRecords = (
         rp = end
         continue
       }
-      count++
-      lastDelivered = offsetDelta
-      if (out === undefined) {
-        bytes += skipBytes("key")
-        bytes += skipBytes("value")
-        const headerCount = readVarint()
-        if (headerCount !== 0) {
-          if (headerCount < 0 || headerCount * 2 > end - rp) fail(`record ${i} has header count ${headerCount}`)
-          for (let h = 0; h < headerCount; h++) {
-            const keyLength = readFieldLength("header key")
-            if (keyLength < 0) fail("header key is null")
-            rp += keyLength
-            skipBytes("header value")
-          }
-        }
-        if (rp !== end) fail(`record ${i} has ${end - rp} bytes after its fields`)
-        continue
-      }
       const key = readBytes("key")
       const value = readBytes("value")
-      if (key !== null) bytes += key.byteLength
-      if (value !== null) bytes += value.byteLength
       const headerCount = readVarint()
       let headers = NO_HEADERS
       if (headerCount !== 0) {
@@ -394,9 +331,8 @@ const walkRecords = (
       })
     }
     if (rp !== bodyEnd) fail(`${bodyEnd - rp} bytes after the batch's ${recordCount} records`)
-    return { count, lastOffsetDelta: lastDelivered, bytes }
   } catch (e) {
-    if (out !== undefined) out.length = before
+    out.length = before
     throw new CorruptBatch(batch.baseOffset, e instanceof Error ? e.message : String(e))
   } finally {
     // Not to keep the response alive through the reader's state.
