@@ -75,12 +75,14 @@ const program = Effect.gen(function* () {
   yield* consumer.assign(partitions)
   yield* consumer.seekToBeginning()
   if (mode === "chunks") {
+    // Not `Stream.runForEachWhile`: in Effect 3.22 its sink nests the rest of the stream in a
+    // `catchAll` per element, so a long stream keeps every chunk it ran through (see DESIGN).
     yield* consumer.chunks.pipe(
-      Stream.runForEachWhile((chunk) =>
+      Stream.takeUntil((chunk) => tally.n + chunk.length >= s.records),
+      Stream.runForEach((chunk) =>
         Effect.sync(() => {
           for (const r of chunk) tally.batchRecord(r.partition, Number(r.offset))
           tally.batchDone()
-          return !tally.done
         }),
       ),
     )

@@ -391,8 +391,14 @@ const makeFromInput = <E>(
         })
       const next: Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Effect.suspend(() => {
         if (at < pending.length) {
+          const first = at === 0
           const segment = pending[at++]!
-          return at === 1 ? handOut(segment) : Effect.zipRight(Effect.yieldNow(), handOut(segment))
+          // The answer is let go with its last segment (not kept until the next one comes).
+          if (at === pending.length) {
+            pending = []
+            at = 0
+          }
+          return first ? handOut(segment) : Effect.zipRight(Effect.yieldNow(), handOut(segment))
         }
         return Effect.flatMap(buffer.take, (entry) => {
           if (entry._tag === "Failure") return Effect.failCause(entry.cause)

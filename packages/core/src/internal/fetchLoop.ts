@@ -14,7 +14,7 @@
  * into the buffer, no loop fetches any more. Logs: one warning when a broker's outage starts, a summary at most every 30
  * seconds while it lasts, one info line when it ends.
  */
-import { Cause, Clock, Deferred, Duration, Effect, FiberMap, Metric, Ref, Schedule, type Scope } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Either, FiberMap, Metric, Ref, Schedule, type Scope } from "effect"
 import type { ConsumerConfig } from "../ConsumerConfig.js"
 import * as ConsumerMetrics from "../ConsumerMetrics.js"
 import type { Fetcher, FetchRequest, PartitionFetchResult } from "../Fetcher.js"
@@ -49,6 +49,13 @@ export interface Env<E> {
   ) => Effect.Effect<ReadonlyArray<SubscriptionState.Segment>, E>
   /** Widens a fetch error into the stream's error type. */
   readonly fetchFailure: (error: FetchFailure | Exclude<PartitionFetchError, OffsetOutOfRange>) => E
+}
+
+/** What is left to do after an answer was handled: fail, back off, or fetch again. */
+interface Handled {
+  readonly fatal: Exclude<PartitionFetchError, OffsetOutOfRange> | undefined
+  readonly retriable: boolean
+  readonly buffered: boolean
 }
 
 const isRetriableFetch = (e: FetchFailure): boolean => e._tag === "FetchError" && e.retriable
@@ -179,6 +186,58 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
         }),
       )
 
+    /**
+     * A fetch's answer: buffered (its records behind what is there), its partitions released, lags,
+     * outages, out-of-range recovery and a leader check; tells the loop what is left to do.
+     */
+    const onAnswer = (
+      brokerId: number,
+      positions: ReadonlyArray<SubscriptionState.FetchPosition>,
+      reserved: number,
+      results: ReadonlyArray<PartitionFetchResult>,
+    ): Effect.Effect<Handled, E> =>
+      Effect.gen(function* () {
+        yield* markHealthy(brokerId, true)
+        const outcome = yield* state.bufferFetch(positions, results)
+        const outOfRange: Array<{ position: SubscriptionState.FetchPosition; error: OffsetOutOfRange }> = []
+        let fatal: Exclude<PartitionFetchError, OffsetOutOfRange> | undefined
+        let retriable = false
+        const down = new Map<string, { reason: string; partitions: Array<string> }>()
+        for (const { position, error } of outcome.errors) {
+          if (error._tag === "OffsetOutOfRange") outOfRange.push({ position, error })
+          else if ((error._tag === "BrokerError" || error._tag === "FetchError") && error.retriable) {
+            retriable = true
+            if (error._tag === "FetchError") {
+              const k = String(error.brokerId ?? "unknown")
+              const entry = down.get(k) ?? { reason: error.reason, partitions: [] }
+              entry.partitions.push(TopicPartition.format(position))
+              down.set(k, entry)
+            }
+          } else fatal ??= error
+        }
+        let bytes = 0
+        for (const s of outcome.segments) bytes += segmentBytes(s)
+        const buffered = outcome.segments.length > 0
+        if (buffered) yield* buffer.offer({ _tag: "Answer", segments: outcome.segments, bytes }, reserved)
+        else yield* buffer.cancel(reserved)
+        // Out-of-range partitions stay claimed until their recovery moved them.
+        yield* state.release(positions, new Set(outOfRange.map((o) => TopicPartition.key(o.position))))
+        yield* updateLags(outcome.lags)
+        for (const [k, entry] of down) yield* outageStarted(brokerId, k, entry.reason, entry.partitions)
+        yield* outagesEnded(brokerId, down)
+        if (fatal !== undefined) return { fatal, retriable, buffered }
+        if (outOfRange.length > 0) {
+          const jumps = yield* env.recover(outOfRange)
+          if (jumps.length > 0) yield* buffer.offer({ _tag: "Answer", segments: jumps, bytes: 0 }, 0)
+        }
+        // A leader that moved (the fetcher may have followed it inside the call): group again.
+        if (!retriable && fetcher.leaders !== undefined && brokerId !== unknownLeader) {
+          const now = yield* fetcher.leaders(positions)
+          if (positions.some((p) => now.get(TopicPartition.key(p)) !== brokerId)) yield* regroup.notify
+        }
+        return { fatal, retriable, buffered }
+      })
+
     /** One broker's loop: fetch what it leads, buffer, fetch again. Ends only with a failure it escalated. */
     const leaderLoop = (brokerId: number) =>
       Effect.gen(function* () {
@@ -206,7 +265,16 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
             yield* idle(wake, regroupWake)
             continue
           }
-          const answer = yield* Effect.either(fetchOnce(brokerId, positions, reserved))
+          // The answer is handled in `onAnswer`, whose generator ends when it is buffered: this
+          // generator keeps every value it ever held in a register alive while it waits (for buffer
+          // room, for the next fetch), so here it would keep the answer's records alive meanwhile.
+          const answer: Either.Either<Handled, FetchFailure> = yield* Effect.flatMap(
+            Effect.either(fetchOnce(brokerId, positions, reserved)),
+            (fetched): Effect.Effect<Either.Either<Handled, FetchFailure>, E> =>
+              Either.isLeft(fetched)
+                ? Effect.succeed(Either.left(fetched.left))
+                : Effect.map(onAnswer(brokerId, positions, reserved, fetched.right), Either.right),
+          )
           if (answer._tag === "Left") {
             yield* state.release(positions)
             yield* buffer.cancel(reserved)
@@ -228,49 +296,13 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
             if (next._tag === "Left") return yield* escalate(Cause.fail(env.fetchFailure(error)))
             continue
           }
-          yield* markHealthy(brokerId, true)
           partialFailures = 0
           yield* driver.reset
-          const results = answer.right
-          const outcome = yield* state.bufferFetch(positions, results)
-          const outOfRange: Array<{ position: SubscriptionState.FetchPosition; error: OffsetOutOfRange }> = []
-          let fatal: Exclude<PartitionFetchError, OffsetOutOfRange> | undefined
-          let retriable = false
-          const down = new Map<string, { reason: string; partitions: Array<string> }>()
-          for (const { position, error } of outcome.errors) {
-            if (error._tag === "OffsetOutOfRange") outOfRange.push({ position, error })
-            else if ((error._tag === "BrokerError" || error._tag === "FetchError") && error.retriable) {
-              retriable = true
-              if (error._tag === "FetchError") {
-                const k = String(error.brokerId ?? "unknown")
-                const entry = down.get(k) ?? { reason: error.reason, partitions: [] }
-                entry.partitions.push(TopicPartition.format(position))
-                down.set(k, entry)
-              }
-            } else fatal ??= error
-          }
-          let bytes = 0
-          for (const s of outcome.segments) bytes += segmentBytes(s)
-          if (outcome.segments.length > 0) yield* buffer.offer({ _tag: "Answer", segments: outcome.segments, bytes }, reserved)
-          else yield* buffer.cancel(reserved)
-          // Out-of-range partitions stay claimed until their recovery moved them.
-          yield* state.release(positions, new Set(outOfRange.map((o) => TopicPartition.key(o.position))))
-          yield* updateLags(outcome.lags)
-          for (const [k, entry] of down) yield* outageStarted(brokerId, k, entry.reason, entry.partitions)
-          yield* outagesEnded(brokerId, down)
+          const { fatal, retriable, buffered } = answer.right
           if (fatal !== undefined) return yield* escalate(Cause.fail(env.fetchFailure(fatal)))
-          if (outOfRange.length > 0) {
-            const jumps = yield* env.recover(outOfRange)
-            if (jumps.length > 0) yield* buffer.offer({ _tag: "Answer", segments: jumps, bytes: 0 }, 0)
-          }
-          // A leader that moved (the fetcher may have followed it inside the call): group again.
-          if (!retriable && fetcher.leaders !== undefined && brokerId !== unknownLeader) {
-            const now = yield* fetcher.leaders(positions)
-            if (positions.some((p) => now.get(TopicPartition.key(p)) !== brokerId)) yield* regroup.notify
-          }
           if (retriable) {
             yield* regroup.notify
-            if (outcome.segments.length === 0) {
+            if (!buffered) {
               yield* Effect.logDebug("Retriable partition error in fetch; backing off").pipe(
                 Effect.annotateLogs("retryBackoff", Duration.format(config.retryBackoff)),
               )
