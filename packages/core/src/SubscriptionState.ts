@@ -283,7 +283,7 @@ const fresh = (tp: TP, epoch: number): PartitionState => ({
 })
 
 /** Key and value bytes of records (a segment's `bytes`). */
-export const recordsBytes = (records: ReadonlyArray<ConsumerRecord>): number => {
+const recordsBytes = (records: ReadonlyArray<ConsumerRecord>): number => {
   let n = 0
   for (const r of records) n += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0)
   return n
