@@ -342,7 +342,7 @@ const makeFromInput = <E>(
             if (outcome !== "Stale") yield* report(decision)
             if (outcome === "Queued") {
               const { topic, partition, epoch, offset } = decision.position
-              jumps.push({ topic, partition, epoch, from: offset, next: decision.newOffset, records: [], count: 0, bytes: 0 })
+              jumps.push({ topic, partition, epoch, from: offset, next: decision.newOffset, records: [], bytes: 0 })
             }
           } else {
             yield* state.countRecoveryAttempt(decision.position)
@@ -367,9 +367,9 @@ const makeFromInput = <E>(
     const countDelivered = (segments: ReadonlyArray<SubscriptionState.Segment>) => {
       const updates: Array<Effect.Effect<void>> = []
       for (const s of segments) {
-        if (s.count === 0) continue
+        if (s.records.length === 0) continue
         const m = metricsOf(s.topic)
-        updates.push(Metric.incrementBy(m.records, s.count), Metric.incrementBy(m.bytes, s.bytes))
+        updates.push(Metric.incrementBy(m.records, s.records.length), Metric.incrementBy(m.bytes, s.bytes))
       }
       return updates.length === 0 ? Effect.void : Effect.all(updates, { discard: true })
     }
@@ -386,7 +386,7 @@ const makeFromInput = <E>(
       const handOut = (segment: SubscriptionState.Segment): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> =>
         Effect.flatMap(state.deliver([segment]), (delivered) => {
           const s = delivered[0]
-          if (s === undefined || s.count === 0) return next
+          if (s === undefined || s.records.length === 0) return next
           return Effect.as(countDelivered(delivered), Chunk.unsafeFromArray(s.records))
         })
       const next: Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Effect.suspend(() => {

@@ -112,8 +112,6 @@ export interface Segment {
   /** The delivered position once these records are handed downstream. */
   readonly next: bigint
   readonly records: ReadonlyArray<ConsumerRecord>
-  /** `records.length`. */
-  readonly count: number
   /** Their key and value bytes, counted once when the answer is buffered (for the buffer and the metrics). */
   readonly bytes: number
 }
@@ -577,7 +575,6 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
               from: position.offset,
               next,
               records: kept,
-              count: kept.length,
               bytes: recordsBytes(kept),
             })
           }

@@ -118,4 +118,4 @@ export const make = <E>(budget: number): Effect.Effect<FetchBuffer<E>> =>
 export const recordOverhead = 16
 
 /** A segment's key and value bytes plus `recordOverhead` a record: what the buffer counts. */
-export const segmentBytes = (segment: Segment): number => segment.count * recordOverhead + segment.bytes
+export const segmentBytes = (segment: Segment): number => segment.records.length * recordOverhead + segment.bytes
