@@ -6,7 +6,7 @@
  * CPU that is ours whatever the broker.
  *
  *   node --import tsx bench/consumer-path.ts [--records 400000] [--rounds 5] [--mode chunks|records] [--keyHeader]
- *     [--maxBytes n] [--fetchBufferBytes n]
+ *     [--maxBytes n] [--fetchBufferBytes n] [--eager]
  *
  * (`node --import tsx`, as the bench runs its peers: the `tsx` command runs the script in a child
  * process whose GC behaves differently.) V8's allocation-site pretenuring makes rounds bimodal:
@@ -29,6 +29,8 @@ const RECORDS = Number(option("records", "400000"))
 const ROUNDS = Number(option("rounds", "5"))
 const MODE = option("mode", "chunks")
 const KEY_HEADER = argv.includes("--keyHeader")
+/** Decode every answer when it comes (the consumer asks for decoding at hand-out). */
+const EAGER = argv.includes("--eager")
 const MAX_BYTES = option("maxBytes", "")
 const BUFFER_BYTES = option("fetchBufferBytes", "")
 const PARTITIONS = 16
@@ -106,6 +108,7 @@ const fetcher = Layer.succeed(Fetcher.Fetcher, {
             },
             p.offset,
             request.isolationLevel,
+            request.deferDecoding === true && !EAGER,
           ),
         )
       }

@@ -218,13 +218,16 @@ const makeFromInput = <E>(
     const state = yield* SubscriptionState.make({ autoOffsetReset: config.autoOffsetReset })
     const events = yield* Effect.acquireRelease(PubSub.unbounded<ConsumerEvent>(), PubSub.shutdown)
     const running = yield* Effect.makeSemaphore(1)
-    // Used after its scope closed, the consumer fails with ConsumerClosed; a running stream stops so.
+    // Used after its scope closed, the consumer fails with ConsumerClosed; a running stream stops so
+    // (at its next pull; one waiting for an answer is woken through its buffer).
     let isClosed = false
     const closing = yield* Deferred.make<void>()
+    let runningBuffer: FetchBuffer.FetchBuffer<ConsumerError | E> | undefined
     yield* Effect.addFinalizer(() =>
       Effect.zipRight(
-        Effect.sync(() => {
+        Effect.suspend(() => {
           isClosed = true
+          return runningBuffer === undefined ? Effect.void : runningBuffer.offer({ _tag: "Closed" }, 0)
         }),
         Deferred.succeed(closing, undefined),
       ),
@@ -364,14 +367,9 @@ const makeFromInput = <E>(
       }
       return m
     }
-    const countDelivered = (segments: ReadonlyArray<SubscriptionState.Segment>) => {
-      const updates: Array<Effect.Effect<void>> = []
-      for (const s of segments) {
-        if (s.records.length === 0) continue
-        const m = metricsOf(s.topic)
-        updates.push(Metric.incrementBy(m.records, s.records.length), Metric.incrementBy(m.bytes, s.bytes))
-      }
-      return updates.length === 0 ? Effect.void : Effect.all(updates, { discard: true })
+    const countDelivered = (topic: string, records: number, bytes: number) => {
+      const m = metricsOf(topic)
+      return Effect.zipRight(Metric.incrementBy(m.records, records), Metric.incrementBy(m.bytes, bytes))
     }
 
     /**
@@ -380,16 +378,45 @@ const makeFromInput = <E>(
      * out), a failure raised in order. Between two segments of one answer the stream yields, so the
      * fetch loops get their turn (the next fetch goes out) while the user works through an answer.
      */
-    const chunksOf = (buffer: FetchBuffer.FetchBuffer<ConsumerError | E>): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> => {
+    const chunksOf = (
+      buffer: FetchBuffer.FetchBuffer<ConsumerError | E>,
+      operation: string,
+    ): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> => {
       let pending: ReadonlyArray<SubscriptionState.Segment> = []
       let at = 0
-      const handOut = (segment: SubscriptionState.Segment): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> =>
-        Effect.flatMap(state.deliver([segment]), (delivered) => {
-          const s = delivered[0]
-          if (s === undefined || s.records.length === 0) return next
-          return Effect.as(countDelivered(delivered), Chunk.unsafeFromArray(s.records))
+      /** A corrupt batch found after records that were handed out with it: the next pull fails. */
+      let failNext: CorruptRecordBatch | undefined
+      const emit = (segment: SubscriptionState.Segment, records: ReadonlyArray<ConsumerRecord>, bytes: number) =>
+        records.length === 0 ? next : Effect.as(countDelivered(segment.topic, records.length, bytes), Chunk.unsafeFromArray(records))
+      const handOut = (segment: SubscriptionState.Segment): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> => {
+        const deferred = segment.deferred
+        if (deferred === undefined) {
+          return Effect.flatMap(state.deliver([segment]), (delivered) => (delivered.length === 0 ? next : emit(segment, segment.records, segment.bytes)))
+        }
+        // Decoded now, just before the records are delivered (see `FetchRequest.deferDecoding`).
+        const decoded = deferred.decode()
+        const corrupt = decoded.corrupt
+        if (corrupt === undefined) {
+          return Effect.flatMap(state.deliver([segment]), (delivered) => (delivered.length === 0 ? next : emit(segment, decoded.records, decoded.bytes)))
+        }
+        // The records before the batch that failed are delivered (the position stops at that batch)
+        // and the stream fails with the error, as when a fetch answers with a corrupt first batch:
+        // the run's end puts the fetch positions back, so the next run fetches that batch again
+        // (and fails the same way until the application seeks past it).
+        return Effect.flatMap(state.deliver([{ ...segment, next: corrupt.offset }]), (delivered) => {
+          if (delivered.length === 0) return next
+          if (decoded.records.length === 0) return Effect.fail(corrupt)
+          failNext = corrupt
+          return emit(segment, decoded.records, decoded.bytes)
         })
+      }
       const next: Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Effect.suspend(() => {
+        if (isClosed) return Effect.fail(new ConsumerClosed({ operation }))
+        if (failNext !== undefined) {
+          const error = failNext
+          failNext = undefined
+          return Effect.fail(error)
+        }
         if (at < pending.length) {
           const first = at === 0
           const segment = pending[at++]!
@@ -402,6 +429,7 @@ const makeFromInput = <E>(
         }
         return Effect.flatMap(buffer.take, (entry) => {
           if (entry._tag === "Failure") return Effect.failCause(entry.cause)
+          if (entry._tag === "Closed") return Effect.fail(new ConsumerClosed({ operation }))
           pending = entry.segments
           at = 0
           return next
@@ -417,11 +445,20 @@ const makeFromInput = <E>(
      * the buffer. When the run ends, what was buffered and not delivered is given up (the fetch
      * positions go back to the delivered ones).
      */
-    const run: Stream.Stream<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Stream.unwrapScoped(
+    const run = (operation: string): Stream.Stream<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> => Stream.unwrapScoped(
       Effect.gen(function* () {
         yield* Effect.acquireRelease(running.take(1), () => running.release(1))
         yield* Effect.addFinalizer(() => state.rewind)
         const buffer = yield* FetchBuffer.make<ConsumerError | E>(fetchBufferBytes)
+        yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            runningBuffer = buffer
+          }),
+          () =>
+            Effect.sync(() => {
+              runningBuffer = undefined
+            }),
+        )
         yield* FetchLoop.run<ConsumerError | E>({
           state,
           fetcher,
@@ -432,12 +469,16 @@ const makeFromInput = <E>(
           recover,
           fetchFailure: (error) => error,
         })
-        return Stream.repeatEffect(chunksOf(buffer))
+        return Stream.repeatEffect(chunksOf(buffer, operation))
       }),
     ).pipe(Stream.withSpan("Consumer.consume"))
 
-    const chunks = whileOpen("chunks", run)
-    const records = whileOpen("records", Stream.flattenChunks(run))
+    // Not `Stream.interruptWhen` (as `events` is): it forks a fiber for every pull, whose exit keeps
+    // the chunk before the current one alive. A run checks `isClosed` at each pull instead.
+    const opened = <A>(operation: string, stream: Stream.Stream<A, ConsumerError | E>): Stream.Stream<A, ConsumerError | E> =>
+      Stream.unwrap(Effect.as(open(operation), stream))
+    const chunks = opened("chunks", run("chunks"))
+    const records = opened("records", Stream.flattenChunks(run("records")))
 
     const seekReset = (spec: ListOffsetsSpec) => (partitions?: ReadonlyArray<TP>) => state.requestReset(spec, partitions)
 

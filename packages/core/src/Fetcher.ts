@@ -7,7 +7,7 @@
  */
 import { Context, type Effect } from "effect"
 import type { ConsumerRecord } from "./ConsumerRecord.js"
-import type { FetchFailure, PartitionFetchError } from "./KafkaError.js"
+import type { CorruptRecordBatch, FetchFailure, PartitionFetchError } from "./KafkaError.js"
 import type { TopicPartition } from "./TopicPartition.js"
 
 /**
@@ -48,6 +48,47 @@ export interface FetchRequest {
   /** Response byte limit (Kafka's `fetch.max.bytes`). */
   readonly maxBytes: number
   readonly isolationLevel: IsolationLevel
+  /**
+   * The caller decodes records when it hands them out: a fetcher that can may answer a partition
+   * with `deferred` records instead of `records` (the consumer asks for it; absent or false, every
+   * partition comes decoded). What a broker's answer says about its batches (their offsets, their
+   * CRCs, their transactions) is still checked when the answer comes.
+   */
+  readonly deferDecoding?: boolean
+}
+
+/**
+ * What decoding deferred records gave: the records in offset order, their key and value bytes,
+ * and the first batch that failed to decode (the records before it are in `records`; the ones of
+ * that batch and after it are not).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecodedRecords {
+  readonly records: ReadonlyArray<ConsumerRecord>
+  /** Key and value bytes of `records`. */
+  readonly bytes: number
+  readonly corrupt: CorruptRecordBatch | undefined
+}
+
+/**
+ * A partition's records, checked but not decoded yet (see `FetchRequest.deferDecoding`): decoded
+ * when they are handed out, so that a record is built just before it is delivered (records that
+ * live briefly are cheap for V8's garbage collector; an answer decoded at once is not).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeferredRecords {
+  /** The offset after the last batch: the next fetch position once these are delivered. */
+  readonly next: bigint
+  /** How many records the batches hold (their headers' count: at most that many are delivered). */
+  readonly count: number
+  /** The bytes the records take in the answer (what a fetch buffer counts). */
+  readonly bytes: number
+  /** Decodes the records (once: the caller keeps what it gives). */
+  readonly decode: () => DecodedRecords
 }
 
 /**
@@ -60,7 +101,10 @@ export interface PartitionRecords {
   readonly _tag: "Records"
   readonly topic: string
   readonly partition: number
+  /** The records (empty when `deferred` holds them). */
   readonly records: ReadonlyArray<ConsumerRecord>
+  /** Records left to decode when handed out (only when the request set `deferDecoding`). */
+  readonly deferred?: DeferredRecords | undefined
   readonly highWatermark: bigint
   /** The log start offset, when the broker says it (Fetch v5+). */
   readonly logStartOffset: bigint | undefined

@@ -15,7 +15,7 @@
 import { Deferred, Effect, Option, Ref } from "effect"
 import type { AutoOffsetReset } from "./ConsumerConfig.js"
 import type { ConsumerRecord } from "./ConsumerRecord.js"
-import type { PartitionFetchResult } from "./Fetcher.js"
+import type { DeferredRecords, PartitionFetchResult, PartitionRecords } from "./Fetcher.js"
 import { PartitionNotAssigned, type PartitionFetchError } from "./KafkaError.js"
 import type { ListOffsetsSpec } from "./OffsetSpec.js"
 import * as TopicPartition from "./TopicPartition.js"
@@ -111,9 +111,15 @@ export interface Segment {
   readonly from: bigint
   /** The delivered position once these records are handed downstream. */
   readonly next: bigint
+  /** The records (empty when `deferred` holds them). */
   readonly records: ReadonlyArray<ConsumerRecord>
-  /** Their key and value bytes, counted once when the answer is buffered (for the buffer and the metrics). */
+  /**
+   * Their key and value bytes, counted once when the answer is buffered (for the buffer and the
+   * metrics); for deferred records, the bytes they take in the answer.
+   */
   readonly bytes: number
+  /** Records the fetcher left to decode when the segment is handed out. */
+  readonly deferred?: DeferredRecords | undefined
 }
 
 /**
@@ -285,6 +291,38 @@ const recordsBytes = (records: ReadonlyArray<ConsumerRecord>): number => {
   let n = 0
   for (const r of records) n += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0)
   return n
+}
+
+/**
+ * Where a partition's answer moves its fetch position (`position`, the offset it was fetched at),
+ * and the segment to buffer when it moved.
+ */
+const moved = (
+  result: PartitionRecords,
+  position: FetchPosition,
+): { readonly next: bigint; readonly segment: Omit<Segment, "topic" | "partition" | "epoch"> | undefined } => {
+  const deferred = result.deferred
+  let next = position.offset
+  let records = result.records
+  if (deferred !== undefined) {
+    // Decoded when handed out, at the fetch offset (this position): only where it ends is needed now.
+    next = deferred.next
+  } else {
+    // Batches start at their base offset: drop what lies below the position.
+    let from = 0
+    while (from < records.length && records[from]!.offset < position.offset) from++
+    if (from < records.length) next = records[records.length - 1]!.offset + 1n
+    if (from > 0) records = records.slice(from)
+  }
+  if (result.nextOffset !== undefined && result.nextOffset > next) next = result.nextOffset
+  if (next === position.offset) return { next, segment: undefined }
+  return {
+    next,
+    segment:
+      deferred !== undefined
+        ? { from: position.offset, next, records: [], bytes: deferred.bytes, deferred }
+        : { from: position.offset, next, records, bytes: recordsBytes(records) },
+  }
 }
 
 const notAssigned = (tp: TP, operation: string) =>
@@ -559,25 +597,8 @@ export const make = (options: { readonly autoOffsetReset: AutoOffsetReset }): Ef
             errors.push({ position, error: result.error })
             continue
           }
-          const records = result.records
-          // Batches start at their base offset: drop what lies below the position.
-          let from = 0
-          while (from < records.length && records[from]!.offset < position.offset) from++
-          let next = position.offset
-          if (from < records.length) next = records[records.length - 1]!.offset + 1n
-          if (result.nextOffset !== undefined && result.nextOffset > next) next = result.nextOffset
-          if (next !== position.offset) {
-            const kept = from === 0 ? records : records.slice(from)
-            segments.push({
-              topic: p.topic,
-              partition: p.partition,
-              epoch: p.epoch,
-              from: position.offset,
-              next,
-              records: kept,
-              bytes: recordsBytes(kept),
-            })
-          }
+          const { next, segment } = moved(result, position)
+          if (segment !== undefined) segments.push({ topic: p.topic, partition: p.partition, epoch: p.epoch, ...segment })
           lags.push({ topic: p.topic, partition: p.partition, lag: result.highWatermark > next ? result.highWatermark - next : 0n })
           assigned.set(k, {
             ...p,

@@ -260,6 +260,72 @@ describe("hostile broker: frames", () => {
       expect(error).toMatchObject({ _tag: "CorruptRecordBatch", topic: T, partition: 1, offset: 0n })
     }),
   )
+  it.scoped("the Consumer decodes at hand-out: a record that does not parse (CRC right) delivers the batches before it, then CorruptRecordBatch at its batch, again on the next run, until a seek past it", () =>
+    Effect.gen(function* () {
+      const before = yield* Effect.promise(() => HostileBroker.batch({ baseOffset: 0n, values: ["a0", "a1", "a2"] }))
+      const broken = yield* Effect.promise(() => HostileBroker.batch({ baseOffset: 3n, values: ["x3", "x4"] }))
+      broken[61] = 0x01 // the first record's length: zigzag 1 = -1
+      HostileBroker.resign(broken)
+      const after = yield* Effect.promise(() => HostileBroker.batch({ baseOffset: 5n, values: ["b5", "b6"] }))
+      const log: ReadonlyArray<readonly [bigint, Buffer]> = [
+        [0n, before],
+        [3n, broken],
+        [5n, after],
+      ]
+      const fetchOffsets: Array<bigint> = []
+      const broker = yield* HostileBroker.make({
+        topics: { [T]: [0] },
+        fetch: (req) => ({
+          _tag: "Answer",
+          partitions: req.partitions.map((p) => {
+            fetchOffsets.push(p.fetchOffset)
+            // The batches from the one holding the fetch offset (a batch starts at or below it).
+            const holding = log.filter(([base]) => base <= p.fetchOffset).length - 1
+            return { topic: T, partition: p.partition, records: Buffer.concat(log.slice(Math.max(holding, 0)).map(([, b]) => b)) }
+          }),
+        }),
+      })
+      const c = yield* client(broker.brokers)
+      const tp = TopicPartition.make(T, 0)
+
+      // Asked to defer, the client checks the batches and leaves the records to decode.
+      const [answer] = yield* c.fetch({ ...request([{ partition: 0, offset: 1n }]), deferDecoding: true })
+      if (answer?._tag !== "Records" || answer.deferred === undefined) return yield* Effect.die(`not deferred: ${String(answer?._tag)}`)
+      expect(answer.records).toEqual([])
+      expect({ next: answer.deferred.next, count: answer.deferred.count }).toEqual({ next: 7n, count: 7 })
+      const decoded = answer.deferred.decode()
+      expect(decoded.records.map((r) => text(r.value))).toEqual(["a1", "a2"])
+      expect(decoded.bytes).toBe(decoded.records.reduce((n, r) => n + (r.key?.length ?? 0) + (r.value?.length ?? 0), 0))
+      expect(decoded.corrupt).toMatchObject({ _tag: "CorruptRecordBatch", topic: T, partition: 0, offset: 3n })
+
+      const ports = Layer.mergeAll(Layer.succeed(FetcherTag.Fetcher, { fetch: c.fetch, leaders: c.leaders }), Layer.succeed(OffsetLister.OffsetLister, { list: c.listOffsets }))
+      const consumer = yield* Consumer.make({ config: { maxWait: "10 millis", autoOffsetReset: "earliest" } }).pipe(Effect.provide(ports))
+      yield* consumer.assign([tp])
+      const run = Effect.gen(function* () {
+        const seen: Array<string> = []
+        const exit = yield* consumer.records.pipe(
+          Stream.tap((r) => Effect.sync(() => seen.push(`${r.offset}=${text(r.value)}`))),
+          Stream.runDrain,
+          Effect.exit,
+        )
+        return { seen, error: Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined, position: yield* consumer.position(tp) }
+      })
+      const first = yield* run
+      expect(first.seen).toEqual(["0=a0", "1=a1", "2=a2"])
+      expect(first.error).toMatchObject({ _tag: "CorruptRecordBatch", topic: T, partition: 0, offset: 3n })
+      expect(first.position).toBe(3n)
+      // Nothing is skipped: the next run fetches that batch again and fails the same way.
+      fetchOffsets.length = 0
+      const second = yield* run
+      expect(second).toMatchObject({ seen: [], error: { _tag: "CorruptRecordBatch", offset: 3n }, position: 3n })
+      // (A fetch of the first run still in flight when it ended may land first: it is dropped.)
+      expect(fetchOffsets).toContain(3n)
+      // Past it, consumption goes on.
+      yield* consumer.seek(tp, 5n)
+      const rest = yield* consumer.records.pipe(Stream.take(2), Stream.runCollect)
+      expect([...rest].map((r) => `${r.offset}=${text(r.value)}`)).toEqual(["5=b5", "6=b6"])
+    }),
+  )
 })
 
 /** A CA-less self-signed certificate for 127.0.0.1, made with openssl. */

@@ -12,6 +12,8 @@ import type { Segment } from "../SubscriptionState.js"
 export type Entry<E> =
   | { readonly _tag: "Answer"; readonly segments: ReadonlyArray<Segment>; readonly bytes: number }
   | { readonly _tag: "Failure"; readonly cause: Cause.Cause<E> }
+  /** The consumer closed: wakes a stream waiting for the next entry (it then fails with ConsumerClosed). */
+  | { readonly _tag: "Closed" }
 
 /** A broadcast wake-up: `next` is read before looking at what it guards, `notify` wakes every waiter. */
 export interface Signal {
@@ -117,5 +119,10 @@ export const make = <E>(budget: number): Effect.Effect<FetchBuffer<E>> =>
 /** What the buffer counts for a record beside its key and value (so records without bytes are bounded too). */
 export const recordOverhead = 16
 
-/** A segment's key and value bytes plus `recordOverhead` a record: what the buffer counts. */
-export const segmentBytes = (segment: Segment): number => segment.records.length * recordOverhead + segment.bytes
+/**
+ * A segment's key and value bytes plus `recordOverhead` a record: what the buffer counts (for
+ * deferred records, the bytes they take in the answer plus the overhead of as many records as the
+ * batches hold).
+ */
+export const segmentBytes = (segment: Segment): number =>
+  (segment.deferred === undefined ? segment.records.length : segment.deferred.count) * recordOverhead + segment.bytes

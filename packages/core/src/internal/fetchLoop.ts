@@ -156,6 +156,7 @@ export const run = <E>(env: Env<E>): Effect.Effect<void, never, Scope.Scope> =>
       minBytes: config.minBytes,
       maxBytes,
       isolationLevel: config.isolationLevel,
+      deferDecoding: true,
     })
 
     // Tagged metrics built once per partition, updated once per answer.
@@ -348,6 +349,6 @@ const sameGroups = (a: ReadonlyMap<string, number>, b: ReadonlyMap<string, numbe
 
 const countRecords = (results: ReadonlyArray<PartitionFetchResult>): number => {
   let n = 0
-  for (const r of results) if (r._tag === "Records") n += r.records.length
+  for (const r of results) if (r._tag === "Records") n += r.deferred === undefined ? r.records.length : r.deferred.count
   return n
 }

@@ -195,7 +195,7 @@ export const make = (
                   `${TopicPartition.format(p)} holds records in the legacy message format (magic < 2), which this client does not decode`,
                 )
               }
-              done.push(partitionResult(raw, p.offset, request.isolationLevel))
+              done.push(partitionResult(raw, p.offset, request.isolationLevel, request.deferDecoding === true))
             } else {
               const error = Errors.partitionFetchError(raw.errorCode, p.topic, p.partition, p.offset)
               if (Errors.isLeadershipCode(raw.errorCode)) retry.push({ fetch: p, error })

@@ -176,13 +176,19 @@ const byFirstOffset = (a: AbortedTransaction, b: AbortedTransaction) =>
  * read_committed no records of aborted transactions. `nextOffset` is set when the answer moved past
  * offsets that hold nothing deliverable. Stops before a batch that fails its checks: that batch is
  * `corrupt` when nothing came before it.
+ *
+ * With `defer`, the batches to deliver are chosen here (offsets, transactions, control markers) and
+ * their records are decoded only when `deferred.decode` is called: a record that does not parse is
+ * found then, and `decode` gives the records before its batch and the error.
  */
 const collect = (
   raw: RawPartition,
   fetchOffset: bigint,
   isolationLevel: Fetcher.IsolationLevel,
+  defer: boolean,
 ): { readonly records: Fetcher.PartitionRecords; readonly corrupt: CorruptBatch | undefined } => {
   const records: Array<ConsumerRecord.ConsumerRecord> = []
+  const toDecode: Array<BatchHeader> = []
   const readCommitted = isolationLevel === "read_committed"
   // Aborted transactions by first offset; a producer joins `aborting` once its first offset is reached
   // and leaves it at its ABORT marker (as the Java consumer does).
@@ -200,32 +206,48 @@ const collect = (
       }
     }
     if (!batch.isControlBatch && lastOffset >= fetchOffset && !(readCommitted && batch.inTransaction && aborting.has(producerId))) {
-      try {
-        decodeRecordsInto(batch, topic, partition, fetchOffset, records)
-      } catch (e) {
-        if (!(e instanceof CorruptBatch)) throw e
-        corrupt = e
-        break
+      if (defer) toDecode.push(batch)
+      else {
+        try {
+          decodeRecordsInto(batch, topic, partition, fetchOffset, records)
+        } catch (e) {
+          if (!(e instanceof CorruptBatch)) throw e
+          corrupt = e
+          break
+        }
       }
     } else if (batch.isControlBatch && readCommitted && controlType(batch) === ABORT_MARKER) {
       aborting.delete(producerId)
     }
     if (lastOffset > batchEnd) batchEnd = lastOffset
   }
-  const last = records.length > 0 ? records[records.length - 1]!.offset + 1n : fetchOffset
   const end = batchEnd + 1n
-  return {
-    records: {
-      _tag: "Records",
-      topic,
-      partition,
-      records,
-      highWatermark: raw.highWatermark,
-      logStartOffset: raw.logStartOffset,
-      nextOffset: end > last ? end : undefined,
-    },
-    corrupt,
+  const base = { _tag: "Records", topic, partition, highWatermark: raw.highWatermark, logStartOffset: raw.logStartOffset } as const
+  if (toDecode.length > 0) {
+    let count = 0
+    let bytes = 0
+    for (const b of toDecode) {
+      count += b.recordCount
+      bytes += b.body.length
+    }
+    const decode = (): Fetcher.DecodedRecords => {
+      const out: Array<ConsumerRecord.ConsumerRecord> = []
+      let decodedBytes = 0
+      for (const batch of toDecode) {
+        try {
+          decodedBytes += decodeRecordsInto(batch, topic, partition, fetchOffset, out)
+        } catch (e) {
+          if (!(e instanceof CorruptBatch)) throw e
+          const offset = e.offset > fetchOffset ? e.offset : fetchOffset
+          return { records: out, bytes: decodedBytes, corrupt: new KafkaError.CorruptRecordBatch({ topic, partition, offset, reason: e.reason }) }
+        }
+      }
+      return { records: out, bytes: decodedBytes, corrupt: undefined }
+    }
+    return { records: { ...base, records: [], nextOffset: undefined, deferred: { next: end, count, bytes, decode } }, corrupt }
   }
+  const last = records.length > 0 ? records[records.length - 1]!.offset + 1n : fetchOffset
+  return { records: { ...base, records, nextOffset: end > last ? end : undefined }, corrupt }
 }
 
 /** The deliverable records of one partition (see `partitionResult`); a corrupt batch ends them. */
@@ -233,7 +255,7 @@ export const partitionRecords = (
   raw: RawPartition,
   fetchOffset: bigint,
   isolationLevel: Fetcher.IsolationLevel,
-): Fetcher.PartitionRecords => collect(raw, fetchOffset, isolationLevel).records
+): Fetcher.PartitionRecords => collect(raw, fetchOffset, isolationLevel, false).records
 
 /**
  * One partition's result: its records, or `CorruptRecordBatch` when the answer cannot move the
@@ -244,9 +266,10 @@ export const partitionResult = (
   raw: RawPartition,
   fetchOffset: bigint,
   isolationLevel: Fetcher.IsolationLevel,
+  defer = false,
 ): Fetcher.PartitionFetchResult => {
-  const { records, corrupt } = collect(raw, fetchOffset, isolationLevel)
-  if (records.records.length > 0 || records.nextOffset !== undefined) return records
+  const { records, corrupt } = collect(raw, fetchOffset, isolationLevel, defer)
+  if (records.records.length > 0 || records.nextOffset !== undefined || records.deferred !== undefined) return records
   const failure =
     corrupt ?? (raw.batches.length > 0 ? new CorruptBatch(fetchOffset, "every batch in the answer ends below the fetch offset") : undefined)
   if (failure === undefined) return records

@@ -260,8 +260,9 @@ const readHeaderKey = (previous: string | undefined): string => {
 }
 
 /**
- * Appends the batch's records at offsets >= `fetchOffset` to `out`. A record that does not parse
- * throws a `CorruptBatch` (the records of this batch already appended are taken back).
+ * Appends the batch's records at offsets >= `fetchOffset` to `out` and returns their key and value
+ * bytes. A record that does not parse throws a `CorruptBatch` (the records of this batch already
+ * appended are taken back).
  */
 export const decodeRecordsInto = (
   batch: BatchHeader,
@@ -269,7 +270,7 @@ export const decodeRecordsInto = (
   partition: number,
   fetchOffset: bigint,
   out: Array<ConsumerRecord.ConsumerRecord>,
-): void => {
+): number => {
   const body = batch.body
   rb = body
   rp = 0
@@ -287,6 +288,7 @@ export const decodeRecordsInto = (
   const recordCount = batch.recordCount
   let previousHeaders: ReadonlyArray<ConsumerRecord.RecordHeader> = NO_HEADERS
   let previousDelta = -1
+  let bytes = 0
   try {
     for (let i = 0; i < recordCount; i++) {
       rlimit = bodyEnd
@@ -307,6 +309,8 @@ export const decodeRecordsInto = (
       }
       const key = readBytes("key")
       const value = readBytes("value")
+      if (key !== null) bytes += key.length
+      if (value !== null) bytes += value.length
       const headerCount = readVarint()
       let headers = NO_HEADERS
       if (headerCount !== 0) {
@@ -331,6 +335,7 @@ export const decodeRecordsInto = (
       })
     }
     if (rp !== bodyEnd) fail(`${bodyEnd - rp} bytes after the batch's ${recordCount} records`)
+    return bytes
   } catch (e) {
     out.length = before
     throw new CorruptBatch(batch.baseOffset, e instanceof Error ? e.message : String(e))
