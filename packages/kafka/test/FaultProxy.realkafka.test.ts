@@ -165,7 +165,9 @@ describe("FaultProxy in front of real Apache Kafka", () => {
         expect(log.some((e) => e.api === "ListOffsets")).toBe(true)
         for (const e of log) {
           expect(e.delayedMs).toBe(25)
-          expect(e.answeredAt! - e.at).toBeGreaterThanOrEqual(25)
+          // Both ends are whole milliseconds of the clock, and libuv times a 25 ms timer from its
+          // cached loop time: the difference can read 24.
+          expect(e.answeredAt! - e.at).toBeGreaterThanOrEqual(24)
         }
       }),
     60_000,
