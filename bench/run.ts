@@ -306,7 +306,7 @@ const setupLines = (): Array<string> => {
   `Run ${new Date().toISOString()}, ${minutes} min, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average at the end ${os.loadavg()[0]!.toFixed(2)}.`,
   `Node ${process.versions.node}; @platformatic/kafka ${platformaticPkg.version} on Node ${platformaticNode.version}${platformaticNode.bin === process.execPath ? "" : " (the npm registry's node package: it needs a newer Node than this machine's)"}; kcat with librdkafka ${kcatVersion}.`,
   `${rounds} round(s)${warmup ? " after a warm-up" : ""}, peers alternating order, medians; every peer checked for every record (count, offset sum, partition-weighted offset sum).`,
-  "records/s and CPU (process.cpuUsage in the peer process) from the first record to the last (kcat: its whole process, by GNU time); peak RSS is the peer process's getrusage maxrss.",
+  "records/s from the first record to the last; CPU (process.cpuUsage in the peer process) from the moment the peer starts consuming (connected and subscribed or assigned) to the last record, so that a whole first answer decoded before the first record counts (kcat: its whole process, by GNU time); peak RSS is the peer process's getrusage maxrss.",
   "Broker CPU µs/record: the broker's processes' CPU over the peer's whole process (start to exit) per record delivered, total over the rounds; embedded: process.cpuUsage in the broker's process, mock and Kafka: utime + stime from /proc/<pid>/stat (10 ms steps; for Kafka the JVM's every thread).",
   "Fetches in flight and the broker's idle share are measured for kafka-effect only: its Fetcher is wrapped in the peer to count calls outstanding; idle share = time with no fetch outstanding / time from the first fetch to the last record.",
 ]

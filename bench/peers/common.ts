@@ -44,15 +44,26 @@ export class Tally {
   weightedSum = 0
   private firstAt = 0
   private firstCpu: NodeJS.CpuUsage = { user: 0, system: 0 }
+  /** CPU at `ready()`: where the CPU window opens (the first record when a peer does not call it). */
+  private readyCpu: NodeJS.CpuUsage | undefined
   private sinceWork = 0
   readonly startedAt = performance.now()
 
   constructor(readonly target: number, readonly slow: boolean) {}
 
+  /**
+   * Right before the peer starts consuming (connected, subscribed or assigned): the CPU window
+   * opens here, so that work a client does before it hands out its first record (decoding a
+   * whole first answer, say) counts as every other record's does.
+   */
+  ready(): void {
+    this.readyCpu = process.cpuUsage()
+  }
+
   /** Before the first record of a batch. */
   private open(): void {
     this.firstAt = performance.now()
-    this.firstCpu = process.cpuUsage()
+    this.firstCpu = this.readyCpu ?? process.cpuUsage()
   }
 
   record(partition: number, offset: number): void {
@@ -126,7 +137,7 @@ export interface PeerReport {
   readonly firstRecordMs: number
   /** From the first record to the last. */
   readonly steadyMs: number
-  /** User + system CPU of the peer process from the first record to the last. */
+  /** User + system CPU of the peer process from `ready()` (else the first record) to the last record. */
   readonly cpuUs: number
   /** The process's peak RSS (getrusage maxrss). */
   readonly peakRssMb: number

@@ -74,6 +74,7 @@ const program = Effect.gen(function* () {
   const partitions = Array.from({ length: s.partitions }, (_, p) => TopicPartition.make(s.topic, p))
   yield* consumer.assign(partitions)
   yield* consumer.seekToBeginning()
+  tally.ready()
   if (mode === "chunks") {
     // Not `Stream.runForEachWhile`: in Effect 3.22 its sink nests the rest of the stream in a
     // `catchAll` per element, so a long stream keeps every chunk it ran through (see DESIGN).

@@ -13,6 +13,7 @@ const consumer = kafka.consumer({
 const tally = new Tally(s.records, s.slow)
 await consumer.connect()
 await consumer.subscribe({ topic: s.topic, fromBeginning: true })
+tally.ready()
 const result = await new Promise<ReturnType<Tally["finish"]>>((resolve) => {
   let resolved = false
   const check = () => {

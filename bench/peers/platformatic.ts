@@ -13,6 +13,7 @@ const consumer = new Consumer({
 const tally = new Tally(s.records, s.slow)
 // Explicit offsets (every data set topic starts at 0): EARLIEST sends ListOffsets v5, which
 // librdkafka 2.0.2's mock answers UNKNOWN_SERVER_ERROR.
+tally.ready()
 const stream = await consumer.consume({
   topics: [s.topic],
   mode: MessagesStreamModes.MANUAL,
