@@ -425,7 +425,8 @@ const makeFromInput = <E>(
             pending = []
             at = 0
           }
-          return first ? handOut(segment) : Effect.zipRight(Effect.yieldNow(), handOut(segment))
+          // (Decoded after the yield: the fetch loops send their next fetches first.)
+          return first ? handOut(segment) : Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => handOut(segment)))
         }
         return Effect.flatMap(buffer.take, (entry) => {
           if (entry._tag === "Failure") return Effect.failCause(entry.cause)
