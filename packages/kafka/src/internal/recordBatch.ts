@@ -182,8 +182,21 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 // functions over integer positions instead of a cursor object per batch.
 const EMPTY: Buffer = Buffer.alloc(0)
 let rb: Buffer = EMPTY
+/** `rb`'s ArrayBuffer and where `rb` starts in it (read once a batch: they are getters). */
+let rbBuffer: ArrayBufferLike = EMPTY.buffer
+let rbOffset = 0
 let rp = 0
 let rlimit = 0
+/** The byte count of the last field `readBytes` read (0 for null): a view's `length` is a getter. */
+let readLength = 0
+
+const readFrom = (body: Buffer): void => {
+  rb = body
+  rbBuffer = body.buffer
+  rbOffset = body.byteOffset
+  rp = 0
+  rlimit = body.length
+}
 
 /** A zigzag varint at `rp` (Kafka's signed varint), at most 5 bytes; one-byte values take the short path. */
 const readVarint = (): number => {
@@ -229,8 +242,9 @@ const readFieldLength = (what: string): number => {
  */
 const readBytes = (what: string): Uint8Array | null => {
   const n = readFieldLength(what)
+  readLength = n < 0 ? 0 : n
   if (n < 0) return null
-  const view = new Uint8Array(rb.buffer, rb.byteOffset + rp, n)
+  const view = new Uint8Array(rbBuffer, rbOffset + rp, n)
   rp += n
   return view
 }
@@ -272,11 +286,9 @@ export const decodeRecordsInto = (
   out: Array<ConsumerRecord.ConsumerRecord>,
 ): number => {
   const body = batch.body
-  rb = body
-  rp = 0
+  readFrom(body)
   const before = out.length
   const bodyEnd = body.length
-  rlimit = bodyEnd
   const minDelta = fetchOffset > batch.baseOffset ? Number(fetchOffset - batch.baseOffset) : 0
   // One bigint per record: from a Number sum while the offsets stay below 2^53 (always, in practice).
   const base = batch.baseOffset
@@ -308,9 +320,9 @@ export const decodeRecordsInto = (
         continue
       }
       const key = readBytes("key")
+      bytes += readLength
       const value = readBytes("value")
-      if (key !== null) bytes += key.length
-      if (value !== null) bytes += value.length
+      bytes += readLength
       const headerCount = readVarint()
       let headers = NO_HEADERS
       if (headerCount !== 0) {
@@ -341,16 +353,14 @@ export const decodeRecordsInto = (
     throw new CorruptBatch(batch.baseOffset, e instanceof Error ? e.message : String(e))
   } finally {
     // Not to keep the response alive through the reader's state.
-    rb = EMPTY
+    readFrom(EMPTY)
   }
 }
 
 /** The control type of a control batch's marker (0 abort, 1 commit), or undefined. */
 export const controlType = (batch: BatchHeader): number | undefined => {
   if (batch.recordCount < 1) return undefined
-  rb = batch.body
-  rp = 0
-  rlimit = rb.length
+  readFrom(batch.body)
   try {
     readVarint() // length
     rp++ // attributes
@@ -361,6 +371,6 @@ export const controlType = (batch: BatchHeader): number | undefined => {
   } catch {
     return undefined
   } finally {
-    rb = EMPTY
+    readFrom(EMPTY)
   }
 }
