@@ -242,8 +242,11 @@ const readFieldLength = (what: string): number => {
  */
 const readBytes = (what: string): Uint8Array | null => {
   const n = readFieldLength(what)
-  readLength = n < 0 ? 0 : n
-  if (n < 0) return null
+  if (n < 0) {
+    readLength = 0
+    return null
+  }
+  readLength = n
   const view = new Uint8Array(rbBuffer, rbOffset + rp, n)
   rp += n
   return view
