@@ -389,25 +389,23 @@ const makeFromInput = <E>(
       const emit = (segment: SubscriptionState.Segment, records: ReadonlyArray<ConsumerRecord>, bytes: number) =>
         records.length === 0 ? next : Effect.as(countDelivered(segment.topic, records.length, bytes), Chunk.unsafeFromArray(records))
       const handOut = (segment: SubscriptionState.Segment): Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> => {
-        const deferred = segment.deferred
-        if (deferred === undefined) {
-          return Effect.flatMap(state.deliver([segment]), (delivered) => (delivered.length === 0 ? next : emit(segment, segment.records, segment.bytes)))
-        }
-        // Decoded now, just before the records are delivered (see `FetchRequest.deferDecoding`).
-        const decoded = deferred.decode()
-        const corrupt = decoded.corrupt
-        if (corrupt === undefined) {
-          return Effect.flatMap(state.deliver([segment]), (delivered) => (delivered.length === 0 ? next : emit(segment, decoded.records, decoded.bytes)))
-        }
-        // The records before the batch that failed are delivered (the position stops at that batch)
-        // and the stream fails with the error, as when a fetch answers with a corrupt first batch:
-        // the run's end puts the fetch positions back, so the next run fetches that batch again
-        // (and fails the same way until the application seeks past it).
-        return Effect.flatMap(state.deliver([{ ...segment, next: corrupt.offset }]), (delivered) => {
+        // Deferred records are decoded now, just before they are delivered (`FetchRequest.deferDecoding`).
+        const decoded = segment.deferred?.decode()
+        const records = decoded === undefined ? segment.records : decoded.records
+        const bytes = decoded === undefined ? segment.bytes : decoded.bytes
+        const corrupt = decoded?.corrupt
+        // A batch that failed to decode: the records before it are delivered (the position stops at
+        // that batch) and the stream fails with the error, as when a fetch answers with a corrupt
+        // first batch; the run's end puts the fetch positions back, so the next run fetches that
+        // batch again (and fails the same way until the application seeks past it).
+        const handed = corrupt === undefined ? segment : { ...segment, next: corrupt.offset }
+        return Effect.flatMap(state.deliver([handed]), (delivered) => {
           if (delivered.length === 0) return next
-          if (decoded.records.length === 0) return Effect.fail(corrupt)
-          failNext = corrupt
-          return emit(segment, decoded.records, decoded.bytes)
+          if (corrupt !== undefined) {
+            if (records.length === 0) return Effect.fail(corrupt)
+            failNext = corrupt
+          }
+          return emit(segment, records, bytes)
         })
       }
       const next: Effect.Effect<Chunk.Chunk<ConsumerRecord>, ConsumerError | E> = Effect.suspend(() => {
