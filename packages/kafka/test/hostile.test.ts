@@ -17,6 +17,7 @@ import { Cause, Effect, Exit, Layer, Schedule, Stream } from "effect"
 import { expect } from "vitest"
 import * as KafkaClient from "../src/KafkaClient.js"
 import * as Framed from "../src/internal/framedSocket.js"
+import * as K from "../src/internal/kafkajs.js"
 import { decodeRecordSet } from "../src/internal/recordBatch.js"
 import * as HostileBroker from "./harness/HostileBroker.js"
 
@@ -433,5 +434,93 @@ describe("framing: the socket on its own", () => {
       expect(limited.error).toBeInstanceOf(Framed.FrameError)
       expect(limited.error?.message).toMatch(/length 300004: above the limit of 100000 bytes/)
     }),
+  )
+})
+
+describe("a connection that disconnects with a request in flight", () => {
+  interface QueueInternals {
+    readonly inflight: ReadonlyMap<number, unknown>
+    waitForPendingRequests: () => Promise<void>
+  }
+  interface ConnectionInternals {
+    readonly connectionStatus: string
+    readonly requestQueue: QueueInternals
+  }
+
+  it.scopedLive("a request sent while the connection disconnects fails when the socket closes; it does not wait forever, nor does the client's close", () =>
+    Effect.gen(function* () {
+      const ok = yield* Effect.promise(() => good(1))
+      let fetches = 0
+      // The first Fetch is answered; the next is never answered (only the socket's end can end it).
+      const hostile = yield* HostileBroker.make({
+        topics: { [T]: [0] },
+        fetch: () => (fetches++ === 0 ? { _tag: "Answer", partitions: [{ topic: T, partition: 0, records: ok }] } : { _tag: "Silent" }),
+      })
+      const outcome = yield* Effect.promise(async () => {
+        const cluster = new K.Cluster({
+          logger: K.createLogger({ level: K.LogLevel.NOTHING, logCreator: () => () => undefined }),
+          socketFactory: Framed.socketFactory(),
+          brokers: hostile.brokers,
+          clientId: "disconnect-race",
+          ssl: null,
+          sasl: null,
+          connectionTimeout: 1000,
+          authenticationTimeout: 1000,
+          // Far beyond the test's bound: a request timeout must not be what ends the wait.
+          requestTimeout: 120_000,
+          enforceRequestTimeout: true,
+          metadataMaxAge: 300_000,
+          retry: { retries: 0 },
+          allowAutoTopicCreation: false,
+          maxInFlightRequests: null,
+          isolationLevel: 0,
+          offsets: new Map(),
+        })
+        await cluster.connect()
+        await cluster.refreshMetadata()
+        const broker = await cluster.findBroker({ nodeId: 0 })
+        const fetch = () =>
+          K.send(
+            broker,
+            K.fetchRequest(broker, { replicaId: -1, isolationLevel: 0, maxWaitTime: 10, minBytes: 1, maxBytes: 1 << 20, topics: [{ topic: T, partitions: [{ partition: 0, fetchOffset: "0", maxBytes: 1 << 20 }] }] }),
+            { decode: (payload) => Promise.resolve(payload.length), parse: (n: number) => Promise.resolve(n) },
+          )
+        await fetch()
+        // kafkajs's window, made wide: a connection that is `disconnecting` still sends requests, and
+        // once its wait for the requests in flight is over it stops their timeouts and ends the socket.
+        // The first wait of each connection here ends only after a request went out meanwhile.
+        const connections = (broker.connectionPool as unknown as { readonly pool: ReadonlyArray<ConnectionInternals> }).pool
+        for (const c of connections) {
+          const queue = c.requestQueue
+          const original = queue.waitForPendingRequests
+          queue.waitForPendingRequests = () => {
+            queue.waitForPendingRequests = original
+            return new Promise<void>((resolve) => {
+              const poll = setInterval(() => {
+                if (queue.inflight.size > 0) {
+                  clearInterval(poll)
+                  resolve()
+                }
+              }, 1)
+              setTimeout(() => {
+                clearInterval(poll)
+                resolve()
+              }, 2_000)
+            })
+          }
+        }
+        const bound = <A>(p: Promise<A>) => Promise.race([p, new Promise<"no end">((resolve) => setTimeout(() => resolve("no end"), 10_000))])
+        const disconnecting = broker.disconnect()
+        const sentMeanwhile = bound(fetch().then((n) => `answered ${n}`, (e: Error) => e.name))
+        await disconnecting
+        const request = await sentMeanwhile
+        const close = await bound(cluster.disconnect().then(() => "closed"))
+        return { request, close, statuses: connections.map((c) => c.connectionStatus) }
+      })
+      // Without the fix the request is left in flight ("no end") and the client's close waits for it.
+      expect(outcome).toEqual({ request: "KafkaJSConnectionClosedError", close: "closed", statuses: ["disconnected", "disconnected"] })
+      expect(fetches).toBe(2)
+    }),
+    30_000,
   )
 })

@@ -90,7 +90,17 @@ const setupTools = Effect.gen(function* () {
   const prepare = (scenario: Scenario, prefix: string) =>
     Effect.gen(function* () {
       const topic = RealKafka.topicName(`peers-${prefix}`)
-      yield* Effect.promise(() => admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }))
+      yield* Effect.promise(async () => {
+        // Not kafkajs's `waitForLeaders`: it retries only LEADER_NOT_AVAILABLE, and a KRaft broker can
+        // answer UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created.
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })
+        for (let attempt = 1; ; attempt++) {
+          const metadata = await retried(() => admin.fetchTopicMetadata({ topics: [topic] }))
+          if ((metadata.topics[0]?.partitions[0]?.leader ?? -1) >= 0) break
+          if (attempt >= 50) throw new Error(`${topic}: no leader after ${attempt} metadata requests`)
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+      })
       yield* Effect.orDie(producer.send(topic, Array.from({ length: RECORDS }, (_, i) => ({ partition: 0, value: `r${i}` }))))
       yield* Effect.promise(async () => {
         // the admin learns the new topic's leader from this (deleteTopicRecords alone does not ask)

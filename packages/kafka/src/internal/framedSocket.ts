@@ -164,7 +164,7 @@ class Framer {
 
 /**
  * The socket kafkajs's connection talks to: writes go to the real socket, 'data' carries whole
- * frames, 'end' and 'error' are the real socket's.
+ * frames, 'end', 'error' and 'close' are the real socket's.
  */
 export class FramedSocket extends EventEmitter implements K.KafkaJSSocket {
   private readonly socket: net.Socket
@@ -207,6 +207,12 @@ export class FramedSocket extends EventEmitter implements K.KafkaJSSocket {
     this.socket.on("end", () => this.emit("end"))
     this.socket.on("error", (e) => this.emit("error", e))
     this.socket.on("timeout", () => this.emit("timeout"))
+    this.socket.on("close", () => this.emit("close"))
+  }
+
+  /** The socket is gone (closed by either side, or destroyed): no answer can come any more. */
+  get closed(): boolean {
+    return this.socket.destroyed
   }
 
   private nextReadTarget(): Uint8Array {
@@ -257,5 +263,6 @@ export class FramedSocket extends EventEmitter implements K.KafkaJSSocket {
 /** A kafkajs `socketFactory` whose sockets hand kafkajs whole frames. */
 export const socketFactory = (options: FramingOptions = {}): K.SocketFactory => {
   K.receiveWholeFrames((socket) => socket instanceof FramedSocket)
+  K.boundDisconnect((socket) => (socket instanceof FramedSocket ? socket : undefined))
   return (args) => new FramedSocket(args, options)
 }

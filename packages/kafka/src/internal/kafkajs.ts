@@ -85,6 +85,72 @@ export const receiveWholeFrames = (isFramed: (socket: unknown) => boolean): void
   } as (data: Buffer) => void
 }
 
+/** A request in flight, as kafkajs's request queue holds it (`network/requestQueue/socketRequest.js`). */
+interface SocketRequestInternals {
+  readonly sentAt: number
+  readonly requestTimeout: number
+  timeoutRequest(): void
+}
+
+interface DisconnectInternals {
+  readonly socket: unknown
+  readonly host: string
+  readonly port: number
+  readonly requestQueue: { readonly inflight: ReadonlyMap<number, SocketRequestInternals> }
+  rejectRequests(error: Error): void
+}
+
+/** A socket that tells when it is gone (`FramedSocket`). */
+export interface ClosingSocket {
+  readonly closed: boolean
+  once(event: "close", listener: () => void): unknown
+}
+
+const disconnectPrototype = (require("kafkajs/src/network/connection") as { prototype: { disconnect(): Promise<boolean> } }).prototype
+const ConnectionClosedError = (require("kafkajs/src/errors") as {
+  KafkaJSConnectionClosedError: new (message: string, details: { host: string; port: number }) => Error
+}).KafkaJSConnectionClosedError
+let boundDisconnects: ((socket: unknown) => ClosingSocket | undefined) | undefined
+
+/**
+ * Makes kafkajs's `disconnect` of connections whose socket `closing` returns leave no request waiting
+ * for an answer that cannot come. kafkajs marks the connection `disconnecting`, waits for the requests
+ * in flight, then stops its request-timeout check and ends the socket; a request sent in that window
+ * (a connection that is `disconnecting` still takes requests) is left in flight with no timeout, and a
+ * framed socket, once ended, reads no answer. Such a request never settles, and the next `disconnect`
+ * of that connection (the client's close) waits for it forever. Here, once a `disconnect` began, the
+ * requests in flight fail with a closed-connection error when the socket goes (so do the ones sent
+ * meanwhile), and keep their timeouts while `disconnect` waits. Installed once.
+ */
+export const boundDisconnect = (closing: (socket: unknown) => ClosingSocket | undefined): void => {
+  if (boundDisconnects !== undefined) return
+  boundDisconnects = closing
+  const original = disconnectPrototype.disconnect
+  disconnectPrototype.disconnect = async function (this: DisconnectInternals) {
+    const socket = closing(this.socket)
+    if (socket === undefined) return original.call(this)
+    const gone = () => {
+      if (this.requestQueue.inflight.size > 0) {
+        this.rejectRequests(new ConnectionClosedError("Closed connection", { host: this.host, port: this.port }))
+      }
+    }
+    // Not removed when `disconnect` returns: the socket closes after that (the last write out).
+    if (socket.closed) gone()
+    else socket.once("close", gone)
+    // kafkajs's own check (`requestQueue.scheduleRequestTimeoutCheck`), while it waits.
+    const check = setInterval(() => {
+      for (const request of [...this.requestQueue.inflight.values()]) {
+        if (Date.now() - request.sentAt > request.requestTimeout) request.timeoutRequest()
+      }
+    }, 100)
+    try {
+      return await original.call(this)
+    } finally {
+      clearInterval(check)
+    }
+  } as () => Promise<boolean>
+}
+
 // ---------------------------------------------------------------------------------------------
 // protocol
 
