@@ -6,7 +6,7 @@
  * CPU that is ours whatever the broker.
  *
  *   node --import tsx bench/consumer-path.ts [--records 400000] [--rounds 5] [--mode chunks|records] [--keyHeader]
- *     [--maxBytes n] [--fetchBufferBytes n] [--eager]
+ *     [--maxBytes n] [--fetchBufferBytes n] [--partitionBytes n] [--eager]
  *
  * (`node --import tsx`, as the bench runs its peers: the `tsx` command runs the script in a child
  * process whose GC behaves differently.) V8's allocation-site pretenuring makes rounds bimodal:
@@ -35,7 +35,7 @@ const MAX_BYTES = option("maxBytes", "")
 const BUFFER_BYTES = option("fetchBufferBytes", "")
 const PARTITIONS = 16
 const PER_BATCH = 500
-const PARTITION_MAX_BYTES = 1_048_576
+const PARTITION_MAX_BYTES = Number(option("partitionBytes", "1048576"))
 const topic = "bench"
 
 interface Log {
@@ -82,9 +82,11 @@ const slice = (log: Log, offset: bigint, maxBytes: number): Buffer => {
   return Buffer.from(log.bytes.subarray(start, stop))
 }
 
+let fetches = 0
 const fetcher = Layer.succeed(Fetcher.Fetcher, {
   fetch: (request) =>
     Effect.promise(async () => {
+      fetches++
       let budget = request.maxBytes
       const out: Array<Fetcher.PartitionFetchResult> = []
       for (const p of request.partitions) {
@@ -127,6 +129,7 @@ const round = Effect.gen(function* () {
   yield* consumer.seekToBeginning()
   let n = 0
   let sum = 0
+  fetches = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   if (MODE === "records") {
@@ -154,7 +157,7 @@ const round = Effect.gen(function* () {
   }
   const wall = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
-  return { n, sum, cpuUs: (cpu.user + cpu.system) / n, wallUs: (wall * 1000) / n }
+  return { n, sum, fetches, cpuUs: (cpu.user + cpu.system) / n, wallUs: (wall * 1000) / n }
 }).pipe(
   Effect.provide(Consumer.layer({ config: {
       maxWait: 10,
@@ -176,7 +179,7 @@ for (let i = 0; i < ROUNDS; i++) {
     gc()
     process.stdout.write(`  heap after a full GC: ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB\n`)
   }
-  process.stdout.write(`round ${i}: ${r.cpuUs.toFixed(3)} µs CPU, ${r.wallUs.toFixed(3)} µs wall a record (${r.n} records)\n`)
+  process.stdout.write(`round ${i}: ${r.cpuUs.toFixed(3)} µs CPU, ${r.wallUs.toFixed(3)} µs wall a record (${r.n} records, ${r.fetches} fetches)\n`)
 }
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 process.stdout.write(

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Metric, MetricBoundaries, Stream } from "effect"
+import { Array as Arr, Duration, Effect, Metric, MetricBoundaries, MetricLabel, Stream } from "effect"
 
 /**
  * Tag keys: OpenTelemetry's messaging attribute names.
@@ -30,7 +30,36 @@ export const tags = {
   errorType: "error.type",
 } as const
 
-const kafka = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => Metric.tagged(metric, tags.system, "kafka")
+/**
+ * `metric` with the tag `key` = `value`: the same metric as `Metric.tagged` (the same key, tags in the
+ * same order), but cheaper to update. `Metric.tagged` joins its tags with the fiber's metric labels in
+ * a fresh array on every update, so that the metric below it (whose registry lookups are cached by
+ * that array) builds and hashes a new key and looks it up in the registry every time; here the joined
+ * array is made once per distinct labels array (a fiber's labels are one array until they change).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, key: string, value: string): Metric.Metric<Type, In, Out> => {
+  const own = [MetricLabel.make(key, value)]
+  const joined = new WeakMap<ReadonlyArray<MetricLabel.MetricLabel>, ReadonlyArray<MetricLabel.MetricLabel>>()
+  const withOwn = (extra: ReadonlyArray<MetricLabel.MetricLabel>): ReadonlyArray<MetricLabel.MetricLabel> => {
+    let all = joined.get(extra)
+    if (all === undefined) {
+      all = Arr.union(own, extra)
+      joined.set(extra, all)
+    }
+    return all
+  }
+  return Metric.make(
+    metric.keyType,
+    (input, extra) => metric.unsafeUpdate(input, withOwn(extra)),
+    (extra) => metric.unsafeValue(withOwn(extra)),
+    (input, extra) => metric.unsafeModify(input, withOwn(extra)),
+  )
+}
+
+const kafka = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => tagged(metric, tags.system, "kafka")
 
 /**
  * Records delivered to the application, tagged with the topic.
@@ -151,7 +180,7 @@ export const operationDuration = kafka(
  * @since 0.1.0
  * @category metrics
  */
-export const fetchLatency = Metric.tagged(operationDuration, tags.operation, "fetch")
+export const fetchLatency = tagged(operationDuration, tags.operation, "fetch")
 
 /**
  * The commit latency: one OffsetCommit, in seconds.
@@ -159,7 +188,7 @@ export const fetchLatency = Metric.tagged(operationDuration, tags.operation, "fe
  * @since 0.1.0
  * @category metrics
  */
-export const commitLatency = Metric.tagged(operationDuration, tags.operation, "commit")
+export const commitLatency = tagged(operationDuration, tags.operation, "commit")
 
 /**
  * Commits sent to the group coordinator, tagged with the group and `error.type` when one failed.
@@ -200,8 +229,7 @@ export const decodeErrors = kafka(
  * @since 0.1.0
  * @category utils
  */
-export const forTopic = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, topic: string) =>
-  Metric.tagged(metric, tags.topic, topic)
+export const forTopic = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, topic: string) => tagged(metric, tags.topic, topic)
 
 /**
  * `metric` tagged with a topic and a partition.
@@ -210,7 +238,7 @@ export const forTopic = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, to
  * @category utils
  */
 export const forPartition = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, topic: string, partition: number) =>
-  Metric.tagged(Metric.tagged(metric, tags.topic, topic), tags.partition, String(partition))
+  tagged(tagged(metric, tags.topic, topic), tags.partition, String(partition))
 
 /**
  * Records the duration of `effect` in seconds in a histogram (e.g. `fetchLatency`).

@@ -193,7 +193,7 @@ const decodeChunk = <A>(
 }
 
 const countError = (e: RecordDecodeError, policy: string) =>
-  Metric.increment(Metric.tagged(ConsumerMetrics.forTopic(ConsumerMetrics.decodeErrors, e.topic), "policy", policy))
+  Metric.increment(ConsumerMetrics.tagged(ConsumerMetrics.forTopic(ConsumerMetrics.decodeErrors, e.topic), "policy", policy))
 
 const warnSkipped = (e: RecordDecodeError) =>
   Effect.zipRight(

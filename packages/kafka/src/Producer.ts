@@ -413,7 +413,7 @@ export interface ProducerService {
 export class Producer extends Context.Tag("@kafka-effect/kafka/Producer")<Producer, ProducerService>() {}
 
 const kafkaSystem = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
-  Metric.tagged(metric, ConsumerMetrics.tags.system, "kafka")
+  ConsumerMetrics.tagged(metric, ConsumerMetrics.tags.system, "kafka")
 
 /**
  * Records and bytes (keys, values, header names and values) acknowledged, per topic
@@ -436,7 +436,7 @@ export const metrics = {
   sendErrors: kafkaSystem(
     Metric.counter("kafka.producer.send_errors", { description: "Sends that failed after their retries", incremental: true }),
   ),
-  sendDuration: Metric.tagged(ConsumerMetrics.operationDuration, ConsumerMetrics.tags.operation, "send"),
+  sendDuration: ConsumerMetrics.tagged(ConsumerMetrics.operationDuration, ConsumerMetrics.tags.operation, "send"),
 } as const
 
 const partitionerFactory = (p: Partitioner, indexOf: WeakMap<K.ProducerMessage, number>): K.PartitionerFactory => {
@@ -579,7 +579,7 @@ export const make = (options: ProducerOptions): Effect.Effect<ProducerService, K
           Effect.tapError((e) => (config.idempotent && e._tag === "ProduceError" ? markStale(producer) : Effect.void)),
           Effect.tapError((e) => {
             const reason: string = e._tag === "ProduceError" ? e.reason : "InvalidRecord"
-            return Metric.increment(Metric.tagged(metrics.sendErrors, ConsumerMetrics.tags.errorType, reason))
+            return Metric.increment(ConsumerMetrics.tagged(metrics.sendErrors, ConsumerMetrics.tags.errorType, reason))
           }),
         )
         for (const [topic, bytes] of bytesPerTopic) {

@@ -449,7 +449,7 @@ export const make = (
         },
       })
     const groupMetric = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
-      Metric.tagged(metric, ConsumerMetrics.tags.group, groupId)
+      ConsumerMetrics.tagged(metric, ConsumerMetrics.tags.group, groupId)
     const commitsOk = groupMetric(ConsumerMetrics.commits)
     const commitLatency = groupMetric(ConsumerMetrics.commitLatency)
 
@@ -515,7 +515,7 @@ export const make = (
               .pipe(ConsumerMetrics.timed(commitLatency)),
           ).pipe(
             Effect.tapBoth({
-              onFailure: (e) => Metric.increment(Metric.tagged(commitsOk, ConsumerMetrics.tags.errorType, e._tag)),
+              onFailure: (e) => Metric.increment(ConsumerMetrics.tagged(commitsOk, ConsumerMetrics.tags.errorType, e._tag)),
               onSuccess: () => Metric.increment(commitsOk),
             }),
             groupSpan("commit", "settle"),
@@ -836,7 +836,7 @@ export const make = (
     /** One round: give up what the rejoin asks for, join and sync, take the assignment, stay until a rejoin. */
     const round = (reason: RejoinReason | undefined): Effect.Effect<RejoinReason, StepError> =>
       Effect.gen(function* () {
-        if (reason !== undefined) yield* Metric.increment(Metric.tagged(groupMetric(ConsumerMetrics.rebalances), "reason", reason))
+        if (reason !== undefined) yield* Metric.increment(ConsumerMetrics.tagged(groupMetric(ConsumerMetrics.rebalances), "reason", reason))
         if (reason !== undefined && cooperative && !isLost(reason)) {
           // Cooperative: keep consuming everything through the JoinGroup and SyncGroup.
           const gen = (yield* read).generation

@@ -3,7 +3,7 @@
  * latest) per call; leadership errors are retried after a metadata refresh on the client's schedule.
  */
 import { ConsumerMetrics, type KafkaError, type OffsetLister, type OffsetSpec, TopicPartition, Tracing } from "@kafka-effect/core"
-import { type Context, Effect, Either, Metric, Schedule } from "effect"
+import { type Context, Effect, Either, Schedule } from "effect"
 import type { KafkaConfig } from "./config.js"
 import * as Errors from "./errors.js"
 import { isolationCode } from "./fetch.js"
@@ -11,7 +11,7 @@ import * as K from "./kafkajs.js"
 import { dropConnectionIfClosed, type Metadata, tryKafka } from "./metadata.js"
 import { brokerAttributes, partitionAttributes } from "./telemetry.js"
 
-const listOffsetsDuration = Metric.tagged(ConsumerMetrics.operationDuration, ConsumerMetrics.tags.operation, "list_offsets")
+const listOffsetsDuration = ConsumerMetrics.tagged(ConsumerMetrics.operationDuration, ConsumerMetrics.tags.operation, "list_offsets")
 
 export const make = (
   config: KafkaConfig,
