@@ -498,7 +498,9 @@ const makeCluster = (options: Options): Effect.Effect<Cluster, ApacheKafkaError,
     const libs = yield* jars(version)
     const root = yield* Effect.acquireRelease(
       Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "kafka-effect-kafka-"))),
-      (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })),
+      // Not `rmSync`: the nodes' logs of a long run are many files, and the close shares its event
+      // loop with whatever else runs in the process (a test runner's worker).
+      (dir) => Effect.promise(() => fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 })),
     )
     const nodes: Array<Node> = []
     for (let i = 0; i < n; i++) {
