@@ -20,6 +20,7 @@ import { Chunk, Effect, Option, Stream } from "effect"
 import { partitionResult } from "../packages/kafka/src/internal/fetchResponse.js"
 import { decodeRecordSet } from "../packages/kafka/src/internal/recordBatch.js"
 import { encodeBatch } from "../packages/testkit/src/wire/protocol/RecordBatch.js"
+import { median } from "./report.js"
 
 const argv = process.argv.slice(2)
 const option = (name: string, fallback: string): string => {
@@ -105,7 +106,6 @@ const variants: Record<string, (pull: ReturnType<typeof makePull>, count: (c: Ch
   },
 }
 
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 for (const name of VARIANT === "all" ? Object.keys(variants) : [VARIANT]) {
   const variant = variants[name]
   if (variant === undefined) throw new Error(`--variant ${name}: expected all or one of ${Object.keys(variants).join(", ")}`)

@@ -25,6 +25,7 @@ import * as Producer from "../src/Producer.js"
 import * as Aiokafka from "./harness/Aiokafka.js"
 import * as JavaConsumer from "./harness/JavaConsumer.js"
 import * as Platformatic from "./harness/Platformatic.js"
+import * as RealAdmin from "./harness/RealAdmin.js"
 import * as RealKafka from "./harness/RealKafka.js"
 
 const RECORDS = 100
@@ -77,12 +78,8 @@ const retried = async <A>(call: () => Promise<A>): Promise<A> => {
 
 /** Our Producer and kafkajs's admin for the test's setup, with a way to prepare a one-partition topic. */
 const setupTools = Effect.gen(function* () {
-  const kafka = new Kafka({ brokers: [...RealKafka.brokers()], clientId: "peers-setup", logLevel: logLevel.NOTHING })
-  const admin: Admin = kafka.admin()
-  yield* Effect.acquireRelease(
-    Effect.promise(() => admin.connect()),
-    () => Effect.promise(() => admin.disconnect()),
-  )
+  const real = yield* RealAdmin.make(RealKafka.brokers())
+  const admin: Admin = real.admin
   const producer = yield* Effect.orDie(Producer.make({ brokers: RealKafka.brokers(), clientId: "peers-setup" }))
   // one topic prepared at a time: kafkajs's admin keeps one metadata view, and the peers that run
   // side by side would otherwise replace each other's new topic in it
@@ -90,17 +87,8 @@ const setupTools = Effect.gen(function* () {
   const prepare = (scenario: Scenario, prefix: string) =>
     Effect.gen(function* () {
       const topic = RealKafka.topicName(`peers-${prefix}`)
-      yield* Effect.promise(async () => {
-        // Not kafkajs's `waitForLeaders`: it retries only LEADER_NOT_AVAILABLE, and a KRaft broker can
-        // answer UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created.
-        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })
-        for (let attempt = 1; ; attempt++) {
-          const metadata = await retried(() => admin.fetchTopicMetadata({ topics: [topic] }))
-          if ((metadata.topics[0]?.partitions[0]?.leader ?? -1) >= 0) break
-          if (attempt >= 50) throw new Error(`${topic}: no leader after ${attempt} metadata requests`)
-          await new Promise((resolve) => setTimeout(resolve, 100))
-        }
-      })
+      // Waits for the leader through metadata (kafkajs's `waitForLeaders` fails on a topic the broker has just created).
+      yield* real.createTopic({ topic })
       yield* Effect.orDie(producer.send(topic, Array.from({ length: RECORDS }, (_, i) => ({ partition: 0, value: `r${i}` }))))
       yield* Effect.promise(async () => {
         // the admin learns the new topic's leader from this (deleteTopicRecords alone does not ask)

@@ -57,14 +57,29 @@ export type SocketFactory = (args: SocketFactoryArgs) => KafkaJSSocket
 export const socketFactory: () => SocketFactory = require("kafkajs/src/network/socketFactory") as never
 
 /** The fields of kafkajs's `Connection` that its `processData` reads. */
-interface ConnectionInternals {
-  readonly socket: unknown
-  readonly authHandlers: { readonly onSuccess: (data: Buffer) => void } | null
-  readonly requestQueue: { fulfillRequest(response: { size: number; correlationId: number; payload: Buffer }): void }
+/** A request in flight, as kafkajs's request queue holds it (`network/requestQueue/socketRequest.js`). */
+interface SocketRequestInternals {
+  readonly sentAt: number
+  readonly requestTimeout: number
+  timeoutRequest(): void
 }
 
-const connectionPrototype = (require("kafkajs/src/network/connection") as { prototype: { processData(data: Buffer): void } })
-  .prototype
+/** The parts of kafkajs's `network/connection.js` that the patches below use. */
+interface ConnectionInternals {
+  readonly socket: unknown
+  readonly host: string
+  readonly port: number
+  readonly authHandlers: { readonly onSuccess: (data: Buffer) => void } | null
+  readonly requestQueue: {
+    readonly inflight: ReadonlyMap<number, SocketRequestInternals>
+    fulfillRequest(response: { size: number; correlationId: number; payload: Buffer }): void
+  }
+  rejectRequests(error: Error): void
+}
+
+const connectionPrototype = (
+  require("kafkajs/src/network/connection") as { prototype: { processData(data: Buffer): void; disconnect(): Promise<boolean> } }
+).prototype
 let wholeFrames: ((socket: unknown) => boolean) | undefined
 
 /**
@@ -85,28 +100,12 @@ export const receiveWholeFrames = (isFramed: (socket: unknown) => boolean): void
   } as (data: Buffer) => void
 }
 
-/** A request in flight, as kafkajs's request queue holds it (`network/requestQueue/socketRequest.js`). */
-interface SocketRequestInternals {
-  readonly sentAt: number
-  readonly requestTimeout: number
-  timeoutRequest(): void
-}
-
-interface DisconnectInternals {
-  readonly socket: unknown
-  readonly host: string
-  readonly port: number
-  readonly requestQueue: { readonly inflight: ReadonlyMap<number, SocketRequestInternals> }
-  rejectRequests(error: Error): void
-}
-
 /** A socket that tells when it is gone (`FramedSocket`). */
 export interface ClosingSocket {
   readonly closed: boolean
   once(event: "close", listener: () => void): unknown
 }
 
-const disconnectPrototype = (require("kafkajs/src/network/connection") as { prototype: { disconnect(): Promise<boolean> } }).prototype
 const ConnectionClosedError = (require("kafkajs/src/errors") as {
   KafkaJSConnectionClosedError: new (message: string, details: { host: string; port: number }) => Error
 }).KafkaJSConnectionClosedError
@@ -125,8 +124,8 @@ let boundDisconnects: ((socket: unknown) => ClosingSocket | undefined) | undefin
 export const boundDisconnect = (closing: (socket: unknown) => ClosingSocket | undefined): void => {
   if (boundDisconnects !== undefined) return
   boundDisconnects = closing
-  const original = disconnectPrototype.disconnect
-  disconnectPrototype.disconnect = async function (this: DisconnectInternals) {
+  const original = connectionPrototype.disconnect
+  connectionPrototype.disconnect = async function (this: ConnectionInternals) {
     const socket = closing(this.socket)
     if (socket === undefined) return original.call(this)
     const gone = () => {
